@@ -1,0 +1,150 @@
+// Accounts: registration, login, logout, whoami, password change and deactivation.
+#include "api/client/routes.h"
+#include "api/client/util.h"
+
+#include "core/ids.h"
+
+namespace despatch::api {
+
+namespace {
+
+json::object login_reply(const LoginResult& l, App& app) {
+  return json::object{{"user_id", l.user_id},
+                      {"access_token", l.access_token},
+                      {"device_id", l.device_id},
+                      {"home_server", app.config.server_name}};
+}
+
+}  // namespace
+
+void add_account_routes(http::Router& r, App& app) {
+  // GET /_matrix/client/v3/register/available
+  add_client(r, "GET", "/register/available", Auth::kNone, RateClass::kLogin,
+             [&app](Request& req) -> Awaitable {
+               auto* name = req.query_param("username");
+               if (!name) co_return Error::missing_param("username is required");
+               DS_CO_TRY(app.users->is_available(*name));
+               co_return json::object{{"available", true}};
+             });
+
+  // POST /_matrix/client/v3/register
+  add_client(r, "POST", "/register", Auth::kNone, RateClass::kLogin,
+             [&app](Request& req) -> Awaitable {
+               auto* kind = req.query_param("kind");
+               if (kind && *kind == "guest")
+                 co_return Error::make(403, errc::kGuestAccessForbidden, "Guest access is disabled");
+               if (!app.config.open_registration)
+                 co_return Error::forbidden("Registration is closed: ask an administrator for an account");
+               auto& body = req.body_object();
+               DS_CO_ASSIGN(auto auth, opt_object(body, "auth"));
+               std::string type;
+               if (auth)
+                 if (auto* t = auth->if_contains("type"); t && t->is_string()) type = t->as_string();
+               if (type != "m.login.dummy") {
+                 Error e{401, errc::kUnauthorized, "Registration needs user-interactive auth", {}};
+                 e.extra["flows"] = json::array{json::object{{"stages", json::array{"m.login.dummy"}}}};
+                 e.extra["params"] = json::object{};
+                 e.extra["session"] = random_string(24);
+                 co_return e;
+               }
+               DS_CO_ASSIGN(auto username, opt_string(body, "username"));
+               DS_CO_ASSIGN(auto password, opt_string(body, "password"));
+               DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
+               DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));
+               DS_CO_ASSIGN(auto inhibit, opt_bool(body, "inhibit_login"));
+               if (!password) co_return Error::missing_param("password is required");
+               std::string localpart = username ? *username : "u" + random_string(12);
+               for (auto& ch : localpart)
+                 ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+               auto id = co_await app.users->register_user(localpart, *password, false);
+               if (!id.ok()) co_return id.error();
+               if (inhibit && *inhibit) co_return json::object{{"user_id", *id}};
+               auto login = co_await app.users->open_session(*id, device_id.value_or(""), display.value_or(""));
+               if (!login.ok()) co_return login.error();
+               co_return login_reply(*login, app);
+             });
+
+  // GET /_matrix/client/v3/login
+  add_client(r, "GET", "/login", Auth::kNone, RateClass::kNone, [](Request&) -> Awaitable {
+    co_return json::object{{"flows", json::array{json::object{{"type", "m.login.password"}}}}};
+  });
+
+  // POST /_matrix/client/v3/login
+  add_client(r, "POST", "/login", Auth::kNone, RateClass::kLogin,
+             [&app](Request& req) -> Awaitable {
+               auto& body = req.body_object();
+               DS_CO_ASSIGN(std::string type, req_string(body, "type"));
+               if (type != "m.login.password")
+                 co_return Error::make(400, errc::kUnknown, "Unsupported login type " + type);
+               std::string user;
+               if (auto* id = body.if_contains("identifier")) {
+                 if (!id->is_object()) co_return Error::bad_json("identifier must be an object");
+                 DS_CO_ASSIGN(std::string id_type, req_string(id->as_object(), "type"));
+                 if (id_type != "m.id.user")
+                   co_return Error::make(400, errc::kUnknown, "Only m.id.user identifiers are supported");
+                 DS_CO_ASSIGN(user, req_string(id->as_object(), "user"));
+               } else {
+                 DS_CO_ASSIGN(auto u, opt_string(body, "user"));
+                 if (!u) co_return Error::missing_param("identifier is required");
+                 user = *u;
+               }
+               DS_CO_ASSIGN(std::string password, req_string(body, "password"));
+               DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
+               DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));
+               for (auto& ch : user) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+               auto id = app.users->qualify(user, false);
+               if (!id.ok()) co_return Error::forbidden("Invalid username or password");
+               auto login = co_await app.users->login(*id, password, device_id.value_or(""), display.value_or(""));
+               if (!login.ok()) co_return login.error();
+               co_return login_reply(*login, app);
+             });
+
+  // POST /_matrix/client/v3/logout
+  add_client(r, "POST", "/logout", Auth::kRequired, RateClass::kNone,
+             [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(co_await app.users->logout(req.who().access_token));
+               co_return empty_reply();
+             });
+
+  // POST /_matrix/client/v3/logout/all
+  add_client(r, "POST", "/logout/all", Auth::kRequired, RateClass::kNone,
+             [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(co_await app.users->logout_all(req.who().user_id));
+               co_return empty_reply();
+             });
+
+  // GET /_matrix/client/v3/account/whoami
+  add_client(r, "GET", "/account/whoami", Auth::kRequired, RateClass::kNone,
+             [](Request& req) -> Awaitable {
+               co_return json::object{{"user_id", req.who().user_id},
+                                      {"device_id", req.who().device_id},
+                                      {"is_guest", false}};
+             });
+
+  // POST /_matrix/client/v3/account/password
+  add_client(r, "POST", "/account/password", Auth::kRequired, RateClass::kLogin,
+             [&app](Request& req) -> Awaitable {
+               auto& body = req.body_object();
+               DS_CO_ASSIGN(std::string pw, req_string(body, "new_password"));
+               DS_CO_ASSIGN(auto logout, opt_bool(body, "logout_devices"));
+               DS_CO_TRY(co_await app.users->check_uia(req.who().user_id, body.if_contains("auth")));
+               DS_CO_TRY(co_await app.users->set_password(req.who().user_id, pw, logout.value_or(true),
+                                                          req.who().device_id));
+               co_return empty_reply();
+             });
+
+  // POST /_matrix/client/v3/account/deactivate
+  add_client(r, "POST", "/account/deactivate", Auth::kRequired, RateClass::kLogin,
+             [&app](Request& req) -> Awaitable {
+               auto& body = req.body_object();
+               DS_CO_ASSIGN(auto erase, opt_bool(body, "erase"));
+               (void)erase;  // erasure of displayed messages comes with the records issue
+               std::string user = req.who().user_id;
+               DS_CO_TRY(co_await app.users->check_uia(user, body.if_contains("auth")));
+               co_await app.rooms->leave_all(user);
+               DS_CO_TRY(co_await app.users->deactivate(user));
+               co_return json::object{{"id_server_unbind_result", "no-support"}};
+             });
+}
+
+}  // namespace despatch::api

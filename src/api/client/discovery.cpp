@@ -1,0 +1,41 @@
+// Server discovery: .well-known, /versions and /capabilities.
+#include "api/client/routes.h"
+#include "api/client/util.h"
+
+namespace despatch::api {
+
+void add_discovery_routes(http::Router& r, App& app) {
+  // GET /.well-known/matrix/client
+  r.add({"GET", "/.well-known/matrix/client", Auth::kNone, RateClass::kNone, http::Body::kJson,
+         [&app](Request&) -> Awaitable {
+           std::string base = app.config.public_baseurl;
+           if (base.empty())
+             base = "http://" + app.config.listen_address + ":" + std::to_string(app.config.listen_port);
+           co_return json::object{{"m.homeserver", json::object{{"base_url", base}}}};
+         }});
+
+  // GET /_matrix/client/versions
+  r.add({"GET", "/_matrix/client/versions", Auth::kOptional, RateClass::kNone, http::Body::kJson,
+         [](Request&) -> Awaitable {
+           json::array versions{"r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4",
+                                "v1.5",   "v1.6",   "v1.7",   "v1.8", "v1.9", "v1.10", "v1.11"};
+           co_return json::object{{"versions", versions}, {"unstable_features", json::object{}}};
+         }});
+
+  // GET /_matrix/client/v3/capabilities
+  add_client(r, "GET", "/capabilities", Auth::kRequired, RateClass::kNone,
+             [&app](Request&) -> Awaitable {
+               json::object caps{
+                   {"m.change_password", json::object{{"enabled", true}}},
+                   {"m.room_versions",
+                    json::object{{"default", app.config.default_room_version},
+                                 {"available", json::object{{"10", "stable"}, {"11", "stable"}}}}},
+                   {"m.set_displayname", json::object{{"enabled", true}}},
+                   {"m.set_avatar_url", json::object{{"enabled", true}}},
+                   {"m.3pid_changes", json::object{{"enabled", false}}},
+                   {"m.get_login_token", json::object{{"enabled", false}}}};
+               co_return json::object{{"capabilities", caps}};
+             });
+}
+
+}  // namespace despatch::api

@@ -1,0 +1,82 @@
+// Sending and reading room events: /send, /redact and /messages.
+#include "api/client/routes.h"
+#include "api/client/util.h"
+
+#include "core/canonical_json.h"
+#include "core/ids.h"
+
+namespace despatch::api {
+
+namespace {
+
+constexpr size_t kMaxEventBytes = 65536;
+
+Status check_event_type(const std::string& type) {
+  if (type.empty() || type.size() > 255) return Error::invalid_param("Invalid event type");
+  return ok_status();
+}
+
+}  // namespace
+
+void add_event_routes(http::Router& r, App& app) {
+  // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}
+  add_client(r, "PUT", "/rooms/{roomId}/send/{eventType}/{txnId}", Auth::kRequired,
+             RateClass::kNormal, [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(require_room_id(req.param(0)));
+               DS_CO_TRY(check_event_type(req.param(1)));
+               DS_CO_TRY(check_canonical_values(req.json));
+               if (req.body.size() > kMaxEventBytes) co_return Error::make(413, errc::kTooLarge, "Event too large");
+               if (req.param(1) == "m.room.redaction")
+                 co_return Error::invalid_param("Use /redact to redact events");
+               TxnRef txn{req.who().device_id, req.param(2)};
+               DS_CO_ASSIGN(std::string id, co_await app.rooms->send_event(req.who().user_id, req.param(0),
+                                                                           req.param(1), req.body_object(),
+                                                                           std::nullopt, txn));
+               co_return json::object{{"event_id", id}};
+             });
+
+  // PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}
+  add_client(r, "PUT", "/rooms/{roomId}/redact/{eventId}/{txnId}", Auth::kRequired,
+             RateClass::kNormal, [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(require_room_id(req.param(0)));
+               if (!is_valid_event_id(req.param(1))) co_return Error::invalid_param("Invalid event ID");
+               DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
+               TxnRef txn{req.who().device_id, "redact:" + req.param(2)};
+               DS_CO_ASSIGN(std::string id, co_await app.rooms->redact(req.who().user_id, req.param(0),
+                                                                       req.param(1), reason, txn));
+               co_return json::object{{"event_id", id}};
+             });
+
+  // GET /_matrix/client/v3/rooms/{roomId}/messages
+  add_client(r, "GET", "/rooms/{roomId}/messages", Auth::kRequired, RateClass::kNone,
+             [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(require_room_id(req.param(0)));
+               auto* dir = req.query_param("dir");
+               bool backwards = true;
+               if (dir) {
+                 if (*dir != "b" && *dir != "f") co_return Error::invalid_param("dir must be b or f");
+                 backwards = *dir == "b";
+               }
+               std::optional<int64_t> from, to;
+               if (auto* f = req.query_param("from"); f && !f->empty()) {
+                 from = parse_stream_token(*f);
+                 if (!from) co_return Error::invalid_param("Invalid from token");
+               }
+               if (auto* t = req.query_param("to"); t && !t->empty()) {
+                 to = parse_stream_token(*t);
+                 if (!to) co_return Error::invalid_param("Invalid to token");
+               }
+               DS_CO_ASSIGN(auto limit, query_int(req, "limit", 0, 1'000'000));
+               RoomEventFilter filter;
+               if (auto* f = req.query_param("filter")) {
+                 DS_CO_ASSIGN(filter, parse_room_event_filter_param(*f));
+               }
+               int n = static_cast<int>(std::min<int64_t>(limit.value_or(filter.limit.value_or(10)), 1000));
+               DS_CO_ASSIGN(json::object out, app.timeline->messages(req.who().user_id, req.who().device_id,
+                                                                     req.param(0), from, to, backwards,
+                                                                     std::max(n, 1), filter));
+               co_return out;
+             });
+}
+
+}  // namespace despatch::api

@@ -1,0 +1,67 @@
+// Room membership: join, invite, leave, forget, kick, ban, unban.
+#include "api/client/routes.h"
+#include "api/client/util.h"
+
+#include "core/ids.h"
+
+namespace despatch::api {
+
+void add_membership_routes(http::Router& r, App& app) {
+  auto join = [&app](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
+    DS_CO_ASSIGN(std::string room_id, co_await app.rooms->join(req.who().user_id, req.param(0), reason));
+    co_return json::object{{"room_id", room_id}};
+  };
+  // POST /_matrix/client/v3/rooms/{roomId}/join
+  add_client(r, "POST", "/rooms/{roomId}/join", Auth::kRequired, RateClass::kNormal, join);
+  // POST /_matrix/client/v3/join/{roomIdOrAlias}
+  add_client(r, "POST", "/join/{roomIdOrAlias}", Auth::kRequired, RateClass::kNormal, join);
+
+  // POST /_matrix/client/v3/rooms/{roomId}/leave
+  add_client(r, "POST", "/rooms/{roomId}/leave", Auth::kRequired, RateClass::kNormal,
+             [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(require_room_id(req.param(0)));
+               DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
+               DS_CO_TRY(co_await app.rooms->set_membership(req.who().user_id, req.param(0),
+                                                            req.who().user_id, "leave", reason));
+               co_return empty_reply();
+             });
+
+  // POST /_matrix/client/v3/rooms/{roomId}/forget
+  add_client(r, "POST", "/rooms/{roomId}/forget", Auth::kRequired, RateClass::kNormal,
+             [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(require_room_id(req.param(0)));
+               DS_CO_TRY(co_await app.rooms->forget(req.who().user_id, req.param(0)));
+               co_return empty_reply();
+             });
+
+  // POST /rooms/{roomId}/invite, /kick, /ban, /unban: each names a target user_id.
+  struct Action {
+    const char* path;
+    const char* membership;
+  };
+  for (Action a : {Action{"invite", "invite"}, Action{"kick", "leave"}, Action{"ban", "ban"},
+                   Action{"unban", "leave"}}) {
+    std::string name = a.path;
+    std::string membership = a.membership;
+    add_client(r, "POST", "/rooms/{roomId}/" + name, Auth::kRequired, RateClass::kNormal,
+               [&app, name, membership](Request& req) -> Awaitable {
+                 const std::string& room_id = req.param(0);
+                 DS_CO_TRY(require_room_id(room_id));
+                 DS_CO_ASSIGN(std::string target, req_string(req.body_object(), "user_id"));
+                 if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user_id");
+                 DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
+                 if (name == "unban") {
+                   DS_CO_ASSIGN(std::string current, app.rooms->membership(room_id, target));
+                   if (current != "ban") co_return Error::forbidden(target + " is not banned");
+                 }
+                 if (name == "kick" && target == req.who().user_id)
+                   co_return Error::forbidden("Use /leave to leave a room");
+                 DS_CO_TRY(co_await app.rooms->set_membership(req.who().user_id, room_id, target,
+                                                              membership, reason));
+                 co_return empty_reply();
+               });
+  }
+}
+
+}  // namespace despatch::api

@@ -1,0 +1,135 @@
+#include "core/config.h"
+
+#include <toml++/toml.h>
+
+#include <set>
+
+namespace despatch {
+namespace {
+
+// Walks every key so that misspelled options are reported rather than ignored.
+void collect_keys(const toml::table& t, const std::string& prefix, std::set<std::string>& out) {
+  for (auto&& [k, v] : t) {
+    std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (auto* sub = v.as_table()) {
+      collect_keys(*sub, key, out);
+    } else {
+      out.insert(key);
+    }
+  }
+}
+
+template <class T>
+Status read(const toml::table& t, const char* path, T& out) {
+  auto node = t.at_path(path);
+  if (!node) return ok_status();
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (auto v = node.value<std::string>()) { out = *v; return ok_status(); }
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (auto v = node.value<bool>()) { out = *v; return ok_status(); }
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (auto v = node.value<double>()) { out = static_cast<T>(*v); return ok_status(); }
+  } else {
+    if (auto v = node.value<int64_t>(); v && *v >= 0) { out = static_cast<T>(*v); return ok_status(); }
+  }
+  return Error::invalid_param(std::string("config: wrong type or value for ") + path);
+}
+
+}  // namespace
+
+Result<Config> load_config_file(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Error::invalid_param("config " + path + ": " + std::string(e.description()));
+  }
+  static const std::set<std::string> kKnown = {
+      "server_name", "public_baseurl", "data_dir", "log_level", "io_threads",
+      "listen.address", "listen.port",
+      "registration.open", "registration.min_password_length",
+      "limits.max_request_bytes", "limits.max_sync_timeout_ms",
+      "rooms.default_version",
+      "rate_limit.enabled", "rate_limit.per_second", "rate_limit.burst",
+      "rate_limit.login_per_second", "rate_limit.login_burst"};
+  std::set<std::string> keys;
+  collect_keys(t, "", keys);
+  for (auto& k : keys)
+    if (!kKnown.count(k)) return Error::invalid_param("config " + path + ": unknown option " + k);
+
+  Config c;
+  DS_TRY(read(t, "server_name", c.server_name));
+  DS_TRY(read(t, "public_baseurl", c.public_baseurl));
+  DS_TRY(read(t, "data_dir", c.data_dir));
+  DS_TRY(read(t, "log_level", c.log_level));
+  DS_TRY(read(t, "io_threads", c.io_threads));
+  DS_TRY(read(t, "listen.address", c.listen_address));
+  DS_TRY(read(t, "listen.port", c.listen_port));
+  DS_TRY(read(t, "registration.open", c.open_registration));
+  DS_TRY(read(t, "registration.min_password_length", c.min_password_length));
+  DS_TRY(read(t, "limits.max_request_bytes", c.max_request_bytes));
+  DS_TRY(read(t, "limits.max_sync_timeout_ms", c.max_sync_timeout_ms));
+  DS_TRY(read(t, "rooms.default_version", c.default_room_version));
+  DS_TRY(read(t, "rate_limit.enabled", c.rate_limit_enabled));
+  DS_TRY(read(t, "rate_limit.per_second", c.rate_limit_per_second));
+  DS_TRY(read(t, "rate_limit.burst", c.rate_limit_burst));
+  DS_TRY(read(t, "rate_limit.login_per_second", c.login_rate_per_second));
+  DS_TRY(read(t, "rate_limit.login_burst", c.login_rate_burst));
+  if (c.default_room_version != "10" && c.default_room_version != "11")
+    return Error::invalid_param("config: rooms.default_version must be \"10\" or \"11\"");
+  if (c.io_threads < 1) c.io_threads = 1;
+  return c;
+}
+
+const char* example_config() {
+  return R"(# Despatch example configuration. Every option is shown with its default.
+# Command-line flags to `despatch serve` override what is set here.
+
+# The name in every user and room ID (@alice:SERVER_NAME). Cannot change once users exist.
+server_name = "localhost"
+
+# Base URL clients should use, advertised in /.well-known/matrix/client.
+# Empty means http://<listen.address>:<listen.port>.
+public_baseurl = ""
+
+# Where the database, signing key and other state live.
+data_dir = "./data"
+
+# debug, info, warn or error.
+log_level = "info"
+
+# Threads serving HTTP. Writes always go through one writer thread.
+io_threads = 2
+
+[listen]
+address = "127.0.0.1"
+port = 8008
+
+[registration]
+# Open self-registration (m.login.dummy). Off: administrators create accounts with
+# `despatch user add NAME`.
+open = false
+min_password_length = 8
+
+[limits]
+# Largest request body accepted; larger ones get M_TOO_LARGE (413).
+max_request_bytes = 1048576
+# Longest a /sync long-poll may park, whatever the client asks.
+max_sync_timeout_ms = 60000
+
+[rooms]
+# Room version for new rooms: "10" or "11".
+default_version = "11"
+
+[rate_limit]
+# Token bucket per user (or per address before login). Over the limit: M_LIMIT_EXCEEDED (429).
+enabled = true
+per_second = 10.0
+burst = 50.0
+# Stricter bucket for login and registration attempts, per address.
+login_per_second = 1.0
+login_burst = 10.0
+)";
+}
+
+}  // namespace despatch

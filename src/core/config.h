@@ -1,0 +1,41 @@
+// Server configuration: defaults that run a working server with no file, a TOML file that
+// overrides them, and command-line flags that override both.
+#pragma once
+
+#include "core/result.h"
+
+#include <cstdint>
+#include <string>
+
+namespace despatch {
+
+struct Config {
+  std::string server_name = "localhost";
+  std::string listen_address = "127.0.0.1";
+  uint16_t listen_port = 8008;
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  int io_threads = 2;
+  std::string public_baseurl;  // advertised in .well-known; derived from listen if empty
+
+  bool open_registration = false;
+  size_t min_password_length = 8;
+
+  size_t max_request_bytes = 1 << 20;  // whole request body
+  int64_t max_sync_timeout_ms = 60'000;
+  std::string default_room_version = "11";
+
+  bool rate_limit_enabled = true;
+  double rate_limit_per_second = 10;  // sustained requests per second per user or address
+  double rate_limit_burst = 50;       // bucket size
+  double login_rate_per_second = 1;   // login and register attempts per address
+  double login_rate_burst = 10;
+};
+
+// Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.
+Result<Config> load_config_file(const std::string& path);
+
+// The fully commented example config printed by `despatch config example`.
+const char* example_config();
+
+}  // namespace despatch

@@ -1,0 +1,251 @@
+#include "http/server.h"
+
+#include "core/log.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+
+namespace despatch::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+Reply error_reply(const Error& e) {
+  json::object body = e.extra;
+  body["errcode"] = e.errcode;
+  body["error"] = e.message;
+  return Reply(e.status, std::move(body));
+}
+
+struct Server::Impl {
+  asio::io_context& io;
+  ServerOptions opts;
+  Router router;
+  Authenticator auth;
+  RateLimiter normal_limiter, login_limiter;
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopping{false};
+
+  Impl(asio::io_context& io_, ServerOptions o, Router r, Authenticator a)
+      : io(io_), opts(std::move(o)), router(std::move(r)), auth(std::move(a)),
+        normal_limiter(opts.rate_per_second, opts.rate_burst),
+        login_limiter(opts.login_per_second, opts.login_burst), acceptor(io_) {}
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(kTuple);
+      if (ec) {
+        if (stopping) co_return;
+        DS_LOG(kWarn, "accept: {}", ec.message());
+        continue;
+      }
+      sock.set_option(tcp::no_delay(true));
+      // A strand per connection: the notifier relies on it to order wake-ups (see notifier.h).
+      asio::co_spawn(asio::make_strand(io), session(std::move(sock)), asio::detached);
+    }
+  }
+
+  static void parse_query(std::string_view q, Request& r) {
+    while (!q.empty()) {
+      auto amp = q.find('&');
+      auto part = q.substr(0, amp);
+      auto eq = part.find('=');
+      std::string k = percent_decode(part.substr(0, eq), true);
+      std::string v = eq == std::string_view::npos ? "" : percent_decode(part.substr(eq + 1), true);
+      if (!k.empty()) r.query.emplace(std::move(k), std::move(v));
+      if (amp == std::string_view::npos) break;
+      q.remove_prefix(amp + 1);
+    }
+  }
+
+  static std::string bearer_token(const Request& r) {
+    auto it = r.headers.find("authorization");
+    if (it != r.headers.end()) {
+      std::string_view v = it->second;
+      if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer "))
+        return std::string(v.substr(7));
+      return "";
+    }
+    if (auto* q = r.query_param("access_token")) return *q;
+    return "";
+  }
+
+  // Runs the whole pipeline for one request; every failure becomes a Matrix error reply.
+  asio::awaitable<Reply> handle(Request& r) {
+    std::string_view target = r.target;
+    auto qpos = target.find('?');
+    std::string_view path = target.substr(0, qpos);
+    if (qpos != std::string_view::npos) parse_query(target.substr(qpos + 1), r);
+
+    if (r.method == "OPTIONS") co_return Reply(200, json::object{});
+    auto m = router.match(r.method, path);
+    if (!m.route) {
+      if (m.path_known)
+        co_return error_reply({405, errc::kUnrecognized, "Method not allowed for this endpoint", {}});
+      co_return error_reply({404, errc::kUnrecognized, "Unrecognized request", {}});
+    }
+    const Route& route = *m.route;
+    r.params = std::move(m.params);
+
+    if (route.auth != Auth::kNone) {
+      std::string token = bearer_token(r);
+      if (token.empty()) {
+        if (route.auth != Auth::kOptional)
+          co_return error_reply({401, errc::kMissingToken, "Missing access token", {}});
+      } else {
+        auto caller = auth(token);
+        if (!caller.ok()) co_return error_reply(caller.error());
+        if (route.auth == Auth::kAdmin && !caller->is_admin)
+          co_return error_reply(Error::forbidden("This endpoint needs an administrator"));
+        r.caller = std::move(caller).value();
+      }
+    }
+
+    if (opts.rate_limit && route.rate != RateClass::kNone) {
+      bool login = route.rate == RateClass::kLogin;
+      std::string key = login || !r.caller ? "ip:" + r.remote : "u:" + r.caller->user_id;
+      int64_t wait = (login ? login_limiter : normal_limiter).take(key);
+      if (wait > 0) {
+        Error e{429, errc::kLimitExceeded, "Too many requests", {}};
+        e.extra["retry_after_ms"] = wait;
+        Reply rep = error_reply(e);
+        rep.headers.emplace_back("Retry-After", std::to_string((wait + 999) / 1000));
+        co_return rep;
+      }
+    }
+
+    if (route.body == Body::kJson) {
+      if (r.body.empty()) {
+        r.json = json::object{};
+      } else {
+        boost::system::error_code ec;
+        r.json = json::parse(r.body, ec);
+        if (ec) co_return error_reply(Error::not_json("Request body is not valid JSON"));
+        if (!r.json.is_object())
+          co_return error_reply(Error::bad_json("Request body must be a JSON object"));
+      }
+    }
+
+    try {
+      auto res = co_await route.handler(r);
+      if (!res.ok()) {
+        if (res.error().status >= 500) DS_LOG(kError, "{} {}: {}", r.method, path, res.error().message);
+        co_return error_reply(res.error());
+      }
+      co_return std::move(res).value();
+    } catch (const std::exception& ex) {
+      // A handler bug must cost one request, never the server.
+      DS_LOG(kError, "{} {}: unhandled exception: {}", r.method, path, ex.what());
+      co_return error_reply(Error::internal("Internal server error"));
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket sock) {
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    std::string remote;
+    {
+      boost::system::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string();
+    }
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(64 * 1024);
+      parser.body_limit(opts.max_body_bytes);
+      stream.expires_after(std::chrono::seconds(120));  // idle keep-alive connection
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
+      if (ec) break;
+      auto& hreq = parser.get();
+      bool too_large = parser.content_length() && *parser.content_length() > opts.max_body_bytes;
+      if (!too_large && hreq[bhttp::field::expect] == "100-continue") {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, hreq.version()};
+        auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
+        if (wec) break;
+      }
+      Reply reply;
+      bool keep_alive = hreq.keep_alive();
+      if (!too_large) {
+        std::tie(ec, n) = co_await bhttp::async_read(stream, buf, parser, kTuple);
+        if (ec == bhttp::error::body_limit) too_large = true;
+        else if (ec) break;
+      }
+      stream.expires_never();  // handlers such as long-poll /sync bound their own time
+      if (too_large) {
+        reply = error_reply({413, errc::kTooLarge, "Request body too large", {}});
+        keep_alive = false;
+      } else {
+        Request r;
+        r.method = std::string(hreq.method_string());
+        r.target = std::string(hreq.target());
+        for (auto& f : hreq) {
+          std::string name(f.name_string());
+          for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          r.headers[name] = std::string(f.value());
+        }
+        r.body = std::move(hreq.body());
+        r.remote = remote;
+        reply = co_await handle(r);
+      }
+
+      bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status),
+                                              hreq.version()};
+      res.set(bhttp::field::server, "Despatch");
+      res.set(bhttp::field::access_control_allow_origin, "*");
+      res.set(bhttp::field::access_control_allow_methods, "GET, POST, PUT, DELETE, OPTIONS");
+      res.set(bhttp::field::access_control_allow_headers,
+              "X-Requested-With, Content-Type, Authorization");
+      for (auto& [k, v] : reply.headers) res.set(k, v);
+      if (reply.content_type.empty()) {
+        res.set(bhttp::field::content_type, "application/json");
+        res.body() = json::serialize(reply.body);
+      } else {
+        res.set(bhttp::field::content_type, reply.content_type);
+        res.body() = std::move(reply.raw);
+      }
+      res.keep_alive(keep_alive);
+      res.prepare_payload();
+      stream.expires_after(std::chrono::seconds(60));
+      auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+      if (wec || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+};
+
+Server::Server(asio::io_context& io, ServerOptions opts, Router router, Authenticator auth)
+    : impl_(std::make_unique<Impl>(io, std::move(opts), std::move(router), std::move(auth))) {}
+Server::~Server() = default;
+
+Result<uint16_t> Server::start() {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(impl_->opts.address, ec);
+  if (ec) return Error::invalid_param("bad listen address: " + impl_->opts.address);
+  tcp::endpoint ep(addr, impl_->opts.port);
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Error::internal("cannot listen on " + impl_->opts.address + ":" +
+                                 std::to_string(impl_->opts.port) + ": " + ec.message());
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  return a.local_endpoint().port();
+}
+
+void Server::stop() {
+  impl_->stopping = true;
+  boost::system::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+}  // namespace despatch::http

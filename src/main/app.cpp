@@ -1,0 +1,79 @@
+#include "main/app.h"
+
+#include "api/client/routes.h"
+#include "core/base64.h"
+#include "core/ids.h"
+#include "core/log.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <sys/stat.h>
+
+namespace despatch {
+
+Result<SigningKey> load_or_create_signing_key(const std::string& data_dir) {
+  std::string path = data_dir + "/signing.key";
+  std::ifstream in(path);
+  if (in) {
+    // Format: "ed25519 <version> <unpadded base64 seed>".
+    std::string alg, version, seed_b64;
+    in >> alg >> version >> seed_b64;
+    auto seed = base64_decode(seed_b64);
+    if (alg != "ed25519" || !seed) return Error::internal("cannot read signing key " + path);
+    return SigningKey::from_seed(*seed, version);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  SigningKey key = SigningKey::generate("a_" + random_string(4));
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "ed25519 " << key.version() << " " << base64_encode(key.seed()) << "\n";
+    out.flush();
+    if (!out) return Error::internal("cannot write signing key " + path);
+  }
+  ::chmod(tmp.c_str(), 0600);
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Error::internal("cannot write signing key " + path + ": " + ec.message());
+  DS_LOG(kInfo, "generated signing key {} in {}", key.key_id(), path);
+  return key;
+}
+
+Result<std::unique_ptr<App>> App::create(Config config) {
+  DS_ASSIGN(auto db, storage::Database::open_sqlite(config.data_dir));
+  DS_ASSIGN(SigningKey key, load_or_create_signing_key(config.data_dir));
+  std::unique_ptr<App> app(new App(std::move(key)));
+  app->config = std::move(config);
+  app->db = std::move(db);
+  App& a = *app;
+  a.push = std::make_unique<PushService>(*a.db);
+  a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu);
+  a.rooms = std::make_unique<RoomService>(a.config, *a.db, a.notifier, a.key, *a.push);
+  a.sync = nullptr;
+  auto members = [&a](const std::string& room_id) { return a.sync->joined_members(room_id); };
+  a.typing = std::make_unique<Typing>(a.io, a.notifier, members);
+  a.sync = std::make_unique<SyncService>(*a.rooms, a.notifier, *a.typing, *a.push);
+  a.timeline = std::make_unique<Timeline>(*a.rooms);
+  a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
+  return app;
+}
+
+http::Router App::routes() {
+  http::Router r;
+  api::add_discovery_routes(r, *this);
+  api::add_account_routes(r, *this);
+  api::add_profile_routes(r, *this);
+  api::add_device_routes(r, *this);
+  api::add_room_routes(r, *this);
+  api::add_membership_routes(r, *this);
+  api::add_event_routes(r, *this);
+  api::add_sync_routes(r, *this);
+  api::add_account_data_routes(r, *this);
+  api::add_directory_routes(r, *this);
+  api::add_push_routes(r, *this);
+  return r;
+}
+
+}  // namespace despatch

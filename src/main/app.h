@@ -1,0 +1,51 @@
+// The wired server: configuration, storage, services and the route table, built once by
+// `despatch serve` (and by tests and benchmarks that run a server in-process).
+#pragma once
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "http/router.h"
+#include "service/account/account_service.h"
+#include "service/common/cpu_pool.h"
+#include "service/notifier/notifier.h"
+#include "service/push/push_service.h"
+#include "service/rooms/room_service.h"
+#include "service/sync/sync_service.h"
+#include "service/sync/timeline.h"
+#include "service/sync/typing.h"
+#include "service/users/user_service.h"
+#include "storage/database.h"
+
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+
+namespace despatch {
+
+struct App {
+  Config config;
+  boost::asio::io_context io;
+  std::unique_ptr<storage::Database> db;
+  SigningKey key;
+  CpuPool cpu{2};
+  Notifier notifier;
+  std::unique_ptr<PushService> push;
+  std::unique_ptr<UserService> users;
+  std::unique_ptr<RoomService> rooms;
+  std::unique_ptr<Typing> typing;
+  std::unique_ptr<SyncService> sync;
+  std::unique_ptr<Timeline> timeline;
+  std::unique_ptr<AccountService> account;
+
+  // Opens the data folder (database, signing key) and builds every service.
+  static Result<std::unique_ptr<App>> create(Config config);
+  http::Router routes();
+
+ private:
+  explicit App(SigningKey k) : key(std::move(k)) {}
+};
+
+// Loads the server's ed25519 signing key from data_dir, creating it on first start.
+Result<SigningKey> load_or_create_signing_key(const std::string& data_dir);
+
+}  // namespace despatch

@@ -1,0 +1,49 @@
+#include "main/commands.h"
+
+namespace despatch {
+
+Args::Args(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      help_ = true;
+    } else if (a.rfind("--", 0) == 0) {
+      auto eq = a.find('=');
+      if (eq != std::string::npos) {
+        flags_[a.substr(2, eq - 2)] = a.substr(eq + 1);
+      } else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
+        // A following non-flag is this flag's value unless the flag is a switch; switches
+        // are resolved in take_switch by handing the value back as a positional.
+        flags_[a.substr(2)] = std::string(argv[++i]);
+      } else {
+        flags_[a.substr(2)] = std::nullopt;
+      }
+    } else {
+      positional_.push_back(a);
+    }
+  }
+}
+
+std::optional<std::string> Args::take(const std::string& name) {
+  auto it = flags_.find(name);
+  if (it == flags_.end()) return std::nullopt;
+  auto v = it->second;
+  flags_.erase(it);
+  return v ? v : std::optional<std::string>("");
+}
+
+bool Args::take_switch(const std::string& name) {
+  auto it = flags_.find(name);
+  if (it == flags_.end()) return false;
+  if (it->second) positional_.push_back(*it->second);
+  flags_.erase(it);
+  return true;
+}
+
+std::vector<std::string> Args::leftovers() const {
+  std::vector<std::string> out;
+  for (auto& [k, v] : flags_) out.push_back("--" + k);
+  return out;
+}
+
+}  // namespace despatch

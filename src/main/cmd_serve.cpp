@@ -1,0 +1,127 @@
+// despatch serve: load config, open the data folder, listen, and run until SIGTERM.
+#include "core/log.h"
+#include "http/server.h"
+#include "main/app.h"
+#include "main/commands.h"
+
+#include <boost/asio/signal_set.hpp>
+
+#include <cstdio>
+#include <thread>
+
+namespace despatch {
+
+namespace {
+
+const char* kServeHelp = R"(Usage: despatch serve [options]
+
+Runs the homeserver. With no options it serves http://127.0.0.1:8008 for server name
+"localhost" from ./data, with no config file.
+
+Options (each overrides the config file):
+  --config FILE          TOML configuration (see `despatch config example`)
+  --listen ADDR:PORT     address to listen on (default 127.0.0.1:8008)
+  --data DIR             data folder (default ./data)
+  --server-name NAME     server name in user and room IDs (default localhost)
+  --open-registration    allow self-registration (m.login.dummy)
+  --no-rate-limit        disable request rate limiting (benchmarks)
+  --log-level LEVEL      debug, info, warn or error
+)";
+
+}  // namespace
+
+// Applies serve's flags over cfg. Returns an error message, or "" when all is well.
+static std::string apply_flags(Args& args, Config& cfg) {
+  if (auto v = args.take("listen")) {
+    auto colon = v->rfind(':');
+    if (colon == std::string::npos) return "--listen wants ADDR:PORT";
+    cfg.listen_address = v->substr(0, colon);
+    if (cfg.listen_address.size() > 2 && cfg.listen_address.front() == '[')
+      cfg.listen_address = cfg.listen_address.substr(1, cfg.listen_address.size() - 2);
+    try {
+      int port = std::stoi(v->substr(colon + 1));
+      if (port < 0 || port > 65535) return "--listen port out of range";
+      cfg.listen_port = static_cast<uint16_t>(port);
+    } catch (...) {
+      return "--listen wants ADDR:PORT";
+    }
+  }
+  if (auto v = args.take("data")) cfg.data_dir = *v;
+  if (auto v = args.take("server-name")) cfg.server_name = *v;
+  if (auto v = args.take("log-level")) cfg.log_level = *v;
+  if (args.take_switch("open-registration")) cfg.open_registration = true;
+  if (args.take_switch("no-rate-limit")) cfg.rate_limit_enabled = false;
+  return "";
+}
+
+int cmd_serve(Args& args) {
+  if (args.help()) {
+    std::fputs(kServeHelp, stdout);
+    return 0;
+  }
+  Config cfg;
+  if (auto path = args.take("config")) {
+    auto loaded = load_config_file(*path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "despatch: %s\n", loaded.error().message.c_str());
+      return 2;
+    }
+    cfg = *loaded;
+  }
+  if (auto err = apply_flags(args, cfg); !err.empty()) {
+    std::fprintf(stderr, "despatch serve: %s\n", err.c_str());
+    return 2;
+  }
+  if (!args.leftovers().empty() || !args.positionals().empty()) {
+    std::fprintf(stderr, "despatch serve: unexpected argument %s\n",
+                 args.leftovers().empty() ? args.positionals()[0].c_str() : args.leftovers()[0].c_str());
+    return 2;
+  }
+  log::set_level(log::parse_level(cfg.log_level));
+
+  auto app_r = App::create(cfg);
+  if (!app_r.ok()) {
+    DS_LOG(kError, "{}", app_r.error().message);
+    return 1;
+  }
+  auto app = std::move(app_r).value();
+  http::ServerOptions opts;
+  opts.address = cfg.listen_address;
+  opts.port = cfg.listen_port;
+  opts.max_body_bytes = cfg.max_request_bytes;
+  opts.rate_limit = cfg.rate_limit_enabled;
+  opts.rate_per_second = cfg.rate_limit_per_second;
+  opts.rate_burst = cfg.rate_limit_burst;
+  opts.login_per_second = cfg.login_rate_per_second;
+  opts.login_burst = cfg.login_rate_burst;
+  App* a = app.get();
+  http::Server server(app->io, opts, app->routes(), [a](const std::string& token) -> Result<http::Caller> {
+    DS_ASSIGN(Session s, a->users->authenticate(token));
+    return http::Caller{s.user_id, s.device_id, token, s.is_admin};
+  });
+  auto port = server.start();
+  if (!port.ok()) {
+    DS_LOG(kError, "{}", port.error().message);
+    return 1;
+  }
+
+  boost::asio::signal_set signals(app->io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    DS_LOG(kInfo, "signal {}: shutting down", sig);
+    server.stop();
+    app->io.stop();
+  });
+  DS_LOG(kInfo, "despatch ready: serving {} on http://{}:{} (data {})", cfg.server_name,
+         cfg.listen_address, *port, cfg.data_dir);
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < cfg.io_threads; ++i) threads.emplace_back([a] { a->io.run(); });
+  app->io.run();
+  for (auto& t : threads) t.join();
+  app.reset();  // drains the writer: every acknowledged write is already durable
+  DS_LOG(kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace despatch

@@ -1,0 +1,34 @@
+// Subcommands of the despatch binary and the small argument parser they share.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace despatch {
+
+// Arguments after the subcommand: positionals and --flag / --flag=value / --flag value.
+class Args {
+ public:
+  Args(int argc, char** argv);
+  // Value of --name, consuming it. Flags listed in `switches` take no value.
+  std::optional<std::string> take(const std::string& name);
+  bool take_switch(const std::string& name);
+  const std::vector<std::string>& positionals() const { return positional_; }
+  bool help() const { return help_; }
+  // Flags that no one took: typos the user should hear about.
+  std::vector<std::string> leftovers() const;
+
+ private:
+  std::vector<std::string> raw_;
+  std::vector<std::string> positional_;
+  std::map<std::string, std::optional<std::string>> flags_;
+  bool help_ = false;
+};
+
+int cmd_serve(Args& args);
+int cmd_user(Args& args);
+int cmd_config(Args& args);
+
+}  // namespace despatch

@@ -1,0 +1,62 @@
+#include "service/rooms/event_view.h"
+
+#include "service/common/time.h"
+#include "service/rooms/event_format.h"
+
+namespace despatch {
+
+Result<StoredEvent> parse_event_row(const storage::Row& row) {
+  StoredEvent e;
+  e.pos = row.i64(0);
+  e.event_id = row.str(1);
+  boost::system::error_code ec;
+  auto v = json::parse(row.str(2), ec);
+  if (ec || !v.is_object()) return Error::internal("corrupt event " + e.event_id);
+  e.pdu = std::move(v.as_object());
+  e.redacted_by = row.str(3);
+  e.txn_device = row.str(4);
+  e.txn_id = row.str(5);
+  return e;
+}
+
+Result<std::optional<StoredEvent>> load_event(storage::Conn& c, const std::string& event_id) {
+  DS_ASSIGN(auto row, storage::query_one(
+                          c, std::string("SELECT ") + kEventColumns + " FROM events WHERE event_id=?",
+                          {event_id}));
+  if (!row) return std::optional<StoredEvent>{};
+  DS_ASSIGN(StoredEvent e, parse_event_row(*row));
+  return std::optional<StoredEvent>(std::move(e));
+}
+
+json::object client_event(storage::Conn& c, const StoredEvent& ev, const std::string& room_version,
+                          const std::string& viewer_device) {
+  const json::object* src = &ev.pdu;
+  json::object redacted;
+  std::optional<StoredEvent> because;
+  if (!ev.redacted_by.empty()) {
+    redacted = redact_event(ev.pdu, room_version);
+    src = &redacted;
+    auto r = load_event(c, ev.redacted_by);
+    if (r.ok() && *r) because = std::move(**r);
+  }
+  json::object out;
+  for (const char* k : {"content", "origin_server_ts", "room_id", "sender", "state_key", "type",
+                        "redacts"})
+    if (auto* v = src->if_contains(k)) out[k] = *v;
+  if (!out.contains("content")) out["content"] = json::object{};
+  out["event_id"] = ev.event_id;
+  json::object u;
+  if (auto* pu = ev.pdu.if_contains("unsigned"); pu && pu->is_object()) {
+    for (auto& [k, v] : pu->as_object())
+      if (k == "prev_content" || k == "replaces_state" || k == "prev_sender") u[k] = v;
+    if (src != &ev.pdu) u.erase("prev_content");
+  }
+  if (auto* ts = ev.pdu.if_contains("origin_server_ts"); ts && ts->is_int64())
+    u["age"] = now_ms() - ts->as_int64();
+  if (!viewer_device.empty() && viewer_device == ev.txn_device) u["transaction_id"] = ev.txn_id;
+  if (because) u["redacted_because"] = client_event(c, *because, room_version);
+  out["unsigned"] = std::move(u);
+  return out;
+}
+
+}  // namespace despatch

@@ -1,0 +1,268 @@
+// RoomService reads: state, single events, members, joined rooms, aliases and the directory.
+#include "core/ids.h"
+#include "service/rooms/power_levels.h"
+#include "service/rooms/room_service.h"
+#include "service/rooms/visibility.h"
+
+namespace despatch {
+
+namespace asio = boost::asio;
+using storage::Conn;
+
+namespace {
+
+// The state a user may read: current state while joined, the state when they left after.
+Result<std::vector<StoredEvent>> readable_state(Conn& c, const std::string& user,
+                                                const std::string& room_id) {
+  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
+  std::string m = vis.current_membership();
+  if (m == "join") return current_state(c, room_id);
+  if ((m == "leave" || m == "ban") && vis.membership_pos() > 0) return state_at(c, room_id, vis.membership_pos());
+  if (vis.may_read_room()) return current_state(c, room_id);
+  return Error::forbidden("You are not in this room");
+}
+
+}  // namespace
+
+Result<std::string> RoomService::room_version(const std::string& room_id) {
+  DS_ASSIGN(auto row, storage::query_one(db_.reader(), "SELECT room_version FROM rooms WHERE room_id=?", {room_id}));
+  if (!row) return Error::not_found("Unknown room");
+  return row->str(0);
+}
+
+Result<std::string> RoomService::membership(const std::string& room_id, const std::string& user) {
+  DS_ASSIGN(auto row, storage::query_one(db_.reader(),
+                                         "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
+                                         {room_id, user}));
+  return row ? row->str(0) : std::string();
+}
+
+Result<json::array> RoomService::get_state(const std::string& user, const std::string& room_id) {
+  Conn& c = db_.reader();
+  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(auto events, readable_state(c, user, room_id));
+  json::array out;
+  for (auto& e : events) out.push_back(client_event(c, e, version));
+  return out;
+}
+
+Result<json::object> RoomService::get_state_event(const std::string& user, const std::string& room_id,
+                                                  const std::string& type, const std::string& state_key) {
+  Conn& c = db_.reader();
+  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(auto events, readable_state(c, user, room_id));
+  for (auto& e : events) {
+    if (is_str(e.pdu["type"], type) && is_str(e.pdu["state_key"], state_key)) {
+      json::object ev = client_event(c, e, version);
+      return ev;
+    }
+  }
+  return Error::not_found("No such state event");
+}
+
+Result<json::object> RoomService::get_event(const std::string& user, const std::string& room_id,
+                                            const std::string& event_id) {
+  Conn& c = db_.reader();
+  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(auto ev, load_event(c, event_id));
+  if (!ev || !is_str(ev->pdu["room_id"], room_id)) return Error::not_found("Event not found");
+  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
+  if (!vis.can_see(ev->pos)) return Error::not_found("Event not found");
+  return client_event(c, *ev, version);
+}
+
+Result<json::array> RoomService::members(const std::string& user, const std::string& room_id,
+                                         const std::string& membership,
+                                         const std::string& not_membership) {
+  Conn& c = db_.reader();
+  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(auto events, readable_state(c, user, room_id));
+  json::array out;
+  for (auto& e : events) {
+    if (!is_str(e.pdu["type"], "m.room.member")) continue;
+    auto m = e.pdu["content"].as_object().if_contains("membership");
+    std::string ms = m && m->is_string() ? std::string(m->as_string()) : "";
+    if (!membership.empty() && ms != membership) continue;
+    if (!not_membership.empty() && ms == not_membership) continue;
+    out.push_back(client_event(c, e, version));
+  }
+  return out;
+}
+
+Result<json::object> RoomService::joined_members(const std::string& user, const std::string& room_id) {
+  Conn& c = db_.reader();
+  DS_ASSIGN(std::string m, membership(room_id, user));
+  if (m != "join") return Error::forbidden("You are not in this room");
+  DS_ASSIGN(auto rows, c.query("SELECT e.state_key, json_extract(e.json, '$.content.displayname'), "
+                               "json_extract(e.json, '$.content.avatar_url') FROM memberships m "
+                               "JOIN events e ON e.event_id=m.event_id WHERE m.room_id=? AND m.membership='join'",
+                               {room_id}));
+  json::object joined;
+  for (auto& r : rows) {
+    json::object u;
+    if (!r.is_null(1)) u["display_name"] = r.str(1);
+    if (!r.is_null(2)) u["avatar_url"] = r.str(2);
+    joined[r.str(0)] = std::move(u);
+  }
+  return json::object{{"joined", std::move(joined)}};
+}
+
+Result<std::vector<std::string>> RoomService::joined_rooms(const std::string& user) {
+  DS_ASSIGN(auto rows, db_.reader().query(
+                           "SELECT room_id FROM memberships WHERE user_id=? AND membership='join'", {user}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
+Result<std::string> RoomService::resolve_alias(const std::string& alias) {
+  if (!is_valid_room_alias(alias)) return Error::invalid_param("Invalid room alias");
+  DS_ASSIGN(auto row, storage::query_one(db_.reader(), "SELECT room_id FROM room_aliases WHERE alias=?", {alias}));
+  if (!row) return Error::not_found("Room alias " + alias + " not found");
+  return row->str(0);
+}
+
+asio::awaitable<Status> RoomService::create_alias(const std::string& user, const std::string& alias,
+                                                  const std::string& room_id) {
+  if (!is_valid_room_alias(alias)) co_return Error::invalid_param("Invalid room alias");
+  if (server_name_of(alias) != config_.server_name)
+    co_return Error::invalid_param("Aliases must be on this server");
+  if (!is_valid_room_id(room_id)) co_return Error::invalid_param("Invalid room ID");
+  auto m = membership(room_id, user);
+  if (!m.ok()) co_return m.error();
+  if (*m != "join") co_return Error::forbidden("You are not in this room");
+  auto job = [=](Conn& c) -> Status {
+    DS_ASSIGN(auto taken, storage::query_one(c, "SELECT 1 FROM room_aliases WHERE alias=?", {alias}));
+    if (taken) return Error{409, errc::kUnknown, "Room alias already exists", {}};
+    return c.exec("INSERT INTO room_aliases(alias, room_id, creator) VALUES(?,?,?)", {alias, room_id, user});
+  };
+  co_return co_await db_.write<Ok>(job);
+}
+
+asio::awaitable<Status> RoomService::delete_alias(const std::string& user, const std::string& alias) {
+  if (!is_valid_room_alias(alias)) co_return Error::invalid_param("Invalid room alias");
+  Conn& c = db_.reader();
+  auto row = storage::query_one(c, "SELECT room_id, creator FROM room_aliases WHERE alias=?", {alias});
+  if (!row.ok()) co_return row.error();
+  if (!*row) co_return Error::not_found("Room alias not found");
+  std::string room_id = (*row)->str(0);
+  bool allowed = (*row)->str(1) == user;
+  if (!allowed) {
+    auto admin = storage::query_one(c, "SELECT is_admin FROM users WHERE user_id=?", {user});
+    allowed = admin.ok() && *admin && (*admin)->i64(0);
+  }
+  if (!allowed) {
+    // Room moderators may tidy aliases too: whoever may change the canonical alias.
+    auto state = current_state(c, room_id);
+    if (state.ok()) {
+      StateMap sm;
+      for (auto& e : *state)
+        sm[{std::string(e.pdu["type"].as_string()), std::string(e.pdu["state_key"].as_string())}] = e.pdu;
+      PowerLevels pl = PowerLevels::from_state(sm);
+      allowed = pl.user_level(user) >= pl.event_level("m.room.canonical_alias", true);
+    }
+  }
+  if (!allowed) co_return Error::forbidden("You may not remove this alias");
+  auto job = [=](Conn& w) -> Status {
+    return w.exec("DELETE FROM room_aliases WHERE alias=?", {alias});
+  };
+  co_return co_await db_.write<Ok>(job);
+}
+
+Result<json::array> RoomService::room_aliases(const std::string& user, const std::string& room_id) {
+  Conn& c = db_.reader();
+  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
+  if (vis.current_membership() != "join" && !vis.may_read_room())
+    return Error::forbidden("You are not in this room");
+  DS_ASSIGN(auto rows, c.query("SELECT alias FROM room_aliases WHERE room_id=? ORDER BY alias", {room_id}));
+  json::array out;
+  for (auto& r : rows) out.push_back(json::string(r.str(0)));
+  return out;
+}
+
+asio::awaitable<Status> RoomService::set_visibility(const std::string& user, const std::string& room_id,
+                                                    bool is_public) {
+  Conn& c = db_.reader();
+  auto state = current_state(c, room_id);
+  if (!state.ok()) co_return state.error();
+  if (state->empty()) co_return Error::not_found("Unknown room");
+  StateMap sm;
+  for (auto& e : *state)
+    sm[{std::string(e.pdu["type"].as_string()), std::string(e.pdu["state_key"].as_string())}] = e.pdu;
+  PowerLevels pl = PowerLevels::from_state(sm);
+  if (pl.user_level(user) < pl.event_level("m.room.canonical_alias", true))
+    co_return Error::forbidden("You may not change this room's directory visibility");
+  auto job = [=](Conn& w) -> Status {
+    return w.exec("UPDATE rooms SET is_public=? WHERE room_id=?", {int64_t{is_public ? 1 : 0}, room_id});
+  };
+  co_return co_await db_.write<Ok>(job);
+}
+
+Result<bool> RoomService::get_visibility(const std::string& room_id) {
+  DS_ASSIGN(auto row, storage::query_one(db_.reader(), "SELECT is_public FROM rooms WHERE room_id=?", {room_id}));
+  if (!row) return Error::not_found("Unknown room");
+  return row->i64(0) != 0;
+}
+
+Result<json::object> RoomService::public_rooms(int64_t limit, const std::string& since,
+                                               const std::string& search_term) {
+  Conn& c = db_.reader();
+  int64_t offset = 0;
+  if (!since.empty()) {
+    if (since.size() < 2 || since[0] != 'o' ||
+        since.find_first_not_of("0123456789", 1) != std::string::npos)
+      return Error::invalid_param("Invalid since token");
+    offset = std::stoll(since.substr(1));
+  }
+  if (limit <= 0 || limit > 500) limit = 500;
+  DS_ASSIGN(auto rows, c.query(
+      "SELECT r.room_id, (SELECT COUNT(*) FROM memberships m WHERE m.room_id=r.room_id AND "
+      "m.membership='join') AS n FROM rooms r WHERE r.is_public=1 ORDER BY n DESC, r.room_id"));
+  json::array chunk;
+  int64_t matched = 0;
+  for (auto& r : rows) {
+    std::string room_id = r.str(0);
+    DS_ASSIGN(auto state, current_state(c, room_id));
+    json::object entry{{"room_id", room_id}, {"num_joined_members", r.i64(1)},
+                       {"world_readable", false}, {"guest_can_join", false}, {"join_rule", "public"}};
+    for (auto& e : state) {
+      auto& t = e.pdu["type"];
+      auto& content = e.pdu["content"].as_object();
+      auto str = [&](const char* k) -> const json::value* {
+        auto* v = content.if_contains(k);
+        return v && v->is_string() ? v : nullptr;
+      };
+      if (t == "m.room.name" && str("name")) entry["name"] = *str("name");
+      if (t == "m.room.topic" && str("topic")) entry["topic"] = *str("topic");
+      if (t == "m.room.avatar" && str("url")) entry["avatar_url"] = *str("url");
+      if (t == "m.room.canonical_alias" && str("alias")) entry["canonical_alias"] = *str("alias");
+      if (t == "m.room.join_rules" && str("join_rule")) entry["join_rule"] = *str("join_rule");
+      if (t == "m.room.history_visibility" && str("history_visibility"))
+        entry["world_readable"] = *str("history_visibility") == "world_readable";
+      if (t == "m.room.guest_access" && str("guest_access"))
+        entry["guest_can_join"] = *str("guest_access") == "can_join";
+      if (t == "m.room.create" && str("type")) entry["room_type"] = *str("type");
+    }
+    if (!search_term.empty()) {
+      auto lower = [](std::string s) {
+        for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return s;
+      };
+      std::string hay;
+      for (const char* k : {"name", "topic", "canonical_alias"})
+        if (auto* v = entry.if_contains(k)) hay += lower(std::string(v->as_string())) + "\n";
+      if (hay.find(lower(search_term)) == std::string::npos) continue;
+    }
+    ++matched;
+    if (matched <= offset || static_cast<int64_t>(chunk.size()) >= limit) continue;
+    chunk.push_back(std::move(entry));
+  }
+  json::object out{{"chunk", chunk}, {"total_room_count_estimate", matched}};
+  if (offset + static_cast<int64_t>(chunk.size()) < matched)
+    out["next_batch"] = "o" + std::to_string(offset + static_cast<int64_t>(chunk.size()));
+  if (offset > 0) out["prev_batch"] = "o" + std::to_string(std::max<int64_t>(0, offset - limit));
+  return out;
+}
+
+}  // namespace despatch

@@ -1,0 +1,355 @@
+#include "service/rooms/room_service.h"
+
+#include "core/ids.h"
+#include "service/common/time.h"
+#include "service/rooms/power_levels.h"
+#include "service/rooms/room_writer.h"
+
+namespace despatch {
+
+namespace asio = boost::asio;
+using storage::Conn;
+
+namespace {
+
+json::object member_proto(const std::string& sender, const std::string& target,
+                          json::object content) {
+  return json::object{{"type", "m.room.member"},
+                      {"sender", sender},
+                      {"state_key", target},
+                      {"content", std::move(content)}};
+}
+
+json::object state_proto(const std::string& sender, const std::string& type,
+                         const std::string& key, json::object content) {
+  return json::object{{"type", type}, {"sender", sender}, {"state_key", key},
+                      {"content", std::move(content)}};
+}
+
+// The member content for a user joining: membership plus the global profile.
+Result<json::object> join_content(Conn& c, const std::string& user) {
+  json::object content{{"membership", "join"}};
+  DS_ASSIGN(auto row, storage::query_one(c, "SELECT displayname, avatar_url FROM users WHERE user_id=?", {user}));
+  if (row) {
+    if (!row->is_null(0)) content["displayname"] = row->str(0);
+    if (!row->is_null(1)) content["avatar_url"] = row->str(1);
+  }
+  return content;
+}
+
+const json::string* string_field(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? &v->as_string() : nullptr;
+}
+
+}  // namespace
+
+RoomService::RoomService(const Config& config, storage::Database& db, Notifier& notifier,
+                         const SigningKey& key, PushService& push)
+    : config_(config), db_(db), notifier_(notifier), key_(key), push_(push) {
+  db_.set_on_rollback([this] { rooms_.clear(); });
+}
+
+// Runs fn as one write job and wakes the users it touched once the commit is durable.
+template <class T>
+static asio::awaitable<Result<T>> run_room_job(RoomService& svc, storage::Database& db,
+                                               Notifier& notifier,
+                                               std::function<Result<T>(RoomWriter&)> fn) {
+  auto wake = std::make_shared<std::vector<std::string>>();
+  auto job = [&svc, fn, wake](Conn& c) -> Result<T> {
+    RoomWriter w(svc, c);
+    auto res = fn(w);
+    if (res.ok()) {
+      w.commit();
+      wake->assign(w.wake().begin(), w.wake().end());
+    }
+    return res;
+  };
+  auto r = co_await db.write<T>(job);
+  if (r.ok()) notifier.notify_users(*wake);
+  co_return r;
+}
+
+asio::awaitable<Result<std::string>> RoomService::create_room(const std::string& creator,
+                                                              const json::object& body) {
+  // Validate everything before writing anything.
+  std::string version = config_.default_room_version;
+  if (auto* v = body.if_contains("room_version")) {
+    if (!v->is_string()) co_return Error::bad_json("room_version must be a string");
+    version = v->as_string();
+    if (version != "10" && version != "11")
+      co_return Error::make(400, errc::kUnsupportedRoomVersion,
+                            "Unsupported room version " + version + " (10 and 11 are)");
+  }
+  bool is_public = false;
+  if (auto* v = body.if_contains("visibility")) {
+    if (!v->is_string() || (*v != "public" && *v != "private"))
+      co_return Error::bad_json("visibility must be \"public\" or \"private\"");
+    is_public = *v == "public";
+  }
+  std::string preset = is_public ? "public_chat" : "private_chat";
+  if (auto* v = body.if_contains("preset")) {
+    if (!v->is_string() || (*v != "public_chat" && *v != "private_chat" && *v != "trusted_private_chat"))
+      co_return Error::bad_json("preset must be public_chat, private_chat or trusted_private_chat");
+    preset = v->as_string();
+  }
+  std::string alias;
+  if (auto* v = body.if_contains("room_alias_name")) {
+    if (!v->is_string()) co_return Error::bad_json("room_alias_name must be a string");
+    alias = "#" + std::string(v->as_string()) + ":" + config_.server_name;
+    if (!is_valid_room_alias(alias) || v->as_string().empty() ||
+        v->as_string().find_first_of(":# ") != std::string::npos)
+      co_return Error::make(400, errc::kInvalidParam, "Invalid room_alias_name");
+  }
+  std::vector<std::string> invites;
+  if (auto* v = body.if_contains("invite")) {
+    if (!v->is_array()) co_return Error::bad_json("invite must be an array of user IDs");
+    for (auto& u : v->as_array()) {
+      if (!u.is_string() || !is_valid_user_id(u.as_string()))
+        co_return Error::invalid_param("invite holds an invalid user ID");
+      if (u.as_string() != creator) invites.emplace_back(u.as_string());
+    }
+  }
+  for (const char* k : {"name", "topic"})
+    if (auto* v = body.if_contains(k); v && !v->is_string())
+      co_return Error::bad_json(std::string(k) + " must be a string");
+  for (const char* k : {"creation_content", "power_level_content_override"})
+    if (auto* v = body.if_contains(k); v && !v->is_object())
+      co_return Error::bad_json(std::string(k) + " must be an object");
+  if (auto* v = body.if_contains("initial_state")) {
+    if (!v->is_array()) co_return Error::bad_json("initial_state must be an array");
+    for (auto& e : v->as_array()) {
+      if (!e.is_object() || !string_field(e.as_object(), "type") ||
+          !e.as_object().if_contains("content") || !e.as_object().at("content").is_object())
+        co_return Error::bad_json("initial_state entries need a string type and object content");
+      if (auto* sk = e.as_object().if_contains("state_key"); sk && !sk->is_string())
+        co_return Error::bad_json("initial_state state_key must be a string");
+    }
+  }
+  bool is_direct = false;
+  if (auto* v = body.if_contains("is_direct")) {
+    if (!v->is_bool()) co_return Error::bad_json("is_direct must be a boolean");
+    is_direct = v->as_bool();
+  }
+
+  std::string room_id = make_room_id(config_.server_name);
+  auto job = [=](RoomWriter& w) -> Result<std::string> {
+        Conn& c = w.conn();
+        if (!alias.empty()) {
+          DS_ASSIGN(auto taken, storage::query_one(c, "SELECT 1 FROM room_aliases WHERE alias=?", {alias}));
+          if (taken) return Error::make(400, errc::kRoomInUse, "Room alias already taken");
+        }
+        for (auto& u : invites) {
+          if (server_name_of(u) != w.server_name()) continue;  // remote invites come with federation
+          DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=? AND deactivated=0", {u}));
+          if (!known) return Error::not_found("Unknown user " + u);
+        }
+        DS_TRY(c.exec("INSERT INTO rooms(room_id, room_version, creator, is_public, created_ts) "
+                      "VALUES(?,?,?,?,?)",
+                      {room_id, version, creator, int64_t{is_public ? 1 : 0}, now_ms()}));
+        w.new_room(room_id, version);
+
+        json::object create_content;
+        if (auto* cc = body.if_contains("creation_content")) create_content = cc->as_object();
+        create_content["room_version"] = version;
+        if (version == "10") create_content["creator"] = creator;
+        else create_content.erase("creator");
+        DS_TRY(w.append(room_id, state_proto(creator, "m.room.create", "", create_content)));
+        DS_ASSIGN(json::object jc, join_content(c, creator));
+        DS_TRY(w.append(room_id, member_proto(creator, creator, jc)));
+
+        json::object users{{creator, 100}};
+        if (preset == "trusted_private_chat")
+          for (auto& u : invites) users[u] = 100;
+        json::object pl{
+            {"users", users}, {"users_default", 0},
+            {"events", json::object{{"m.room.name", 50}, {"m.room.power_levels", 100},
+                                    {"m.room.history_visibility", 100},
+                                    {"m.room.canonical_alias", 50}, {"m.room.avatar", 50},
+                                    {"m.room.tombstone", 100}, {"m.room.server_acl", 100},
+                                    {"m.room.encryption", 100}}},
+            {"events_default", 0}, {"state_default", 50}, {"ban", 50}, {"kick", 50},
+            {"redact", 50}, {"invite", preset == "public_chat" ? 50 : 0},
+            {"notifications", json::object{{"room", 50}}}};
+        if (auto* o = body.if_contains("power_level_content_override"))
+          for (auto& [k, v] : o->as_object()) pl[k] = v;
+        DS_TRY(w.append(room_id, state_proto(creator, "m.room.power_levels", "", pl)));
+        if (!alias.empty()) {
+          DS_TRY(c.exec("INSERT INTO room_aliases(alias, room_id, creator) VALUES(?,?,?)",
+                        {alias, room_id, creator}));
+          DS_TRY(w.append(room_id, state_proto(creator, "m.room.canonical_alias", "",
+                                               json::object{{"alias", alias}})));
+        }
+        DS_TRY(w.append(room_id, state_proto(creator, "m.room.join_rules", "",
+                                             json::object{{"join_rule", preset == "public_chat" ? "public" : "invite"}})));
+        DS_TRY(w.append(room_id, state_proto(creator, "m.room.history_visibility", "",
+                                             json::object{{"history_visibility", "shared"}})));
+        if (preset != "public_chat")
+          DS_TRY(w.append(room_id, state_proto(creator, "m.room.guest_access", "",
+                                               json::object{{"guest_access", "can_join"}})));
+        if (auto* is = body.if_contains("initial_state")) {
+          for (auto& e : is->as_array()) {
+            auto& o = e.as_object();
+            std::string key = o.if_contains("state_key") ? std::string(o.at("state_key").as_string()) : "";
+            DS_TRY(w.append(room_id, state_proto(creator, std::string(o.at("type").as_string()), key,
+                                                 o.at("content").as_object())));
+          }
+        }
+        if (auto* n = string_field(body, "name"))
+          DS_TRY(w.append(room_id, state_proto(creator, "m.room.name", "", json::object{{"name", *n}})));
+        if (auto* t = string_field(body, "topic"))
+          DS_TRY(w.append(room_id, state_proto(creator, "m.room.topic", "", json::object{{"topic", *t}})));
+        for (auto& u : invites) {
+          json::object content{{"membership", "invite"}};
+          if (is_direct) content["is_direct"] = true;
+          DS_TRY(w.append(room_id, member_proto(creator, u, content)));
+        }
+        return room_id;
+      };
+  co_return co_await run_room_job<std::string>(
+      *this, db_, notifier_, job);
+}
+
+asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& sender,
+                                                             const std::string& room_id,
+                                                             const std::string& type,
+                                                             json::object content,
+                                                             std::optional<std::string> state_key,
+                                                             std::optional<TxnRef> txn) {
+  auto job = [=](RoomWriter& w) -> Result<std::string> {
+        if (txn) {
+          DS_ASSIGN(auto prior, w.find_txn(sender, *txn));
+          if (prior) return *prior;
+        }
+        json::object proto{{"type", type}, {"sender", sender}, {"content", content}};
+        if (state_key) proto["state_key"] = *state_key;
+        DS_ASSIGN(json::object ev, w.append(room_id, std::move(proto), txn ? &*txn : nullptr));
+        return std::string(ev["event_id"].as_string());
+      };
+  co_return co_await run_room_job<std::string>(
+      *this, db_, notifier_, job);
+}
+
+asio::awaitable<Result<std::string>> RoomService::redact(const std::string& sender,
+                                                         const std::string& room_id,
+                                                         const std::string& event_id,
+                                                         std::optional<std::string> reason,
+                                                         std::optional<TxnRef> txn) {
+  auto job = [=](RoomWriter& w) -> Result<std::string> {
+        if (txn) {
+          DS_ASSIGN(auto prior, w.find_txn(sender, *txn));
+          if (prior) return *prior;
+        }
+        DS_ASSIGN(auto target, storage::query_one(w.conn(), "SELECT sender FROM events WHERE event_id=? AND room_id=?",
+                                                  {event_id, room_id}));
+        if (!target) return Error::not_found("Event not found in this room");
+        DS_ASSIGN(RoomState * room, w.room(room_id));
+        // The auth rules let anyone send a redaction event in v11; whether it takes effect is
+        // decided here: your own events, or anyone's with the redact power level.
+        if (target->str(0) != sender) {
+          PowerLevels pl = PowerLevels::from_state(room->state);
+          if (pl.user_level(sender) < pl.redact)
+            return Error::forbidden("You may not redact other users' events");
+        }
+        json::object content{{"redacts", event_id}};
+        if (reason) content["reason"] = *reason;
+        json::object proto{{"type", "m.room.redaction"}, {"sender", sender}, {"content", content}};
+        DS_ASSIGN(json::object ev, w.append(room_id, std::move(proto), txn ? &*txn : nullptr));
+        return std::string(ev["event_id"].as_string());
+      };
+  co_return co_await run_room_job<std::string>(
+      *this, db_, notifier_, job);
+}
+
+asio::awaitable<Result<std::string>> RoomService::set_membership(
+    const std::string& sender, const std::string& room_id, const std::string& target,
+    const std::string& membership, std::optional<std::string> reason, json::object extra) {
+  if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user ID");
+  auto job = [=](RoomWriter& w) -> Result<std::string> {
+        Conn& c = w.conn();
+        DS_ASSIGN(RoomState * room, w.room(room_id));
+        std::string current;
+        if (auto* m = find_state(room->state, "m.room.member", target))
+          current = m->at("content").at("membership").as_string();
+        json::object content = extra;
+        content["membership"] = membership;
+        if (reason) content["reason"] = *reason;
+        if (membership == "invite" && server_name_of(target) == w.server_name()) {
+          DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=? AND deactivated=0", {target}));
+          if (!known) return Error::not_found("Unknown user " + target);
+          if (current == "join") return Error::forbidden(target + " is already in the room");
+        }
+        if (membership == "join") {
+          DS_ASSIGN(json::object jc, join_content(c, target));
+          for (auto& [k, v] : jc) content[k] = v;
+        }
+        if (membership == "leave" && sender != target && current != "join" &&
+            current != "invite" && current != "knock" && current != "ban")
+          return Error::forbidden(target + " is not in the room");
+        if (membership == "leave" && sender == target && current.empty())
+          return Error::forbidden("You are not in this room");
+        DS_ASSIGN(json::object ev, w.append(room_id, member_proto(sender, target, content)));
+        return std::string(ev["event_id"].as_string());
+      };
+  co_return co_await run_room_job<std::string>(
+      *this, db_, notifier_, job);
+}
+
+asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
+                                                       const std::string& room_id_or_alias,
+                                                       std::optional<std::string> reason) {
+  std::string room_id = room_id_or_alias;
+  if (!room_id.empty() && room_id[0] == '#') {
+    auto r = resolve_alias(room_id);
+    if (!r.ok()) co_return r.error();
+    room_id = *r;
+  } else if (!is_valid_room_id(room_id)) {
+    co_return Error::invalid_param("Not a room ID or alias: " + room_id);
+  }
+  auto r = co_await set_membership(user, room_id, user, "join", reason);
+  if (!r.ok()) co_return r.error();
+  co_return room_id;
+}
+
+asio::awaitable<Status> RoomService::forget(const std::string& user, const std::string& room_id) {
+  auto job = [=](Conn& c) -> Status {
+    DS_ASSIGN(auto row, storage::query_one(c, "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
+                                           {room_id, user}));
+    if (!row) return Error::not_found("You have never been in this room");
+    if (row->str(0) == "join" || row->str(0) == "invite")
+      return Error::make(400, errc::kUnknown, "Leave the room before forgetting it");
+    return c.exec("UPDATE memberships SET forgotten=1 WHERE room_id=? AND user_id=?", {room_id, user});
+  };
+  co_return co_await db_.write<Ok>(job);
+}
+
+asio::awaitable<void> RoomService::propagate_profile(const std::string& user) {
+  auto rooms = joined_rooms(user);
+  if (!rooms.ok()) co_return;
+  for (auto& room_id : *rooms) {
+    auto job = [=](RoomWriter& w) -> Status {
+      DS_ASSIGN(RoomState * room, w.room(room_id));
+      auto* m = find_state(room->state, "m.room.member", user);
+      if (!m || m->at("content").at("membership") != "join") return ok_status();
+      json::object content = m->at("content").as_object();
+      DS_ASSIGN(json::object jc, join_content(w.conn(), user));
+      content.erase("displayname");
+      content.erase("avatar_url");
+      for (auto& [k, v] : jc) content[k] = v;
+      if (content == m->at("content").as_object()) return ok_status();
+      DS_TRY(w.append(room_id, member_proto(user, user, content)));
+      return ok_status();
+    };
+    co_await run_room_job<Ok>(*this, db_, notifier_, job);
+  }
+}
+
+asio::awaitable<void> RoomService::leave_all(const std::string& user) {
+  auto rows = db_.reader().query(
+      "SELECT room_id FROM memberships WHERE user_id=? AND membership IN ('join','invite','knock')",
+      {user});
+  if (!rows.ok()) co_return;
+  for (auto& r : *rows) co_await set_membership(user, r.str(0), user, "leave", std::nullopt);
+}
+
+}  // namespace despatch

@@ -1,0 +1,126 @@
+// Rooms: creating them, appending events (auth rules, hashing, signing, state), membership,
+// redaction, aliases, the public directory, and the reads clients make of a room.
+//
+// Every event is appended on the database's writer thread (see Database::write), which
+// serialises a room's history without locks: the writer owns a cache of each room's current
+// state, so auth checks need no reads.
+#pragma once
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "service/notifier/notifier.h"
+#include "service/push/push_service.h"
+#include "service/rooms/state_map.h"
+#include "storage/database.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace despatch {
+
+// Identifies a client's transaction for /send idempotency.
+struct TxnRef {
+  std::string device_id;
+  std::string txn_id;
+};
+
+// Where a /messages page starts and which way it goes.
+struct PageRequest {
+  std::optional<int64_t> from, to;
+  bool backwards = true;
+  int limit = 10;
+};
+
+class RoomFilterView;  // forward: filters live in service/sync
+
+class RoomService {
+ public:
+  RoomService(const Config& config, storage::Database& db, Notifier& notifier,
+              const SigningKey& key, PushService& push);
+
+  boost::asio::awaitable<Result<std::string>> create_room(const std::string& creator,
+                                                          const json::object& body);
+
+  // Appends a message (no state_key) or state event from sender; returns the event ID.
+  boost::asio::awaitable<Result<std::string>> send_event(const std::string& sender,
+                                                         const std::string& room_id,
+                                                         const std::string& type,
+                                                         json::object content,
+                                                         std::optional<std::string> state_key,
+                                                         std::optional<TxnRef> txn);
+  boost::asio::awaitable<Result<std::string>> redact(const std::string& sender,
+                                                     const std::string& room_id,
+                                                     const std::string& event_id,
+                                                     std::optional<std::string> reason,
+                                                     std::optional<TxnRef> txn);
+  // Changes target's membership in room (invite, join, leave, ban; kick = leave by another).
+  boost::asio::awaitable<Result<std::string>> set_membership(const std::string& sender,
+                                                             const std::string& room_id,
+                                                             const std::string& target,
+                                                             const std::string& membership,
+                                                             std::optional<std::string> reason,
+                                                             json::object extra_content = {});
+  // Joins by room ID or alias; returns the room ID.
+  boost::asio::awaitable<Result<std::string>> join(const std::string& user,
+                                                   const std::string& room_id_or_alias,
+                                                   std::optional<std::string> reason);
+  boost::asio::awaitable<Status> forget(const std::string& user, const std::string& room_id);
+  // Rewrites user's member event in every joined room after a profile change.
+  boost::asio::awaitable<void> propagate_profile(const std::string& user);
+  // Leaves every room (account deactivation).
+  boost::asio::awaitable<void> leave_all(const std::string& user);
+
+  // Reads. Each checks that user may see what is asked for.
+  Result<json::object> get_state_event(const std::string& user, const std::string& room_id,
+                                       const std::string& type, const std::string& state_key);
+  Result<json::array> get_state(const std::string& user, const std::string& room_id);
+  Result<json::object> get_event(const std::string& user, const std::string& room_id,
+                                 const std::string& event_id);
+  Result<json::array> members(const std::string& user, const std::string& room_id,
+                              const std::string& membership, const std::string& not_membership);
+  Result<json::object> joined_members(const std::string& user, const std::string& room_id);
+  Result<std::vector<std::string>> joined_rooms(const std::string& user);
+  // Current membership of user in room ("" when none).
+  Result<std::string> membership(const std::string& room_id, const std::string& user);
+  Result<std::string> room_version(const std::string& room_id);
+
+  // Aliases and the public room directory.
+  boost::asio::awaitable<Status> create_alias(const std::string& user, const std::string& alias,
+                                              const std::string& room_id);
+  boost::asio::awaitable<Status> delete_alias(const std::string& user, const std::string& alias);
+  Result<std::string> resolve_alias(const std::string& alias);
+  Result<json::array> room_aliases(const std::string& user, const std::string& room_id);
+  boost::asio::awaitable<Status> set_visibility(const std::string& user,
+                                                const std::string& room_id, bool is_public);
+  Result<bool> get_visibility(const std::string& room_id);
+  Result<json::object> public_rooms(int64_t limit, const std::string& since,
+                                    const std::string& search_term);
+
+  const Config& config() const { return config_; }
+  storage::Database& db() { return db_; }
+
+  // Writer-thread cache of one room's current state.
+  struct RoomState {
+    std::string version;
+    StateMap state;  // events carry "event_id"
+    std::string last_event_id;
+    int64_t depth = 0;
+  };
+
+ private:
+  friend class RoomWriter;
+  const Config& config_;
+  storage::Database& db_;
+  Notifier& notifier_;
+  const SigningKey& key_;
+  PushService& push_;
+  // Writer thread only.
+  std::unordered_map<std::string, std::shared_ptr<RoomState>> rooms_;
+};
+
+}  // namespace despatch

@@ -1,0 +1,40 @@
+// History visibility: which events of a room a user may read, from the user's membership
+// over time and the room's m.room.history_visibility over time (spec: "History visibility").
+#pragma once
+
+#include "service/rooms/event_view.h"
+#include "storage/conn.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace despatch {
+
+class Visibility {
+ public:
+  // Loads the user's member events and the room's history_visibility changes.
+  static Result<Visibility> load(storage::Conn& c, const std::string& room_id,
+                                 const std::string& user_id);
+
+  // May the user see the event stored at stream position pos?
+  bool can_see(int64_t pos) const;
+  std::string current_membership() const;
+  // Stream position of the user's latest member event (0 when none).
+  int64_t membership_pos() const;
+  // True when the user may read the room's current state and history at all.
+  bool may_read_room() const;
+
+ private:
+  std::string membership_at(int64_t pos) const;
+  std::string visibility_at(int64_t pos) const;
+  std::vector<std::pair<int64_t, std::string>> memberships_;  // ascending by pos
+  std::vector<std::pair<int64_t, std::string>> visibility_;
+};
+
+// State events of room_id as of stream position pos (latest per type and state_key).
+Result<std::vector<StoredEvent>> state_at(storage::Conn& c, const std::string& room_id, int64_t pos);
+// The current state, from the current_state table.
+Result<std::vector<StoredEvent>> current_state(storage::Conn& c, const std::string& room_id);
+
+}  // namespace despatch

@@ -1,0 +1,328 @@
+#include "service/sync/sync_service.h"
+
+#include "service/common/time.h"
+#include "service/rooms/visibility.h"
+#include "service/sync/timeline.h"
+
+#include <set>
+
+namespace despatch {
+
+namespace asio = boost::asio;
+using storage::Conn;
+
+std::optional<SyncToken> SyncToken::parse(std::string_view s) {
+  auto pos = parse_stream_token(s);
+  if (!pos) return std::nullopt;
+  SyncToken t{*pos, 0};
+  auto us = s.find('_');
+  if (us != std::string_view::npos) {
+    uint64_t v = 0;
+    for (size_t i = us + 1; i < s.size(); ++i) {
+      if (s[i] < '0' || s[i] > '9' || v > UINT64_MAX / 10 - 9) return std::nullopt;
+      v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    }
+    t.typing = v;
+  }
+  return t;
+}
+
+std::string SyncToken::str() const { return "s" + std::to_string(pos) + "_" + std::to_string(typing); }
+
+std::vector<std::string> SyncService::joined_members(const std::string& room_id) {
+  std::vector<std::string> out;
+  auto rows = rooms_.db().reader().query(
+      "SELECT user_id FROM memberships WHERE room_id=? AND membership='join'", {room_id});
+  if (rows.ok())
+    for (auto& r : *rows) out.push_back(r.str(0));
+  return out;
+}
+
+asio::awaitable<Result<json::object>> SyncService::sync(const SyncRequest& req) {
+  std::optional<SyncToken> since;
+  if (!req.since.empty()) {
+    since = SyncToken::parse(req.since);
+    if (!since) co_return Error::invalid_param("Invalid since token");
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(req.timeout_ms);
+  for (;;) {
+    uint64_t serial = notifier_.serial(req.user_id);
+    SyncToken upto{rooms_.db().committed_stream_pos(), typing_.serial()};
+    if (since && since->pos > upto.pos) since->pos = upto.pos;  // a token from a wiped server
+    bool empty = false;
+    auto r = build(req, since, upto, &empty);
+    if (!r.ok() || !empty || !since) co_return r;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) co_return r;
+    co_await notifier_.wait(req.user_id, serial, left);
+  }
+}
+
+Result<json::object> SyncService::build(const SyncRequest& req,
+                                        const std::optional<SyncToken>& since,
+                                        const SyncToken& upto, bool* empty) {
+  Conn& c = rooms_.db().reader();
+  const std::string& user = req.user_id;
+  int64_t from = since ? since->pos : 0;
+  *empty = true;
+
+  std::set<std::string> changed;
+  if (since) {
+    for (const char* sql : {"SELECT DISTINCT room_id FROM events WHERE stream_pos>? AND stream_pos<=?",
+                            "SELECT DISTINCT room_id FROM receipts WHERE stream_pos>? AND stream_pos<=?"}) {
+      DS_ASSIGN(auto rows, c.query(sql, {from, upto.pos}));
+      for (auto& r : rows) changed.insert(r.str(0));
+    }
+    DS_ASSIGN(auto rows, c.query("SELECT DISTINCT room_id FROM account_data WHERE user_id=? AND "
+                                 "room_id<>'' AND stream_pos>? AND stream_pos<=?",
+                                 {user, from, upto.pos}));
+    for (auto& r : rows) changed.insert(r.str(0));
+  }
+
+  DS_ASSIGN(auto memberships, c.query("SELECT room_id, membership, stream_pos FROM memberships "
+                                      "WHERE user_id=? AND forgotten=0 AND stream_pos<=?",
+                                      {user, upto.pos}));
+  json::object join, invite, leave;
+  for (auto& m : memberships) {
+    std::string room_id = m.str(0), membership = m.str(1);
+    int64_t pos = m.i64(2);
+    if (!room_allowed(req.filter.room, room_id)) continue;
+    if (membership == "join") {
+      uint64_t typing_serial = 0;
+      typing_.typing_in(room_id, &typing_serial);
+      bool typing_changed = since && typing_serial > since->typing;
+      if (since && !req.full_state && !changed.count(room_id) && !typing_changed) continue;
+      bool room_empty = true;
+      DS_ASSIGN(json::object r, joined_room(c, req, room_id, pos, since, upto, &room_empty));
+      if (room_empty && since && !req.full_state) continue;
+      join[room_id] = std::move(r);
+      *empty = false;
+    } else if (membership == "invite") {
+      if (since && pos <= since->pos) continue;
+      DS_ASSIGN(json::object st, invite_state(c, room_id, user));
+      invite[room_id] = json::object{{"invite_state", json::object{{"events", std::move(st["events"])}}}};
+      *empty = false;
+    } else if (membership == "leave" || membership == "ban") {
+      if (since ? pos <= since->pos : !req.filter.room.include_leave) continue;
+      DS_ASSIGN(json::object r, left_room(c, req, room_id, pos, since));
+      leave[room_id] = std::move(r);
+      *empty = false;
+    }
+  }
+
+  json::array account_data;
+  bool have_push_rules = false;
+  DS_ASSIGN(auto ad, c.query("SELECT type, content FROM account_data WHERE user_id=? AND room_id='' "
+                             "AND stream_pos>? AND stream_pos<=?",
+                             {user, from, upto.pos}));
+  for (auto& r : ad) {
+    json::object ev{{"type", r.str(0)}, {"content", json::parse(r.str(1))}};
+    if (!matches(req.filter.account_data, ev)) continue;
+    have_push_rules |= r.str(0) == "m.push_rules";
+    account_data.push_back(std::move(ev));
+  }
+  if (!since && !have_push_rules) {
+    json::object ev{{"type", "m.push_rules"}, {"content", *push_.effective(user)}};
+    if (matches(req.filter.account_data, ev)) account_data.push_back(std::move(ev));
+  }
+  if (!account_data.empty()) *empty = false;
+
+  json::object rooms{{"join", std::move(join)}, {"invite", std::move(invite)},
+                     {"leave", std::move(leave)}, {"knock", json::object{}}};
+  return json::object{{"next_batch", upto.str()},
+                      {"rooms", std::move(rooms)},
+                      {"account_data", json::object{{"events", std::move(account_data)}}},
+                      {"presence", json::object{{"events", json::array{}}}},
+                      {"to_device", json::object{{"events", json::array{}}}},
+                      {"device_lists", json::object{{"changed", json::array{}}, {"left", json::array{}}}},
+                      {"device_one_time_keys_count", json::object{}}};
+}
+
+Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
+                                              const std::string& room_id, int64_t member_pos,
+                                              const std::optional<SyncToken>& since,
+                                              const SyncToken& upto, bool* empty) {
+  DS_ASSIGN(std::string version, rooms_.room_version(room_id));
+  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, req.user_id));
+  const RoomFilter& rf = req.filter.room;
+  bool fresh = !since || req.full_state || member_pos > since->pos;
+  int limit = effective_limit(rf.timeline);
+  int64_t lower = fresh ? 0 : since->pos;
+
+  // Newest first, then reversed: the timeline is the last `limit` visible events.
+  std::vector<StoredEvent> picked;
+  bool limited = false;
+  int64_t cursor = upto.pos;
+  for (bool more = true; more && static_cast<int>(picked.size()) < limit;) {
+    const int page = limit + 10;
+    DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kEventColumns +
+                                     " FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>? "
+                                     "ORDER BY stream_pos DESC LIMIT ?",
+                                 {room_id, cursor, lower, int64_t{page}}));
+    more = static_cast<int>(rows.size()) == page;
+    for (auto& r : rows) {
+      DS_ASSIGN(StoredEvent e, parse_event_row(r));
+      cursor = e.pos - 1;
+      if (!vis.can_see(e.pos) || !matches(rf.timeline, e.pdu, room_id)) continue;
+      if (static_cast<int>(picked.size()) == limit) {
+        limited = true;
+        break;
+      }
+      picked.push_back(std::move(e));
+    }
+    if (static_cast<int>(picked.size()) == limit && !limited) {
+      DS_ASSIGN(auto older, storage::query_one(c, "SELECT 1 FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>?",
+                                               {room_id, cursor, lower}));
+      limited = older.has_value();
+      break;
+    }
+  }
+  std::reverse(picked.begin(), picked.end());
+  int64_t first_pos = picked.empty() ? upto.pos + 1 : picked.front().pos;
+
+  json::array timeline;
+  std::set<std::string> senders{req.user_id};
+  for (auto& e : picked) {
+    senders.insert(std::string(e.pdu["sender"].as_string()));
+    timeline.push_back(client_event(c, e, version, req.device_id));
+  }
+
+  json::array state;
+  if (fresh || limited) {
+    DS_ASSIGN(auto st, state_at(c, room_id, first_pos - 1));
+    for (auto& e : st) {
+      if (!fresh && e.pos <= since->pos) continue;  // the client has it
+      if (!matches(rf.state, e.pdu, room_id)) continue;
+      if (rf.state.lazy_load_members && e.pdu["type"] == "m.room.member" &&
+          !senders.count(std::string(e.pdu["state_key"].as_string())))
+        continue;
+      state.push_back(client_event(c, e, version));
+    }
+  }
+
+  json::array ephemeral;
+  uint64_t typing_serial = 0;
+  auto typers = typing_.typing_in(room_id, &typing_serial);
+  if ((fresh && !typers.empty()) || (since && typing_serial > since->typing)) {
+    json::array ids;
+    for (auto& u : typers) ids.push_back(json::string(u));
+    ephemeral.push_back(json::object{{"type", "m.typing"}, {"content", json::object{{"user_ids", ids}}}});
+  }
+  DS_ASSIGN(auto receipts, c.query("SELECT user_id, receipt_type, thread_id, event_id, ts FROM receipts "
+                                   "WHERE room_id=? AND stream_pos>? AND stream_pos<=?",
+                                   {room_id, fresh ? int64_t{0} : since->pos, upto.pos}));
+  json::object rc;  // event_id -> receipt type -> user -> info
+  for (auto& r : receipts) {
+    if (r.str(1) == "m.read.private" && r.str(0) != req.user_id) continue;
+    json::object info{{"ts", r.i64(4)}};
+    if (!r.str(2).empty()) info["thread_id"] = r.str(2);
+    json::value& ev = rc[r.str(3)];
+    if (!ev.is_object()) ev = json::object{};
+    json::value& ty = ev.as_object()[r.str(1)];
+    if (!ty.is_object()) ty = json::object{};
+    ty.as_object()[r.str(0)] = std::move(info);
+  }
+  {
+    if (!rc.empty()) ephemeral.push_back(json::object{{"type", "m.receipt"}, {"content", rc}});
+  }
+
+  json::array room_data;
+  DS_ASSIGN(auto ad, c.query("SELECT type, content FROM account_data WHERE user_id=? AND room_id=? "
+                             "AND stream_pos>? AND stream_pos<=?",
+                             {req.user_id, room_id, fresh ? int64_t{0} : since->pos, upto.pos}));
+  for (auto& r : ad) room_data.push_back(json::object{{"type", r.str(0)}, {"content", json::parse(r.str(1))}});
+
+  DS_ASSIGN(auto read_row, storage::query_one(c, "SELECT MAX(event_pos) FROM receipts WHERE room_id=? AND "
+                                                 "user_id=? AND receipt_type IN ('m.read','m.read.private')",
+                                              {room_id, req.user_id}));
+  int64_t read_pos = read_row && !read_row->is_null(0) ? read_row->i64(0) : 0;
+  DS_ASSIGN(auto counts, storage::query_one(c, "SELECT COUNT(*), COALESCE(SUM(highlight),0) FROM notifications "
+                                               "WHERE room_id=? AND user_id=? AND stream_pos>? AND stream_pos<=?",
+                                            {room_id, req.user_id, read_pos, upto.pos}));
+
+  json::object summary;
+  DS_ASSIGN(auto mrows, c.query("SELECT user_id, membership FROM memberships WHERE room_id=? AND "
+                                "membership IN ('join','invite') ORDER BY user_id",
+                                {room_id}));
+  int64_t joined = 0, invited = 0;
+  json::array heroes;
+  for (auto& r : mrows) {
+    (r.str(1) == "join" ? joined : invited)++;
+    if (r.str(0) != req.user_id && heroes.size() < 5) heroes.push_back(json::string(r.str(0)));
+  }
+  summary["m.heroes"] = std::move(heroes);
+  summary["m.joined_member_count"] = joined;
+  summary["m.invited_member_count"] = invited;
+
+  *empty = timeline.empty() && state.empty() && ephemeral.empty() && room_data.empty();
+  json::object tl{{"events", std::move(timeline)}, {"limited", limited},
+                  {"prev_batch", stream_token(first_pos - 1)}};
+  return json::object{
+      {"timeline", std::move(tl)},
+      {"state", json::object{{"events", std::move(state)}}},
+      {"ephemeral", json::object{{"events", std::move(ephemeral)}}},
+      {"account_data", json::object{{"events", std::move(room_data)}}},
+      {"summary", std::move(summary)},
+      {"unread_notifications", json::object{{"notification_count", counts ? counts->i64(0) : 0},
+                                            {"highlight_count", counts ? counts->i64(1) : 0}}}};
+}
+
+Result<json::object> SyncService::left_room(Conn& c, const SyncRequest& req,
+                                            const std::string& room_id, int64_t leave_pos,
+                                            const std::optional<SyncToken>& since) {
+  DS_ASSIGN(std::string version, rooms_.room_version(room_id));
+  int limit = effective_limit(req.filter.room.timeline);
+  int64_t lower = since ? since->pos : 0;
+  DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kEventColumns +
+                                   " FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>? "
+                                   "ORDER BY stream_pos DESC LIMIT ?",
+                               {room_id, leave_pos, lower, int64_t{limit + 1}}));
+  bool limited = static_cast<int>(rows.size()) > limit;
+  if (limited) rows.pop_back();
+  std::reverse(rows.begin(), rows.end());
+  json::array timeline;
+  int64_t first_pos = leave_pos;
+  for (auto& r : rows) {
+    DS_ASSIGN(StoredEvent e, parse_event_row(r));
+    if (timeline.empty()) first_pos = e.pos;
+    timeline.push_back(client_event(c, e, version, req.device_id));
+  }
+  json::array state;
+  DS_ASSIGN(auto st, state_at(c, room_id, first_pos - 1));
+  for (auto& e : st)
+    if (!since || e.pos > since->pos) state.push_back(client_event(c, e, version));
+  return json::object{
+      {"timeline", json::object{{"events", std::move(timeline)}, {"limited", limited},
+                                {"prev_batch", stream_token(first_pos - 1)}}},
+      {"state", json::object{{"events", std::move(state)}}},
+      {"account_data", json::object{{"events", json::array{}}}}};
+}
+
+Result<json::object> SyncService::invite_state(Conn& c, const std::string& room_id,
+                                               const std::string& user) {
+  DS_ASSIGN(auto st, current_state(c, room_id));
+  static const std::set<std::string> kStripped = {
+      "m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar",
+      "m.room.canonical_alias", "m.room.encryption", "m.room.topic"};
+  json::array events;
+  std::string inviter;
+  for (auto& e : st)
+    if (is_str(e.pdu["type"], "m.room.member") && is_str(e.pdu["state_key"], user)) inviter = e.pdu["sender"].as_string();
+  for (auto& e : st) {
+    std::string type(e.pdu["type"].as_string());
+    std::string key(e.pdu["state_key"].as_string());
+    bool member_of_interest = type == "m.room.member" && (key == user || key == inviter);
+    if (!kStripped.count(type) && !member_of_interest) continue;
+    json::object ev{{"type", type}, {"state_key", key}, {"content", e.pdu["content"]},
+                    {"sender", e.pdu["sender"]}};
+    if (key == user && type == "m.room.member") {
+      ev["event_id"] = e.event_id;
+      ev["origin_server_ts"] = e.pdu["origin_server_ts"];
+    }
+    events.push_back(std::move(ev));
+  }
+  return json::object{{"events", std::move(events)}};
+}
+
+}  // namespace despatch

@@ -1,0 +1,60 @@
+// /sync: assembles what changed for a user between two stream positions, and parks the
+// request on the notifier until something does or the timeout passes.
+#pragma once
+
+#include "service/push/push_service.h"
+#include "service/rooms/room_service.h"
+#include "service/sync/filter.h"
+#include "service/sync/typing.h"
+
+#include <boost/asio/awaitable.hpp>
+
+namespace despatch {
+
+struct SyncRequest {
+  std::string user_id, device_id;
+  std::string since;  // empty: initial sync
+  Filter filter;
+  bool full_state = false;
+  int64_t timeout_ms = 0;
+};
+
+// Parsed next_batch token: "s<stream_pos>_<typing serial>".
+struct SyncToken {
+  int64_t pos = 0;
+  uint64_t typing = 0;
+  static std::optional<SyncToken> parse(std::string_view s);
+  std::string str() const;
+};
+
+class SyncService {
+ public:
+  SyncService(RoomService& rooms, Notifier& notifier, Typing& typing, PushService& push)
+      : rooms_(rooms), notifier_(notifier), typing_(typing), push_(push) {}
+
+  boost::asio::awaitable<Result<json::object>> sync(const SyncRequest& req);
+
+  // Users who share a room with room_id's members, for waking on receipts and typing.
+  std::vector<std::string> joined_members(const std::string& room_id);
+
+ private:
+  // Builds the response for (since, upto]; sets *empty when nothing changed.
+  Result<json::object> build(const SyncRequest& req, const std::optional<SyncToken>& since,
+                             const SyncToken& upto, bool* empty);
+  Result<json::object> joined_room(storage::Conn& c, const SyncRequest& req,
+                                   const std::string& room_id, int64_t member_pos,
+                                   const std::optional<SyncToken>& since, const SyncToken& upto,
+                                   bool* empty);
+  Result<json::object> left_room(storage::Conn& c, const SyncRequest& req,
+                                 const std::string& room_id, int64_t leave_pos,
+                                 const std::optional<SyncToken>& since);
+  Result<json::object> invite_state(storage::Conn& c, const std::string& room_id,
+                                    const std::string& user);
+
+  RoomService& rooms_;
+  Notifier& notifier_;
+  Typing& typing_;
+  PushService& push_;
+};
+
+}  // namespace despatch

@@ -1,0 +1,112 @@
+// Accounts, devices, access tokens, passwords and user-interactive auth.
+#pragma once
+
+#include "core/config.h"
+#include "core/result.h"
+#include "service/common/cpu_pool.h"
+#include "storage/database.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace despatch {
+
+// A resolved access token.
+struct Session {
+  std::string user_id;
+  std::string device_id;
+  bool is_admin = false;
+};
+
+struct LoginResult {
+  std::string user_id, device_id, access_token;
+};
+
+struct DeviceInfo {
+  std::string device_id, display_name, last_seen_ip;
+  int64_t last_seen_ts = 0;
+};
+
+// Argon2id hashing (libsodium). Slow on purpose: call through CpuPool from request paths.
+Result<std::string> hash_password(const std::string& password);
+bool verify_password(const std::string& hash, const std::string& password);
+
+// Creates a user in one write on `conn`. Used by registration and `despatch user add`.
+Status insert_user(storage::Conn& conn, const std::string& user_id,
+                   const std::string& password_hash, bool admin);
+
+class UserService {
+ public:
+  UserService(const Config& config, storage::Database& db, CpuPool& cpu);
+
+  // Full user ID for a localpart or user ID given at login/registration; validates grammar.
+  Result<std::string> qualify(const std::string& user, bool new_user) const;
+
+  boost::asio::awaitable<Result<std::string>> register_user(const std::string& localpart,
+                                                            const std::string& password,
+                                                            bool admin);
+  Result<bool> is_available(const std::string& localpart);
+
+  // Checks the password and opens a session on a new (or the named) device.
+  boost::asio::awaitable<Result<LoginResult>> login(const std::string& user_id,
+                                                    const std::string& password,
+                                                    const std::string& device_id,
+                                                    const std::string& display_name);
+  // Opens a session without a password (after registration).
+  boost::asio::awaitable<Result<LoginResult>> open_session(const std::string& user_id,
+                                                           const std::string& device_id,
+                                                           const std::string& display_name);
+  Result<Session> authenticate(const std::string& token);
+  boost::asio::awaitable<Status> logout(const std::string& token);
+  boost::asio::awaitable<Status> logout_all(const std::string& user_id);
+
+  // User-interactive auth with m.login.password. Returns ok when `auth` completes it, else the
+  // 401 error carrying flows and a session for the client to retry with.
+  boost::asio::awaitable<Status> check_uia(const std::string& user_id, const json::value* auth);
+
+  boost::asio::awaitable<Status> set_password(const std::string& user_id,
+                                              const std::string& new_password, bool logout_devices,
+                                              const std::string& keep_device);
+  // Marks the account deactivated and ends all its sessions.
+  boost::asio::awaitable<Status> deactivate(const std::string& user_id);
+
+  Result<bool> user_exists(const std::string& user_id);
+  Result<json::object> get_profile(const std::string& user_id);
+  boost::asio::awaitable<Status> set_profile_field(const std::string& user_id,
+                                                   const std::string& field,
+                                                   const std::string& value);
+
+  Result<std::vector<DeviceInfo>> list_devices(const std::string& user_id);
+  Result<DeviceInfo> get_device(const std::string& user_id, const std::string& device_id);
+  boost::asio::awaitable<Status> update_device(const std::string& user_id,
+                                               const std::string& device_id,
+                                               const std::string& display_name);
+  boost::asio::awaitable<Status> delete_devices(const std::string& user_id,
+                                                const std::vector<std::string>& device_ids);
+
+  // Users whose ID or display name contains term, visible to searcher (shares a room or is
+  // in a public room).
+  Result<json::array> search_directory(const std::string& searcher, const std::string& term,
+                                       size_t limit, bool* limited);
+
+  const Config& config() const { return config_; }
+
+ private:
+  void forget_tokens_where(const std::function<bool(const Session&)>& pred);
+  boost::asio::awaitable<Result<bool>> password_ok(const std::string& user_id,
+                                                   const std::string& password);
+
+  const Config& config_;
+  storage::Database& db_;
+  CpuPool& cpu_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Session> token_cache_;  // token hash -> session
+  std::unordered_map<std::string, int64_t> uia_sessions_;  // session id -> expiry (ms)
+};
+
+}  // namespace despatch

@@ -1,0 +1,120 @@
+#include "storage/migrations.h"
+
+#include "core/log.h"
+
+namespace despatch::storage {
+namespace {
+
+// Never edit a released step: add a new one.
+const char* const kMigrations[] = {
+    // 1: the homeserver core.
+    R"SQL(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- user_id -> account
+CREATE TABLE users (
+  user_id TEXT PRIMARY KEY, password_hash TEXT, is_admin INTEGER NOT NULL DEFAULT 0,
+  deactivated INTEGER NOT NULL DEFAULT 0, created_ts INTEGER NOT NULL,
+  displayname TEXT, avatar_url TEXT);
+
+-- (user_id, device_id) -> device
+CREATE TABLE devices (
+  user_id TEXT NOT NULL, device_id TEXT NOT NULL, display_name TEXT,
+  last_seen_ts INTEGER, last_seen_ip TEXT, created_ts INTEGER NOT NULL,
+  PRIMARY KEY (user_id, device_id));
+
+-- token -> (user_id, device_id)
+CREATE TABLE access_tokens (
+  token TEXT PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL, created_ts INTEGER NOT NULL);
+CREATE INDEX access_tokens_device ON access_tokens(user_id, device_id);
+
+-- room_id -> room
+CREATE TABLE rooms (
+  room_id TEXT PRIMARY KEY, room_version TEXT NOT NULL, creator TEXT NOT NULL,
+  is_public INTEGER NOT NULL DEFAULT 0, created_ts INTEGER NOT NULL,
+  last_event_id TEXT, depth INTEGER NOT NULL DEFAULT 0);
+
+-- stream_pos -> event, in the order this server accepted them
+CREATE TABLE events (
+  stream_pos INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
+  type TEXT NOT NULL, state_key TEXT, sender TEXT NOT NULL, origin_server_ts INTEGER NOT NULL,
+  json TEXT NOT NULL, redacted_by TEXT, txn_device TEXT, txn_id TEXT, relates_to TEXT);
+CREATE INDEX events_room ON events(room_id, stream_pos);
+CREATE INDEX events_state ON events(room_id, type, state_key, stream_pos) WHERE state_key IS NOT NULL;
+
+-- (room_id, type, state_key) -> current state event
+CREATE TABLE current_state (
+  room_id TEXT NOT NULL, type TEXT NOT NULL, state_key TEXT NOT NULL,
+  event_id TEXT NOT NULL, stream_pos INTEGER NOT NULL,
+  PRIMARY KEY (room_id, type, state_key));
+
+-- (room_id, user_id) -> current membership, indexed by user for /sync
+CREATE TABLE memberships (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, membership TEXT NOT NULL,
+  event_id TEXT NOT NULL, stream_pos INTEGER NOT NULL, forgotten INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (room_id, user_id));
+CREATE INDEX memberships_user ON memberships(user_id, stream_pos);
+
+-- (user_id, device_id, txn_id) -> event_id, for /send idempotency
+CREATE TABLE txn_ids (
+  user_id TEXT NOT NULL, device_id TEXT NOT NULL, txn_id TEXT NOT NULL, event_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id, txn_id));
+
+-- alias -> room
+CREATE TABLE room_aliases (alias TEXT PRIMARY KEY, room_id TEXT NOT NULL, creator TEXT NOT NULL);
+CREATE INDEX room_aliases_room ON room_aliases(room_id);
+
+-- (room_id, user_id, receipt_type, thread_id) -> latest receipt
+CREATE TABLE receipts (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, receipt_type TEXT NOT NULL,
+  thread_id TEXT NOT NULL DEFAULT '', event_id TEXT NOT NULL, event_pos INTEGER NOT NULL,
+  ts INTEGER NOT NULL, stream_pos INTEGER NOT NULL,
+  PRIMARY KEY (room_id, user_id, receipt_type, thread_id));
+CREATE INDEX receipts_stream ON receipts(room_id, stream_pos);
+
+-- (user_id, room_id or '', type) -> account data content
+CREATE TABLE account_data (
+  user_id TEXT NOT NULL, room_id TEXT NOT NULL, type TEXT NOT NULL, content TEXT NOT NULL,
+  stream_pos INTEGER NOT NULL, PRIMARY KEY (user_id, room_id, type));
+CREATE INDEX account_data_stream ON account_data(user_id, stream_pos);
+
+-- (user_id, filter_id) -> filter JSON
+CREATE TABLE filters (user_id TEXT NOT NULL, filter_id INTEGER NOT NULL, json TEXT NOT NULL,
+  PRIMARY KEY (user_id, filter_id));
+
+-- user_id -> the user's changes to the default push rules
+CREATE TABLE push_rules (user_id TEXT PRIMARY KEY, overrides TEXT NOT NULL);
+
+-- (room_id, user_id, stream_pos) -> a notification for user
+CREATE TABLE notifications (
+  room_id TEXT NOT NULL, user_id TEXT NOT NULL, stream_pos INTEGER NOT NULL,
+  highlight INTEGER NOT NULL, PRIMARY KEY (room_id, user_id, stream_pos));
+)SQL",
+};
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+Status run_migrations(Conn& conn) {
+  DS_TRY(conn.exec_script("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"));
+  DS_ASSIGN(auto row, query_one(conn, "SELECT MAX(version) FROM schema_version"));
+  int current = row && !row->is_null(0) ? static_cast<int>(row->i64(0)) : 0;
+  if (current > latest_schema_version())
+    return Error::internal("database schema is newer than this build of Despatch");
+  for (int v = current + 1; v <= latest_schema_version(); ++v) {
+    DS_TRY(conn.exec_script("BEGIN IMMEDIATE"));
+    Status st = conn.exec_script(kMigrations[v - 1]);
+    if (st.ok())
+      st = conn.exec("INSERT INTO schema_version(version) VALUES(?)", {static_cast<int64_t>(v)});
+    if (!st.ok()) {
+      (void)conn.exec_script("ROLLBACK");
+      return st;
+    }
+    DS_TRY(conn.exec_script("COMMIT"));
+    DS_LOG(kInfo, "database schema migrated to version {}", v);
+  }
+  return ok_status();
+}
+
+}  // namespace despatch::storage
