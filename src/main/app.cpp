@@ -49,12 +49,14 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   app->db = std::move(db);
   App& a = *app;
   a.push = std::make_unique<PushService>(*a.db);
-  a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu);
+  a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
+  a.backup = std::make_unique<KeyBackup>(*a.db);
+  a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu, a.notifier);
   a.rooms = std::make_unique<RoomService>(a.config, *a.db, a.notifier, a.key, *a.push);
   a.sync = nullptr;
   auto members = [&a](const std::string& room_id) { return a.sync->joined_members(room_id); };
   a.typing = std::make_unique<Typing>(a.io, a.notifier, members);
-  a.sync = std::make_unique<SyncService>(*a.rooms, a.notifier, *a.typing, *a.push);
+  a.sync = std::make_unique<SyncService>(*a.rooms, a.notifier, *a.typing, *a.push, *a.keys);
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   return app;
@@ -73,6 +75,8 @@ http::Router App::routes() {
   api::add_account_data_routes(r, *this);
   api::add_directory_routes(r, *this);
   api::add_push_routes(r, *this);
+  api::add_keys_routes(r, *this);
+  api::add_key_backup_routes(r, *this);
   return r;
 }
 

@@ -7,6 +7,8 @@
 #include "http/router.h"
 #include "service/account/account_service.h"
 #include "service/common/cpu_pool.h"
+#include "service/keys/key_backup.h"
+#include "service/keys/key_service.h"
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
 #include "service/rooms/room_service.h"
@@ -36,6 +38,8 @@ struct App {
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<Timeline> timeline;
   std::unique_ptr<AccountService> account;
+  std::unique_ptr<KeyService> keys;
+  std::unique_ptr<KeyBackup> backup;
 
   // Opens the data folder (database, signing key) and builds every service.
   static Result<std::unique_ptr<App>> create(Config config);

@@ -90,6 +90,56 @@ CREATE TABLE notifications (
   room_id TEXT NOT NULL, user_id TEXT NOT NULL, stream_pos INTEGER NOT NULL,
   highlight INTEGER NOT NULL, PRIMARY KEY (room_id, user_id, stream_pos));
 )SQL",
+    // 2: end-to-end encryption: device and cross-signing keys, to-device messages, backups.
+    R"SQL(
+-- (user_id, device_id) -> the device's signed device_keys object
+CREATE TABLE device_keys (user_id TEXT NOT NULL, device_id TEXT NOT NULL, json TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id));
+
+-- (user_id, device_id, algorithm, key_id) -> an unclaimed one-time key
+CREATE TABLE one_time_keys (user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  algorithm TEXT NOT NULL, key_id TEXT NOT NULL, json TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id, algorithm, key_id));
+
+-- (user_id, device_id, algorithm) -> the device's fallback key
+CREATE TABLE fallback_keys (user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  algorithm TEXT NOT NULL, key_id TEXT NOT NULL, json TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, device_id, algorithm));
+
+-- (user_id, usage) -> cross-signing key (master, self_signing, user_signing)
+CREATE TABLE cross_signing_keys (user_id TEXT NOT NULL, usage TEXT NOT NULL, json TEXT NOT NULL,
+  PRIMARY KEY (user_id, usage));
+
+-- signatures uploaded through /keys/signatures/upload, merged into key objects on query:
+-- (target user, target key or device, signer, signing key id) -> signature
+CREATE TABLE key_signatures (target_user TEXT NOT NULL, target_key TEXT NOT NULL,
+  signer TEXT NOT NULL, signer_key_id TEXT NOT NULL, signature TEXT NOT NULL,
+  PRIMARY KEY (target_user, target_key, signer, signer_key_id));
+
+-- stream_pos -> a user whose device list changed
+CREATE TABLE device_list_changes (stream_pos INTEGER NOT NULL, user_id TEXT NOT NULL,
+  PRIMARY KEY (stream_pos, user_id));
+CREATE INDEX device_list_changes_user ON device_list_changes(user_id, stream_pos);
+
+-- stream_pos -> a to-device message waiting for (user_id, device_id)
+CREATE TABLE to_device (stream_pos INTEGER NOT NULL, user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL, sender TEXT NOT NULL, type TEXT NOT NULL, content TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id, stream_pos));
+
+-- (user_id, device_id, txn_id) for /sendToDevice idempotency
+CREATE TABLE to_device_txns (user_id TEXT NOT NULL, device_id TEXT NOT NULL, txn_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, device_id, txn_id));
+
+-- (user_id, version) -> a server-side key backup version
+CREATE TABLE backup_versions (user_id TEXT NOT NULL, version INTEGER NOT NULL,
+  algorithm TEXT NOT NULL, auth_data TEXT NOT NULL, etag INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, version));
+
+-- (user_id, version, room_id, session_id) -> KeyBackupData
+CREATE TABLE backup_keys (user_id TEXT NOT NULL, version INTEGER NOT NULL, room_id TEXT NOT NULL,
+  session_id TEXT NOT NULL, json TEXT NOT NULL,
+  PRIMARY KEY (user_id, version, room_id, session_id));
+)SQL",
 };
 
 }  // namespace

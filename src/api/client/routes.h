@@ -20,5 +20,7 @@ void add_sync_routes(http::Router& r, App& app);          // sync.cpp: sync, fil
 void add_account_data_routes(http::Router& r, App& app);  // account_data.cpp: account data, tags
 void add_directory_routes(http::Router& r, App& app);     // directory.cpp: aliases, public rooms
 void add_push_routes(http::Router& r, App& app);          // push.cpp: /pushrules
+void add_keys_routes(http::Router& r, App& app);          // keys.cpp: E2EE keys, to-device
+void add_key_backup_routes(http::Router& r, App& app);    // keys.cpp: server-side key backup
 
 }  // namespace despatch::api

@@ -14,20 +14,31 @@ using storage::Conn;
 std::optional<SyncToken> SyncToken::parse(std::string_view s) {
   auto pos = parse_stream_token(s);
   if (!pos) return std::nullopt;
-  SyncToken t{*pos, 0};
+  SyncToken t{*pos, 0, 0};
+  uint64_t parts[2] = {0, 0};
+  size_t n = 0;
   auto us = s.find('_');
-  if (us != std::string_view::npos) {
+  while (us != std::string_view::npos) {
+    if (n == 2) return std::nullopt;
+    size_t end = s.find('_', us + 1);
+    std::string_view part = s.substr(us + 1, end == std::string_view::npos ? end : end - us - 1);
+    if (part.empty() || part.size() > 18) return std::nullopt;
     uint64_t v = 0;
-    for (size_t i = us + 1; i < s.size(); ++i) {
-      if (s[i] < '0' || s[i] > '9' || v > UINT64_MAX / 10 - 9) return std::nullopt;
-      v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    for (char ch : part) {
+      if (ch < '0' || ch > '9') return std::nullopt;
+      v = v * 10 + static_cast<uint64_t>(ch - '0');
     }
-    t.typing = v;
+    parts[n++] = v;
+    us = end;
   }
+  t.typing = parts[0];
+  t.to_device = static_cast<int64_t>(parts[1]);
   return t;
 }
 
-std::string SyncToken::str() const { return "s" + std::to_string(pos) + "_" + std::to_string(typing); }
+std::string SyncToken::str() const {
+  return "s" + std::to_string(pos) + "_" + std::to_string(typing) + "_" + std::to_string(to_device);
+}
 
 std::vector<std::string> SyncService::joined_members(const std::string& room_id) {
   std::vector<std::string> out;
@@ -44,10 +55,18 @@ asio::awaitable<Result<json::object>> SyncService::sync(const SyncRequest& req) 
     since = SyncToken::parse(req.since);
     if (!since) co_return Error::invalid_param("Invalid since token");
   }
+  if (since && since->to_device > 0) {
+    // The client got everything up to since->to_device: those messages may go.
+    auto pending = storage::query_one(rooms_.db().reader(),
+                                      "SELECT 1 FROM to_device WHERE user_id=? AND device_id=? AND "
+                                      "stream_pos<=? LIMIT 1",
+                                      {req.user_id, req.device_id, since->to_device});
+    if (pending.ok() && *pending) co_await keys_.ack_to_device(req.user_id, req.device_id, since->to_device);
+  }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(req.timeout_ms);
   for (;;) {
     uint64_t serial = notifier_.serial(req.user_id);
-    SyncToken upto{rooms_.db().committed_stream_pos(), typing_.serial()};
+    SyncToken upto{rooms_.db().committed_stream_pos(), typing_.serial(), since ? since->to_device : 0};
     if (since && since->pos > upto.pos) since->pos = upto.pos;  // a token from a wiped server
     bool empty = false;
     auto r = build(req, since, upto, &empty);
@@ -66,6 +85,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   const std::string& user = req.user_id;
   int64_t from = since ? since->pos : 0;
   *empty = true;
+  SyncToken next = upto;
 
   std::set<std::string> changed;
   if (since) {
@@ -128,15 +148,29 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   }
   if (!account_data.empty()) *empty = false;
 
+  DS_ASSIGN(json::array to_device, keys_.pending_to_device(c, user, req.device_id, upto.to_device,
+                                                          upto.pos, &next.to_device));
+  if (!to_device.empty()) *empty = false;
+  json::array lists_changed, lists_left;
+  if (since) {
+    DS_ASSIGN(DeviceListDelta d, keys_.device_list_delta(c, user, since->pos, upto.pos));
+    for (auto& u : d.changed) lists_changed.push_back(json::string(u));
+    for (auto& u : d.left) lists_left.push_back(json::string(u));
+    if (!lists_changed.empty() || !lists_left.empty()) *empty = false;
+  }
+  DS_ASSIGN(json::object otk_counts, keys_.one_time_key_counts(c, user, req.device_id));
+  DS_ASSIGN(json::array fallback, keys_.unused_fallback_types(c, user, req.device_id));
+
   json::object rooms{{"join", std::move(join)}, {"invite", std::move(invite)},
                      {"leave", std::move(leave)}, {"knock", json::object{}}};
-  return json::object{{"next_batch", upto.str()},
+  return json::object{{"next_batch", next.str()},
                       {"rooms", std::move(rooms)},
                       {"account_data", json::object{{"events", std::move(account_data)}}},
                       {"presence", json::object{{"events", json::array{}}}},
-                      {"to_device", json::object{{"events", json::array{}}}},
-                      {"device_lists", json::object{{"changed", json::array{}}, {"left", json::array{}}}},
-                      {"device_one_time_keys_count", json::object{}}};
+                      {"to_device", json::object{{"events", std::move(to_device)}}},
+                      {"device_lists", json::object{{"changed", std::move(lists_changed)}, {"left", std::move(lists_left)}}},
+                      {"device_one_time_keys_count", std::move(otk_counts)},
+                      {"device_unused_fallback_key_types", std::move(fallback)}};
 }
 
 Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,

@@ -2,6 +2,7 @@
 // request on the notifier until something does or the timeout passes.
 #pragma once
 
+#include "service/keys/key_service.h"
 #include "service/push/push_service.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/filter.h"
@@ -19,18 +20,21 @@ struct SyncRequest {
   int64_t timeout_ms = 0;
 };
 
-// Parsed next_batch token: "s<stream_pos>_<typing serial>".
+// Parsed next_batch token: "s<stream_pos>_<typing serial>_<to-device position>". The last
+// part is the newest to-device message delivered: a sync from this token acknowledges it.
 struct SyncToken {
   int64_t pos = 0;
   uint64_t typing = 0;
+  int64_t to_device = 0;
   static std::optional<SyncToken> parse(std::string_view s);
   std::string str() const;
 };
 
 class SyncService {
  public:
-  SyncService(RoomService& rooms, Notifier& notifier, Typing& typing, PushService& push)
-      : rooms_(rooms), notifier_(notifier), typing_(typing), push_(push) {}
+  SyncService(RoomService& rooms, Notifier& notifier, Typing& typing, PushService& push,
+              KeyService& keys)
+      : rooms_(rooms), notifier_(notifier), typing_(typing), push_(push), keys_(keys) {}
 
   boost::asio::awaitable<Result<json::object>> sync(const SyncRequest& req);
 
@@ -55,6 +59,7 @@ class SyncService {
   Notifier& notifier_;
   Typing& typing_;
   PushService& push_;
+  KeyService& keys_;
 };
 
 }  // namespace despatch

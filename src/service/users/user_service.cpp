@@ -4,6 +4,7 @@
 #include "core/crypto.h"
 #include "core/ids.h"
 #include "service/common/time.h"
+#include "service/keys/key_service.h"
 
 #include <sodium.h>
 
@@ -47,8 +48,27 @@ Status insert_user(Conn& conn, const std::string& user_id, const std::string& pa
        std::string(localpart_of(user_id))});
 }
 
-UserService::UserService(const Config& config, storage::Database& db, CpuPool& cpu)
-    : config_(config), db_(db), cpu_(cpu) {}
+UserService::UserService(const Config& config, storage::Database& db, CpuPool& cpu,
+                         Notifier& notifier)
+    : config_(config), db_(db), cpu_(cpu), notifier_(notifier) {}
+
+Status UserService::remove_devices(Conn& c, const std::string& user,
+                                   const std::vector<std::string>& devices,
+                                   const std::string& keep, std::vector<std::string>* wake) {
+  std::vector<std::string> ids = devices;
+  if (ids.empty()) {
+    DS_ASSIGN(auto rows, c.query("SELECT device_id FROM devices WHERE user_id=?", {user}));
+    for (auto& r : rows)
+      if (r.str(0) != keep) ids.push_back(r.str(0));
+  }
+  for (auto& d : ids) {
+    DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {user, d}));
+    DS_TRY(c.exec("DELETE FROM devices WHERE user_id=? AND device_id=?", {user, d}));
+    DS_ASSIGN(auto w, KeyService::remove_device(c, db_, user, d));
+    wake->insert(wake->end(), w.begin(), w.end());
+  }
+  return ok_status();
+}
 
 Result<std::string> UserService::qualify(const std::string& user, bool new_user) const {
   std::string id = user;
@@ -174,26 +194,28 @@ void UserService::forget_tokens_where(const std::function<bool(const Session&)>&
 
 asio::awaitable<Status> UserService::logout(const std::string& token) {
   std::string key = token_key(token);
-  auto job = [key](Conn& c) -> Status {
+  std::vector<std::string> wake;
+  auto job = [this, key, &wake](Conn& c) -> Status {
     DS_ASSIGN(auto row, storage::query_one(c, "SELECT user_id, device_id FROM access_tokens WHERE token=?", {key}));
     if (!row) return ok_status();
     // Logging out ends the device too, as the spec says for /logout.
-    DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {row->str(0), row->str(1)}));
-    return c.exec("DELETE FROM devices WHERE user_id=? AND device_id=?", {row->str(0), row->str(1)});
+    return remove_devices(c, row->str(0), {row->str(1)}, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
+  notifier_.notify_users(wake);
   std::lock_guard lock(mu_);
   token_cache_.erase(key);
   co_return r;
 }
 
 asio::awaitable<Status> UserService::logout_all(const std::string& user_id) {
-  auto job = [user_id](Conn& c) -> Status {
-    DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=?", {user_id}));
-    return c.exec("DELETE FROM devices WHERE user_id=?", {user_id});
+  std::vector<std::string> wake;
+  auto job = [this, user_id, &wake](Conn& c) -> Status {
+    return remove_devices(c, user_id, {}, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
   forget_tokens_where([&](const Session& s) { return s.user_id == user_id; });
+  notifier_.notify_users(wake);
   co_return r;
 }
 
@@ -260,25 +282,27 @@ asio::awaitable<Status> UserService::set_password(const std::string& user_id,
                               std::to_string(config_.min_password_length) + " characters");
   auto hash = co_await cpu_.run([&] { return hash_password(new_password); });
   if (!hash.ok()) co_return hash.error();
-  auto job = [=, h = *hash](Conn& c) -> Status {
+  std::vector<std::string> wake;
+  auto job = [=, this, &wake, h = *hash](Conn& c) -> Status {
     DS_TRY(c.exec("UPDATE users SET password_hash=? WHERE user_id=?", {h, user_id}));
     if (!logout_devices) return ok_status();
-    DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id<>?", {user_id, keep_device}));
-    return c.exec("DELETE FROM devices WHERE user_id=? AND device_id<>?", {user_id, keep_device});
+    return remove_devices(c, user_id, {}, keep_device, &wake);
   };
   auto r = co_await db_.write<Ok>(job);
+  notifier_.notify_users(wake);
   if (r.ok() && logout_devices)
     forget_tokens_where([&](const Session& s) { return s.user_id == user_id && s.device_id != keep_device; });
   co_return r;
 }
 
 asio::awaitable<Status> UserService::deactivate(const std::string& user_id) {
-  auto job = [user_id](Conn& c) -> Status {
+  std::vector<std::string> wake;
+  auto job = [this, user_id, &wake](Conn& c) -> Status {
     DS_TRY(c.exec("UPDATE users SET deactivated=1, password_hash=NULL WHERE user_id=?", {user_id}));
-    DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=?", {user_id}));
-    return c.exec("DELETE FROM devices WHERE user_id=?", {user_id});
+    return remove_devices(c, user_id, {}, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
+  notifier_.notify_users(wake);
   forget_tokens_where([&](const Session& s) { return s.user_id == user_id; });
   co_return r;
 }
@@ -339,14 +363,13 @@ asio::awaitable<Status> UserService::update_device(const std::string& user_id,
 
 asio::awaitable<Status> UserService::delete_devices(const std::string& user_id,
                                                     const std::vector<std::string>& device_ids) {
-  auto job = [=](Conn& c) -> Status {
-    for (auto& d : device_ids) {
-      DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {user_id, d}));
-      DS_TRY(c.exec("DELETE FROM devices WHERE user_id=? AND device_id=?", {user_id, d}));
-    }
-    return ok_status();
+  std::vector<std::string> wake;
+  auto job = [=, this, &wake](Conn& c) -> Status {
+    if (device_ids.empty()) return ok_status();
+    return remove_devices(c, user_id, device_ids, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
+  notifier_.notify_users(wake);
   forget_tokens_where([&](const Session& s) {
     return s.user_id == user_id &&
            std::find(device_ids.begin(), device_ids.end(), s.device_id) != device_ids.end();

@@ -4,6 +4,7 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "service/common/cpu_pool.h"
+#include "service/notifier/notifier.h"
 #include "storage/database.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -42,7 +43,7 @@ Status insert_user(storage::Conn& conn, const std::string& user_id,
 
 class UserService {
  public:
-  UserService(const Config& config, storage::Database& db, CpuPool& cpu);
+  UserService(const Config& config, storage::Database& db, CpuPool& cpu, Notifier& notifier);
 
   // Full user ID for a localpart or user ID given at login/registration; validates grammar.
   Result<std::string> qualify(const std::string& user, bool new_user) const;
@@ -98,12 +99,18 @@ class UserService {
 
  private:
   void forget_tokens_where(const std::function<bool(const Session&)>& pred);
+  // Inside a write job: removes devices (all of user's when devices is empty, except keep)
+  // with their tokens and keys; adds who must hear of it to wake.
+  Status remove_devices(storage::Conn& c, const std::string& user,
+                        const std::vector<std::string>& devices, const std::string& keep,
+                        std::vector<std::string>* wake);
   boost::asio::awaitable<Result<bool>> password_ok(const std::string& user_id,
                                                    const std::string& password);
 
   const Config& config_;
   storage::Database& db_;
   CpuPool& cpu_;
+  Notifier& notifier_;
   std::mutex mu_;
   std::unordered_map<std::string, Session> token_cache_;  // token hash -> session
   std::unordered_map<std::string, int64_t> uia_sessions_;  // session id -> expiry (ms)

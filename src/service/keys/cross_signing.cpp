@@ -1,0 +1,188 @@
+// Cross-signing keys and signatures uploaded by clients (spec: "Cross-signing").
+#include "core/ids.h"
+#include "service/keys/key_service.h"
+
+namespace despatch {
+
+namespace asio = boost::asio;
+using storage::Conn;
+
+namespace {
+
+// The single ed25519 key of a cross-signing key object: ("ed25519:<pub>", "<pub>").
+Result<std::pair<std::string, std::string>> cross_key(const json::object& k, const std::string& user,
+                                                      const char* usage) {
+  auto* u = k.if_contains("user_id");
+  if (!u || !is_str(*u, user)) return Error::bad_json(std::string(usage) + " key must name your user_id");
+  auto* usages = k.if_contains("usage");
+  bool has_usage = false;
+  if (usages && usages->is_array())
+    for (auto& x : usages->as_array()) has_usage |= is_str(x, usage);
+  if (!has_usage) return Error::bad_json(std::string(usage) + " key must have usage " + usage);
+  auto* keys = k.if_contains("keys");
+  if (!keys || !keys->is_object() || keys->as_object().size() != 1)
+    return Error::bad_json(std::string(usage) + " key must hold exactly one key");
+  auto& [id, pub] = *keys->as_object().begin();
+  if (!pub.is_string() || id.substr(0, 8) != "ed25519:")
+    return Error::bad_json(std::string(usage) + " key must be an ed25519 key");
+  return std::pair{std::string(id), std::string(pub.as_string())};
+}
+
+Result<std::optional<json::object>> stored_key(Conn& c, const std::string& user, const char* usage) {
+  DS_ASSIGN(auto row, storage::query_one(c, "SELECT json FROM cross_signing_keys WHERE user_id=? AND usage=?",
+                                         {user, usage}));
+  if (!row) return std::optional<json::object>{};
+  return std::optional<json::object>(json::parse(row->str(0)).as_object());
+}
+
+// An object with its signatures and unsigned data removed, for comparing key content.
+json::object bare(json::object o) {
+  o.erase("signatures");
+  o.erase("unsigned");
+  return o;
+}
+
+}  // namespace
+
+asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user,
+                                                         const json::object& body) {
+  std::optional<json::object> master, self_signing, user_signing;
+  for (auto [field, out] : {std::pair{"master_key", &master}, std::pair{"self_signing_key", &self_signing},
+                            std::pair{"user_signing_key", &user_signing}}) {
+    auto* v = body.if_contains(field);
+    if (!v || v->is_null()) continue;
+    if (!v->is_object()) co_return Error::bad_json(std::string(field) + " must be an object");
+    *out = v->as_object();
+  }
+  if (!master && !self_signing && !user_signing) co_return Error::missing_param("No keys to upload");
+  std::vector<std::string> wake;
+  auto job = [=, this, &wake](Conn& c) -> Status {
+    std::optional<json::object> m = master;
+    if (!m) {
+      DS_ASSIGN(m, stored_key(c, user, "master"));
+    }
+    if (!m) return Error::bad_json("Upload a master key first");
+    DS_ASSIGN(auto mk, cross_key(*m, user, "master"));
+    if (master) {
+      DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?, 'master', ?) ON CONFLICT "
+                    "(user_id, usage) DO UPDATE SET json=excluded.json",
+                    {user, json::serialize(*master)}));
+    }
+    for (auto [sub, usage] : {std::pair{&self_signing, "self_signing"}, std::pair{&user_signing, "user_signing"}}) {
+      if (!*sub) continue;
+      DS_TRY(cross_key(**sub, user, usage));
+      auto st = verify_key_signature(**sub, user, mk.first, mk.second);
+      if (!st.ok()) return Error::invalid_param(std::string(usage) + " key is not signed by the master key");
+      DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?,?,?) ON CONFLICT "
+                    "(user_id, usage) DO UPDATE SET json=excluded.json",
+                    {user, usage, json::serialize(**sub)}));
+    }
+    DS_ASSIGN(wake, mark_changed(c, db_, user));
+    return ok_status();
+  };
+  auto r = co_await db_.write<Ok>(job);
+  if (r.ok()) notifier_.notify_users(wake);
+  co_return r;
+}
+
+asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::string& user,
+                                                                    const json::object& body) {
+  std::vector<std::string> wake;
+  auto job = [=, this, &wake](Conn& c) -> Result<json::object> {
+    json::object failures;
+    std::set<std::string> changed;
+    auto fail = [&](const std::string& target, const std::string& key, const Error& e) {
+      json::value& per = failures[target];
+      if (!per.is_object()) per = json::object{};
+      per.as_object()[key] = json::object{{"errcode", e.errcode}, {"error", e.message}};
+    };
+    DS_ASSIGN(auto own_master, stored_key(c, user, "master"));
+    DS_ASSIGN(auto own_ssk, stored_key(c, user, "self_signing"));
+    DS_ASSIGN(auto own_usk, stored_key(c, user, "user_signing"));
+    for (auto& [tu, keys] : body) {
+      std::string target(tu);
+      if (!keys.is_object()) return Error::bad_json("signatures must map key IDs to objects");
+      for (auto& [kid, obj_v] : keys.as_object()) {
+        std::string key_id(kid);
+        if (!obj_v.is_object()) {
+          fail(target, key_id, Error::bad_json("signed object must be an object"));
+          continue;
+        }
+        const json::object& obj = obj_v.as_object();
+        auto* sigs = obj.if_contains("signatures");
+        auto* mine = sigs && sigs->is_object() ? sigs->as_object().if_contains(user) : nullptr;
+        if (!mine || !mine->is_object() || mine->as_object().empty()) {
+          fail(target, key_id, Error::bad_json("no signature from you"));
+          continue;
+        }
+        // Which stored object is signed, and which of the uploader's keys may sign it.
+        std::optional<json::object> stored;
+        std::optional<std::pair<std::string, std::string>> signer;
+        if (target == user) {
+          DS_ASSIGN(auto dev, storage::query_one(c, "SELECT json FROM device_keys WHERE user_id=? AND device_id=?",
+                                                 {user, key_id}));
+          if (dev) {
+            stored = json::parse(dev->str(0)).as_object();
+            if (own_ssk) signer = cross_key(*own_ssk, user, "self_signing").ok()
+                                      ? std::optional(*cross_key(*own_ssk, user, "self_signing"))
+                                      : std::nullopt;
+          } else if (own_master && cross_key(*own_master, user, "master").ok() &&
+                     cross_key(*own_master, user, "master")->second == key_id) {
+            stored = own_master;
+            // A device signs its user's master key: find which device from the signature.
+            for (auto& [sk, sv] : mine->as_object()) {
+              std::string device = std::string(sk).substr(sk.find(':') + 1);
+              DS_ASSIGN(auto d, storage::query_one(c, "SELECT json FROM device_keys WHERE user_id=? AND device_id=?",
+                                                   {user, device}));
+              if (!d) continue;
+              auto dk = json::parse(d->str(0)).as_object();
+              auto* pub = dk["keys"].as_object().if_contains("ed25519:" + device);
+              if (pub && pub->is_string()) signer = std::pair{std::string(sk), std::string(pub->as_string())};
+            }
+          }
+        } else {
+          DS_ASSIGN(auto their_master, stored_key(c, target, "master"));
+          if (their_master && cross_key(*their_master, target, "master").ok() &&
+              cross_key(*their_master, target, "master")->second == key_id) {
+            stored = their_master;
+            if (own_usk && cross_key(*own_usk, user, "user_signing").ok())
+              signer = *cross_key(*own_usk, user, "user_signing");
+          }
+        }
+        if (!stored) {
+          fail(target, key_id, Error::not_found("Unknown key " + key_id));
+          continue;
+        }
+        if (!signer) {
+          fail(target, key_id, Error::invalid_param("You have no key that may sign this"));
+          continue;
+        }
+        auto* sig = mine->as_object().if_contains(signer->first);
+        if (!sig || !sig->is_string() || bare(obj) != bare(*stored)) {
+          fail(target, key_id, Error::invalid_param("Signed object differs from the stored key"));
+          continue;
+        }
+        auto st = verify_key_signature(obj, user, signer->first, signer->second);
+        if (!st.ok()) {
+          fail(target, key_id, Error::invalid_param("Invalid signature"));
+          continue;
+        }
+        DS_TRY(c.exec("INSERT INTO key_signatures(target_user, target_key, signer, signer_key_id, signature) "
+                      "VALUES(?,?,?,?,?) ON CONFLICT(target_user, target_key, signer, signer_key_id) DO UPDATE "
+                      "SET signature=excluded.signature",
+                      {target, key_id, user, signer->first, std::string(sig->as_string())}));
+        changed.insert(target);
+      }
+    }
+    for (auto& u : changed) {
+      DS_ASSIGN(auto w, mark_changed(c, db_, u));
+      wake.insert(wake.end(), w.begin(), w.end());
+    }
+    return json::object{{"failures", std::move(failures)}};
+  };
+  auto r = co_await db_.write<json::object>(job);
+  if (r.ok()) notifier_.notify_users(wake);
+  co_return r;
+}
+
+}  // namespace despatch

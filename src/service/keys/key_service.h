@@ -1,0 +1,83 @@
+// End-to-end encryption support: the server stores and hands out device keys, one-time and
+// fallback keys, cross-signing keys and signatures, carries to-device messages, and tells
+// clients whose device lists changed. It never sees plaintext.
+#pragma once
+
+#include "service/notifier/notifier.h"
+#include "storage/database.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace despatch {
+
+struct DeviceListDelta {
+  std::set<std::string> changed, left;
+};
+
+class KeyService {
+ public:
+  KeyService(storage::Database& db, Notifier& notifier) : db_(db), notifier_(notifier) {}
+
+  // POST /keys/upload: returns {one_time_key_counts}.
+  boost::asio::awaitable<Result<json::object>> upload(const std::string& user,
+                                                      const std::string& device,
+                                                      const json::object& body);
+  // POST /keys/query.
+  Result<json::object> query(const std::string& requester, const json::object& body);
+  // POST /keys/claim: takes one key per device (a fallback key when none is left).
+  boost::asio::awaitable<Result<json::object>> claim(const json::object& body);
+  // GET /keys/changes between two stream positions.
+  Result<DeviceListDelta> changes(const std::string& user, int64_t from, int64_t to);
+
+  bool has_master_key(const std::string& user);
+  // POST /keys/device_signing/upload (the caller has done user-interactive auth if needed).
+  boost::asio::awaitable<Status> upload_cross_signing(const std::string& user,
+                                                      const json::object& body);
+  // POST /keys/signatures/upload: returns {failures}.
+  boost::asio::awaitable<Result<json::object>> upload_signatures(const std::string& user,
+                                                                 const json::object& body);
+
+  // PUT /sendToDevice: messages = {user: {device or "*": content}}.
+  boost::asio::awaitable<Status> send_to_device(const std::string& sender,
+                                                const std::string& sender_device,
+                                                const std::string& type,
+                                                const std::string& txn_id,
+                                                const json::object& messages);
+
+  // For /sync, on a reader connection.
+  Result<json::array> pending_to_device(storage::Conn& c, const std::string& user,
+                                        const std::string& device, int64_t after, int64_t upto,
+                                        int64_t* last_pos);
+  // Deletes to-device messages the client has acknowledged (positions <= upto).
+  boost::asio::awaitable<void> ack_to_device(const std::string& user, const std::string& device,
+                                             int64_t upto);
+  Result<json::object> one_time_key_counts(storage::Conn& c, const std::string& user,
+                                           const std::string& device);
+  Result<json::array> unused_fallback_types(storage::Conn& c, const std::string& user,
+                                            const std::string& device);
+  Result<DeviceListDelta> device_list_delta(storage::Conn& c, const std::string& user,
+                                            int64_t since, int64_t upto);
+
+  // Inside a write job: record that user's device list changed; returns who to wake.
+  static Result<std::vector<std::string>> mark_changed(storage::Conn& c, storage::Database& db,
+                                                       const std::string& user);
+  // Inside a write job: forget a removed device's keys and pending messages; returns who to
+  // wake (the owner's device list changed).
+  static Result<std::vector<std::string>> remove_device(storage::Conn& c, storage::Database& db, const std::string& user,
+                              const std::string& device);
+
+ private:
+  storage::Database& db_;
+  Notifier& notifier_;
+};
+
+// Verifies that obj carries user's signature made with the ed25519 key key_id (e.g.
+// "ed25519:DEVICEID"), whose public key is the unpadded base64 public_b64.
+Status verify_key_signature(const json::object& obj, const std::string& user,
+                            const std::string& key_id, const std::string& public_b64);
+
+}  // namespace despatch
