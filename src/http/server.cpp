@@ -160,7 +160,9 @@ struct Server::Impl {
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(64 * 1024);
-      parser.body_limit(opts.max_body_bytes);
+      // No body limit while reading the header: Beast would fail the header on a large
+      // Content-Length, and the client deserves a 413 rather than a dropped connection.
+      parser.body_limit(boost::none);
       stream.expires_after(std::chrono::seconds(120));  // idle keep-alive connection
       auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
       if (ec) break;
@@ -174,6 +176,7 @@ struct Server::Impl {
       Reply reply;
       bool keep_alive = hreq.keep_alive();
       if (!too_large) {
+        parser.body_limit(opts.max_body_bytes);
         std::tie(ec, n) = co_await bhttp::async_read(stream, buf, parser, kTuple);
         if (ec == bhttp::error::body_limit) too_large = true;
         else if (ec) break;

@@ -75,7 +75,8 @@ int cmd_user(Args& args) {
   }
   std::string name = pos[1];
   std::string user_id = name[0] == '@' ? name : "@" + name + ":" + cfg.server_name;
-  if (!is_valid_localpart(localpart_of(user_id)) || server_name_of(user_id) != cfg.server_name) {
+  if (!is_valid_localpart(localpart_of(user_id)) || server_name_of(user_id) != cfg.server_name ||
+      user_id.size() > kMaxIdentifierBytes) {
     std::fprintf(stderr, "despatch user: invalid user name %s (a-z 0-9 . _ = - / + only)\n", name.c_str());
     return 2;
   }

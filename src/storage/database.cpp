@@ -10,6 +10,7 @@
 namespace despatch::storage {
 
 namespace {
+std::atomic<uint64_t> g_next_serial{1};
 // Large enough to amortise an fsync over many writers, small enough to bound latency.
 constexpr size_t kMaxGroup = 2000;
 }  // namespace
@@ -19,6 +20,7 @@ Result<std::unique_ptr<Database>> Database::open_sqlite(const std::string& data_
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error::internal("cannot create data folder " + data_dir + ": " + ec.message());
   std::unique_ptr<Database> db(new Database());
+  db->serial_ = g_next_serial++;
   db->path_ = data_dir + "/despatch.db";
   DS_ASSIGN(auto conn, SqliteConn::open(db->path_, false));
   DS_TRY(run_migrations(*conn));
@@ -40,9 +42,10 @@ Database::~Database() {
 }
 
 Conn& Database::reader() {
-  // One read connection per thread per database; threads are few and long-lived.
-  thread_local std::unordered_map<const Database*, std::unique_ptr<SqliteConn>> conns;
-  auto& c = conns[this];
+  // One read connection per thread per database; threads are few and long-lived. Keyed by
+  // a serial, not the address: a new Database may reuse a freed one's address.
+  thread_local std::unordered_map<uint64_t, std::unique_ptr<SqliteConn>> conns;
+  auto& c = conns[serial_];
   if (!c) {
     auto r = SqliteConn::open(path_, true);
     if (!r.ok()) throw std::runtime_error(r.error().message);

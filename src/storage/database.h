@@ -62,6 +62,7 @@ class Database {
   void writer_loop();
 
   std::string path_;
+  uint64_t serial_ = 0;
   std::unique_ptr<Conn> writer_conn_;
   std::thread writer_;
   std::mutex mu_;

@@ -36,6 +36,13 @@ void add_account_routes(http::Router& r, App& app) {
                if (!app.config.open_registration)
                  co_return Error::forbidden("Registration is closed: ask an administrator for an account");
                auto& body = req.body_object();
+               DS_CO_ASSIGN(auto username, opt_string(body, "username"));
+               // The spec wants these checks before user-interactive auth.
+               if (username) {
+                 std::string lower = *username;
+                 for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                 DS_CO_TRY(app.users->is_available(lower));
+               }
                DS_CO_ASSIGN(auto auth, opt_object(body, "auth"));
                std::string type;
                if (auth)
@@ -47,7 +54,6 @@ void add_account_routes(http::Router& r, App& app) {
                  e.extra["session"] = random_string(24);
                  co_return e;
                }
-               DS_CO_ASSIGN(auto username, opt_string(body, "username"));
                DS_CO_ASSIGN(auto password, opt_string(body, "password"));
                DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
                DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));

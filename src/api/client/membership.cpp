@@ -12,8 +12,12 @@ void add_membership_routes(http::Router& r, App& app) {
     DS_CO_ASSIGN(std::string room_id, co_await app.rooms->join(req.who().user_id, req.param(0), reason));
     co_return json::object{{"room_id", room_id}};
   };
-  // POST /_matrix/client/v3/rooms/{roomId}/join
-  add_client(r, "POST", "/rooms/{roomId}/join", Auth::kRequired, RateClass::kNormal, join);
+  // POST /_matrix/client/v3/rooms/{roomId}/join (a room ID only; aliases use /join/)
+  add_client(r, "POST", "/rooms/{roomId}/join", Auth::kRequired, RateClass::kNormal,
+             [join](Request& req) -> Awaitable {
+               DS_CO_TRY(require_room_id(req.param(0)));
+               co_return co_await join(req);
+             });
   // POST /_matrix/client/v3/join/{roomIdOrAlias}
   add_client(r, "POST", "/join/{roomIdOrAlias}", Auth::kRequired, RateClass::kNormal, join);
 

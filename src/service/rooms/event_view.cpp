@@ -44,6 +44,10 @@ json::object client_event(storage::Conn& c, const StoredEvent& ev, const std::st
                         "redacts"})
     if (auto* v = src->if_contains(k)) out[k] = *v;
   if (!out.contains("content")) out["content"] = json::object{};
+  // Room v11 moved redacts into content; clients still read it at the top level.
+  if (is_str(out["type"], "m.room.redaction") && !out.contains("redacts"))
+    if (auto* r = out["content"].as_object().if_contains("redacts"); r && r->is_string())
+      out["redacts"] = *r;
   out["event_id"] = ev.event_id;
   json::object u;
   if (auto* pu = ev.pdu.if_contains("unsigned"); pu && pu->is_object()) {

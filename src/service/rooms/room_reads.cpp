@@ -30,6 +30,13 @@ Result<std::string> RoomService::room_version(const std::string& room_id) {
   return row->str(0);
 }
 
+Result<std::string> RoomService::version_for_reader(const std::string& room_id) {
+  auto v = room_version(room_id);
+  // Unknown and private rooms answer alike, so probing cannot tell which rooms exist.
+  if (!v.ok() && v.error().errcode == errc::kNotFound) return Error::forbidden("You are not in this room");
+  return v;
+}
+
 Result<std::string> RoomService::membership(const std::string& room_id, const std::string& user) {
   DS_ASSIGN(auto row, storage::query_one(db_.reader(),
                                          "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
@@ -39,7 +46,7 @@ Result<std::string> RoomService::membership(const std::string& room_id, const st
 
 Result<json::array> RoomService::get_state(const std::string& user, const std::string& room_id) {
   Conn& c = db_.reader();
-  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(std::string version, version_for_reader(room_id));
   DS_ASSIGN(auto events, readable_state(c, user, room_id));
   json::array out;
   for (auto& e : events) out.push_back(client_event(c, e, version));
@@ -49,7 +56,7 @@ Result<json::array> RoomService::get_state(const std::string& user, const std::s
 Result<json::object> RoomService::get_state_event(const std::string& user, const std::string& room_id,
                                                   const std::string& type, const std::string& state_key) {
   Conn& c = db_.reader();
-  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(std::string version, version_for_reader(room_id));
   DS_ASSIGN(auto events, readable_state(c, user, room_id));
   for (auto& e : events) {
     if (is_str(e.pdu["type"], type) && is_str(e.pdu["state_key"], state_key)) {
@@ -75,7 +82,7 @@ Result<json::array> RoomService::members(const std::string& user, const std::str
                                          const std::string& membership,
                                          const std::string& not_membership) {
   Conn& c = db_.reader();
-  DS_ASSIGN(std::string version, room_version(room_id));
+  DS_ASSIGN(std::string version, version_for_reader(room_id));
   DS_ASSIGN(auto events, readable_state(c, user, room_id));
   json::array out;
   for (auto& e : events) {

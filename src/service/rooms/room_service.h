@@ -27,6 +27,7 @@ namespace despatch {
 struct TxnRef {
   std::string device_id;
   std::string txn_id;
+  std::string scope;  // endpoint namespace: /send and /redact IDs do not collide
 };
 
 // Where a /messages page starts and which way it goes.
@@ -88,6 +89,8 @@ class RoomService {
   // Current membership of user in room ("" when none).
   Result<std::string> membership(const std::string& room_id, const std::string& user);
   Result<std::string> room_version(const std::string& room_id);
+  // room_version, but M_FORBIDDEN for unknown rooms (the spec's answer for reads).
+  Result<std::string> version_for_reader(const std::string& room_id);
 
   // Aliases and the public room directory.
   boost::asio::awaitable<Status> create_alias(const std::string& user, const std::string& alias,

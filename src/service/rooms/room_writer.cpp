@@ -67,7 +67,7 @@ Result<std::optional<std::string>> RoomWriter::find_txn(const std::string& user,
                                                         const TxnRef& txn) {
   DS_ASSIGN(auto row, storage::query_one(
                           c_, "SELECT event_id FROM txn_ids WHERE user_id=? AND device_id=? AND txn_id=?",
-                          {user, txn.device_id, txn.txn_id}));
+                          {user, txn.device_id, txn.scope + txn.txn_id}));
   if (!row) return std::optional<std::string>{};
   return std::optional<std::string>(row->str(0));
 }
@@ -122,7 +122,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
                   relates.empty() ? Value(nullptr) : Value(relates)}));
   if (txn)
     DS_TRY(c_.exec("INSERT INTO txn_ids(user_id, device_id, txn_id, event_id) VALUES(?,?,?,?)",
-                   {sender, txn->device_id, txn->txn_id, event_id}));
+                   {sender, txn->device_id, txn->scope + txn->txn_id, event_id}));
   if (is_state) {
     DS_TRY(c_.exec("INSERT INTO current_state(room_id, type, state_key, event_id, stream_pos) "
                    "VALUES(?,?,?,?,?) ON CONFLICT(room_id, type, state_key) DO UPDATE SET "

@@ -38,7 +38,7 @@ Result<json::object> Timeline::messages(const std::string& user, const std::stri
                                         std::optional<int64_t> to, bool backwards, int limit,
                                         const RoomEventFilter& filter) {
   Conn& c = rooms_.db().reader();
-  DS_ASSIGN(std::string version, rooms_.room_version(room_id));
+  DS_ASSIGN(std::string version, rooms_.version_for_reader(room_id));
   DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
   if (vis.current_membership().empty() && !vis.may_read_room())
     return Error::forbidden("You are not in this room");
