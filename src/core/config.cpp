@@ -51,7 +51,8 @@ Result<Config> load_config_file(const std::string& path) {
       "limits.max_request_bytes", "limits.max_sync_timeout_ms",
       "rooms.default_version",
       "rate_limit.enabled", "rate_limit.per_second", "rate_limit.burst",
-      "rate_limit.login_per_second", "rate_limit.login_burst"};
+      "rate_limit.login_per_second", "rate_limit.login_burst",
+      "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys)
@@ -75,6 +76,9 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "rate_limit.burst", c.rate_limit_burst));
   DS_TRY(read(t, "rate_limit.login_per_second", c.login_rate_per_second));
   DS_TRY(read(t, "rate_limit.login_burst", c.login_rate_burst));
+  DS_TRY(read(t, "records.public_key_file", c.records_public_key_file));
+  DS_TRY(read(t, "records.checkpoint_every", c.records_checkpoint_every));
+  DS_TRY(read(t, "records.checkpoint_seconds", c.records_checkpoint_seconds));
   if (c.default_room_version != "10" && c.default_room_version != "11")
     return Error::invalid_param("config: rooms.default_version must be \"10\" or \"11\"");
   if (c.io_threads < 1) c.io_threads = 1;
@@ -129,6 +133,18 @@ burst = 50.0
 # Stricter bucket for login and registration attempts, per address.
 login_per_second = 1.0
 login_burst = 10.0
+
+[records]
+# The records office's public key (a file holding base64, from `despatch records keygen`).
+# Every event is sealed to it in the archive; the matching secret key stays offline with
+# the records office and is needed only to export. Empty: <data_dir>/records_office.pub,
+# generated on first start together with records_office.secret.key, which you must move
+# offline.
+public_key_file = ""
+# A signed checkpoint of the archive's hash chain every this many records...
+checkpoint_every = 1000
+# ...and at least this often (seconds) while records arrive, and at shutdown.
+checkpoint_seconds = 300
 )";
 }
 

@@ -30,6 +30,12 @@ struct Config {
   double rate_limit_burst = 50;       // bucket size
   double login_rate_per_second = 1;   // login and register attempts per address
   double login_rate_burst = 10;
+
+  // Records: the records office's public key (base64 file); empty means
+  // <data_dir>/records_office.pub, generated with its secret half on first start.
+  std::string records_public_key_file;
+  int64_t records_checkpoint_every = 1000;    // records between signed checkpoints
+  int64_t records_checkpoint_seconds = 300;   // and at least this often while records arrive
 };
 
 // Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.

@@ -5,6 +5,10 @@
 #include "core/ids.h"
 #include "core/log.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -41,18 +45,40 @@ Result<SigningKey> load_or_create_signing_key(const std::string& data_dir) {
   return key;
 }
 
+Result<std::string> load_or_create_records_key(const Config& config) {
+  if (!config.records_public_key_file.empty()) return load_records_public_key(config.records_public_key_file);
+  std::string pub = config.data_dir + "/records_office.pub";
+  if (std::filesystem::exists(pub)) return load_records_public_key(pub);
+  RecordsKeyPair kp = RecordsKeyPair::generate();
+  std::string secret = config.data_dir + "/records_office.secret.key";
+  {
+    std::ofstream s(secret, std::ios::trunc);
+    s << base64_encode(kp.secret_key) << "\n";
+    if (!s) return Error::internal("cannot write " + secret);
+  }
+  ::chmod(secret.c_str(), 0600);
+  std::ofstream p(pub, std::ios::trunc);
+  p << base64_encode(kp.public_key) << "\n";
+  if (!p) return Error::internal("cannot write " + pub);
+  DS_LOG(kWarn, "generated a records office key pair: move {} offline to the records office; "
+                "the server needs only {}", secret, pub);
+  return kp.public_key;
+}
+
 Result<std::unique_ptr<App>> App::create(Config config) {
   DS_ASSIGN(auto db, storage::Database::open_sqlite(config.data_dir));
   DS_ASSIGN(SigningKey key, load_or_create_signing_key(config.data_dir));
+  DS_ASSIGN(std::string records_key, load_or_create_records_key(config));
   std::unique_ptr<App> app(new App(std::move(key)));
   app->config = std::move(config);
   app->db = std::move(db);
   App& a = *app;
   a.push = std::make_unique<PushService>(*a.db);
+  a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
   a.backup = std::make_unique<KeyBackup>(*a.db);
   a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu, a.notifier);
-  a.rooms = std::make_unique<RoomService>(a.config, *a.db, a.notifier, a.key, *a.push);
+  a.rooms = std::make_unique<RoomService>(a.config, *a.db, a.notifier, a.key, *a.push, *a.archive);
   a.sync = nullptr;
   auto members = [&a](const std::string& room_id) { return a.sync->joined_members(room_id); };
   a.typing = std::make_unique<Typing>(a.io, a.notifier, members);
@@ -60,6 +86,33 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   return app;
+}
+
+Status App::checkpoint_archive() {
+  return db->write_blocking<Ok>([this](storage::Conn& c) -> Status { return archive->checkpoint(c); });
+}
+
+void App::start_background() {
+  if (config.records_checkpoint_seconds <= 0) return;
+  auto timer = std::make_shared<boost::asio::steady_timer>(io);
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [this, timer, weak = std::weak_ptr<std::function<void()>>(tick)] {
+    timer->expires_after(std::chrono::seconds(config.records_checkpoint_seconds));
+    timer->async_wait([this, weak](boost::system::error_code ec) {
+      if (ec) return;
+      // Posted as a write like any other; the timer thread never blocks on it.
+      boost::asio::co_spawn(
+          io,
+          [this]() -> boost::asio::awaitable<void> {
+            auto job = [this](storage::Conn& c) -> Status { return archive->checkpoint(c); };
+            co_await db->write<Ok>(job);
+          },
+          boost::asio::detached);
+      if (auto t = weak.lock()) (*t)();
+    });
+  };
+  background_ = tick;
+  (*tick)();
 }
 
 http::Router App::routes() {

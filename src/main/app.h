@@ -11,6 +11,7 @@
 #include "service/keys/key_service.h"
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
+#include "service/records/archive.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/sync_service.h"
 #include "service/sync/timeline.h"
@@ -32,6 +33,7 @@ struct App {
   CpuPool cpu{2};
   Notifier notifier;
   std::unique_ptr<PushService> push;
+  std::unique_ptr<Archive> archive;
   std::unique_ptr<UserService> users;
   std::unique_ptr<RoomService> rooms;
   std::unique_ptr<Typing> typing;
@@ -44,10 +46,19 @@ struct App {
   // Opens the data folder (database, signing key) and builds every service.
   static Result<std::unique_ptr<App>> create(Config config);
   http::Router routes();
+  // Starts periodic work (archive checkpoints) on io.
+  void start_background();
+  // Signs the archive head (at shutdown).
+  Status checkpoint_archive();
 
  private:
   explicit App(SigningKey k) : key(std::move(k)) {}
+  std::shared_ptr<std::function<void()>> background_;
 };
+
+// The records office public key: from the configured file, else <data_dir>/records_office.pub,
+// generated (with its secret half beside it, to be moved offline) on first start.
+Result<std::string> load_or_create_records_key(const Config& config);
 
 // Loads the server's ed25519 signing key from data_dir, creating it on first start.
 Result<SigningKey> load_or_create_signing_key(const std::string& data_dir);

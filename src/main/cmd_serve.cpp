@@ -95,30 +95,37 @@ int cmd_serve(Args& args) {
   opts.login_per_second = cfg.login_rate_per_second;
   opts.login_burst = cfg.login_rate_burst;
   App* a = app.get();
-  http::Server server(app->io, opts, app->routes(), [a](const std::string& token) -> Result<http::Caller> {
-    DS_ASSIGN(Session s, a->users->authenticate(token));
-    return http::Caller{s.user_id, s.device_id, token, s.is_admin};
-  });
-  auto port = server.start();
+  // Declared after app and destroyed before it (see the end): both use app->io.
+  auto server = std::make_unique<http::Server>(
+      app->io, opts, app->routes(), [a](const std::string& token) -> Result<http::Caller> {
+        DS_ASSIGN(Session s, a->users->authenticate(token));
+        return http::Caller{s.user_id, s.device_id, token, s.is_admin};
+      });
+  auto port = server->start();
   if (!port.ok()) {
     DS_LOG(kError, "{}", port.error().message);
     return 1;
   }
 
-  boost::asio::signal_set signals(app->io, SIGTERM, SIGINT);
-  signals.async_wait([&](boost::system::error_code ec, int sig) {
+  auto signals = std::make_unique<boost::asio::signal_set>(app->io, SIGTERM, SIGINT);
+  signals->async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     DS_LOG(kInfo, "signal {}: shutting down", sig);
-    server.stop();
+    server->stop();
     app->io.stop();
   });
   DS_LOG(kInfo, "despatch ready: serving {} on http://{}:{} (data {})", cfg.server_name,
          cfg.listen_address, *port, cfg.data_dir);
 
+  app->start_background();
   std::vector<std::thread> threads;
   for (int i = 1; i < cfg.io_threads; ++i) threads.emplace_back([a] { a->io.run(); });
   app->io.run();
   for (auto& t : threads) t.join();
+  signals.reset();
+  server.reset();
+  if (auto st = app->checkpoint_archive(); !st.ok())
+    DS_LOG(kError, "final archive checkpoint failed: {}", st.error().message);
   app.reset();  // drains the writer: every acknowledged write is already durable
   DS_LOG(kInfo, "stopped");
   return 0;

@@ -30,5 +30,7 @@ class Args {
 int cmd_serve(Args& args);
 int cmd_user(Args& args);
 int cmd_config(Args& args);
+int cmd_records(Args& args);
+int cmd_audit(Args& args);
 
 }  // namespace despatch

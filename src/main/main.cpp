@@ -15,6 +15,8 @@ Commands:
   serve            run the server
   user add NAME    create an account
   config example   print a fully commented example configuration
+  records ...      records office tools: keygen, verify, export, verify-export
+  audit verify     check the audit log's hash chain
 
 Run `despatch <command> --help` for a command's options.
 )";
@@ -32,6 +34,8 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return cmd_serve(args);
   if (cmd == "user") return cmd_user(args);
   if (cmd == "config") return cmd_config(args);
+  if (cmd == "records") return cmd_records(args);
+  if (cmd == "audit") return cmd_audit(args);
   if (cmd == "--version" || cmd == "version") {
     std::puts("despatch 0.1.0");
     return 0;

@@ -99,7 +99,7 @@ void Database::writer_loop() {
       DS_LOG(kError, "group commit failed: {}", st.error().message);
       (void)c.exec("ROLLBACK");
       assigned_pos_ = pos_before;
-      if (on_rollback_) on_rollback_();
+      for (auto& fn : on_rollback_) fn();
       for (auto& job : batch) job.finish(&st.error());
     } else {
       committed_pos_.store(assigned_pos_, std::memory_order_release);

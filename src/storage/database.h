@@ -49,8 +49,8 @@ class Database {
   int64_t commit_count() const { return commits_.load(); }
 
   // Called on the writer thread when a group commit fails, so caches that write closures
-  // updated can be dropped. Set before the first write.
-  void set_on_rollback(std::function<void()> fn) { on_rollback_ = std::move(fn); }
+  // updated can be dropped. Register before the first write.
+  void add_on_rollback(std::function<void()> fn) { on_rollback_.push_back(std::move(fn)); }
 
  private:
   struct Job {
@@ -72,7 +72,7 @@ class Database {
   int64_t assigned_pos_ = 0;  // writer thread only
   std::atomic<int64_t> committed_pos_{0};
   std::atomic<int64_t> commits_{0};
-  std::function<void()> on_rollback_;
+  std::vector<std::function<void()>> on_rollback_;
 };
 
 // Deliberately not a coroutine: g++ 12 mishandles std::function parameters of coroutines

@@ -140,6 +140,35 @@ CREATE TABLE backup_keys (user_id TEXT NOT NULL, version INTEGER NOT NULL, room_
   session_id TEXT NOT NULL, json TEXT NOT NULL,
   PRIMARY KEY (user_id, version, room_id, session_id));
 )SQL",
+    // 3: the records archive, its signed checkpoints, legal holds and the audit log.
+    R"SQL(
+-- seq -> one archived record. Append-only and hash-chained: hash = SHA-256(prev_hash ||
+-- content_hash), content_hash = SHA-256 of the canonical JSON of every other column. The
+-- sealed column is a libsodium sealed box to the records office's key; a tombstone keeps
+-- content_hash but drops sealed.
+CREATE TABLE archive (
+  seq INTEGER PRIMARY KEY, stream_pos INTEGER NOT NULL, event_id TEXT NOT NULL,
+  room_id TEXT NOT NULL, sender TEXT NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,
+  classification TEXT NOT NULL, kind TEXT NOT NULL, sealed TEXT,
+  content_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX archive_room ON archive(room_id, ts);
+CREATE INDEX archive_sender ON archive(sender, ts);
+CREATE INDEX archive_event ON archive(event_id);
+
+-- seq -> a checkpoint: the server's ed25519 signature over the chain head at seq
+CREATE TABLE archive_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, ts INTEGER NOT NULL,
+  key_id TEXT NOT NULL, signature TEXT NOT NULL);
+
+-- id -> a legal hold on a user, a room and/or a time range
+CREATE TABLE legal_holds (id INTEGER PRIMARY KEY, case_ref TEXT NOT NULL, user_id TEXT,
+  room_id TEXT, from_ts INTEGER, to_ts INTEGER, placed_by TEXT NOT NULL, placed_ts INTEGER NOT NULL,
+  lifted_by TEXT, lifted_ts INTEGER);
+
+-- seq -> one audit entry, hash-chained like the archive
+CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, case_ref TEXT NOT NULL, details TEXT NOT NULL,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+)SQL",
 };
 
 }  // namespace

@@ -45,9 +45,9 @@ const json::string* string_field(const json::object& o, const char* key) {
 }  // namespace
 
 RoomService::RoomService(const Config& config, storage::Database& db, Notifier& notifier,
-                         const SigningKey& key, PushService& push)
-    : config_(config), db_(db), notifier_(notifier), key_(key), push_(push) {
-  db_.set_on_rollback([this] { rooms_.clear(); });
+                         const SigningKey& key, PushService& push, Archive& archive)
+    : config_(config), db_(db), notifier_(notifier), key_(key), push_(push), archive_(archive) {
+  db_.add_on_rollback([this] { rooms_.clear(); });
 }
 
 // Runs fn as one write job and wakes the users it touched once the commit is durable.

@@ -10,6 +10,7 @@
 #include "core/crypto.h"
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
+#include "service/records/archive.h"
 #include "service/rooms/state_map.h"
 #include "storage/database.h"
 
@@ -42,7 +43,7 @@ class RoomFilterView;  // forward: filters live in service/sync
 class RoomService {
  public:
   RoomService(const Config& config, storage::Database& db, Notifier& notifier,
-              const SigningKey& key, PushService& push);
+              const SigningKey& key, PushService& push, Archive& archive);
 
   boost::asio::awaitable<Result<std::string>> create_room(const std::string& creator,
                                                           const json::object& body);
@@ -122,6 +123,7 @@ class RoomService {
   Notifier& notifier_;
   const SigningKey& key_;
   PushService& push_;
+  Archive& archive_;
   // Writer thread only.
   std::unordered_map<std::string, std::shared_ptr<RoomState>> rooms_;
 };

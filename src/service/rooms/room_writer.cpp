@@ -1,5 +1,6 @@
 #include "service/rooms/room_writer.h"
 
+#include "core/canonical_json.h"
 #include "core/log.h"
 #include "service/common/time.h"
 #include "service/rooms/auth_rules.h"
@@ -145,6 +146,12 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
       DS_TRY(c_.exec("UPDATE events SET redacted_by=? WHERE event_id=? AND room_id=? AND redacted_by IS NULL",
                      {event_id, std::string(target->as_string()), room_id}));
   }
+  // The record goes into the same transaction as the event: nothing is acknowledged unarchived.
+  json::object record = ev;
+  record["event_id"] = event_id;
+  ArchiveEntry entry{pos, event_id, room_id, sender, type, ev["origin_server_ts"].as_int64(), "",
+                     "event", canonical_json(record)};
+  DS_TRY(svc_.archive_.append(c_, entry));
   DS_TRY(c_.exec("UPDATE rooms SET last_event_id=?, depth=? WHERE room_id=?",
                  {event_id, room->depth + 1, room_id}));
 

@@ -1,0 +1,78 @@
+// The records archive: every persisted event is appended, in the same transaction, as a
+// record sealed to the records office's public key and chained by hash to the record
+// before it. Signed checkpoints pin the chain head. See "Records" in design.md.
+#pragma once
+
+#include "core/crypto.h"
+#include "storage/database.h"
+
+#include <optional>
+#include <string>
+
+namespace despatch {
+
+struct ArchiveEntry {
+  int64_t stream_pos = 0;
+  std::string event_id, room_id, sender, type;
+  int64_t ts = 0;
+  std::string classification;
+  std::string kind = "event";  // event | plaintext (decrypted E2EE content)
+  std::string plaintext;       // what is sealed: the canonical JSON of the event
+};
+
+// Column values of one archive row, as verify and export read them.
+struct ArchiveRow {
+  int64_t seq = 0, stream_pos = 0, ts = 0;
+  std::string event_id, room_id, sender, type, classification, kind, sealed;
+  std::string content_hash, prev_hash, hash;
+};
+inline constexpr const char* kArchiveColumns =
+    "seq, stream_pos, event_id, room_id, sender, type, ts, classification, kind, sealed, "
+    "content_hash, prev_hash, hash";
+ArchiveRow parse_archive_row(const storage::Row& r);
+
+// The content hash of a row (hex), from every column but the hashes.
+std::string archive_content_hash(const ArchiveRow& row);
+// The chain hash (hex) of a record given its predecessor's hash and its content hash.
+std::string archive_chain_hash(const std::string& prev_hash, const std::string& content_hash);
+inline constexpr const char* kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// A records office key pair (X25519, for libsodium sealed boxes), base64 on disk.
+struct RecordsKeyPair {
+  std::string public_key, secret_key;  // raw 32 bytes each
+  static RecordsKeyPair generate();
+};
+Result<std::string> load_records_public_key(const std::string& path);
+Result<std::string> load_records_secret_key(const std::string& path);
+// Opens a sealed record (base64); M_FORBIDDEN when the key does not fit.
+Result<std::string> open_sealed(const std::string& sealed_b64, const RecordsKeyPair& keys);
+
+class Archive {
+ public:
+  // checkpoint_every: records between automatic checkpoints (0: only explicit ones).
+  Archive(storage::Database& db, const SigningKey& server_key, std::string records_public_key,
+          int64_t checkpoint_every);
+
+  // Inside a write job: appends entry; returns its seq.
+  Result<int64_t> append(storage::Conn& c, const ArchiveEntry& entry);
+  // Inside a write job: signs the current head, if it moved since the last checkpoint.
+  Status checkpoint(storage::Conn& c);
+
+ private:
+  Status load_head(storage::Conn& c);
+  storage::Database& db_;
+  const SigningKey& key_;
+  std::string records_public_key_;
+  int64_t checkpoint_every_;
+  // Writer thread only; reloaded after a failed commit.
+  bool head_loaded_ = false;
+  int64_t head_seq_ = 0;
+  std::string head_hash_ = kGenesisHash;
+  int64_t checkpoint_seq_ = 0;
+};
+
+// Writes a signed checkpoint over the string "<seq>:<hash>:<ts>".
+std::string checkpoint_message(int64_t seq, const std::string& hash, int64_t ts);
+
+}  // namespace despatch

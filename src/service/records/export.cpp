@@ -1,0 +1,285 @@
+#include "service/records/export.h"
+
+#include "core/base64.h"
+#include "core/ids.h"
+#include "service/common/time.h"
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace despatch {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string hex(std::string_view bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+std::string iso_time(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+// A file name for a room: only letters, digits, '-' and '_' survive.
+std::string room_file(const std::string& room_id) {
+  std::string out;
+  for (char ch : room_id) out.push_back(std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_');
+  return out + ".html";
+}
+
+Result<std::string> read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return Error::not_found("cannot read " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status write_file(const fs::path& p, const std::string& data) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << data;
+  out.flush();
+  if (!out) return Error::internal("cannot write " + p.string());
+  return ok_status();
+}
+
+const json::string* body_of(const json::object& ev) {
+  auto* c = ev.if_contains("content");
+  if (!c || !c->is_object()) return nullptr;
+  auto* b = c->as_object().if_contains("body");
+  return b && b->is_string() ? &b->as_string() : nullptr;
+}
+
+// One line of a transcript: what a reader needs to follow the conversation.
+std::string describe(const json::object& ev) {
+  std::string type = ev.contains("type") ? std::string(ev.at("type").as_string()) : "";
+  const json::object empty;
+  const json::object& content = ev.contains("content") && ev.at("content").is_object() ? ev.at("content").as_object() : empty;
+  auto str = [&](const char* k) -> std::string {
+    auto* v = content.if_contains(k);
+    return v && v->is_string() ? std::string(v->as_string()) : "";
+  };
+  if (type == "m.room.message") {
+    std::string line = html_escape(str("body"));
+    if (auto* rel = content.if_contains("m.relates_to"); rel && rel->is_object())
+      if (auto* rt = rel->as_object().if_contains("rel_type"); rt && is_str(*rt, "m.replace"))
+        return "<em>(edit)</em> " + line;
+    return line;
+  }
+  if (type == "m.room.redaction") {
+    std::string target = str("redacts");
+    if (target.empty() && ev.contains("redacts") && ev.at("redacts").is_string()) target = ev.at("redacts").as_string();
+    return "<em>redacted " + html_escape(target) + "</em>";
+  }
+  if (type == "m.room.member")
+    return "<em>" + html_escape(std::string(ev.contains("state_key") ? ev.at("state_key").as_string() : "")) + ": " +
+           html_escape(str("membership")) + "</em>";
+  if (type == "m.room.name") return "<em>room name: " + html_escape(str("name")) + "</em>";
+  if (type == "m.room.topic") return "<em>topic: " + html_escape(str("topic")) + "</em>";
+  return "<em>" + html_escape(type) + "</em>";
+}
+
+}  // namespace
+
+json::object ExportFilter::to_json() const {
+  json::object o;
+  if (!user.empty()) o["user"] = user;
+  if (!room.empty()) o["room"] = room;
+  if (from_ts) o["from_ts"] = *from_ts;
+  if (to_ts) o["to_ts"] = *to_ts;
+  if (!text.empty()) o["text"] = text;
+  return o;
+}
+
+Result<ExportFilter> ExportFilter::from_json(const json::object& o) {
+  ExportFilter f;
+  for (auto& [k, v] : o) {
+    if (k == "user" || k == "room" || k == "text") {
+      if (!v.is_string()) return Error::bad_json("filter." + std::string(k) + " must be a string");
+      (k == "user" ? f.user : k == "room" ? f.room : f.text) = v.as_string();
+    } else if (k == "from_ts" || k == "to_ts") {
+      if (!v.is_int64() || v.as_int64() < 0) return Error::bad_json("filter." + std::string(k) + " must be a timestamp in ms");
+      (k == "from_ts" ? f.from_ts : f.to_ts) = v.as_int64();
+    } else {
+      return Error::invalid_param("unknown filter field " + std::string(k));
+    }
+  }
+  if (!f.user.empty() && !is_valid_user_id(f.user)) return Error::invalid_param("filter.user is not a user ID");
+  if (!f.room.empty() && !is_valid_room_id(f.room)) return Error::invalid_param("filter.room is not a room ID");
+  if (f.from_ts && f.to_ts && *f.from_ts > *f.to_ts) return Error::invalid_param("filter.from_ts is after to_ts");
+  return f;
+}
+
+Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
+                                    const std::string& out_dir, const SigningKey& server_key,
+                                    const std::string& case_ref) {
+  std::error_code ec;
+  if (fs::exists(out_dir) && !fs::is_empty(out_dir, ec))
+    return Error::invalid_param("output folder " + out_dir + " is not empty");
+  // The clear metadata narrows the search; the sealed content is opened only for candidates.
+  std::string sql = std::string("SELECT ") + kArchiveColumns + " FROM archive WHERE kind<>'tombstone'";
+  storage::Params p;
+  if (!f.user.empty()) {
+    sql += " AND (sender=? OR type='m.room.member')";
+    p.push_back(f.user);
+  }
+  if (!f.room.empty()) {
+    sql += " AND room_id=?";
+    p.push_back(f.room);
+  }
+  if (f.from_ts) {
+    sql += " AND ts>=?";
+    p.push_back(*f.from_ts);
+  }
+  if (f.to_ts) {
+    sql += " AND ts<=?";
+    p.push_back(*f.to_ts);
+  }
+  sql += " ORDER BY seq";
+  DS_ASSIGN(auto rows, c.query(sql, p));
+
+  std::string jsonl;
+  std::map<std::string, std::string> transcripts;  // room -> html rows
+  ExportResult res;
+  bool checked_key = false;
+  std::string needle = lower(f.text);
+  for (auto& r : rows) {
+    ArchiveRow a = parse_archive_row(r);
+    auto plain = open_sealed(a.sealed, keys);
+    if (!plain.ok()) {
+      // A wrong key fails on the first record; anything later is damage worth naming.
+      if (!checked_key) return Error::forbidden("The records key does not open this archive");
+      return Error::internal("record " + std::to_string(a.seq) + " cannot be opened: " + plain.error().message);
+    }
+    checked_key = true;
+    boost::system::error_code jec;
+    auto ev = json::parse(*plain, jec);
+    if (jec || !ev.is_object()) return Error::internal("record " + std::to_string(a.seq) + " is not JSON");
+    auto& obj = ev.as_object();
+    if (!f.user.empty() && a.sender != f.user) {
+      auto* sk = obj.if_contains("state_key");
+      if (!sk || !is_str(*sk, f.user)) continue;
+    }
+    if (!needle.empty()) {
+      auto* body = body_of(obj);
+      if (!body || lower(std::string(*body)).find(needle) == std::string::npos) continue;
+    }
+    json::object line{{"seq", a.seq},       {"hash", a.hash},       {"event_id", a.event_id},
+                      {"room_id", a.room_id}, {"sender", a.sender},   {"type", a.type},
+                      {"ts", a.ts},           {"classification", a.classification},
+                      {"kind", a.kind},       {"event", obj}};
+    jsonl += json::serialize(line) + "\n";
+    transcripts[a.room_id] += "<tr><td>" + iso_time(a.ts) + "</td><td>" + html_escape(a.sender) + "</td><td>" +
+                              describe(obj) + "</td><td class=id>" + html_escape(a.event_id) + "</td></tr>\n";
+    res.records++;
+  }
+  res.rooms = static_cast<int64_t>(transcripts.size());
+
+  fs::create_directories(fs::path(out_dir) / "transcripts", ec);
+  if (ec) return Error::internal("cannot create " + out_dir + ": " + ec.message());
+  std::vector<std::pair<std::string, std::string>> files{{"records.jsonl", jsonl}};
+  for (auto& [room, rows_html] : transcripts) {
+    std::string page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Transcript of " +
+                       html_escape(room) +
+                       "</title><style>body{font-family:sans-serif}td{padding:2px 8px;vertical-align:top}"
+                       ".id{color:#888;font-size:small}</style></head><body>\n<h1>Transcript of " +
+                       html_escape(room) + "</h1>\n<p>Case reference: " + html_escape(case_ref) +
+                       "</p>\n<table>\n<tr><th>Time</th><th>Sender</th><th>Message</th><th>Event</th></tr>\n" +
+                       rows_html + "</table></body></html>\n";
+    files.emplace_back("transcripts/" + room_file(room), std::move(page));
+  }
+  json::array listed;
+  for (auto& [name, data] : files) {
+    DS_TRY(write_file(fs::path(out_dir) / name, data));
+    listed.push_back(json::object{{"path", name}, {"sha256", hex(sha256(data))},
+                                  {"bytes", static_cast<int64_t>(data.size())}});
+  }
+  json::object manifest{{"format", "despatch-export-1"},
+                        {"created_ts", now_ms()},
+                        {"case_ref", case_ref},
+                        {"filter", f.to_json()},
+                        {"records", res.records},
+                        {"files", std::move(listed)},
+                        {"signing_key_id", server_key.key_id()},
+                        {"signing_public_key", server_key.public_key_base64()}};
+  std::string manifest_text = json::serialize(manifest) + "\n";
+  DS_TRY(write_file(fs::path(out_dir) / "manifest.json", manifest_text));
+  DS_TRY(write_file(fs::path(out_dir) / "manifest.sig", base64_encode(server_key.sign(manifest_text)) + "\n"));
+  return res;
+}
+
+Result<int64_t> verify_export(const std::string& dir) {
+  DS_ASSIGN(std::string manifest_text, read_file(fs::path(dir) / "manifest.json"));
+  DS_ASSIGN(std::string sig_text, read_file(fs::path(dir) / "manifest.sig"));
+  boost::system::error_code ec;
+  auto mv = json::parse(manifest_text, ec);
+  if (ec || !mv.is_object()) return Error::bad_json("manifest.json is not JSON");
+  auto& m = mv.as_object();
+  auto* pk = m.if_contains("signing_public_key");
+  auto pub = pk && pk->is_string() ? base64_decode(pk->as_string()) : std::nullopt;
+  while (!sig_text.empty() && (sig_text.back() == '\n' || sig_text.back() == '\r')) sig_text.pop_back();
+  auto sig = base64_decode(sig_text);
+  if (!pub || pub->size() != 32 || !sig || !ed25519_verify(*pub, manifest_text, *sig))
+    return Error::forbidden("manifest signature does not verify");
+  auto* files = m.if_contains("files");
+  if (!files || !files->is_array()) return Error::bad_json("manifest lists no files");
+  std::set<std::string> listed{"manifest.json", "manifest.sig"};
+  for (auto& f : files->as_array()) {
+    if (!f.is_object() || !f.as_object().contains("path") || !f.as_object().contains("sha256"))
+      return Error::bad_json("manifest file entries need path and sha256");
+    std::string path(f.as_object().at("path").as_string());
+    if (path.find("..") != std::string::npos || (!path.empty() && path[0] == '/'))
+      return Error::forbidden("manifest path escapes the bundle: " + path);
+    listed.insert(path);
+    auto data = read_file(fs::path(dir) / path);
+    if (!data.ok()) return Error::forbidden("file missing from the bundle: " + path);
+    if (hex(sha256(*data)) != f.as_object().at("sha256").as_string())
+      return Error::forbidden("file changed since export: " + path);
+  }
+  for (auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::string rel = fs::relative(entry.path(), dir).generic_string();
+    if (!listed.count(rel)) return Error::forbidden("file added to the bundle: " + rel);
+  }
+  auto* n = m.if_contains("records");
+  return n && n->is_int64() ? n->as_int64() : 0;
+}
+
+}  // namespace despatch

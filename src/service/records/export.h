@@ -1,0 +1,39 @@
+// Exports for freedom-of-information and subject access requests: the matching records,
+// decrypted with the records office's key, as a bundle of JSON Lines, a readable HTML
+// transcript per room, a manifest of SHA-256 hashes, and the server's signature over it.
+#pragma once
+
+#include "core/crypto.h"
+#include "service/records/archive.h"
+#include "storage/conn.h"
+
+#include <optional>
+#include <string>
+
+namespace despatch {
+
+struct ExportFilter {
+  std::string user;  // sender, or subject of a membership event
+  std::string room;
+  std::optional<int64_t> from_ts, to_ts;  // inclusive, ms since the epoch
+  std::string text;  // case-insensitive substring of the message body
+  json::object to_json() const;
+  // Parses the admin API's filter object; M_BAD_JSON / M_INVALID_PARAM on bad fields.
+  static Result<ExportFilter> from_json(const json::object& o);
+};
+
+struct ExportResult {
+  int64_t records = 0;
+  int64_t rooms = 0;
+};
+
+// Writes the bundle into out_dir (created; must be empty or absent).
+Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys,
+                                    const ExportFilter& filter, const std::string& out_dir,
+                                    const SigningKey& server_key, const std::string& case_ref);
+
+// Checks a bundle: every file's hash against the manifest, no file missing or added, and the
+// signature. Returns the number of records on success.
+Result<int64_t> verify_export(const std::string& dir);
+
+}  // namespace despatch

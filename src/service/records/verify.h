@@ -1,0 +1,22 @@
+// Checks the archive's hash chain and signed checkpoints, and the audit log's chain, naming
+// the first record that was changed, removed, inserted or reordered.
+#pragma once
+
+#include "storage/conn.h"
+
+#include <string>
+
+namespace despatch {
+
+struct VerifyReport {
+  bool ok = true;
+  int64_t records = 0, checkpoints = 0, tombstones = 0;
+  int64_t first_bad_seq = 0;
+  std::string problem;  // human-readable, names the record and what happened to it
+};
+
+// server_public_key: the raw ed25519 key that signed the checkpoints.
+Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_public_key);
+Result<VerifyReport> verify_audit_log(storage::Conn& c);
+
+}  // namespace despatch
