@@ -52,11 +52,15 @@ Result<Config> load_config_file(const std::string& path) {
       "rooms.default_version",
       "rate_limit.enabled", "rate_limit.per_second", "rate_limit.burst",
       "rate_limit.login_per_second", "rate_limit.login_burst",
-      "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds"};
+      "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds",
+      "records.retention_days", "records.retention_direct_days", "records.retention_group_days",
+      "records.retention_check_seconds"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
-  for (auto& k : keys)
+  for (auto& k : keys) {
+    if (k.rfind("records.retention_rooms.", 0) == 0) continue;
     if (!kKnown.count(k)) return Error::invalid_param("config " + path + ": unknown option " + k);
+  }
 
   Config c;
   DS_TRY(read(t, "server_name", c.server_name));
@@ -79,6 +83,23 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "records.public_key_file", c.records_public_key_file));
   DS_TRY(read(t, "records.checkpoint_every", c.records_checkpoint_every));
   DS_TRY(read(t, "records.checkpoint_seconds", c.records_checkpoint_seconds));
+  DS_TRY(read(t, "records.retention_days", c.retention_days));
+  DS_TRY(read(t, "records.retention_check_seconds", c.retention_check_seconds));
+  for (auto [key, out] : {std::pair{"records.retention_direct_days", &c.retention_direct_days},
+                          std::pair{"records.retention_group_days", &c.retention_group_days}}) {
+    if (auto node = t.at_path(key)) {
+      auto v = node.value<int64_t>();
+      if (!v || *v < -1) return Error::invalid_param(std::string("config: wrong value for ") + key);
+      *out = *v;
+    }
+  }
+  if (auto* rooms = t.at_path("records.retention_rooms").as_table()) {
+    for (auto&& [room, days] : *rooms) {
+      auto v = days.value<int64_t>();
+      if (!v || *v < 0) return Error::invalid_param("config: records.retention_rooms values are days (0: for ever)");
+      c.retention_room_days[std::string(room.str())] = *v;
+    }
+  }
   if (c.default_room_version != "10" && c.default_room_version != "11")
     return Error::invalid_param("config: rooms.default_version must be \"10\" or \"11\"");
   if (c.io_threads < 1) c.io_threads = 1;
@@ -145,6 +166,19 @@ public_key_file = ""
 checkpoint_every = 1000
 # ...and at least this often (seconds) while records arrive, and at shutdown.
 checkpoint_seconds = 300
+# How long archived records are kept, in days; 0 keeps them for ever. A record is deleted
+# (leaving a tombstone that keeps the hash chain verifiable) only when its period has
+# ended and no legal hold covers it.
+retention_days = 0
+# Periods for direct chats and for group rooms; -1 uses retention_days.
+retention_direct_days = -1
+retention_group_days = -1
+# How often (seconds) the server looks for expired records.
+retention_check_seconds = 3600
+
+# Periods for single rooms override everything above, e.g.
+# [records.retention_rooms]
+# "!abcdefghijklmnopqr:example.gov" = 3650
 )";
 }
 

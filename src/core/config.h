@@ -5,6 +5,7 @@
 #include "core/result.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace despatch {
@@ -36,6 +37,13 @@ struct Config {
   std::string records_public_key_file;
   int64_t records_checkpoint_every = 1000;    // records between signed checkpoints
   int64_t records_checkpoint_seconds = 300;   // and at least this often while records arrive
+  // Retention of archived records, in days (0: keep for ever). Direct chats and group rooms
+  // may have their own periods (-1: use the default); single rooms override both.
+  int64_t retention_days = 0;
+  int64_t retention_direct_days = -1;
+  int64_t retention_group_days = -1;
+  std::map<std::string, int64_t> retention_room_days;
+  int64_t retention_check_seconds = 3600;  // how often expired records are looked for
 };
 
 // Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.

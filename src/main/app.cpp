@@ -1,9 +1,12 @@
 #include "main/app.h"
 
+#include "api/admin/routes.h"
 #include "api/client/routes.h"
 #include "core/base64.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "service/users/erasure.h"
+#include "service/common/time.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -69,12 +72,15 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   DS_ASSIGN(auto db, storage::Database::open_sqlite(config.data_dir));
   DS_ASSIGN(SigningKey key, load_or_create_signing_key(config.data_dir));
   DS_ASSIGN(std::string records_key, load_or_create_records_key(config));
+  DS_TRY(load_erased_users(db->reader()));
   std::unique_ptr<App> app(new App(std::move(key)));
   app->config = std::move(config);
   app->db = std::move(db);
   App& a = *app;
   a.push = std::make_unique<PushService>(*a.db);
+  a.records_public_key = records_key;
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
+  a.retention = std::make_unique<Retention>(a.config, *a.db);
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
   a.backup = std::make_unique<KeyBackup>(*a.db);
   a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu, a.notifier);
@@ -113,6 +119,27 @@ void App::start_background() {
   };
   background_ = tick;
   (*tick)();
+  if (config.retention_check_seconds > 0) {
+    auto rtimer = std::make_shared<boost::asio::steady_timer>(io);
+    auto rtick = std::make_shared<std::function<void()>>();
+    *rtick = [this, rtimer, weak = std::weak_ptr<std::function<void()>>(rtick)] {
+      rtimer->expires_after(std::chrono::seconds(config.retention_check_seconds));
+      rtimer->async_wait([this, weak](boost::system::error_code ec) {
+        if (ec) return;
+        boost::asio::co_spawn(
+            io,
+            [this]() -> boost::asio::awaitable<void> {
+              auto n = co_await retention->run("server", now_ms());
+              if (!n.ok()) DS_LOG(kError, "retention run failed: {}", n.error().message);
+              else if (*n > 0) DS_LOG(kInfo, "retention: {} archived records reached the end of their period", *n);
+            },
+            boost::asio::detached);
+        if (auto t = weak.lock()) (*t)();
+      });
+    };
+    retention_tick_ = rtick;
+    (*rtick)();
+  }
 }
 
 http::Router App::routes() {
@@ -130,6 +157,7 @@ http::Router App::routes() {
   api::add_push_routes(r, *this);
   api::add_keys_routes(r, *this);
   api::add_key_backup_routes(r, *this);
+  api::add_admin_routes(r, *this);
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
+#include "service/records/retention.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/sync_service.h"
 #include "service/sync/timeline.h"
@@ -34,6 +35,8 @@ struct App {
   Notifier notifier;
   std::unique_ptr<PushService> push;
   std::unique_ptr<Archive> archive;
+  std::unique_ptr<Retention> retention;
+  std::string records_public_key;  // raw X25519 key the archive seals to
   std::unique_ptr<UserService> users;
   std::unique_ptr<RoomService> rooms;
   std::unique_ptr<Typing> typing;
@@ -53,7 +56,7 @@ struct App {
 
  private:
   explicit App(SigningKey k) : key(std::move(k)) {}
-  std::shared_ptr<std::function<void()>> background_;
+  std::shared_ptr<std::function<void()>> background_, retention_tick_;
 };
 
 // The records office public key: from the configured file, else <data_dir>/records_office.pub,

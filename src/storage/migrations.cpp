@@ -159,6 +159,11 @@ CREATE INDEX archive_event ON archive(event_id);
 CREATE TABLE archive_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, ts INTEGER NOT NULL,
   key_id TEXT NOT NULL, signature TEXT NOT NULL);
 
+-- retention policies tell direct chats from group rooms
+ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'group';
+-- erased users' events are served redacted to everyone else
+ALTER TABLE users ADD COLUMN erased INTEGER NOT NULL DEFAULT 0;
+
 -- id -> a legal hold on a user, a room and/or a time range
 CREATE TABLE legal_holds (id INTEGER PRIMARY KEY, case_ref TEXT NOT NULL, user_id TEXT,
   room_id TEXT, from_ts INTEGER, to_ts INTEGER, placed_by TEXT NOT NULL, placed_ts INTEGER NOT NULL,

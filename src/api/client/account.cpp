@@ -3,6 +3,7 @@
 #include "api/client/util.h"
 
 #include "core/ids.h"
+#include "service/records/audit.h"
 
 namespace despatch::api {
 
@@ -144,11 +145,16 @@ void add_account_routes(http::Router& r, App& app) {
              [&app](Request& req) -> Awaitable {
                auto& body = req.body_object();
                DS_CO_ASSIGN(auto erase, opt_bool(body, "erase"));
-               (void)erase;  // erasure of displayed messages comes with the records issue
                std::string user = req.who().user_id;
-               DS_CO_TRY(co_await app.users->check_uia(user, body.if_contains("auth")));
+               const json::value* auth = body.if_contains(std::string_view("auth"));
+               DS_CO_TRY(co_await app.users->check_uia(user, auth));
                co_await app.rooms->leave_all(user);
-               DS_CO_TRY(co_await app.users->deactivate(user));
+               DS_CO_TRY(co_await app.users->deactivate(user, erase.value_or(false)));
+               json::object details{{"user_id", user}, {"erase", erase.value_or(false)}, {"by", "self"}};
+               auto job = [&](storage::Conn& c) -> Result<int64_t> {
+                 return audit_append(c, user, "user.deactivate", "", details);
+               };
+               DS_CO_TRY(co_await app.db->write<int64_t>(job));
                co_return json::object{{"id_server_unbind_result", "no-support"}};
              });
 }

@@ -5,6 +5,7 @@
 #include "service/records/archive.h"
 #include "service/records/audit.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace despatch {
@@ -70,6 +71,29 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
     }
     prev = a.hash;
     expected = a.seq + 1;
+  }
+
+  // A tombstone is legitimate only when a retention run recorded it in the audit log.
+  if (rep.tombstones > 0) {
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    DS_ASSIGN(auto runs, c.query("SELECT details FROM audit_log WHERE action='records.retention'"));
+    for (auto& run : runs) {
+      boost::system::error_code ec;
+      auto d = json::parse(run.str(0), ec);
+      if (ec || !d.is_object() || !d.as_object().contains("ranges")) continue;
+      for (auto& rg : d.as_object().at("ranges").as_array())
+        if (rg.is_array() && rg.as_array().size() == 2)
+          ranges.emplace_back(rg.as_array()[0].to_number<int64_t>(), rg.as_array()[1].to_number<int64_t>());
+    }
+    for (auto& r : rows) {
+      ArchiveRow a = parse_archive_row(r);
+      if (a.kind != "tombstone") continue;
+      bool logged = std::any_of(ranges.begin(), ranges.end(),
+                                [&](auto& rg) { return a.seq >= rg.first && a.seq <= rg.second; });
+      if (!logged)
+        return fail(rep, a.seq, "record " + std::to_string(a.seq) +
+                                    " was deleted outside retention: no audit entry records its deletion");
+    }
   }
 
   DS_ASSIGN(auto cps, c.query("SELECT seq, hash, ts, key_id, signature FROM archive_checkpoints ORDER BY seq"));

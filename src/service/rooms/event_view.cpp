@@ -2,6 +2,7 @@
 
 #include "service/common/time.h"
 #include "service/rooms/event_format.h"
+#include "service/users/erasure.h"
 
 namespace despatch {
 
@@ -33,6 +34,13 @@ json::object client_event(storage::Conn& c, const StoredEvent& ev, const std::st
   const json::object* src = &ev.pdu;
   json::object redacted;
   std::optional<StoredEvent> because;
+  auto* sender = ev.pdu.if_contains("sender");
+  // An erased account is deactivated, so nobody left to serve is the sender.
+  bool erased = sender && sender->is_string() && is_erased(std::string(sender->as_string()));
+  if (erased) {
+    redacted = redact_event(ev.pdu, room_version);
+    src = &redacted;
+  }
   if (!ev.redacted_by.empty()) {
     redacted = redact_event(ev.pdu, room_version);
     src = &redacted;

@@ -74,7 +74,7 @@ Result<json::object> RoomService::get_event(const std::string& user, const std::
   DS_ASSIGN(auto ev, load_event(c, event_id));
   if (!ev || !is_str(ev->pdu["room_id"], room_id)) return Error::not_found("Event not found");
   DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
-  if (!vis.can_see(ev->pos)) return Error::not_found("Event not found");
+  if (!vis.can_see(*ev)) return Error::not_found("Event not found");
   return client_event(c, *ev, version);
 }
 

@@ -144,9 +144,10 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
           DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=? AND deactivated=0", {u}));
           if (!known) return Error::not_found("Unknown user " + u);
         }
-        DS_TRY(c.exec("INSERT INTO rooms(room_id, room_version, creator, is_public, created_ts) "
-                      "VALUES(?,?,?,?,?)",
-                      {room_id, version, creator, int64_t{is_public ? 1 : 0}, now_ms()}));
+        DS_TRY(c.exec("INSERT INTO rooms(room_id, room_version, creator, is_public, created_ts, kind) "
+                      "VALUES(?,?,?,?,?,?)",
+                      {room_id, version, creator, int64_t{is_public ? 1 : 0}, now_ms(),
+                       std::string(is_direct ? "direct" : "group")}));
         w.new_room(room_id, version);
 
         json::object create_content;

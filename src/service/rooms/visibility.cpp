@@ -1,5 +1,7 @@
 #include "service/rooms/visibility.h"
 
+#include "service/common/time.h"
+
 #include <algorithm>
 
 namespace despatch {
@@ -16,6 +18,12 @@ Result<Visibility> Visibility::load(storage::Conn& c, const std::string& room_id
     if (r.str(1) == "m.room.member") v.memberships_.emplace_back(r.i64(0), r.str(2));
     else v.visibility_.emplace_back(r.i64(0), r.str(3));
   }
+  DS_ASSIGN(auto retention, storage::query_one(
+                                c, "SELECT json_extract(e.json, '$.content.max_lifetime') FROM current_state s "
+                                   "JOIN events e ON e.event_id=s.event_id WHERE s.room_id=? AND "
+                                   "s.type='m.room.retention' AND s.state_key=''",
+                                {room_id}));
+  if (retention && !retention->is_null(0) && retention->i64(0) > 0) v.max_lifetime_ms_ = retention->i64(0);
   return v;
 }
 
@@ -51,6 +59,13 @@ bool Visibility::can_see(int64_t pos) const {
   if (vis == "shared" && current_membership() == "join") return true;
   if (vis == "invited" && m == "invite") return true;
   return false;
+}
+
+bool Visibility::can_see(const StoredEvent& e) const {
+  if (!can_see(e.pos)) return false;
+  if (max_lifetime_ms_ <= 0 || e.pdu.contains("state_key")) return true;
+  auto* ts = e.pdu.if_contains("origin_server_ts");
+  return !ts || !ts->is_int64() || ts->as_int64() >= now_ms() - max_lifetime_ms_;
 }
 
 Result<std::vector<StoredEvent>> state_at(storage::Conn& c, const std::string& room_id,

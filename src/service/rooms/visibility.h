@@ -19,6 +19,9 @@ class Visibility {
 
   // May the user see the event stored at stream position pos?
   bool can_see(int64_t pos) const;
+  // can_see, and the event has not outlived the room's m.room.retention max_lifetime
+  // (disappearing messages: gone for users, kept in the records archive).
+  bool can_see(const StoredEvent& e) const;
   std::string current_membership() const;
   // Stream position of the user's latest member event (0 when none).
   int64_t membership_pos() const;
@@ -30,6 +33,7 @@ class Visibility {
   std::string visibility_at(int64_t pos) const;
   std::vector<std::pair<int64_t, std::string>> memberships_;  // ascending by pos
   std::vector<std::pair<int64_t, std::string>> visibility_;
+  int64_t max_lifetime_ms_ = 0;  // 0: messages never disappear
 };
 
 // State events of room_id as of stream position pos (latest per type and state_key).

@@ -198,7 +198,7 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
     for (auto& r : rows) {
       DS_ASSIGN(StoredEvent e, parse_event_row(r));
       cursor = e.pos - 1;
-      if (!vis.can_see(e.pos) || !matches(rf.timeline, e.pdu, room_id)) continue;
+      if (!vis.can_see(e) || !matches(rf.timeline, e.pdu, room_id)) continue;
       if (static_cast<int>(picked.size()) == limit) {
         limited = true;
         break;

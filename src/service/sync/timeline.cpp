@@ -64,7 +64,7 @@ Result<json::object> Timeline::messages(const std::string& user, const std::stri
         break;
       }
       cursor = backwards ? e.pos - 1 : e.pos;
-      if (!vis.can_see(e.pos) || !matches(filter, e.pdu, room_id)) continue;
+      if (!vis.can_see(e) || !matches(filter, e.pdu, room_id)) continue;
       senders.insert(std::string(e.pdu["sender"].as_string()));
       chunk.push_back(client_event(c, e, version, device));
       if (static_cast<int>(chunk.size()) >= limit) break;
@@ -88,7 +88,7 @@ Result<json::object> Timeline::context(const std::string& user, const std::strin
   DS_ASSIGN(auto ev, load_event(c, event_id));
   if (!ev || !is_str(ev->pdu["room_id"], room_id)) return Error::not_found("Event not found");
   DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
-  if (!vis.can_see(ev->pos)) return Error::not_found("Event not found");
+  if (!vis.can_see(*ev)) return Error::not_found("Event not found");
   limit = std::clamp(limit, 0, kMaxEventLimit);
   int before_n = limit / 2, after_n = limit - before_n;
 
@@ -105,7 +105,7 @@ Result<json::object> Timeline::context(const std::string& user, const std::strin
     for (auto& r : rows) {
       DS_ASSIGN(StoredEvent e, parse_event_row(r));
       *edge = backwards ? e.pos - 1 : e.pos;
-      if (!vis.can_see(e.pos) || !matches(filter, e.pdu, room_id)) continue;
+      if (!vis.can_see(e) || !matches(filter, e.pdu, room_id)) continue;
       senders.insert(std::string(e.pdu["sender"].as_string()));
       items.push_back(client_event(c, e, version, device));
       if (static_cast<int>(items.size()) >= n) break;

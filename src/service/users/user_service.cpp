@@ -5,6 +5,7 @@
 #include "core/ids.h"
 #include "service/common/time.h"
 #include "service/keys/key_service.h"
+#include "service/users/erasure.h"
 
 #include <sodium.h>
 
@@ -295,13 +296,15 @@ asio::awaitable<Status> UserService::set_password(const std::string& user_id,
   co_return r;
 }
 
-asio::awaitable<Status> UserService::deactivate(const std::string& user_id) {
+asio::awaitable<Status> UserService::deactivate(const std::string& user_id, bool erase) {
   std::vector<std::string> wake;
-  auto job = [this, user_id, &wake](Conn& c) -> Status {
-    DS_TRY(c.exec("UPDATE users SET deactivated=1, password_hash=NULL WHERE user_id=?", {user_id}));
+  auto job = [this, user_id, erase, &wake](Conn& c) -> Status {
+    DS_TRY(c.exec("UPDATE users SET deactivated=1, password_hash=NULL, erased=MAX(erased, ?) WHERE user_id=?",
+                  {int64_t{erase ? 1 : 0}, user_id}));
     return remove_devices(c, user_id, {}, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
+  if (r.ok() && erase) mark_erased(user_id);
   notifier_.notify_users(wake);
   forget_tokens_where([&](const Session& s) { return s.user_id == user_id; });
   co_return r;

@@ -74,7 +74,9 @@ class UserService {
                                               const std::string& new_password, bool logout_devices,
                                               const std::string& keep_device);
   // Marks the account deactivated and ends all its sessions.
-  boost::asio::awaitable<Status> deactivate(const std::string& user_id);
+  // erase: the user's messages are then served redacted to everyone else (never removed
+  // from the records archive).
+  boost::asio::awaitable<Status> deactivate(const std::string& user_id, bool erase);
 
   Result<bool> user_exists(const std::string& user_id);
   Result<json::object> get_profile(const std::string& user_id);

@@ -1,0 +1,135 @@
+// The admin API (/_despatch/admin/v1): legal holds, retention runs, archive verification,
+// exports, the audit log and account deactivation. Every route needs an admin access token,
+// and every action is written to the audit log with who, when and the case reference.
+#include "api/admin/routes.h"
+#include "api/client/util.h"
+
+#include "core/base64.h"
+#include "core/ids.h"
+#include "service/common/time.h"
+#include "service/records/audit.h"
+#include "service/records/export.h"
+#include "service/records/verify.h"
+
+#include <filesystem>
+
+namespace despatch::api {
+
+namespace {
+
+const std::string kPrefix = "/_despatch/admin/v1";
+
+void add(http::Router& r, const char* method, const std::string& path, http::Handler h) {
+  r.add({method, kPrefix + path, Auth::kAdmin, RateClass::kNone, http::Body::kJson, std::move(h)});
+}
+
+// Records an admin action; a failure to audit fails the action's reply.
+asio::awaitable<Status> audit(App& app, const std::string& actor, const std::string& action,
+                              const std::string& case_ref, json::object details) {
+  auto job = [&](storage::Conn& c) -> Result<int64_t> { return audit_append(c, actor, action, case_ref, details); };
+  auto r = co_await app.db->write<int64_t>(job);
+  if (!r.ok()) co_return r.error();
+  co_return ok_status();
+}
+
+}  // namespace
+
+void add_admin_routes(http::Router& r, App& app) {
+  // GET /_despatch/admin/v1/audit?limit=&before=
+  add(r, "GET", "/audit", [&app](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 1000));
+    DS_CO_ASSIGN(auto before, query_int(req, "before", 0, INT64_MAX));
+    DS_CO_ASSIGN(json::array entries, audit_list(app.db->reader(), limit.value_or(100), before.value_or(0)));
+    co_return json::object{{"entries", std::move(entries)}};
+  });
+
+  // GET /_despatch/admin/v1/legal_holds?include_lifted=true
+  add(r, "GET", "/legal_holds", [&app](Request& req) -> Awaitable {
+    auto* all = req.query_param("include_lifted");
+    DS_CO_ASSIGN(json::array holds, app.retention->list_holds(all && *all == "true"));
+    co_return json::object{{"holds", std::move(holds)}};
+  });
+  // POST /_despatch/admin/v1/legal_holds
+  add(r, "POST", "/legal_holds", [&app](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(HoldRequest hold, HoldRequest::from_json(req.body_object()));
+    DS_CO_ASSIGN(int64_t id, co_await app.retention->place_hold(req.who().user_id, hold));
+    co_return json::object{{"hold_id", id}};
+  });
+  // DELETE /_despatch/admin/v1/legal_holds/{holdId}
+  add(r, "DELETE", "/legal_holds/{holdId}", [&app](Request& req) -> Awaitable {
+    const std::string& id = req.param(0);
+    if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos)
+      co_return Error::not_found("No active legal hold with that ID");
+    DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
+    DS_CO_TRY(co_await app.retention->lift_hold(req.who().user_id, std::stoll(id), case_ref.value_or("")));
+    co_return empty_reply();
+  });
+
+  // POST /_despatch/admin/v1/retention/run {"now_ts": optional, for looking ahead}
+  add(r, "POST", "/retention/run", [&app](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(auto now, opt_int(req.body_object(), "now_ts"));
+    DS_CO_ASSIGN(int64_t n, co_await app.retention->run(req.who().user_id, now.value_or(now_ms())));
+    co_return json::object{{"deleted", n}};
+  });
+
+  // POST /_despatch/admin/v1/records/verify
+  add(r, "POST", "/records/verify", [&app](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(VerifyReport rep, verify_archive(app.db->reader(), app.key.public_key()));
+    json::object out{{"ok", rep.ok}, {"records", rep.records}, {"checkpoints", rep.checkpoints},
+                     {"tombstones", rep.tombstones}};
+    if (!rep.ok) {
+      out["first_bad_seq"] = rep.first_bad_seq;
+      out["problem"] = rep.problem;
+    }
+    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.verify", "", out));
+    co_return out;
+  });
+
+  // POST /_despatch/admin/v1/records/export {case_ref, filter, records_key}
+  // The records office's secret key travels with the request, is used once and is never
+  // stored; the bundle lands in <data_dir>/exports/.
+  add(r, "POST", "/records/export", [&app](Request& req) -> Awaitable {
+    auto& body = req.body_object();
+    DS_CO_ASSIGN(std::string case_ref, req_string(body, "case_ref"));
+    if (case_ref.empty()) co_return Error::missing_param("case_ref is required");
+    DS_CO_ASSIGN(std::string key_b64, req_string(body, "records_key"));
+    DS_CO_ASSIGN(auto filter_obj, opt_object(body, "filter"));
+    DS_CO_ASSIGN(ExportFilter filter, ExportFilter::from_json(filter_obj.value_or(json::object{})));
+    auto secret = base64_decode(key_b64);
+    if (!secret || secret->size() != 32) co_return Error::invalid_param("records_key must be a base64 32-byte key");
+    std::string safe_case;
+    for (char ch : case_ref) safe_case.push_back(std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_');
+    std::string out_dir = app.config.data_dir + "/exports/" + safe_case + "-" + std::to_string(now_ms());
+    RecordsKeyPair kp{app.records_public_key, *secret};
+    auto res = export_records(app.db->reader(), kp, filter, out_dir, app.key, case_ref);
+    json::object details{{"filter", filter.to_json()}, {"ok", res.ok()}};
+    if (res.ok()) {
+      details["records"] = res->records;
+      details["out"] = out_dir;
+    } else {
+      details["error"] = res.error().message;
+      std::error_code ec;
+      std::filesystem::remove_all(out_dir, ec);
+    }
+    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.export", case_ref, details));
+    if (!res.ok()) co_return res.error();
+    co_return json::object{{"records", res->records}, {"rooms", res->rooms}, {"bundle", out_dir}};
+  });
+
+  // POST /_despatch/admin/v1/users/{userId}/deactivate {case_ref, erase}
+  add(r, "POST", "/users/{userId}/deactivate", [&app](Request& req) -> Awaitable {
+    const std::string& user = req.param(0);
+    if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
+    DS_CO_ASSIGN(bool exists, app.users->user_exists(user));
+    if (!exists) co_return Error::not_found("Unknown user");
+    DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
+    DS_CO_ASSIGN(auto erase, opt_bool(req.body_object(), "erase"));
+    co_await app.rooms->leave_all(user);
+    DS_CO_TRY(co_await app.users->deactivate(user, erase.value_or(false)));
+    json::object details{{"user_id", user}, {"erase", erase.value_or(false)}};
+    DS_CO_TRY(co_await audit(app, req.who().user_id, "user.deactivate", case_ref.value_or(""), details));
+    co_return empty_reply();
+  });
+}
+
+}  // namespace despatch::api

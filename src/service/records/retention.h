@@ -1,0 +1,43 @@
+// Retention of archived records and legal holds. A record is deleted (tombstoned: its
+// sealed content goes, its hashes stay so the chain still verifies) only when its room's
+// period has ended and no active hold covers it. Every deletion run and every hold change is
+// written to the audit log; verify checks each tombstone against the log.
+#pragma once
+
+#include "core/config.h"
+#include "storage/database.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+
+namespace despatch {
+
+struct HoldRequest {
+  std::string case_ref, user_id, room_id;
+  std::optional<int64_t> from_ts, to_ts;
+  static Result<HoldRequest> from_json(const json::object& body);
+};
+
+class Retention {
+ public:
+  Retention(const Config& config, storage::Database& db) : config_(config), db_(db) {}
+
+  // Deletes what has expired at now_ms (a parameter so tests can look ahead). Returns how
+  // many records were tombstoned.
+  boost::asio::awaitable<Result<int64_t>> run(const std::string& actor, int64_t now_ms);
+
+  boost::asio::awaitable<Result<int64_t>> place_hold(const std::string& actor, const HoldRequest& hold);
+  boost::asio::awaitable<Status> lift_hold(const std::string& actor, int64_t id,
+                                           const std::string& case_ref);
+  Result<json::array> list_holds(bool include_lifted);
+
+  // Retention period in ms for a room (0: for ever).
+  int64_t period_ms(const std::string& room_id, const std::string& kind) const;
+
+ private:
+  const Config& config_;
+  storage::Database& db_;
+};
+
+}  // namespace despatch
