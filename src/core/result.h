@@ -39,6 +39,7 @@ inline constexpr const char* kBadState = "M_BAD_STATE";
 inline constexpr const char* kMissingParams = "M_MISSING_PARAM";
 inline constexpr const char* kServerNotTrusted = "M_SERVER_NOT_TRUSTED";
 inline constexpr const char* kUnauthorized = "M_UNAUTHORIZED";
+inline constexpr const char* kInvalidSignature = "M_INVALID_SIGNATURE";
 }  // namespace errc
 
 struct Error {

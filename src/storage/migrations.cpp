@@ -142,14 +142,19 @@ CREATE TABLE backup_keys (user_id TEXT NOT NULL, version INTEGER NOT NULL, room_
 )SQL",
     // 3: the records archive, its signed checkpoints, legal holds and the audit log.
     R"SQL(
+-- id -> a data key, sealed (libsodium sealed box) to the records office's public key.
+-- Records are encrypted with a data key (XChaCha20-Poly1305); keys rotate every 1,000
+-- records, so the costly public-key step is paid once per thousand.
+CREATE TABLE archive_keys (id INTEGER PRIMARY KEY, sealed_key TEXT NOT NULL);
+
 -- seq -> one archived record. Append-only and hash-chained: hash = SHA-256(prev_hash ||
--- content_hash), content_hash = SHA-256 of the canonical JSON of every other column. The
--- sealed column is a libsodium sealed box to the records office's key; a tombstone keeps
+-- content_hash), content_hash = SHA-256 of the canonical JSON of every other column.
+-- sealed = base64(nonce || ciphertext) under data key key_id; a tombstone keeps
 -- content_hash but drops sealed.
 CREATE TABLE archive (
   seq INTEGER PRIMARY KEY, stream_pos INTEGER NOT NULL, event_id TEXT NOT NULL,
   room_id TEXT NOT NULL, sender TEXT NOT NULL, type TEXT NOT NULL, ts INTEGER NOT NULL,
-  classification TEXT NOT NULL, kind TEXT NOT NULL, sealed TEXT,
+  classification TEXT NOT NULL, kind TEXT NOT NULL, key_id INTEGER NOT NULL, sealed TEXT,
   content_hash TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX archive_room ON archive(room_id, ts);
 CREATE INDEX archive_sender ON archive(sender, ts);

@@ -72,7 +72,8 @@ asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user
       if (!*sub) continue;
       DS_TRY(cross_key(**sub, user, usage));
       auto st = verify_key_signature(**sub, user, mk.first, mk.second);
-      if (!st.ok()) return Error::invalid_param(std::string(usage) + " key is not signed by the master key");
+      if (!st.ok())
+        return Error::make(400, errc::kInvalidSignature, std::string(usage) + " key is not signed by the master key");
       DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?,?,?) ON CONFLICT "
                     "(user_id, usage) DO UPDATE SET json=excluded.json",
                     {user, usage, json::serialize(**sub)}));
@@ -164,7 +165,7 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
         }
         auto st = verify_key_signature(obj, user, signer->first, signer->second);
         if (!st.ok()) {
-          fail(target, key_id, Error::invalid_param("Invalid signature"));
+          fail(target, key_id, Error::make(400, errc::kInvalidSignature, "Invalid signature"));
           continue;
         }
         DS_TRY(c.exec("INSERT INTO key_signatures(target_user, target_key, signer, signer_key_id, signature) "

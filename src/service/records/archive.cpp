@@ -53,6 +53,7 @@ ArchiveRow parse_archive_row(const storage::Row& r) {
   a.content_hash = r.str(10);
   a.prev_hash = r.str(11);
   a.hash = r.str(12);
+  a.key_id = r.i64(13);
   return a;
 }
 
@@ -60,7 +61,7 @@ std::string archive_content_hash(const ArchiveRow& a) {
   json::object o{{"seq", a.seq},          {"stream_pos", a.stream_pos}, {"event_id", a.event_id},
                  {"room_id", a.room_id},  {"sender", a.sender},         {"type", a.type},
                  {"ts", a.ts},            {"classification", a.classification},
-                 {"kind", a.kind},        {"sealed", a.sealed}};
+                 {"kind", a.kind},        {"key_id", a.key_id},         {"sealed", a.sealed}};
   return hex(sha256(canonical_json(o)));
 }
 
@@ -84,15 +85,46 @@ RecordsKeyPair RecordsKeyPair::generate() {
 Result<std::string> load_records_public_key(const std::string& path) { return read_key_file(path); }
 Result<std::string> load_records_secret_key(const std::string& path) { return read_key_file(path); }
 
-Result<std::string> open_sealed(const std::string& sealed_b64, const RecordsKeyPair& keys) {
-  auto sealed = base64_decode(sealed_b64);
-  if (!sealed || sealed->size() < crypto_box_SEALBYTES) return Error::internal("malformed sealed record");
-  std::string plain(sealed->size() - crypto_box_SEALBYTES, '\0');
-  if (crypto_box_seal_open(reinterpret_cast<unsigned char*>(plain.data()),
-                           reinterpret_cast<const unsigned char*>(sealed->data()), sealed->size(),
-                           reinterpret_cast<const unsigned char*>(keys.public_key.data()),
-                           reinterpret_cast<const unsigned char*>(keys.secret_key.data())) != 0)
-    return Error::forbidden("The records key does not open this archive");
+namespace {
+constexpr int64_t kDataKeyUses = 1000;
+constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+}  // namespace
+
+ArchiveOpener::~ArchiveOpener() {
+  for (auto& [id, k] : data_keys_) sodium_memzero(k.data(), k.size());
+}
+
+Result<std::string> ArchiveOpener::open(const ArchiveRow& row) {
+  auto it = data_keys_.find(row.key_id);
+  if (it == data_keys_.end()) {
+    DS_ASSIGN(auto kr, storage::query_one(c_, "SELECT sealed_key FROM archive_keys WHERE id=?", {row.key_id}));
+    if (!kr) return Error::internal("record " + std::to_string(row.seq) + " names a missing data key");
+    auto sealed = base64_decode(kr->str(0));
+    if (!sealed || sealed->size() != crypto_box_SEALBYTES + 32) return Error::internal("malformed data key");
+    std::string key(32, '\0');
+    if (crypto_box_seal_open(reinterpret_cast<unsigned char*>(key.data()),
+                             reinterpret_cast<const unsigned char*>(sealed->data()), sealed->size(),
+                             reinterpret_cast<const unsigned char*>(keys_.public_key.data()),
+                             reinterpret_cast<const unsigned char*>(keys_.secret_key.data())) != 0)
+      return Error::forbidden("The records key does not open this archive");
+    it = data_keys_.emplace(row.key_id, std::move(key)).first;
+  }
+  auto blob = base64_decode(row.sealed);
+  if (!blob || blob->size() < kNonce + kTag) return Error::internal("record " + std::to_string(row.seq) + " is malformed");
+  std::string plain(blob->size() - kNonce - kTag, '\0');
+  unsigned long long len = 0;
+  // The record's sequence number is the associated data: a ciphertext moved between
+  // records does not open.
+  std::string ad = std::to_string(row.seq);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(plain.data()), &len, nullptr,
+          reinterpret_cast<const unsigned char*>(blob->data() + kNonce), blob->size() - kNonce,
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+          reinterpret_cast<const unsigned char*>(blob->data()),
+          reinterpret_cast<const unsigned char*>(it->second.data())) != 0)
+    return Error::internal("record " + std::to_string(row.seq) + " does not decrypt");
+  plain.resize(len);
   return plain;
 }
 
@@ -100,7 +132,11 @@ Archive::Archive(storage::Database& db, const SigningKey& server_key,
                  std::string records_public_key, int64_t checkpoint_every)
     : db_(db), key_(server_key), records_public_key_(std::move(records_public_key)),
       checkpoint_every_(checkpoint_every) {
-  db_.add_on_rollback([this] { head_loaded_ = false; });
+  // A rolled-back group may have taken the data key's row with it: start a new key.
+  db_.add_on_rollback([this] {
+    head_loaded_ = false;
+    data_key_id_ = 0;
+  });
 }
 
 Status Archive::load_head(Conn& c) {
@@ -115,12 +151,31 @@ Status Archive::load_head(Conn& c) {
 
 Result<int64_t> Archive::append(Conn& c, const ArchiveEntry& e) {
   if (!head_loaded_) DS_TRY(load_head(c));
-  std::string sealed(e.plaintext.size() + crypto_box_SEALBYTES, '\0');
-  crypto_box_seal(reinterpret_cast<unsigned char*>(sealed.data()),
-                  reinterpret_cast<const unsigned char*>(e.plaintext.data()), e.plaintext.size(),
-                  reinterpret_cast<const unsigned char*>(records_public_key_.data()));
+  if (data_key_id_ == 0 || data_key_uses_ >= kDataKeyUses) {
+    data_key_.assign(32, '\0');
+    crypto_aead_xchacha20poly1305_ietf_keygen(reinterpret_cast<unsigned char*>(data_key_.data()));
+    std::string sealed_key(32 + crypto_box_SEALBYTES, '\0');
+    crypto_box_seal(reinterpret_cast<unsigned char*>(sealed_key.data()),
+                    reinterpret_cast<const unsigned char*>(data_key_.data()), 32,
+                    reinterpret_cast<const unsigned char*>(records_public_key_.data()));
+    DS_TRY(c.exec("INSERT INTO archive_keys(sealed_key) VALUES(?)", {base64_encode(sealed_key)}));
+    DS_ASSIGN(auto row, storage::query_one(c, "SELECT MAX(id) FROM archive_keys"));
+    data_key_id_ = row->i64(0);
+    data_key_uses_ = 0;
+  }
+  ++data_key_uses_;
   ArchiveRow a;
   a.seq = head_seq_ + 1;
+  std::string blob(kNonce + e.plaintext.size() + kTag, '\0');
+  randombytes_buf(blob.data(), kNonce);
+  std::string ad = std::to_string(a.seq);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<unsigned char*>(blob.data() + kNonce), &clen,
+      reinterpret_cast<const unsigned char*>(e.plaintext.data()), e.plaintext.size(),
+      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
+      reinterpret_cast<const unsigned char*>(blob.data()),
+      reinterpret_cast<const unsigned char*>(data_key_.data()));
   a.stream_pos = e.stream_pos;
   a.event_id = e.event_id;
   a.room_id = e.room_id;
@@ -129,14 +184,15 @@ Result<int64_t> Archive::append(Conn& c, const ArchiveEntry& e) {
   a.ts = e.ts;
   a.classification = e.classification;
   a.kind = e.kind;
-  a.sealed = base64_encode(sealed);
+  a.key_id = data_key_id_;
+  a.sealed = base64_encode(blob);
   a.content_hash = archive_content_hash(a);
   a.prev_hash = head_hash_;
   a.hash = archive_chain_hash(a.prev_hash, a.content_hash);
   DS_TRY(c.exec("INSERT INTO archive(seq, stream_pos, event_id, room_id, sender, type, ts, classification, "
-                "kind, sealed, content_hash, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "kind, key_id, sealed, content_hash, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 {a.seq, a.stream_pos, a.event_id, a.room_id, a.sender, a.type, a.ts, a.classification,
-                 a.kind, a.sealed, a.content_hash, a.prev_hash, a.hash}));
+                 a.kind, a.key_id, a.sealed, a.content_hash, a.prev_hash, a.hash}));
   head_seq_ = a.seq;
   head_hash_ = a.hash;
   if (checkpoint_every_ > 0 && head_seq_ - checkpoint_seq_ >= checkpoint_every_) DS_TRY(checkpoint(c));

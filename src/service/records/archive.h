@@ -6,6 +6,7 @@
 #include "core/crypto.h"
 #include "storage/database.h"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -22,13 +23,13 @@ struct ArchiveEntry {
 
 // Column values of one archive row, as verify and export read them.
 struct ArchiveRow {
-  int64_t seq = 0, stream_pos = 0, ts = 0;
+  int64_t seq = 0, stream_pos = 0, ts = 0, key_id = 0;
   std::string event_id, room_id, sender, type, classification, kind, sealed;
   std::string content_hash, prev_hash, hash;
 };
 inline constexpr const char* kArchiveColumns =
     "seq, stream_pos, event_id, room_id, sender, type, ts, classification, kind, sealed, "
-    "content_hash, prev_hash, hash";
+    "content_hash, prev_hash, hash, key_id";
 ArchiveRow parse_archive_row(const storage::Row& r);
 
 // The content hash of a row (hex), from every column but the hashes.
@@ -45,8 +46,19 @@ struct RecordsKeyPair {
 };
 Result<std::string> load_records_public_key(const std::string& path);
 Result<std::string> load_records_secret_key(const std::string& path);
-// Opens a sealed record (base64); M_FORBIDDEN when the key does not fit.
-Result<std::string> open_sealed(const std::string& sealed_b64, const RecordsKeyPair& keys);
+// Opens archived records with the records office's key pair, caching data keys.
+class ArchiveOpener {
+ public:
+  ArchiveOpener(storage::Conn& c, RecordsKeyPair keys) : c_(c), keys_(std::move(keys)) {}
+  ~ArchiveOpener();
+  // The record's plaintext; M_FORBIDDEN when the office key does not fit.
+  Result<std::string> open(const ArchiveRow& row);
+
+ private:
+  storage::Conn& c_;
+  RecordsKeyPair keys_;
+  std::map<int64_t, std::string> data_keys_;
+};
 
 class Archive {
  public:
@@ -70,6 +82,9 @@ class Archive {
   int64_t head_seq_ = 0;
   std::string head_hash_ = kGenesisHash;
   int64_t checkpoint_seq_ = 0;
+  int64_t data_key_id_ = 0;  // 0: none yet in this run
+  int64_t data_key_uses_ = 0;
+  std::string data_key_;
 };
 
 // Writes a signed checkpoint over the string "<seq>:<hash>:<ts>".

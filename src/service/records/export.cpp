@@ -178,17 +178,12 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
   std::string jsonl;
   std::map<std::string, std::string> transcripts;  // room -> html rows
   ExportResult res;
-  bool checked_key = false;
+  ArchiveOpener opener(c, keys);
   std::string needle = lower(f.text);
   for (auto& r : rows) {
     ArchiveRow a = parse_archive_row(r);
-    auto plain = open_sealed(a.sealed, keys);
-    if (!plain.ok()) {
-      // A wrong key fails on the first record; anything later is damage worth naming.
-      if (!checked_key) return Error::forbidden("The records key does not open this archive");
-      return Error::internal("record " + std::to_string(a.seq) + " cannot be opened: " + plain.error().message);
-    }
-    checked_key = true;
+    auto plain = opener.open(a);
+    if (!plain.ok()) return plain.error();
     boost::system::error_code jec;
     auto ev = json::parse(*plain, jec);
     if (jec || !ev.is_object()) return Error::internal("record " + std::to_string(a.seq) + " is not JSON");

@@ -19,13 +19,51 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import loglevel from "loglevel";
-import * as sdk from "matrix-js-sdk";
+
+// matrix-js-sdk 37 calls Promise.withResolvers, which Node 20 lacks (it arrived in Node 22).
+if (typeof Promise.withResolvers !== "function") {
+    Promise.withResolvers = function withResolvers() {
+        let resolve;
+        let reject;
+        const promise = new this((res, rej) => {
+            resolve = res;
+            reject = rej;
+        });
+        return { promise, resolve, reject };
+    };
+}
+
+// The sdk arms request timeouts (e.g. poll timeout + 80 s for /sync, 15 s for keep-alive
+// pings) whose timers are never cleared, which would keep each test process alive long after
+// its last test. Timers from the sdk must not hold a test process open, so timers of a second
+// or more set through the global setTimeout are unref'd. The harness's own timers use the real
+// setTimeout and stay referenced (while a server runs, its child process keeps the loop alive).
+const realSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = function setTimeoutUnrefLong(fn, ms, ...args) {
+    const t = realSetTimeout(fn, ms, ...args);
+    if (typeof ms === "number" && ms >= 1000 && typeof t?.unref === "function") t.unref();
+    return t;
+};
+
+const sdk = await import("matrix-js-sdk");
+
+// matrix-js-sdk logs a lot through loglevel, forcing every logger it makes to DEBUG; filter
+// by method in the method factory instead so the test output stays readable.
+{
+    const ranks = { trace: 0, debug: 1, log: 1, info: 2, warn: 3, error: 4, silent: 5 };
+    const threshold = ranks[(process.env.DESPATCH_SDK_LOG ?? "silent").toLowerCase()] ?? 5;
+    const sdkFactory = loglevel.methodFactory;
+    const filtered = (methodName, level, name) =>
+        (ranks[methodName] ?? 1) < threshold ? () => {} : sdkFactory(methodName, level, name);
+    loglevel.methodFactory = filtered;
+    for (const l of [loglevel, ...Object.values(loglevel.getLoggers())]) {
+        l.methodFactory = filtered;
+        l.setLevel(l.getLevel(), false);
+    }
+}
 
 export { sdk };
 
-// matrix-js-sdk logs a lot through loglevel; keep the test output readable.
-loglevel.setLevel(process.env.DESPATCH_SDK_LOG ?? "silent");
-loglevel.rebuild();
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DESPATCH_BIN = process.env.DESPATCH_BIN
@@ -36,7 +74,7 @@ const READY_TIMEOUT_MS = 20000;
 const STOP_TIMEOUT_MS = 10000;
 
 export function sleep(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
+    return new Promise((resolve) => realSetTimeout(resolve, ms));
 }
 
 /** Picks a free TCP port on 127.0.0.1 by binding port 0 and closing the socket again. */
@@ -89,7 +127,7 @@ export function waitForEmit(emitter, eventName, pred = () => true, { timeout = 1
                 resolve(args);
             }
         };
-        const timer = setTimeout(() => {
+        const timer = realSetTimeout(() => {
             cleanup();
             reject(new Error(`timed out after ${timeout} ms waiting for ${what ?? String(eventName)}`));
         }, timeout);
@@ -101,7 +139,7 @@ export function waitForEmit(emitter, eventName, pred = () => true, { timeout = 1
     });
 }
 
-function liveEvents(client) {
+export function liveEvents(client) {
     const out = [];
     for (const room of client.getRooms()) {
         for (const ev of room.getLiveTimeline().getEvents()) out.push(ev);
@@ -125,51 +163,63 @@ export function waitForEvent(client, pred, { timeout = 10000, what = "timeline e
             return false;
         }
     };
-    for (const room of client.getRooms()) {
-        for (const ev of room.getLiveTimeline().getEvents()) {
-            if (matches(ev, room)) return Promise.resolve(ev);
+    const scan = () => {
+        for (const room of client.getRooms()) {
+            for (const ev of room.getLiveTimeline().getEvents()) {
+                if (matches(ev, room)) return ev;
+            }
         }
-    }
+        return null;
+    };
+    const already = scan();
+    if (already) return Promise.resolve(already);
     return new Promise((resolve, reject) => {
-        const onTimeline = (ev, room) => {
-            if (matches(ev, room)) {
+        const onEvent = (ev, room) => {
+            if (matches(ev, room ?? client.getRoom(ev.getRoomId()))) {
                 cleanup();
                 resolve(ev);
             }
         };
-        const timer = setTimeout(() => {
+        // A client's own message turns from local echo into the server's event without a new
+        // Timeline emission (LocalEchoUpdated instead); rescan periodically as a backstop.
+        const poll = setInterval(() => {
+            const ev = scan();
+            if (ev) {
+                cleanup();
+                resolve(ev);
+            }
+        }, 50);
+        const timer = realSetTimeout(() => {
             cleanup();
-            // one last look, in case the event arrived through a path we do not listen on
-            const late = client.getRooms().flatMap((r) => r.getLiveTimeline().getEvents().map((e) => [e, r]));
-            const hit = late.find(([e, r]) => matches(e, r));
-            if (hit) resolve(hit[0]);
+            const ev = scan();
+            if (ev) resolve(ev);
             else reject(new Error(`${client.getUserId()}: timed out after ${timeout} ms waiting for ${what}`));
         }, timeout);
         const cleanup = () => {
             clearTimeout(timer);
-            client.off(sdk.RoomEvent.Timeline, onTimeline);
+            clearInterval(poll);
+            client.off(sdk.RoomEvent.Timeline, onEvent);
+            client.off(sdk.RoomEvent.LocalEchoUpdated, onEvent);
         };
-        client.on(sdk.RoomEvent.Timeline, onTimeline);
+        client.on(sdk.RoomEvent.Timeline, onEvent);
+        client.on(sdk.RoomEvent.LocalEchoUpdated, onEvent);
     });
 }
 
-/** Starts the client's sync loop and waits for the first PREPARED sync state. */
+/**
+ * Starts the client's sync loop and waits for the first PREPARED sync state. A sync ERROR
+ * before that fails fast with the error the sdk reported.
+ */
 export async function startClient(client, opts = {}, { timeout = 15000 } = {}) {
-    const prepared = waitForEmit(client, sdk.ClientEvent.Sync, (state) => state === "PREPARED", {
+    const ready = waitForEmit(client, sdk.ClientEvent.Sync, (state) => state === "PREPARED" || state === "ERROR", {
         timeout,
         what: `${client.getUserId()} initial sync (PREPARED)`,
     });
-    // Surface a failed first sync instead of waiting for the timeout.
-    const failed = waitForEmit(client, sdk.ClientEvent.Sync, (state) => state === "ERROR", {
-        timeout: timeout + 1000,
-    }).then(
-        ([, , data]) => {
-            throw new Error(`${client.getUserId()}: sync ERROR: ${data?.error?.message ?? "unknown"}`);
-        },
-        () => new Promise(() => {}),
-    );
     await client.startClient({ initialSyncLimit: 30, lazyLoadMembers: false, ...opts });
-    await Promise.race([prepared, failed]);
+    const [state, , data] = await ready;
+    if (state === "ERROR") {
+        throw new Error(`${client.getUserId()}: initial sync failed: ${data?.error?.message ?? "unknown error"}`);
+    }
     return client;
 }
 
@@ -279,7 +329,7 @@ export class ServerContext {
             proc.stdout.resume();
             proc.once("error", (e) => finish(describe(`spawn failed: ${e.message}`)));
             exited.then(({ code, signal }) => finish(describe(`exited early with code ${code}, signal ${signal}`)));
-            const timer = setTimeout(() => {
+            const timer = realSetTimeout(() => {
                 proc.kill("SIGKILL");
                 finish(describe(`no ready line within ${READY_TIMEOUT_MS} ms`));
             }, READY_TIMEOUT_MS);
@@ -293,7 +343,7 @@ export class ServerContext {
         this.proc = null;
         if (proc.exitCode !== null || proc.signalCode !== null) return proc.exited;
         proc.kill(signal);
-        const timer = setTimeout(() => proc.kill("SIGKILL"), STOP_TIMEOUT_MS);
+        const timer = realSetTimeout(() => proc.kill("SIGKILL"), STOP_TIMEOUT_MS);
         const res = await proc.exited;
         clearTimeout(timer);
         return res;
@@ -315,7 +365,9 @@ export class ServerContext {
             }
         }
         this.clients.clear();
+        const t0 = Date.now();
         const res = await this.stop("SIGTERM");
+        if (process.env.DESPATCH_DEBUG_STOP) console.error(`stop took ${Date.now() - t0} ms`, res);
         if (res && !(res.code === 0 || res.signal === "SIGTERM")) {
             console.error(`despatch exited with code ${res.code}, signal ${res.signal}`);
         }
@@ -379,7 +431,7 @@ export class ServerContext {
 
     /** Makes a matrix-js-sdk client for existing credentials (tracked, stopped in after()). */
     makeClient({ userId, accessToken, deviceId }) {
-        const client = sdk.createClient({ baseUrl: this.baseUrl, userId, accessToken, deviceId });
+        const client = sdk.createClient({ baseUrl: this.baseUrl, userId, accessToken, deviceId, timelineSupport: true });
         client.testPassword = undefined;
         this.clients.add(client);
         return client;
@@ -406,4 +458,28 @@ export class ServerContext {
         client.stopClient();
         this.clients.delete(client);
     }
+}
+
+/** Waits until `client`'s view of `roomId` shows `userId` with the given membership; returns the member. */
+export function waitForMembership(client, roomId, userId, membership, { timeout = 10000 } = {}) {
+    return waitUntil(
+        () => {
+            const room = client.getRoom(roomId);
+            if (!room) return false;
+            if (userId === client.getUserId() && room.getMyMembership() !== membership) return false;
+            const m = room.getMember(userId);
+            return m && m.membership === membership ? m : false;
+        },
+        { timeout, what: `${client.getUserId()} to see ${userId} as '${membership}' in ${roomId}` },
+    );
+}
+
+/** The m.room.message events of `roomId` in `client`'s live timeline (server-acknowledged only). */
+export function liveMessages(client, roomId) {
+    const room = client.getRoom(roomId);
+    if (!room) return [];
+    return room
+        .getLiveTimeline()
+        .getEvents()
+        .filter((e) => e.getType() === "m.room.message" && e.status === null);
 }
