@@ -38,9 +38,12 @@ CREATE TABLE rooms (
 CREATE TABLE events (
   stream_pos INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, room_id TEXT NOT NULL,
   type TEXT NOT NULL, state_key TEXT, sender TEXT NOT NULL, origin_server_ts INTEGER NOT NULL,
-  json TEXT NOT NULL, redacted_by TEXT, txn_device TEXT, txn_id TEXT, relates_to TEXT);
+  json TEXT NOT NULL, redacted_by TEXT, txn_device TEXT, txn_id TEXT, relates_to TEXT,
+  rel_type TEXT);
 CREATE INDEX events_room ON events(room_id, stream_pos);
 CREATE INDEX events_state ON events(room_id, type, state_key, stream_pos) WHERE state_key IS NOT NULL;
+-- child events by the event they relate to, for /relations and bundled edits
+CREATE INDEX events_relates ON events(relates_to, rel_type, stream_pos) WHERE relates_to IS NOT NULL;
 
 -- (room_id, type, state_key) -> current state event
 CREATE TABLE current_state (

@@ -47,6 +47,30 @@ void add_event_routes(http::Router& r, App& app) {
                co_return json::object{{"event_id", id}};
              });
 
+  // GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]
+  for (const char* suffix : {"", "/{relType}", "/{relType}/{eventType}"}) {
+    r.add({"GET", std::string("/_matrix/client/v1/rooms/{roomId}/relations/{eventId}") + suffix, Auth::kRequired,
+           RateClass::kNone, http::Body::kJson, [&app](Request& req) -> Awaitable {
+             DS_CO_TRY(require_room_id(req.param(0)));
+             if (!is_valid_event_id(req.param(1))) co_return Error::invalid_param("Invalid event ID");
+             std::string rel_type = req.params.size() > 2 ? req.param(2) : "";
+             std::string event_type = req.params.size() > 3 ? req.param(3) : "";
+             auto* dir = req.query_param("dir");
+             if (dir && *dir != "b" && *dir != "f") co_return Error::invalid_param("dir must be b or f");
+             std::optional<int64_t> from;
+             if (auto* f = req.query_param("from"); f && !f->empty()) {
+               from = parse_stream_token(*f);
+               if (!from) co_return Error::invalid_param("Invalid from token");
+             }
+             DS_CO_ASSIGN(auto limit, query_int(req, "limit", 0, 1'000'000));
+             DS_CO_ASSIGN(json::object out,
+                          app.timeline->relations(req.who().user_id, req.who().device_id, req.param(0), req.param(1),
+                                                  rel_type, event_type, from, !dir || *dir == "b",
+                                                  static_cast<int>(std::min<int64_t>(limit.value_or(50), 1000))));
+             co_return out;
+           }});
+  }
+
   // GET /_matrix/client/v3/rooms/{roomId}/messages
   add_client(r, "GET", "/rooms/{roomId}/messages", Auth::kRequired, RateClass::kNone,
              [&app](Request& req) -> Awaitable {

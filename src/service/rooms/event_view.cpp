@@ -67,6 +67,20 @@ json::object client_event(storage::Conn& c, const StoredEvent& ev, const std::st
     u["age"] = now_ms() - ts->as_int64();
   if (!viewer_device.empty() && viewer_device == ev.txn_device) u["transaction_id"] = ev.txn_id;
   if (because) u["redacted_because"] = client_event(c, *because, room_version);
+  // Bundle the latest edit by the original sender (spec: "Server-side aggregation of
+  // m.replace relationships").
+  if (!because && !erased && !ev.pdu.contains("state_key") && sender && sender->is_string()) {
+    auto edit = storage::query_one(
+        c, std::string("SELECT ") + kEventColumns +
+               " FROM events WHERE relates_to=? AND rel_type='m.replace' AND sender=? AND redacted_by IS NULL "
+               "ORDER BY stream_pos DESC LIMIT 1",
+        {ev.event_id, std::string(sender->as_string())});
+    if (edit.ok() && *edit) {
+      auto e = parse_event_row(**edit);
+      if (e.ok())
+        u["m.relations"] = json::object{{"m.replace", client_event(c, *e, room_version)}};
+    }
+  }
   out["unsigned"] = std::move(u);
   return out;
 }

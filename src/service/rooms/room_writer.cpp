@@ -112,15 +112,22 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   }
 
   int64_t pos = svc_.db_.next_stream_pos();
-  std::string relates;
-  if (auto* c = ev["content"].as_object().if_contains("m.relates_to"); c && c->is_object())
+  std::string relates, rel_type;
+  if (auto* c = ev["content"].as_object().if_contains("m.relates_to"); c && c->is_object()) {
     if (auto* e = c->as_object().if_contains("event_id"); e && e->is_string()) relates = e->as_string();
+    if (auto* t = c->as_object().if_contains("rel_type"); t && t->is_string()) rel_type = t->as_string();
+  }
   DS_TRY(c_.exec("INSERT INTO events(stream_pos, event_id, room_id, type, state_key, sender, "
-                 "origin_server_ts, json, txn_device, txn_id, relates_to) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                 "origin_server_ts, json, txn_device, txn_id, relates_to, rel_type) "
+                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                  {pos, event_id, room_id, type, is_state ? Value(state_key) : Value(nullptr), sender,
                   ev["origin_server_ts"].as_int64(), json::serialize(ev),
                   txn ? Value(txn->device_id) : Value(nullptr), txn ? Value(txn->txn_id) : Value(nullptr),
-                  relates.empty() ? Value(nullptr) : Value(relates)}));
+                  relates.empty() ? Value(nullptr) : Value(relates),
+                  rel_type.empty() ? Value(nullptr) : Value(rel_type)}));
+  // Sending in a room reads everything before it (spec: push, "Marking notifications as read").
+  DS_TRY(c_.exec("DELETE FROM notifications WHERE room_id=? AND user_id=? AND stream_pos<?",
+                 {room_id, sender, pos}));
   if (txn)
     DS_TRY(c_.exec("INSERT INTO txn_ids(user_id, device_id, txn_id, event_id) VALUES(?,?,?,?)",
                    {sender, txn->device_id, txn->scope + txn->txn_id, event_id}));

@@ -42,6 +42,9 @@ Result<json::object> Timeline::messages(const std::string& user, const std::stri
   DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
   if (vis.current_membership().empty() && !vis.may_read_room())
     return Error::forbidden("You are not in this room");
+  DS_ASSIGN(auto forgotten, storage::query_one(c, "SELECT 1 FROM memberships WHERE room_id=? AND user_id=? AND forgotten=1",
+                                               {room_id, user}));
+  if (forgotten) return Error::forbidden("You have forgotten this room");
   int64_t start = from ? *from : (backwards ? rooms_.db().committed_stream_pos() : 0);
   limit = std::clamp(limit, 1, kMaxEventLimit);
 
@@ -71,12 +74,53 @@ Result<json::object> Timeline::messages(const std::string& user, const std::stri
     }
     if (backwards && cursor <= 0) more = false;
   }
+  if (more || static_cast<int>(chunk.size()) >= limit) {
+    // Whether anything lies beyond the cursor decides if the client gets an `end` token.
+    std::string sql = std::string("SELECT 1 FROM events WHERE room_id=? AND ") +
+                      (backwards ? "stream_pos<=?" : "stream_pos>?") + (to ? (backwards ? " AND stream_pos>?" : " AND stream_pos<=?") : "") +
+                      " LIMIT 1";
+    storage::Params p{room_id, cursor};
+    if (to) p.push_back(*to);
+    DS_ASSIGN(auto next, storage::query_one(c, sql, p));
+    more = next.has_value();
+  }
   json::object out{{"start", stream_token(start)}, {"chunk", std::move(chunk)}};
   if (more) out["end"] = stream_token(cursor);
   if (filter.lazy_load_members && !senders.empty()) {
     DS_ASSIGN(auto state, current_state(c, room_id));
     out["state"] = lazy_members(c, state, senders, version);
   }
+  return out;
+}
+
+Result<json::object> Timeline::relations(const std::string& user, const std::string& device,
+                                         const std::string& room_id, const std::string& event_id,
+                                         const std::string& rel_type, const std::string& event_type,
+                                         std::optional<int64_t> from, bool backwards, int limit) {
+  Conn& c = rooms_.db().reader();
+  DS_ASSIGN(std::string version, rooms_.version_for_reader(room_id));
+  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
+  DS_ASSIGN(auto parent, load_event(c, event_id));
+  if (!parent || !is_str(parent->pdu["room_id"], room_id) || !vis.can_see(*parent))
+    return Error::not_found("Event not found");
+  limit = std::clamp(limit, 1, kMaxEventLimit);
+  int64_t start = from ? *from : (backwards ? rooms_.db().committed_stream_pos() : 0);
+  std::string sql = std::string("SELECT ") + kEventColumns +
+                    " FROM events WHERE room_id=? AND relates_to=? AND (?='' OR rel_type=?) AND (?='' OR type=?) AND " +
+                    (backwards ? "stream_pos<=? ORDER BY stream_pos DESC" : "stream_pos>? ORDER BY stream_pos") + " LIMIT ?";
+  DS_ASSIGN(auto rows, c.query(sql, {room_id, event_id, rel_type, rel_type, event_type, event_type, start,
+                                     int64_t{limit + 1}}));
+  json::array chunk;
+  int64_t last = start;
+  bool more = static_cast<int>(rows.size()) > limit;
+  for (size_t i = 0; i < rows.size() && static_cast<int>(i) < limit; ++i) {
+    DS_ASSIGN(StoredEvent e, parse_event_row(rows[i]));
+    last = backwards ? e.pos - 1 : e.pos;
+    if (vis.can_see(e)) chunk.push_back(client_event(c, e, version, device));
+  }
+  json::object out{{"chunk", std::move(chunk)}};
+  if (more) out["next_batch"] = stream_token(last);
+  if (from) out["prev_batch"] = stream_token(*from);
   return out;
 }
 

@@ -24,6 +24,11 @@ class Timeline {
                                 const std::string& room_id, std::optional<int64_t> from,
                                 std::optional<int64_t> to, bool backwards, int limit,
                                 const RoomEventFilter& filter);
+  // GET /relations: events relating to event_id, optionally of one rel_type and event type.
+  Result<json::object> relations(const std::string& user, const std::string& device,
+                                 const std::string& room_id, const std::string& event_id,
+                                 const std::string& rel_type, const std::string& event_type,
+                                 std::optional<int64_t> from, bool backwards, int limit);
   Result<json::object> context(const std::string& user, const std::string& device,
                                const std::string& room_id, const std::string& event_id,
                                int limit, const RoomEventFilter& filter);

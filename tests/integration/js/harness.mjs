@@ -1,15 +1,20 @@
 // Shared harness for the matrix-js-sdk integration tests.
 //
-// Each test file calls `useServer()` at module level. That registers before()/after()
-// hooks which start a fresh Despatch server (free port, fresh temp data dir) and stop it
-// with SIGTERM once the file's tests are done. The returned object exposes helpers to
-// register users as logged-in matrix-js-sdk clients, to wait for sync events, to make raw
-// HTTP requests and to restart the server on the same data dir and port.
+// Each test file wraps its tests in a describe() and calls `useServer()` inside it. That
+// registers before()/after() hooks on the suite which start a fresh Despatch server (free
+// port, fresh temp data dir) and, once the suite's tests are done, stop every client and the
+// server (SIGTERM). (Hooks on a describe run right after its tests; top-level after() hooks
+// would only run once the event loop drains, which running sdk clients prevent.) The returned
+// ServerContext registers users as logged-in matrix-js-sdk clients, makes raw HTTP requests
+// and restarts the server on the same data dir and port; the exported functions wait for
+// sync events, memberships and conditions.
 //
 // Environment:
-//   DESPATCH_BIN        path to the despatch binary (default ../../../build/despatch)
-//   DESPATCH_SDK_LOG    matrix-js-sdk log level (default "silent"; e.g. "debug", "warn")
-//   DESPATCH_KEEP_DATA  if set, the temp data dir is not deleted after the tests
+//   DESPATCH_BIN          path to the despatch binary (default ../../../build/despatch)
+//   DESPATCH_SDK_LOG      matrix-js-sdk log level (default "silent"; e.g. "debug", "warn")
+//   DESPATCH_SERVER_LOG   if set, the server's stderr is copied to the test output
+//   DESPATCH_KEEP_DATA    if set, the temp data dir is not deleted after the tests
+//   DESPATCH_DEBUG_STOP   if set, prints how long the server took to stop
 
 import { before, after } from "node:test";
 import { spawn } from "node:child_process";
@@ -63,7 +68,6 @@ const sdk = await import("matrix-js-sdk");
 }
 
 export { sdk };
-
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const DESPATCH_BIN = process.env.DESPATCH_BIN
@@ -303,7 +307,11 @@ export class ServerContext {
         const proc = spawn(DESPATCH_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
         this.proc = proc;
         let stderr = "";
-        const exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+        const exited = new Promise((resolve) => {
+            proc.once("exit", (code, signal) => resolve({ code, signal }));
+            // A failed spawn (e.g. no such binary) emits "error" and never "exit".
+            proc.once("error", (error) => resolve({ code: null, signal: null, error }));
+        });
         proc.exited = exited;
         return new Promise((resolve, reject) => {
             let done = false;
@@ -341,7 +349,7 @@ export class ServerContext {
         const proc = this.proc;
         if (!proc) return null;
         this.proc = null;
-        if (proc.exitCode !== null || proc.signalCode !== null) return proc.exited;
+        if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return proc.exited;
         proc.kill(signal);
         const timer = realSetTimeout(() => proc.kill("SIGKILL"), STOP_TIMEOUT_MS);
         const res = await proc.exited;

@@ -1,0 +1,296 @@
+"""Helpers for the records tests (test_records.py): a server with an admin account, Matrix
+client calls over raw HTTP, the records command line, export bundles and hand tampering with
+the archive database.
+
+Only the Python standard library and harness.py are used here.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+
+from harness import ServerError, ServerFixture, q, run_cli
+
+V3 = "/_matrix/client/v3"
+ADMIN = "/_despatch/admin/v1"
+PASSWORD = "records test password"
+ADMIN_PASSWORD = "records admin password"
+
+
+def uname(prefix):
+    return "%s%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+def txn():
+    return uuid.uuid4().hex
+
+
+# ---- the server and its accounts --------------------------------------------------------
+
+class RecordsServer:
+    """A ServerFixture plus an admin account and a few conveniences for records work."""
+
+    def __init__(self, config_toml=None):
+        self.fx = ServerFixture(open_registration=True, rate_limit=False, config_toml=config_toml)
+        self.admin_token = None
+        self.admin_id = None
+
+    # lifecycle
+    def start(self):
+        self.fx.start()
+        if self.admin_token is None:
+            name = uname("admin")
+            res = self.fx.user_add(name, password=ADMIN_PASSWORD, admin=True)
+            if res.returncode != 0:
+                raise ServerError("user add --admin failed: %s %s" % (res.stdout, res.stderr))
+            st, body = self.fx.login(name, ADMIN_PASSWORD)
+            if st != 200:
+                raise ServerError("admin login failed: %s %r" % (st, body))
+            self.admin_token = body["access_token"]
+            self.admin_id = body["user_id"]
+        return self
+
+    def stop(self, **kw):
+        return self.fx.stop(**kw)
+
+    def teardown(self):
+        self.fx.teardown()
+
+    @property
+    def data_dir(self):
+        return self.fx.data_dir
+
+    @property
+    def db_path(self):
+        return os.path.join(self.fx.data_dir, "despatch.db")
+
+    @property
+    def secret_key_file(self):
+        """The secret half the server wrote on first start (no key configured)."""
+        return os.path.join(self.fx.data_dir, "records_office.secret.key")
+
+    def secret_key_b64(self):
+        with open(self.secret_key_file) as f:
+            return f.read().strip()
+
+    def http(self, method, path, body=None, token=None, **kw):
+        return self.fx.http(method, path, body=body, token=token, **kw)
+
+    def admin(self, method, path, body=None, token=None):
+        """An admin API call with the admin token (or the given one)."""
+        return self.fx.http(method, ADMIN + path, body=body,
+                            token=self.admin_token if token is None else token)
+
+    def register(self, prefix="user"):
+        """Returns a Client for a freshly registered account."""
+        user_id, token, device = self.fx.register(uname(prefix), PASSWORD)
+        return Client(self, user_id, token)
+
+    def tmpdir(self, prefix):
+        """A fresh folder inside the fixture's temp folder (removed at teardown)."""
+        return tempfile.mkdtemp(prefix=prefix, dir=self.fx.tmp)
+
+    def new_out_path(self, prefix="export"):
+        """A path that does not exist yet, inside the fixture's temp folder."""
+        return os.path.join(self.fx.tmp, "%s-%s" % (prefix, uuid.uuid4().hex[:8]))
+
+
+class Client:
+    """A Matrix user speaking raw HTTP to the server."""
+
+    def __init__(self, server, user_id, token):
+        self.server = server
+        self.user_id = user_id
+        self.token = token
+
+    def call(self, method, path, body=None):
+        return self.server.http(method, V3 + path, body=body, token=self.token)
+
+    def ok(self, method, path, body=None):
+        st, resp = self.call(method, path, body)
+        if st != 200:
+            raise AssertionError("%s %s as %s: %s %r" % (method, path, self.user_id, st, resp))
+        return resp
+
+    def create_room(self, invite=(), initial_state=(), **extra):
+        body = {"preset": "private_chat", "invite": list(invite),
+                "initial_state": list(initial_state)}
+        body.update(extra)
+        return self.ok("POST", "/createRoom", body)["room_id"]
+
+    def join(self, room_id):
+        return self.ok("POST", "/join/%s" % q(room_id), {})
+
+    def send(self, room_id, content, event_type="m.room.message"):
+        return self.ok("PUT", "/rooms/%s/send/%s/%s" % (q(room_id), event_type, txn()),
+                       content)["event_id"]
+
+    def say(self, room_id, body):
+        return self.send(room_id, {"msgtype": "m.text", "body": body})
+
+    def edit(self, room_id, target, new_body):
+        return self.send(room_id, {
+            "msgtype": "m.text", "body": "* " + new_body,
+            "m.new_content": {"msgtype": "m.text", "body": new_body},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target}})
+
+    def redact(self, room_id, target, reason=None):
+        body = {} if reason is None else {"reason": reason}
+        return self.ok("PUT", "/rooms/%s/redact/%s/%s" % (q(room_id), q(target), txn()),
+                       body)["event_id"]
+
+    def put_state(self, room_id, event_type, content, state_key=""):
+        return self.ok("PUT", "/rooms/%s/state/%s/%s" % (q(room_id), event_type, q(state_key)),
+                       content)["event_id"]
+
+    def messages(self, room_id, limit=100):
+        return self.ok("GET", "/rooms/%s/messages?dir=b&limit=%d" % (q(room_id), limit))
+
+    def initial_sync(self):
+        return self.ok("GET", "/sync?timeout=0")
+
+    def get_event(self, room_id, event_id):
+        return self.call("GET", "/rooms/%s/event/%s" % (q(room_id), q(event_id)))
+
+    def context(self, room_id, event_id):
+        return self.call("GET", "/rooms/%s/context/%s?limit=10" % (q(room_id), q(event_id)))
+
+
+def sync_timeline(sync_body, room_id):
+    room = sync_body.get("rooms", {}).get("join", {}).get(room_id)
+    if not room:
+        return []
+    return room.get("timeline", {}).get("events", [])
+
+
+def event_ids(events):
+    return {e.get("event_id") for e in events}
+
+
+# ---- the records command line -----------------------------------------------------------
+
+def records_cli(data_dir, *args, timeout=60):
+    """despatch records ARGS --data DATA_DIR."""
+    return run_cli("records", *args, "--data", data_dir, timeout=timeout)
+
+
+def audit_cli(data_dir, *args, timeout=60):
+    return run_cli("audit", *args, "--data", data_dir, timeout=timeout)
+
+
+def cli_export(data_dir, key_file, out_dir, case_ref, **filters):
+    """despatch records export; filters: user, room, from_, to, text, actor."""
+    args = ["export", "--key", key_file, "--out", out_dir, "--case", case_ref]
+    names = {"user": "--user", "room": "--room", "from_": "--from", "to": "--to",
+             "text": "--text", "actor": "--actor"}
+    for k, v in filters.items():
+        args += [names[k], str(v)]
+    return records_cli(data_dir, *args)
+
+
+def verify_export(bundle_dir):
+    return run_cli("records", "verify-export", bundle_dir)
+
+
+def read_bundle(bundle_dir):
+    """The records of an export bundle: a list of dicts, one per records.jsonl line."""
+    with open(os.path.join(bundle_dir, "records.jsonl"), "rb") as f:
+        data = f.read()
+    out = []
+    for line in data.decode("utf-8").splitlines():
+        if line.strip():
+            out.append(json.loads(line))
+    return out
+
+
+def bundle_by_event_id(records):
+    return {r.get("event_id"): r for r in records}
+
+
+def body_of(record):
+    ev = record.get("event") or {}
+    content = ev.get("content") or {}
+    return content.get("body")
+
+
+def dir_is_absent_or_empty(path):
+    return not os.path.exists(path) or (os.path.isdir(path) and not os.listdir(path))
+
+
+def flip_byte(path, offset=None):
+    """XORs one byte of a file (the middle one by default) with 0x01."""
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        if not data:
+            raise AssertionError("%s is empty" % path)
+        i = len(data) // 2 if offset is None else offset
+        data[i] ^= 0x01
+        f.seek(0)
+        f.write(bytes(data))
+        f.truncate()
+
+
+# ---- the database, for tampering while the server is stopped -----------------------------
+
+def db_connect(data_dir):
+    conn = sqlite3.connect(os.path.join(data_dir, "despatch.db"), timeout=10)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def archive_rows(data_dir):
+    with db_connect(data_dir) as conn:
+        return [dict(r) for r in conn.execute("SELECT * FROM archive ORDER BY seq")]
+
+
+def archive_event_ids(data_dir):
+    with db_connect(data_dir) as conn:
+        return {r[0] for r in conn.execute("SELECT event_id FROM archive")}
+
+
+def copy_data_dir(src_data_dir, parent):
+    """Copies a stopped server's data folder (database, WAL and keys) under parent."""
+    dst = tempfile.mkdtemp(prefix="tamper-", dir=parent)
+    target = os.path.join(dst, "data")
+    shutil.copytree(src_data_dir, target)
+    return target
+
+
+def flip_base64_char(text, index=None):
+    """Changes one character of a base64 string to another base64 character."""
+    i = len(text) // 2 if index is None else index
+    while text[i] in "=":
+        i -= 1
+    ch = text[i]
+    repl = "B" if ch != "B" else "C"
+    return text[:i] + repl + text[i + 1:]
+
+
+def swap_archive_rows(data_dir, seq_a, seq_b):
+    """Swaps every column but seq between two archive rows."""
+    with db_connect(data_dir) as conn:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(archive)") if r[1] != "seq"]
+        a = conn.execute("SELECT %s FROM archive WHERE seq=?" % ", ".join(cols), (seq_a,)).fetchone()
+        b = conn.execute("SELECT %s FROM archive WHERE seq=?" % ", ".join(cols), (seq_b,)).fetchone()
+        if a is None or b is None:
+            raise AssertionError("no archive rows %d and %d" % (seq_a, seq_b))
+        setter = ", ".join("%s=?" % c for c in cols)
+        # Unique columns (event_id) must not collide midway: park row a out of the way.
+        conn.execute("UPDATE archive SET event_id='$parked' WHERE seq=?", (seq_a,))
+        conn.execute("UPDATE archive SET %s WHERE seq=?" % setter, (*tuple(a), seq_b))
+        conn.execute("UPDATE archive SET %s WHERE seq=?" % setter, (*tuple(b), seq_a))
+        conn.commit()
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = predicate()
+        if got:
+            return got
+        time.sleep(interval)
+    return predicate()
