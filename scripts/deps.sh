@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build mold ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsodium-dev libssl-dev libsqlite3-dev libtomlplusplus-dev
+  libsodium-dev libssl-dev libsqlite3-dev libtomlplusplus-dev libolm-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-matrix-nio curl
 )

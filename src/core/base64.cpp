@@ -80,4 +80,15 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+std::string hex_encode(std::string_view bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
 }  // namespace despatch

@@ -18,4 +18,7 @@ std::string base64url_encode(std::string_view bytes);
 // bits in the final character are ignored, as other implementations do.
 std::optional<std::string> base64_decode(std::string_view text);
 
+// Lower-case hexadecimal, as hashes are shown in the records archive.
+std::string hex_encode(std::string_view bytes);
+
 }  // namespace despatch

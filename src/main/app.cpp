@@ -8,6 +8,7 @@
 #include "service/users/erasure.h"
 #include "service/common/time.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -98,48 +99,33 @@ Status App::checkpoint_archive() {
   return db->write_blocking<Ok>([this](storage::Conn& c) -> Status { return archive->checkpoint(c); });
 }
 
+void App::every(int64_t seconds, std::function<boost::asio::awaitable<void>()> fn) {
+  if (seconds <= 0) return;
+  boost::asio::co_spawn(
+      io,
+      [this, seconds, fn]() -> boost::asio::awaitable<void> {
+        boost::asio::steady_timer timer(io);
+        for (;;) {
+          timer.expires_after(std::chrono::seconds(seconds));
+          auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+          if (ec) co_return;
+          co_await fn();
+        }
+      },
+      boost::asio::detached);
+}
+
 void App::start_background() {
-  if (config.records_checkpoint_seconds <= 0) return;
-  auto timer = std::make_shared<boost::asio::steady_timer>(io);
-  auto tick = std::make_shared<std::function<void()>>();
-  *tick = [this, timer, weak = std::weak_ptr<std::function<void()>>(tick)] {
-    timer->expires_after(std::chrono::seconds(config.records_checkpoint_seconds));
-    timer->async_wait([this, weak](boost::system::error_code ec) {
-      if (ec) return;
-      // Posted as a write like any other; the timer thread never blocks on it.
-      boost::asio::co_spawn(
-          io,
-          [this]() -> boost::asio::awaitable<void> {
-            auto job = [this](storage::Conn& c) -> Status { return archive->checkpoint(c); };
-            co_await db->write<Ok>(job);
-          },
-          boost::asio::detached);
-      if (auto t = weak.lock()) (*t)();
-    });
-  };
-  background_ = tick;
-  (*tick)();
-  if (config.retention_check_seconds > 0) {
-    auto rtimer = std::make_shared<boost::asio::steady_timer>(io);
-    auto rtick = std::make_shared<std::function<void()>>();
-    *rtick = [this, rtimer, weak = std::weak_ptr<std::function<void()>>(rtick)] {
-      rtimer->expires_after(std::chrono::seconds(config.retention_check_seconds));
-      rtimer->async_wait([this, weak](boost::system::error_code ec) {
-        if (ec) return;
-        boost::asio::co_spawn(
-            io,
-            [this]() -> boost::asio::awaitable<void> {
-              auto n = co_await retention->run("server", now_ms());
-              if (!n.ok()) DS_LOG(kError, "retention run failed: {}", n.error().message);
-              else if (*n > 0) DS_LOG(kInfo, "retention: {} archived records reached the end of their period", *n);
-            },
-            boost::asio::detached);
-        if (auto t = weak.lock()) (*t)();
-      });
-    };
-    retention_tick_ = rtick;
-    (*rtick)();
-  }
+  every(config.records_checkpoint_seconds, [this]() -> boost::asio::awaitable<void> {
+    auto job = [this](storage::Conn& c) -> Status { return archive->checkpoint(c); };
+    auto r = co_await db->write<Ok>(job);
+    if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);
+  });
+  every(config.retention_check_seconds, [this]() -> boost::asio::awaitable<void> {
+    auto n = co_await retention->run("server", now_ms());
+    if (!n.ok()) DS_LOG(kError, "retention run failed: {}", n.error().message);
+    else if (*n > 0) DS_LOG(kInfo, "retention: {} archived records reached the end of their period", *n);
+  });
 }
 
 http::Router App::routes() {

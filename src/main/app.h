@@ -56,7 +56,8 @@ struct App {
 
  private:
   explicit App(SigningKey k) : key(std::move(k)) {}
-  std::shared_ptr<std::function<void()>> background_, retention_tick_;
+  // Runs fn every `seconds` on io until io stops (0 or less: never).
+  void every(int64_t seconds, std::function<boost::asio::awaitable<void>()> fn);
 };
 
 // The records office public key: from the configured file, else <data_dir>/records_office.pub,

@@ -1,5 +1,9 @@
 #include "main/commands.h"
 
+#include "core/config.h"
+
+#include <cstdio>
+
 namespace despatch {
 
 Args::Args(int argc, char** argv) {
@@ -37,6 +41,18 @@ bool Args::take_switch(const std::string& name) {
   if (it == flags_.end()) return false;
   if (it->second) positional_.push_back(*it->second);
   flags_.erase(it);
+  return true;
+}
+
+bool load_config_arg(Args& args, Config* cfg) {
+  auto path = args.take("config");
+  if (!path) return true;
+  auto loaded = load_config_file(*path);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "despatch: %s\n", loaded.error().message.c_str());
+    return false;
+  }
+  *cfg = *loaded;
   return true;
 }
 

@@ -43,14 +43,7 @@ Checks the hash chain of the audit log of administrative and records actions.
 
 Config config_from(Args& args) {
   Config cfg;
-  if (auto path = args.take("config")) {
-    auto loaded = load_config_file(*path);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "despatch: %s\n", loaded.error().message.c_str());
-      std::exit(2);
-    }
-    cfg = *loaded;
-  }
+  if (!load_config_arg(args, &cfg)) std::exit(2);
   if (auto v = args.take("data")) cfg.data_dir = *v;
   return cfg;
 }

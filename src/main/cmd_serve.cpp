@@ -60,14 +60,7 @@ int cmd_serve(Args& args) {
     return 0;
   }
   Config cfg;
-  if (auto path = args.take("config")) {
-    auto loaded = load_config_file(*path);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "despatch: %s\n", loaded.error().message.c_str());
-      return 2;
-    }
-    cfg = *loaded;
-  }
+  if (!load_config_arg(args, &cfg)) return 2;
   if (auto err = apply_flags(args, cfg); !err.empty()) {
     std::fprintf(stderr, "despatch serve: %s\n", err.c_str());
     return 2;

@@ -35,14 +35,7 @@ int cmd_user(Args& args) {
     return args.help() ? 0 : 2;
   }
   Config cfg;
-  if (auto path = args.take("config")) {
-    auto loaded = load_config_file(*path);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "despatch: %s\n", loaded.error().message.c_str());
-      return 2;
-    }
-    cfg = *loaded;
-  }
+  if (!load_config_arg(args, &cfg)) return 2;
   if (auto v = args.take("data")) cfg.data_dir = *v;
   if (auto v = args.take("server-name")) cfg.server_name = *v;
   bool admin = args.take_switch("admin");

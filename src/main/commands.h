@@ -27,6 +27,11 @@ class Args {
   bool help_ = false;
 };
 
+struct Config;
+// Reads --config FILE into *cfg (defaults when absent). Prints the problem and returns false
+// when the file is unreadable or wrong.
+bool load_config_arg(Args& args, Config* cfg);
+
 int cmd_serve(Args& args);
 int cmd_user(Args& args);
 int cmd_config(Args& args);

@@ -15,16 +15,6 @@ using storage::Conn;
 
 namespace {
 
-std::string hex(std::string_view bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
 
 Result<std::string> read_key_file(const std::string& path) {
   std::ifstream in(path);
@@ -62,11 +52,11 @@ std::string archive_content_hash(const ArchiveRow& a) {
                  {"room_id", a.room_id},  {"sender", a.sender},         {"type", a.type},
                  {"ts", a.ts},            {"classification", a.classification},
                  {"kind", a.kind},        {"key_id", a.key_id},         {"sealed", a.sealed}};
-  return hex(sha256(canonical_json(o)));
+  return hex_encode(sha256(canonical_json(o)));
 }
 
 std::string archive_chain_hash(const std::string& prev_hash, const std::string& content_hash) {
-  return hex(sha256(prev_hash + content_hash));
+  return hex_encode(sha256(prev_hash + content_hash));
 }
 
 std::string checkpoint_message(int64_t seq, const std::string& hash, int64_t ts) {

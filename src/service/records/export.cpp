@@ -18,15 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string hex(std::string_view bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
 
 std::string lower(std::string s) {
   for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -223,7 +214,7 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
   json::array listed;
   for (auto& [name, data] : files) {
     DS_TRY(write_file(fs::path(out_dir) / name, data));
-    listed.push_back(json::object{{"path", name}, {"sha256", hex(sha256(data))},
+    listed.push_back(json::object{{"path", name}, {"sha256", hex_encode(sha256(data))},
                                   {"bytes", static_cast<int64_t>(data.size())}});
   }
   json::object manifest{{"format", "despatch-export-1"},
@@ -265,7 +256,7 @@ Result<int64_t> verify_export(const std::string& dir) {
     listed.insert(path);
     auto data = read_file(fs::path(dir) / path);
     if (!data.ok()) return Error::forbidden("file missing from the bundle: " + path);
-    if (hex(sha256(*data)) != f.as_object().at("sha256").as_string())
+    if (hex_encode(sha256(*data)) != f.as_object().at("sha256").as_string())
       return Error::forbidden("file changed since export: " + path);
   }
   for (auto& entry : fs::recursive_directory_iterator(dir)) {
