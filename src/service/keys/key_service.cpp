@@ -4,6 +4,8 @@
 #include "core/crypto.h"
 #include "core/ids.h"
 
+#include <map>
+
 namespace despatch {
 
 namespace asio = boost::asio;
@@ -170,55 +172,68 @@ Result<json::object> KeyService::query(const std::string& requester, const json:
   Conn& c = db_.reader();
   auto* want = body.if_contains("device_keys");
   if (!want || !want->is_object()) return Error::bad_json("device_keys must be an object");
-  json::object device_keys, master, self_signing, user_signing;
+  std::map<std::string, std::set<std::string>> wanted;  // user -> devices (empty: all)
+  json::array users;
   for (auto& [uid, devs] : want->as_object()) {
     std::string user(uid);
     if (!is_valid_user_id(user)) return Error::invalid_param("Invalid user ID " + user);
     if (!devs.is_array()) return Error::bad_json("device lists must be arrays");
-    std::set<std::string> only;
+    auto& only = wanted[user];
     for (auto& d : devs.as_array()) {
       if (!d.is_string()) return Error::bad_json("device IDs must be strings");
       only.insert(std::string(d.as_string()));
     }
-    DS_ASSIGN(auto rows, c.query("SELECT k.device_id, k.json, d.display_name FROM device_keys k LEFT JOIN "
-                                 "devices d ON d.user_id=k.user_id AND d.device_id=k.device_id WHERE k.user_id=?",
-                                 {user}));
-    DS_ASSIGN(auto sigs, c.query("SELECT target_key, signer, signer_key_id, signature FROM key_signatures "
-                                 "WHERE target_user=? AND (signer=? OR signer=?)",
-                                 {user, user, requester}));
-    auto merge = [&](json::object& obj, const std::string& target) {
-      for (auto& s : sigs) {
-        if (s.str(0) != target) continue;
-        json::value& all = obj["signatures"];
-        if (!all.is_object()) all = json::object{};
-        json::value& by = all.as_object()[s.str(1)];
-        if (!by.is_object()) by = json::object{};
-        by.as_object()[s.str(2)] = s.str(3);
-      }
-    };
-    json::object mine;
-    for (auto& r : rows) {
-      if (!only.empty() && !only.count(r.str(0))) continue;
-      json::object k = parse(r.str(1)).as_object();
-      merge(k, r.str(0));
-      json::object u;
-      if (!r.is_null(2)) u["device_display_name"] = r.str(2);
-      k["unsigned"] = std::move(u);
-      mine[r.str(0)] = std::move(k);
+    users.push_back(json::string(user));
+  }
+  // Three queries for the whole request, however many users it names.
+  std::string list = json::serialize(users);
+  DS_ASSIGN(auto rows, c.query("SELECT k.user_id, k.device_id, k.json, d.display_name FROM device_keys k LEFT JOIN "
+                               "devices d ON d.user_id=k.user_id AND d.device_id=k.device_id WHERE k.user_id IN "
+                               "(SELECT value FROM json_each(?))",
+                               {list}));
+  DS_ASSIGN(auto sigs, c.query("SELECT target_user, target_key, signer, signer_key_id, signature FROM key_signatures "
+                               "WHERE target_user IN (SELECT value FROM json_each(?)) AND (signer=target_user OR signer=?)",
+                               {list, requester}));
+  DS_ASSIGN(auto cs, c.query("SELECT user_id, usage, json FROM cross_signing_keys WHERE user_id IN "
+                             "(SELECT value FROM json_each(?))",
+                             {list}));
+  std::map<std::pair<std::string, std::string>, std::vector<const storage::Row*>> sigs_for;
+  for (auto& r : sigs) sigs_for[{r.str(0), r.str(1)}].push_back(&r);
+  auto merge = [&](json::object& obj, const std::string& user, const std::string& target) {
+    auto it = sigs_for.find({user, target});
+    if (it == sigs_for.end()) return;
+    for (auto* s : it->second) {
+      json::value& all = obj["signatures"];
+      if (!all.is_object()) all = json::object{};
+      json::value& by = all.as_object()[s->str(2)];
+      if (!by.is_object()) by = json::object{};
+      by.as_object()[s->str(3)] = s->str(4);
     }
-    device_keys[user] = std::move(mine);
-    DS_ASSIGN(auto cs, c.query("SELECT usage, json FROM cross_signing_keys WHERE user_id=?", {user}));
-    for (auto& r : cs) {
-      json::object k = parse(r.str(1)).as_object();
-      if (r.str(0) == "master") {
-        if (auto* keys = k.if_contains("keys"); keys && keys->is_object() && !keys->as_object().empty())
-          merge(k, std::string(keys->as_object().begin()->value().as_string()));
-        master[user] = std::move(k);
-      } else if (r.str(0) == "self_signing") {
-        self_signing[user] = std::move(k);
-      } else if (r.str(0) == "user_signing" && user == requester) {
-        user_signing[user] = std::move(k);
-      }
+  };
+  json::object device_keys, master, self_signing, user_signing;
+  for (auto& [user, only] : wanted) device_keys[user] = json::object{};
+  for (auto& r : rows) {
+    const std::string& user = r.str(0);
+    const auto& only = wanted[user];
+    if (!only.empty() && !only.count(r.str(1))) continue;
+    json::object k = parse(r.str(2)).as_object();
+    merge(k, user, r.str(1));
+    json::object u;
+    if (!r.is_null(3)) u["device_display_name"] = r.str(3);
+    k["unsigned"] = std::move(u);
+    device_keys[user].as_object()[r.str(1)] = std::move(k);
+  }
+  for (auto& r : cs) {
+    const std::string& user = r.str(0);
+    json::object k = parse(r.str(2)).as_object();
+    if (r.str(1) == "master") {
+      if (auto* keys = k.if_contains("keys"); keys && keys->is_object() && !keys->as_object().empty())
+        merge(k, user, std::string(keys->as_object().begin()->value().as_string()));
+      master[user] = std::move(k);
+    } else if (r.str(1) == "self_signing") {
+      self_signing[user] = std::move(k);
+    } else if (r.str(1) == "user_signing" && user == requester) {
+      user_signing[user] = std::move(k);
     }
   }
   return json::object{{"device_keys", std::move(device_keys)}, {"master_keys", std::move(master)},
