@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "service/users/erasure.h"
 #include "service/common/time.h"
+#include "service/records/audit.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -82,6 +83,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.records_public_key = records_key;
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
   a.retention = std::make_unique<Retention>(a.config, *a.db);
+  DS_TRY(a.record_retention_policy());
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
   a.backup = std::make_unique<KeyBackup>(*a.db);
   a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu, a.notifier);
@@ -93,6 +95,26 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   return app;
+}
+
+Status App::record_retention_policy() {
+  json::object rooms;
+  for (auto& [room, days] : config.retention_room_days) rooms[room] = days;
+  json::object policy{{"retention_days", config.retention_days},
+                      {"retention_direct_days", config.retention_direct_days},
+                      {"retention_group_days", config.retention_group_days},
+                      {"retention_rooms", rooms}};
+  std::string text = json::serialize(policy);
+  return db->write_blocking<Ok>([&](storage::Conn& c) -> Status {
+    DS_ASSIGN(auto row, storage::query_one(c, "SELECT value FROM meta WHERE key='retention_policy'"));
+    if (row && row->str(0) == text) return ok_status();
+    json::object details{{"policy", policy}};
+    if (row) details["previous"] = json::parse(row->str(0));
+    DS_TRY(audit_append(c, "config", "records.retention_policy", "", details));
+    return c.exec("INSERT INTO meta(key, value) VALUES('retention_policy', ?) ON CONFLICT(key) DO UPDATE SET "
+                  "value=excluded.value",
+                  {text});
+  });
 }
 
 Status App::checkpoint_archive() {

@@ -53,6 +53,8 @@ struct App {
   void start_background();
   // Signs the archive head (at shutdown).
   Status checkpoint_archive();
+  // Audits a retention policy that differs from the one the last start recorded.
+  Status record_retention_policy();
 
  private:
   explicit App(SigningKey k) : key(std::move(k)) {}

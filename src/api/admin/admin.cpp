@@ -116,6 +116,32 @@ void add_admin_routes(http::Router& r, App& app) {
     co_return json::object{{"records", res->records}, {"rooms", res->rooms}, {"bundle", out_dir}};
   });
 
+  // POST /_despatch/admin/v1/records/search {case_ref, filter, records_key, limit}
+  // Like export, but the matching records come back in the reply instead of a bundle.
+  add(r, "POST", "/records/search", [&app](Request& req) -> Awaitable {
+    auto& body = req.body_object();
+    DS_CO_ASSIGN(std::string case_ref, req_string(body, "case_ref"));
+    if (case_ref.empty()) co_return Error::missing_param("case_ref is required");
+    DS_CO_ASSIGN(std::string key_b64, req_string(body, "records_key"));
+    DS_CO_ASSIGN(auto filter_obj, opt_object(body, "filter"));
+    DS_CO_ASSIGN(ExportFilter filter, ExportFilter::from_json(filter_obj.value_or(json::object{})));
+    DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
+    int64_t n = limit.value_or(100);
+    if (n < 1 || n > 1000) co_return Error::invalid_param("limit must be between 1 and 1000");
+    auto secret = base64_decode(key_b64);
+    if (!secret || secret->size() != 32) co_return Error::invalid_param("records_key must be a base64 32-byte key");
+    RecordsKeyPair kp{app.records_public_key, *secret};
+    auto found = find_records(app.db->reader(), kp, filter, static_cast<size_t>(n) + 1);
+    json::object details{{"filter", filter.to_json()}, {"ok", found.ok()}};
+    if (found.ok()) details["records"] = static_cast<int64_t>(std::min<size_t>(found->size(), n));
+    else details["error"] = found.error().message;
+    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.search", case_ref, details));
+    if (!found.ok()) co_return found.error();
+    json::array records;
+    for (size_t i = 0; i < found->size() && static_cast<int64_t>(i) < n; ++i) records.push_back((*found)[i].to_json());
+    co_return json::object{{"records", std::move(records)}, {"limited", static_cast<int64_t>(found->size()) > n}};
+  });
+
   // POST /_despatch/admin/v1/users/{userId}/deactivate {case_ref, erase}
   add(r, "POST", "/users/{userId}/deactivate", [&app](Request& req) -> Awaitable {
     const std::string& user = req.param(0);

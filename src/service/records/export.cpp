@@ -138,12 +138,8 @@ Result<ExportFilter> ExportFilter::from_json(const json::object& o) {
   return f;
 }
 
-Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
-                                    const std::string& out_dir, const SigningKey& server_key,
-                                    const std::string& case_ref) {
-  std::error_code ec;
-  if (fs::exists(out_dir) && !fs::is_empty(out_dir, ec))
-    return Error::invalid_param("output folder " + out_dir + " is not empty");
+Result<std::vector<FoundRecord>> find_records(storage::Conn& c, const RecordsKeyPair& keys,
+                                              const ExportFilter& f, size_t limit) {
   // The clear metadata narrows the search; the sealed content is opened only for candidates.
   std::string sql = std::string("SELECT ") + kArchiveColumns + " FROM archive WHERE kind<>'tombstone'";
   storage::Params p;
@@ -165,10 +161,7 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
   }
   sql += " ORDER BY seq";
   DS_ASSIGN(auto rows, c.query(sql, p));
-
-  std::string jsonl;
-  std::map<std::string, std::string> transcripts;  // room -> html rows
-  ExportResult res;
+  std::vector<FoundRecord> out;
   ArchiveOpener opener(c, keys);
   std::string needle = lower(f.text);
   for (auto& r : rows) {
@@ -187,13 +180,34 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
       auto* body = body_of(obj);
       if (!body || lower(std::string(*body)).find(needle) == std::string::npos) continue;
     }
-    json::object line{{"seq", a.seq},       {"hash", a.hash},       {"event_id", a.event_id},
-                      {"room_id", a.room_id}, {"sender", a.sender},   {"type", a.type},
-                      {"ts", a.ts},           {"classification", a.classification},
-                      {"kind", a.kind},       {"event", obj}};
-    jsonl += json::serialize(line) + "\n";
+    out.push_back({std::move(a), std::move(obj)});
+    if (out.size() >= limit) break;
+  }
+  return out;
+}
+
+json::object FoundRecord::to_json() const {
+  return json::object{{"seq", row.seq},       {"hash", row.hash},       {"event_id", row.event_id},
+                      {"room_id", row.room_id}, {"sender", row.sender},   {"type", row.type},
+                      {"ts", row.ts},           {"classification", row.classification},
+                      {"kind", row.kind},       {"event", event}};
+}
+
+Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
+                                    const std::string& out_dir, const SigningKey& server_key,
+                                    const std::string& case_ref) {
+  std::error_code ec;
+  if (fs::exists(out_dir) && !fs::is_empty(out_dir, ec))
+    return Error::invalid_param("output folder " + out_dir + " is not empty");
+  DS_ASSIGN(auto found, find_records(c, keys, f, SIZE_MAX));
+  std::string jsonl;
+  std::map<std::string, std::string> transcripts;  // room -> html rows
+  ExportResult res;
+  for (auto& rec : found) {
+    const ArchiveRow& a = rec.row;
+    jsonl += json::serialize(rec.to_json()) + "\n";
     transcripts[a.room_id] += "<tr><td>" + iso_time(a.ts) + "</td><td>" + html_escape(a.sender) + "</td><td>" +
-                              describe(obj) + "</td><td class=id>" + html_escape(a.event_id) + "</td></tr>\n";
+                              describe(rec.event) + "</td><td class=id>" + html_escape(a.event_id) + "</td></tr>\n";
     res.records++;
   }
   res.rooms = static_cast<int64_t>(transcripts.size());

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace despatch {
 
@@ -26,6 +27,17 @@ struct ExportResult {
   int64_t records = 0;
   int64_t rooms = 0;
 };
+
+// One matching record: its clear columns and the decrypted event.
+struct FoundRecord {
+  ArchiveRow row;
+  json::object event;
+  json::object to_json() const;
+};
+
+// The records matching filter, decrypted, oldest first, at most limit.
+Result<std::vector<FoundRecord>> find_records(storage::Conn& c, const RecordsKeyPair& keys,
+                                              const ExportFilter& filter, size_t limit);
 
 // Writes the bundle into out_dir (created; must be empty or absent).
 Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys,
