@@ -12,17 +12,21 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -33,7 +37,6 @@ namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
-using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
@@ -84,22 +87,22 @@ class ServerProc {
  public:
   explicit ServerProc(int pid) : dir_("/proc/" + std::to_string(pid)) {}
 
-  // utime + stime in seconds.
+  // utime + stime of the whole process in seconds.
   double cpu_seconds() const {
-    std::ifstream f(dir_ + "/stat");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    auto close = s.rfind(')');  // the command name may contain spaces
-    if (!f.good() && s.empty()) die("server process is gone (" + dir_ + "/stat unreadable)");
-    if (close == std::string::npos) die("cannot parse " + dir_ + "/stat");
-    std::istringstream in(s.substr(close + 2));
-    std::string field;
-    long long utime = 0, stime = 0;
-    // After the name: state is field 3, utime field 14, stime field 15.
-    for (int i = 3; i <= 15 && in >> field; ++i) {
-      if (i == 14) utime = std::stoll(field);
-      if (i == 15) stime = std::stoll(field);
+    auto t = stat_cpu(dir_ + "/stat");
+    if (!t) die("server process is gone (" + dir_ + "/stat unreadable)");
+    return *t;
+  }
+
+  // utime + stime of each thread, by thread id.
+  std::map<int, double> thread_cpu() const {
+    std::map<int, double> out;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(dir_ + "/task", ec)) {
+      if (auto t = stat_cpu(e.path().string() + "/stat"))
+        out[std::atoi(e.path().filename().c_str())] = *t;
     }
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    return out;
   }
 
   long rss_kb() const {
@@ -109,6 +112,25 @@ class ServerProc {
     while (std::getline(f, line))
       if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
     die("no VmRSS in " + dir_ + "/status");
+  }
+
+  // Per-thread CPU between two thread_cpu() snapshots, busiest first, as "2.41 s, 0.50 s, ...":
+  // with one thread far ahead, that thread is the bottleneck.
+  static std::string busiest(const std::map<int, double>& before,
+                             const std::map<int, double>& after) {
+    std::vector<double> used;
+    for (auto& [tid, t] : after) {
+      auto it = before.find(tid);
+      used.push_back(t - (it == before.end() ? 0 : it->second));
+    }
+    std::sort(used.rbegin(), used.rend());
+    std::string out;
+    for (size_t i = 0; i < used.size() && i < 5 && used[i] > 0; ++i) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%s%.2f s", i ? ", " : "", used[i]);
+      out += b;
+    }
+    return (out.empty() ? "none" : out) + " (" + std::to_string(after.size()) + " threads)";
   }
 
   int open_sockets() const {
@@ -123,6 +145,23 @@ class ServerProc {
   }
 
  private:
+  // utime + stime in seconds from a /proc stat file, or nothing if it cannot be read.
+  static std::optional<double> stat_cpu(const std::string& path) {
+    std::ifstream f(path);
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto close = s.rfind(')');  // the command name may contain spaces
+    if (close == std::string::npos || close + 2 > s.size()) return std::nullopt;
+    std::istringstream in(s.substr(close + 2));
+    std::string field;
+    long long utime = 0, stime = 0;
+    // After the name: state is field 3, utime field 14, stime field 15.
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+      if (i == 14) utime = std::stoll(field);
+      if (i == 15) stime = std::stoll(field);
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+
   std::string dir_;
 };
 
@@ -337,7 +376,8 @@ class Bench {
   std::vector<double> parked_returned_at_;  // seconds after which a parked /sync returned
   bool parked_closing_ = false;             // set before the bench closes their sockets
 
-  long rss_idle_kb_ = 0, rss_before_park_kb_ = 0, rss_parked_kb_ = 0;
+  long rss_idle_kb_ = 0, rss_sequential_kb_ = 0, rss_concurrent_kb_ = 0, rss_before_park_kb_ = 0,
+       rss_parked_kb_ = 0;
 };
 
 awaitable<User> Bench::register_user(std::string localpart) {
@@ -401,6 +441,15 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
+// CPU used by this process, to tell whether the bench itself limited a figure: it shares the
+// machine's cores with the server.
+double self_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -414,6 +463,7 @@ awaitable<void> Bench::sequential_phase() {
   co_await c->connect();
   for (int i = 0; i < 20; ++i) co_await send_message(*c, u, u.room_id);  // warm-up, not timed
 
+  auto threads0 = server_.thread_cpu();
   double cpu0 = server_.cpu_seconds();
   auto t0 = Clock::now();
   std::vector<double> lat;
@@ -432,6 +482,8 @@ awaitable<void> Bench::sequential_phase() {
               cpu * 1000 / opts_.sequential, cpu);
   std::printf("sequential: send round trip p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
               percentile(lat, 0.5), percentile(lat, 0.99), lat.back());
+  std::printf("sequential: server CPU by thread, busiest first: %s\n",
+              ServerProc::busiest(threads0, server_.thread_cpu()).c_str());
   std::fflush(stdout);
 }
 
@@ -461,11 +513,15 @@ awaitable<void> Bench::concurrent_phase() {
   for (int i = 0; i < opts_.senders; ++i)
     tasks.push_back(sender(conns[static_cast<size_t>(i)].get(),
                            &users[static_cast<size_t>(i % opts_.rooms)], opts_.messages, &lat));
+  auto threads0 = server_.thread_cpu();
   double cpu0 = server_.cpu_seconds();
+  double self0 = self_cpu_seconds();
   auto t0 = Clock::now();
   co_await run_all(std::move(tasks));
   double secs = seconds_since(t0);
   double cpu = server_.cpu_seconds() - cpu0;
+  double self = self_cpu_seconds() - self0;
+  auto threads1 = server_.thread_cpu();
   for (auto& c : conns) c->close();
 
   size_t total = lat.size();
@@ -476,6 +532,10 @@ awaitable<void> Bench::concurrent_phase() {
               cpu * 1000 / static_cast<double>(total), cpu, 100 * cpu / secs);
   std::printf("concurrent: send round trip p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
               percentile(lat, 0.5), percentile(lat, 0.99), lat.back());
+  std::printf("concurrent: server CPU by thread, busiest first: %s\n",
+              ServerProc::busiest(threads0, threads1).c_str());
+  std::printf("concurrent: the bench itself used %.2f s CPU (%.0f%% of one core) meanwhile\n",
+              self, 100 * self / secs);
   std::fflush(stdout);
 }
 
@@ -564,7 +624,6 @@ awaitable<void> Bench::latency_phase() {
   std::string rx_since = co_await initial_sync_token(*rxc, rx);
 
   rss_before_park_kb_ = server_.rss_kb();
-  int sockets_before = server_.open_sockets();
 
   std::vector<std::unique_ptr<Client>> parked;
   for (int i = 0; i < opts_.parked; ++i) parked.push_back(new_client());
@@ -576,7 +635,8 @@ awaitable<void> Bench::latency_phase() {
     if (i % 200 == 199) co_await sleep_for(5ms);
   }
   while (parked_written_ < opts_.parked) co_await sleep_for(10ms);
-  int sockets = co_await wait_until_settled(sockets_before + opts_.parked);
+  // The listener, the two probe connections and the parked ones.
+  int sockets = co_await wait_until_settled(opts_.parked + 3);
   double park_secs = seconds_since(t_park);
   co_await sleep_for(1s);  // a /sync about to return wrongly gets the chance to
   if (!parked_returned_at_.empty())
@@ -646,23 +706,24 @@ awaitable<void> Bench::run() {
               opts_.rooms, opts_.parked, opts_.parked_users, opts_.samples);
   rss_idle_kb_ = server_.rss_kb();
   co_await sequential_phase();
+  rss_sequential_kb_ = server_.rss_kb();
   co_await concurrent_phase();
+  rss_concurrent_kb_ = server_.rss_kb();
   co_await latency_phase();
   auto mib = [](long kb) { return static_cast<double>(kb) / 1024; };
   std::printf("\n== 4. Server memory (VmRSS)\n");
   std::printf("memory: idle after start-up %.1f MiB (target < 30 MB)\n", mib(rss_idle_kb_));
-  std::printf("memory: after the runs above, before parking %.1f MiB\n", mib(rss_before_park_kb_));
+  std::printf("memory: after the sequential sends %.1f MiB\n", mib(rss_sequential_kb_));
+  std::printf("memory: after the concurrent sends %.1f MiB\n", mib(rss_concurrent_kb_));
+  std::printf("memory: before parking (latency-phase users set up) %.1f MiB\n",
+              mib(rss_before_park_kb_));
+  double per_sync_kb =
+      opts_.parked ? static_cast<double>(rss_parked_kb_ - rss_before_park_kb_) / opts_.parked : 0;
   std::printf("memory: with %d parked /syncs %.1f MiB (target < 100 MB), %.1f KiB per parked "
               "/sync\n",
-              opts_.parked, mib(rss_parked_kb_),
-              opts_.parked ? static_cast<double>(rss_parked_kb_ - rss_before_park_kb_) / opts_.parked
-                           : 0.0);
+              opts_.parked, mib(rss_parked_kb_), per_sync_kb);
   std::printf("memory: at the end %.1f MiB\n", mib(server_.rss_kb()));
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  std::printf("\nload_bench: done; the bench itself used %.2f s CPU\n",
-              static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                  static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+  std::printf("\nload_bench: done; the bench itself used %.2f s CPU\n", self_cpu_seconds());
   std::fflush(stdout);
 }
 

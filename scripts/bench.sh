@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmarks Despatch: builds the server and bench/load_bench, starts a fresh server (temporary
+# data folder, a free port, open registration, no rate limit), runs the load generator against
+# it, stops the server and prints the figures. Arguments go to load_bench, e.g. --quick or
+# --messages 50 (see build/load_bench --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# 10,000 parked /syncs need as many sockets in the server and in the bench; both inherit this.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ]; then ulimit -n 1048576 2>/dev/null || ulimit -n 65536 || true
+else ulimit -n "$hard" || true; fi
+echo "bench: file descriptor limit $(ulimit -n)"
+
+# A new bench/*.cpp is only known to the build once CMake has globbed again.
+if [ -f build/build.ninja ] &&
+  ! ninja -C build -t targets all 2>/dev/null | grep -q '^load_bench:'; then
+  cmake -S . -B build >/dev/null
+fi
+if ! out=$(scripts/build.sh despatch load_bench 2>&1); then
+  echo "$out" | grep -E "error:|FAILED" | head -n 20; echo "bench: the build failed"; exit 1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/despatch-bench.XXXXXX")
+log="$work/server.log"
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+      echo "bench: server did not stop within 10 s of SIGTERM; killing it"
+      kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+cleanup() {
+  stop_server
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+: >"$log"  # exists before the background child opens it, so polling it below never races
+# Port 0: the kernel picks a free port and the ready line names it, so no race with other users.
+build/despatch serve --data "$work/data" --listen 127.0.0.1:0 --open-registration \
+  --no-rate-limit >"$log" 2>&1 &
+server_pid=$!
+port=""
+for _ in $(seq 300); do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "bench: the server exited during start-up:"; cat "$log"; exit 1
+  fi
+  port=$(sed -nE 's/.*despatch ready.*http:\/\/127\.0\.0\.1:([0-9]+).*/\1/p' "$log" | head -n 1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+if [ -z "$port" ]; then echo "bench: the server was not ready within 30 s:"; cat "$log"; exit 1; fi
+echo "bench: server pid $server_pid on 127.0.0.1:$port, data in $work/data"
+
+# The figures assume the machine is otherwise idle; other work running meanwhile skews them.
+echo "bench: load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+status=0
+build/load_bench --port "$port" --pid "$server_pid" "$@" || status=$?
+
+if ! kill -0 "$server_pid" 2>/dev/null; then
+  wait "$server_pid" && code=0 || code=$?
+  server_pid=""
+  echo "bench: the SERVER DIED during the run (exit status $code); the end of its log:"
+  tail -n 40 "$log"
+  exit 1
+fi
+stop_server
+
+# Anything the server logged above info level is worth a look.
+problems=$(grep -cE 'Z (warn|error) ' "$log" || true)
+if [ "${problems:-0}" -gt 0 ]; then
+  echo "bench: the server logged $problems warnings or errors; the first 20:"
+  grep -E 'Z (warn|error) ' "$log" | head -n 20
+else
+  echo "bench: the server logged no warnings or errors"
+fi
+exit $status
