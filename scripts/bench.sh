@@ -2,7 +2,9 @@
 # Benchmarks Despatch: builds the server and bench/load_bench, starts a fresh server (temporary
 # data folder, a free port, open registration, no rate limit), runs the load generator against
 # it, stops the server and prints the figures. Arguments go to load_bench, e.g. --quick or
-# --messages 50 (see build/load_bench --help).
+# --messages 50 (see build/load_bench --help). Then, unless BENCH_ONLY_LOAD=1, the records
+# bench (archive append, verify, export; RECORDS=N records, default 1,000,000) and the
+# end-to-end encryption bench (keys/query and to-device fan-out; E2EE_USERS=N, default 1,000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,7 @@ if [ -f build/build.ninja ] &&
   ! ninja -C build -t targets all 2>/dev/null | grep -q '^load_bench:'; then
   cmake -S . -B build >/dev/null
 fi
-if ! out=$(scripts/build.sh despatch load_bench 2>&1); then
+if ! out=$(scripts/build.sh despatch load_bench records_bench 2>&1); then
   echo "$out" | grep -E "error:|FAILED" | head -n 20; echo "bench: the build failed"; exit 1
 fi
 
@@ -81,5 +83,13 @@ if [ "${problems:-0}" -gt 0 ]; then
   grep -E 'Z (warn|error) ' "$log" | head -n 20
 else
   echo "bench: the server logged no warnings or errors"
+fi
+if [ "${BENCH_ONLY_LOAD:-0}" != 1 ]; then
+  echo
+  echo "== records: archive append, verify, FOI export"
+  build/records_bench --records "${RECORDS:-1000000}" 2>/dev/null || status=1
+  echo
+  echo "== end-to-end encryption: keys/query and to-device fan-out"
+  /usr/bin/python3 bench/e2ee_bench.py --users "${E2EE_USERS:-1000}" || status=1
 fi
 exit $status

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh || exit 1
-scripts/build.sh || exit 1
+scripts/build.sh despatch unit_tests || exit 1
 
 logs=$(mktemp -d)
 passed=0
