@@ -54,7 +54,8 @@ Result<Config> load_config_file(const std::string& path) {
       "rate_limit.login_per_second", "rate_limit.login_burst",
       "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds",
       "records.retention_days", "records.retention_direct_days", "records.retention_group_days",
-      "records.retention_check_seconds"};
+      "records.retention_check_seconds", "records.keeper", "records.keeper_localpart",
+      "records.keeper_exclude"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -85,6 +86,21 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "records.checkpoint_seconds", c.records_checkpoint_seconds));
   DS_TRY(read(t, "records.retention_days", c.retention_days));
   DS_TRY(read(t, "records.retention_check_seconds", c.retention_check_seconds));
+  DS_TRY(read(t, "records.keeper", c.records_keeper));
+  DS_TRY(read(t, "records.keeper_localpart", c.records_keeper_localpart));
+  if (auto node = t.at_path("records.keeper_exclude")) {
+    auto* arr = node.as_array();
+    if (!arr) return Error::invalid_param("config: records.keeper_exclude must be a list of room kinds");
+    for (auto&& kind : *arr) {
+      auto v = kind.value<std::string>();
+      if (!v || (*v != "direct" && *v != "group"))
+        return Error::invalid_param("config: records.keeper_exclude holds \"direct\" and/or \"group\"");
+      c.records_keeper_exclude.push_back(*v);
+    }
+  }
+  if (c.records_keeper_localpart.empty() ||
+      c.records_keeper_localpart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._=-/") != std::string::npos)
+    return Error::invalid_param("config: records.keeper_localpart is not a valid user localpart");
   for (auto [key, out] : {std::pair{"records.retention_direct_days", &c.retention_direct_days},
                           std::pair{"records.retention_group_days", &c.retention_group_days}}) {
     if (auto node = t.at_path(key)) {
@@ -175,6 +191,15 @@ retention_direct_days = -1
 retention_group_days = -1
 # How often (seconds) the server looks for expired records.
 retention_check_seconds = 3600
+
+# The records keeper (@records:SERVER_NAME): a visible member of every room it covers, whose
+# device receives end-to-end encryption room keys like any member's so that the decrypted
+# messages are sealed into the archive beside their ciphertext. Users cannot kick, ban or
+# demote it. Its keys are stored encrypted with <data_dir>/keeper.key.
+keeper = true
+keeper_localpart = "records"
+# Room kinds it stays out of: "direct" (direct chats) and/or "group".
+keeper_exclude = []
 
 # Periods for single rooms override everything above, e.g.
 # [records.retention_rooms]

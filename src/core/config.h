@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace despatch {
 
@@ -44,6 +45,19 @@ struct Config {
   int64_t retention_group_days = -1;
   std::map<std::string, int64_t> retention_room_days;
   int64_t retention_check_seconds = 3600;  // how often expired records are looked for
+
+  // The records keeper: a visible member of every covered room whose device receives room
+  // keys like any member's, so that end-to-end encrypted messages reach the archive
+  // decrypted. Covered: every room made on this server except the kinds excluded here
+  // ("direct", "group").
+  bool records_keeper = true;
+  std::string records_keeper_localpart = "records";
+  std::vector<std::string> records_keeper_exclude;
+
+  // The keeper's user ID, or "" when the keeper is off.
+  std::string keeper_user_id() const {
+    return records_keeper ? "@" + records_keeper_localpart + ":" + server_name : "";
+  }
 };
 
 // Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.

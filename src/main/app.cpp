@@ -88,6 +88,12 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.backup = std::make_unique<KeyBackup>(*a.db);
   a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu, a.notifier);
   a.rooms = std::make_unique<RoomService>(a.config, *a.db, a.notifier, a.key, *a.push, *a.archive);
+  if (a.config.records_keeper) {
+    DS_ASSIGN(a.keeper, RecordsKeeper::open(a.config, *a.db, *a.archive));
+    a.keys->set_server_device(a.keeper.get());
+    a.rooms->set_keeper(a.keeper.get());
+    DS_TRY(a.rooms->adopt_rooms_for_keeper());
+  }
   a.sync = nullptr;
   auto members = [&a](const std::string& room_id) { return a.sync->joined_members(room_id); };
   a.typing = std::make_unique<Typing>(a.io, a.notifier, members);

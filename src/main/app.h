@@ -12,6 +12,7 @@
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
+#include "service/records/keeper.h"
 #include "service/records/retention.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/sync_service.h"
@@ -36,6 +37,7 @@ struct App {
   std::unique_ptr<PushService> push;
   std::unique_ptr<Archive> archive;
   std::unique_ptr<Retention> retention;
+  std::unique_ptr<RecordsKeeper> keeper;  // null when [records] keeper = false
   std::string records_public_key;  // raw X25519 key the archive seals to
   std::unique_ptr<UserService> users;
   std::unique_ptr<RoomService> rooms;

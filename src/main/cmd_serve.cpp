@@ -25,6 +25,7 @@ Options (each overrides the config file):
   --server-name NAME     server name in user and room IDs (default localhost)
   --open-registration    allow self-registration (m.login.dummy)
   --no-rate-limit        disable request rate limiting (benchmarks)
+  --no-records-keeper    run without the records keeper ([records] keeper = false)
   --log-level LEVEL      debug, info, warn or error
 )";
 
@@ -51,6 +52,7 @@ static std::string apply_flags(Args& args, Config& cfg) {
   if (auto v = args.take("log-level")) cfg.log_level = *v;
   if (args.take_switch("open-registration")) cfg.open_registration = true;
   if (args.take_switch("no-rate-limit")) cfg.rate_limit_enabled = false;
+  if (args.take_switch("no-records-keeper")) cfg.records_keeper = false;
   return "";
 }
 

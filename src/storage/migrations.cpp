@@ -182,6 +182,39 @@ CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT
   action TEXT NOT NULL, case_ref TEXT NOT NULL, details TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 )SQL",
+    // 4: the records keeper: its Olm account, sessions and the events it could not decrypt.
+    R"SQL(
+-- user_id -> the keeper's account (one row): its device, the libolm account pickle and the
+-- cross-signing seeds, both encrypted with the key in <data_dir>/keeper.key
+CREATE TABLE keeper_account (user_id TEXT PRIMARY KEY, device_id TEXT NOT NULL,
+  pickle TEXT NOT NULL, cross_signing TEXT NOT NULL, created_ts INTEGER NOT NULL);
+
+-- (sender_key, session_id) -> an Olm session with a client device, pickled (encrypted);
+-- rank orders one sender's sessions, most recently used first
+CREATE TABLE keeper_olm_sessions (sender_key TEXT NOT NULL, session_id TEXT NOT NULL,
+  rank INTEGER NOT NULL, pickle TEXT NOT NULL, PRIMARY KEY (sender_key, session_id));
+
+-- (room_id, session_id, sender_key) -> a Megolm inbound session, pickled (encrypted), with
+-- the user whose device it belongs to and how the keeper got it (m.room_key or forwarded)
+CREATE TABLE keeper_megolm_sessions (room_id TEXT NOT NULL, session_id TEXT NOT NULL,
+  sender_key TEXT NOT NULL, sender_user TEXT NOT NULL, first_index INTEGER NOT NULL,
+  source TEXT NOT NULL, pickle TEXT NOT NULL, received_ts INTEGER NOT NULL,
+  PRIMARY KEY (room_id, session_id, sender_key));
+
+-- event_id -> an m.room.encrypted event the keeper could not decrypt (yet); retried when
+-- keys for its session arrive
+CREATE TABLE keeper_pending (event_id TEXT PRIMARY KEY, room_id TEXT NOT NULL,
+  session_id TEXT NOT NULL, sender_key TEXT NOT NULL, sender TEXT NOT NULL,
+  stream_pos INTEGER NOT NULL, ts INTEGER NOT NULL, reason TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 1, first_seen_ts INTEGER NOT NULL);
+CREATE INDEX keeper_pending_session ON keeper_pending(room_id, session_id);
+
+-- (room_id, session_id, sender_key) -> why a sender withheld a session from the keeper
+-- (m.room_key.withheld)
+CREATE TABLE keeper_withheld (room_id TEXT NOT NULL, session_id TEXT NOT NULL,
+  sender_key TEXT NOT NULL, sender TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
+  ts INTEGER NOT NULL, PRIMARY KEY (room_id, session_id, sender_key));
+)SQL",
 };
 
 }  // namespace

@@ -142,10 +142,31 @@ void add_admin_routes(http::Router& r, App& app) {
     co_return json::object{{"records", std::move(records)}, {"limited", static_cast<int64_t>(found->size()) > n}};
   });
 
+  // GET /_despatch/admin/v1/records/undecryptable?limit=
+  // End-to-end encrypted events the records keeper could not decrypt yet, newest first.
+  add(r, "GET", "/records/undecryptable", [&app](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 1000));
+    if (!app.keeper) co_return json::object{{"count", 0}, {"events", json::array{}}, {"keeper", false}};
+    DS_CO_ASSIGN(json::object out, app.keeper->undecryptable(app.db->reader(), limit.value_or(100)));
+    out["keeper"] = app.keeper->user_id();
+    co_return out;
+  });
+
+  // GET /_despatch/admin/v1/metrics
+  add(r, "GET", "/metrics", [&app](Request& req) -> Awaitable {
+    json::object out{{"db_commits_total", app.db->commit_count()},
+                     {"stream_position", app.db->committed_stream_pos()}};
+    if (app.keeper)
+      for (auto& [k, v] : app.keeper->metrics(app.db->reader())) out[k] = v;
+    co_return out;
+  });
+
   // POST /_despatch/admin/v1/users/{userId}/deactivate {case_ref, erase}
   add(r, "POST", "/users/{userId}/deactivate", [&app](Request& req) -> Awaitable {
     const std::string& user = req.param(0);
     if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
+    if (app.keeper && user == app.keeper->user_id())
+      co_return Error::forbidden("The records keeper cannot be deactivated; set [records] keeper = false instead");
     DS_CO_ASSIGN(bool exists, app.users->user_exists(user));
     if (!exists) co_return Error::not_found("Unknown user");
     DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));

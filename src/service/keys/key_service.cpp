@@ -251,8 +251,10 @@ asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body
       if (!alg.is_string()) co_return Error::bad_json("algorithms must be strings");
   }
   json::object request = want->as_object();
-  auto job = [request](Conn& c) -> Result<json::object> {
+  ServerDevice* own = server_device_;
+  auto job = [request, own](Conn& c) -> Result<json::object> {
     json::object out;
+    bool own_claimed = false;
     for (auto& [uid, devs] : request) {
       std::string user(uid);
       json::object per_user;
@@ -279,9 +281,11 @@ asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body
                         {user, device, alg}));
         }
         per_user[device] = json::object{{alg + ":" + key_id, parse(text)}};
+        if (own && user == own->user_id() && device == own->device_id()) own_claimed = true;
       }
       if (!per_user.empty()) out[user] = std::move(per_user);
     }
+    if (own_claimed) DS_TRY(own->keys_claimed(c));
     return json::object{{"one_time_keys", std::move(out)}, {"failures", json::object{}}};
   };
   co_return co_await db_.write<json::object>(job);
@@ -340,15 +344,20 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
       if (!content.is_object()) co_return Error::bad_json("to-device content must be an object");
   }
   std::vector<std::string> wake;
+  ServerDevice* own = server_device_;
   auto job = [=, &wake](Conn& c) -> Status {
     DS_ASSIGN(auto seen, storage::query_one(c, "SELECT 1 FROM to_device_txns WHERE user_id=? AND device_id=? "
                                                "AND txn_id=?",
                                             {sender, sender_device, txn_id}));
     if (seen) return ok_status();
+    // Every recipient is checked first: the server's own device acts on what it receives,
+    // which must not happen for a request that then fails.
+    for (auto& [uid, devs] : messages) {
+      DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=?", {std::string(uid)}));
+      if (!known) return Error::not_found("Unknown user " + std::string(uid));
+    }
     for (auto& [uid, devs] : messages) {
       std::string user(uid);
-      DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=?", {user}));
-      if (!known) return Error::not_found("Unknown user " + user);
       std::vector<std::string> targets;
       for (auto& [d, content] : devs.as_object()) {
         if (d == "*") {
@@ -358,10 +367,15 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
           targets.emplace_back(d);
         }
         std::string text = json::serialize(content);
-        for (auto& device : targets)
+        for (auto& device : targets) {
+          if (own && user == own->user_id() && device == own->device_id()) {
+            DS_TRY(own->receive_to_device(c, sender, type, content.as_object()));
+            continue;
+          }
           DS_TRY(c.exec("INSERT INTO to_device(stream_pos, user_id, device_id, sender, type, content) "
                         "VALUES(?,?,?,?,?,?)",
                         {db_.next_stream_pos(), user, device, sender, type, text}));
+        }
         targets.clear();
       }
       wake.push_back(user);

@@ -18,9 +18,26 @@ struct DeviceListDelta {
   std::set<std::string> changed, left;
 };
 
+// A device the server itself runs (the records keeper). To-device messages for it are
+// handed over inside the sending write job instead of being queued, and it tops up its
+// one-time keys inside the claiming job. Both run on the writer thread; an error fails the
+// job (and so the client's request), so implementations fail only on database errors.
+class ServerDevice {
+ public:
+  virtual ~ServerDevice() = default;
+  virtual const std::string& user_id() const = 0;
+  virtual const std::string& device_id() const = 0;
+  virtual Status receive_to_device(storage::Conn& c, const std::string& sender,
+                                   const std::string& type, const json::object& content) = 0;
+  virtual Status keys_claimed(storage::Conn& c) = 0;
+};
+
 class KeyService {
  public:
   KeyService(storage::Database& db, Notifier& notifier) : db_(db), notifier_(notifier) {}
+
+  // Registers the server's own device (before serving; may stay unset).
+  void set_server_device(ServerDevice* d) { server_device_ = d; }
 
   // POST /keys/upload: returns {one_time_key_counts}.
   boost::asio::awaitable<Result<json::object>> upload(const std::string& user,
@@ -73,6 +90,7 @@ class KeyService {
  private:
   storage::Database& db_;
   Notifier& notifier_;
+  ServerDevice* server_device_ = nullptr;
 };
 
 // Verifies that obj carries user's signature made with the ed25519 key key_id (e.g.

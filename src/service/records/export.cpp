@@ -79,6 +79,21 @@ const json::string* body_of(const json::object& ev) {
 }
 
 // One line of a transcript: what a reader needs to follow the conversation.
+std::string describe(const json::object& ev);
+
+// The same for a record of any kind: decrypted copies are marked as such, and encrypted
+// events say whether the records keeper could read them.
+std::string describe_record(const ArchiveRow& row, const json::object& ev) {
+  if (row.kind == "plaintext") return "<em>(decrypted)</em> " + describe(ev);
+  if (row.kind == "undecryptable") {
+    auto* reason = ev.if_contains("reason");
+    return "<em>encrypted message not decrypted: " +
+           html_escape(reason && reason->is_string() ? std::string(reason->as_string()) : "") + "</em>";
+  }
+  if (row.type == "m.room.encrypted") return "<em>encrypted message</em>";
+  return describe(ev);
+}
+
 std::string describe(const json::object& ev) {
   std::string type = ev.contains("type") ? std::string(ev.at("type").as_string()) : "";
   const json::object empty;
@@ -141,7 +156,9 @@ Result<ExportFilter> ExportFilter::from_json(const json::object& o) {
 Result<std::vector<FoundRecord>> find_records(storage::Conn& c, const RecordsKeyPair& keys,
                                               const ExportFilter& f, size_t limit) {
   // The clear metadata narrows the search; the sealed content is opened only for candidates.
-  std::string sql = std::string("SELECT ") + kArchiveColumns + " FROM archive WHERE kind<>'tombstone'";
+  // Room keys the records keeper sealed into the archive are for the records office's own
+  // checks and never go into an export.
+  std::string sql = std::string("SELECT ") + kArchiveColumns + " FROM archive WHERE kind NOT IN ('tombstone', 'room_key')";
   storage::Params p;
   if (!f.user.empty()) {
     sql += " AND (sender=? OR type='m.room.member')";
@@ -207,7 +224,7 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
     const ArchiveRow& a = rec.row;
     jsonl += json::serialize(rec.to_json()) + "\n";
     transcripts[a.room_id] += "<tr><td>" + iso_time(a.ts) + "</td><td>" + html_escape(a.sender) + "</td><td>" +
-                              describe(rec.event) + "</td><td class=id>" + html_escape(a.event_id) + "</td></tr>\n";
+                              describe_record(a, rec.event) + "</td><td class=id>" + html_escape(a.event_id) + "</td></tr>\n";
     res.records++;
   }
   res.rooms = static_cast<int64_t>(transcripts.size());

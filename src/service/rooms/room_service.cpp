@@ -1,7 +1,9 @@
 #include "service/rooms/room_service.h"
 
 #include "core/ids.h"
+#include "core/log.h"
 #include "service/common/time.h"
+#include "service/records/audit.h"
 #include "service/rooms/power_levels.h"
 #include "service/rooms/room_writer.h"
 
@@ -44,29 +46,69 @@ const json::string* string_field(const json::object& o, const char* key) {
 
 }  // namespace
 
+Status RoomWriter::keeper_join(const std::string& room_id) {
+  const std::string& keeper = svc_.keeper_user_;
+  DS_ASSIGN(json::object jc, join_content(c_, keeper));
+  DS_TRY(append(room_id, member_proto(keeper, keeper, jc)));
+  DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
+  if (find_state(room->state, kRecordsNoticeType)) return ok_status();
+  json::object notice{{"recorded", true},
+                      {"keeper", keeper},
+                      {"body", "This room is recorded: " + keeper + " keeps its messages, including end-to-end "
+                               "encrypted ones, in the records archive."}};
+  DS_TRY(append(room_id, state_proto(keeper, kRecordsNoticeType, "", notice)));
+  return ok_status();
+}
+
+Status RoomWriter::add_keeper(const std::string& room_id, const std::string& inviter) {
+  DS_TRY(append(room_id, member_proto(inviter, svc_.keeper_user_, json::object{{"membership", "invite"}})));
+  return keeper_join(room_id);
+}
+
 RoomService::RoomService(const Config& config, storage::Database& db, Notifier& notifier,
                          const SigningKey& key, PushService& push, Archive& archive)
     : config_(config), db_(db), notifier_(notifier), key_(key), push_(push), archive_(archive) {
   db_.add_on_rollback([this] { rooms_.clear(); });
 }
 
-// Runs fn as one write job and wakes the users it touched once the commit is durable.
+void RoomService::set_keeper(RecordsKeeper* keeper) {
+  keeper_ = keeper;
+  keeper_user_ = keeper ? keeper->user_id() : "";
+}
+
+// Runs fn as one write job and wakes the users it touched once the commit is durable. An
+// attempt to remove or silence the records keeper is refused by RoomWriter and then written
+// to the audit log as suspicious.
 template <class T>
 static asio::awaitable<Result<T>> run_room_job(RoomService& svc, storage::Database& db,
                                                Notifier& notifier,
                                                std::function<Result<T>(RoomWriter&)> fn) {
   auto wake = std::make_shared<std::vector<std::string>>();
-  auto job = [&svc, fn, wake](Conn& c) -> Result<T> {
+  auto refusal = std::make_shared<std::optional<json::object>>();
+  auto job = [&svc, fn, wake, refusal](Conn& c) -> Result<T> {
     RoomWriter w(svc, c);
     auto res = fn(w);
     if (res.ok()) {
       w.commit();
       wake->assign(w.wake().begin(), w.wake().end());
+    } else if (w.keeper_refusal()) {
+      *refusal = *w.keeper_refusal();
     }
     return res;
   };
   auto r = co_await db.write<T>(job);
   if (r.ok()) notifier.notify_users(*wake);
+  if (!r.ok() && *refusal) {
+    json::object details = **refusal;
+    std::string actor(details["sender"].as_string());
+    DS_LOG(kWarn, "refused {}'s attempt ({}) to remove the records keeper from {}", actor,
+           std::string(details["attempt"].as_string()), std::string(details["room_id"].as_string()));
+    auto audit = [actor, details](Conn& c) -> Result<int64_t> {
+      return audit_append(c, actor, "suspicious.keeper_removal", "", details);
+    };
+    auto a = co_await db.write<int64_t>(audit);
+    if (!a.ok()) DS_LOG(kError, "cannot audit a refused keeper removal: {}", a.error().message);
+  }
   co_return r;
 }
 
@@ -133,6 +175,8 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
   }
 
   std::string room_id = make_room_id(config_.server_name);
+  bool with_keeper = keeper_ && keeper_->covers(is_direct ? "direct" : "group");
+  std::string keeper = keeper_user_;
   auto job = [=](RoomWriter& w) -> Result<std::string> {
         Conn& c = w.conn();
         if (!alias.empty()) {
@@ -174,6 +218,15 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
             {"notifications", json::object{{"room", 50}}}};
         if (auto* o = body.if_contains("power_level_content_override"))
           for (auto& [k, v] : o->as_object()) pl[k] = v;
+        if (with_keeper) {
+          // As powerful as anyone in the room, so that nobody may kick, ban or demote it.
+          json::value& u = pl["users"];
+          if (!u.is_object()) u = json::object{};
+          int64_t top = 100;
+          for (auto& [k, v] : u.as_object())
+            if (auto l = lenient_power_level(v)) top = std::max(top, *l);
+          u.as_object()[keeper] = top;
+        }
         DS_TRY(w.append(room_id, state_proto(creator, "m.room.power_levels", "", pl)));
         if (!alias.empty()) {
           DS_TRY(c.exec("INSERT INTO room_aliases(alias, room_id, creator) VALUES(?,?,?)",
@@ -188,6 +241,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         if (preset != "public_chat")
           DS_TRY(w.append(room_id, state_proto(creator, "m.room.guest_access", "",
                                                json::object{{"guest_access", "can_join"}})));
+        if (with_keeper) DS_TRY(w.add_keeper(room_id, creator));
         if (auto* is = body.if_contains("initial_state")) {
           for (auto& e : is->as_array()) {
             auto& o = e.as_object();
@@ -266,7 +320,7 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
     const std::string& sender, const std::string& room_id, const std::string& target,
     const std::string& membership, std::optional<std::string> reason, json::object extra) {
   if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user ID");
-  auto job = [=](RoomWriter& w) -> Result<std::string> {
+  auto job = [=, this](RoomWriter& w) -> Result<std::string> {
         Conn& c = w.conn();
         DS_ASSIGN(RoomState * room, w.room(room_id));
         std::string current;
@@ -290,6 +344,8 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
         if (membership == "leave" && sender == target && current.empty())
           return Error::forbidden("You are not in this room");
         DS_ASSIGN(json::object ev, w.append(room_id, member_proto(sender, target, content)));
+        // The keeper accepts every invite at once.
+        if (membership == "invite" && !keeper_user_.empty() && target == keeper_user_) DS_TRY(w.keeper_join(room_id));
         return std::string(ev["event_id"].as_string());
       };
   co_return co_await run_room_job<std::string>(
@@ -351,6 +407,46 @@ asio::awaitable<void> RoomService::leave_all(const std::string& user) {
       {user});
   if (!rows.ok()) co_return;
   for (auto& r : *rows) co_await set_membership(user, r.str(0), user, "leave", std::nullopt);
+}
+
+Status RoomService::adopt_rooms_for_keeper() {
+  if (!keeper_) return ok_status();
+  DS_ASSIGN(auto rows, db_.reader().query(
+                           "SELECT r.room_id, r.kind FROM rooms r WHERE NOT EXISTS (SELECT 1 FROM memberships m "
+                           "WHERE m.room_id=r.room_id AND m.user_id=? AND m.membership='join') AND EXISTS (SELECT 1 "
+                           "FROM memberships m WHERE m.room_id=r.room_id AND m.membership='join')",
+                           {keeper_user_}));
+  for (auto& r : rows) {
+    std::string room_id = r.str(0);
+    if (!keeper_->covers(r.str(1))) continue;
+    auto job = [this, room_id](Conn& c) -> Result<std::string> {
+      RoomWriter w(*this, c);
+      DS_ASSIGN(RoomState * room, w.room(room_id));
+      PowerLevels pl = PowerLevels::from_state(room->state);
+      std::string inviter;
+      for (auto& m : room_members(room->state, false)) {
+        if (server_name_of(m) != config_.server_name || m == keeper_user_) continue;
+        if (pl.user_level(m) < pl.invite) continue;
+        if (inviter.empty() || pl.user_level(m) > pl.user_level(inviter)) inviter = m;
+      }
+      if (inviter.empty()) return std::string();
+      auto* k = find_state(room->state, "m.room.member", keeper_user_);
+      if (k && k->at("content").at("membership") == "invite") DS_TRY(w.keeper_join(room_id));
+      else DS_TRY(w.add_keeper(room_id, inviter));
+      DS_TRY(audit_append(c, "server", "records.keeper_joined", "",
+                          json::object{{"room_id", room_id}, {"invited_by", inviter}}));
+      w.commit();
+      return inviter;
+    };
+    auto res = db_.write_blocking<std::string>(job);
+    if (!res.ok())
+      DS_LOG(kWarn, "records keeper could not join {}: {}", room_id, res.error().message);
+    else if (res->empty())
+      DS_LOG(kWarn, "records keeper could not join {}: no local member may invite it", room_id);
+    else
+      DS_LOG(kInfo, "records keeper joined {} (invited by {})", room_id, *res);
+  }
+  return ok_status();
 }
 
 }  // namespace despatch

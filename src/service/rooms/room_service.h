@@ -11,6 +11,7 @@
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
+#include "service/records/keeper.h"
 #include "service/rooms/state_map.h"
 #include "storage/database.h"
 
@@ -108,6 +109,12 @@ class RoomService {
   const Config& config() const { return config_; }
   storage::Database& db() { return db_; }
 
+  // Puts the records keeper in every room the policy covers from now on (before serving).
+  void set_keeper(RecordsKeeper* keeper);
+  // Start-up: brings the keeper into covered rooms made before it existed or before the
+  // policy covered them, invited by the most powerful local member who may invite.
+  Status adopt_rooms_for_keeper();
+
   // Writer-thread cache of one room's current state.
   struct RoomState {
     std::string version;
@@ -124,6 +131,8 @@ class RoomService {
   const SigningKey& key_;
   PushService& push_;
   Archive& archive_;
+  RecordsKeeper* keeper_ = nullptr;
+  std::string keeper_user_;  // "" without a keeper
   // Writer thread only.
   std::unordered_map<std::string, std::shared_ptr<RoomState>> rooms_;
 };

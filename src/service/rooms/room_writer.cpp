@@ -98,6 +98,8 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     // Before v11 the redacted event ID is a top-level key.
     if (auto* r = ev["content"].as_object().if_contains("redacts")) ev["redacts"] = *r;
   }
+  if (!svc_.keeper_user_.empty() && sender != svc_.keeper_user_)
+    DS_TRY(guard_keeper(*room, ev, type, is_state, state_key));
   DS_TRY(check_event_auth(ev, room->state, room->version));
 
   const json::object* prior = is_state ? find_state(room->state, type, state_key) : nullptr;
@@ -159,6 +161,12 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   ArchiveEntry entry{pos, event_id, room_id, sender, type, ev["origin_server_ts"].as_int64(), "",
                      "event", canonical_json(record)};
   DS_TRY(svc_.archive_.append(c_, entry));
+  // In rooms the keeper has joined, the plaintext of an encrypted event is sealed beside it.
+  if (type == "m.room.encrypted" && svc_.keeper_) {
+    auto* k = find_state(room->state, "m.room.member", svc_.keeper_user_);
+    if (k && k->at("content").as_object().if_contains("membership") && k->at("content").at("membership") == "join")
+      DS_TRY(svc_.keeper_->on_encrypted_event(c_, record, pos));
+  }
   DS_TRY(c_.exec("UPDATE rooms SET last_event_id=?, depth=? WHERE room_id=?",
                  {event_id, room->depth + 1, room_id}));
 
@@ -170,6 +178,47 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   DS_TRY(store_notifications(*room, ev, pos));
   for (auto& m : room_members(room->state, true)) wake_.insert(m);
   return ev;
+}
+
+Status RoomWriter::guard_keeper(const RoomService::RoomState& room, const json::object& ev,
+                                const std::string& type, bool is_state, const std::string& state_key) {
+  const std::string& keeper = svc_.keeper_user_;
+  auto refuse = [&](const char* attempt, const std::string& message) -> Status {
+    keeper_refusal_ = json::object{{"room_id", ev.at("room_id")}, {"sender", ev.at("sender")},
+                                   {"attempt", attempt}, {"keeper", keeper}, {"event_type", type}};
+    return Error::forbidden(message);
+  };
+  const json::object* content = ev.contains("content") && ev.at("content").is_object() ? &ev.at("content").as_object()
+                                                                                       : nullptr;
+  if (type == "m.room.member" && is_state && state_key == keeper) {
+    auto* m = content ? content->if_contains("membership") : nullptr;
+    if (m && is_str(*m, "leave"))
+      return refuse("kick", "The records keeper records this room and cannot be removed from it");
+    if (m && is_str(*m, "ban"))
+      return refuse("ban", "The records keeper records this room and cannot be banned from it");
+    return ok_status();
+  }
+  const json::object* member = find_state(room.state, "m.room.member", keeper);
+  const json::value* membership = member ? member->at("content").as_object().if_contains("membership") : nullptr;
+  if (!membership || !(is_str(*membership, "join") || is_str(*membership, "invite"))) return ok_status();
+  if (type == "m.room.power_levels" && is_state && state_key.empty() && content) {
+    PowerLevels now = PowerLevels::from_state(room.state);
+    PowerLevels next = PowerLevels::from_content(*content);
+    if (next.user_level(keeper) < now.user_level(keeper))
+      return refuse("power_levels", "The records keeper's power level cannot be lowered: it records this room");
+  }
+  if (type == kRecordsNoticeType)
+    return refuse("records_notice", "Only the records keeper may change the room's records notice");
+  if (type == "m.room.redaction") {
+    const json::value* target = ev.contains("redacts") ? &ev.at("redacts") : nullptr;
+    if (!target && content) target = content->if_contains("redacts");
+    const json::object* notice = find_state(room.state, kRecordsNoticeType);
+    if (target && target->is_string() &&
+        (target->as_string() == member->at("event_id").as_string() ||
+         (notice && target->as_string() == notice->at("event_id").as_string())))
+      return refuse("redaction", "The records keeper's membership and the records notice cannot be redacted");
+  }
+  return ok_status();
 }
 
 Status RoomWriter::store_notifications(const RoomService::RoomState& room,
@@ -187,6 +236,7 @@ Status RoomWriter::store_notifications(const RoomService::RoomState& room,
       event.at("content").at("membership") == "invite")
     targets.push_back(std::string(event.at("state_key").as_string()));
   for (auto& user : targets) {
+    if (user == svc_.keeper_user_) continue;  // the keeper reads nothing: no notifications
     PushContext ctx;
     ctx.user_id = user;
     if (auto* m = find_state(room.state, "m.room.member", user))

@@ -6,6 +6,7 @@
 #include "service/rooms/room_service.h"
 #include "storage/conn.h"
 
+#include <optional>
 #include <set>
 
 namespace despatch {
@@ -36,13 +37,26 @@ class RoomWriter {
   // Users whose /sync must wake after the commit.
   const std::set<std::string>& wake() const { return wake_; }
 
+  // Invites the records keeper (as inviter) and joins it with the room's records notice.
+  Status add_keeper(const std::string& room_id, const std::string& inviter);
+  // Joins the invited keeper and sends the records notice if the room has none yet.
+  Status keeper_join(const std::string& room_id);
+  // Set when append refused an attempt to remove or silence the records keeper: what was
+  // tried, for the audit log.
+  const std::optional<json::object>& keeper_refusal() const { return keeper_refusal_; }
+
  private:
+  // Refuses events that would remove the keeper, lower its power level, or change or redact
+  // the room's records notice, unless the keeper sends them.
+  Status guard_keeper(const RoomService::RoomState& room, const json::object& ev,
+                      const std::string& type, bool is_state, const std::string& state_key);
   Status store_notifications(const RoomService::RoomState& room, const json::object& event,
                              int64_t pos);
   RoomService& svc_;
   storage::Conn& c_;
   std::set<std::string> touched_;
   std::set<std::string> wake_;
+  std::optional<json::object> keeper_refusal_;
   bool committed_ = false;
 };
 

@@ -81,6 +81,7 @@ export async function startServer({ readyTimeoutMs = 20000, serverName = "localh
     baseUrl,
     port,
     serverName,
+    dataDir,
     proc,
     stderr: () => stderr,
     async stop() {

@@ -1,0 +1,654 @@
+#include "service/records/keeper.h"
+
+#include "core/base64.h"
+#include "core/canonical_json.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "service/common/time.h"
+#include "service/records/audit.h"
+#include "service/users/user_service.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace despatch {
+
+using storage::Conn;
+using storage::Value;
+
+namespace {
+
+constexpr const char* kDisplayName = "Records keeper";
+constexpr size_t kMaxCachedSessions = 10000;
+
+const json::string* str(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? &v->as_string() : nullptr;
+}
+
+const json::object* obj(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+
+std::optional<json::object> parse_object(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
+std::string cache_key(const std::string& room_id, const std::string& session_id,
+                      const std::string& sender_key) {
+  return room_id + "|" + session_id + "|" + sender_key;
+}
+
+// XChaCha20-Poly1305 under the keeper key: base64(nonce || ciphertext).
+std::string seal_at_rest(const std::string& key, std::string_view plain) {
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  std::string blob(kNonce + plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  randombytes_buf(blob.data(), kNonce);
+  unsigned long long n = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<unsigned char*>(blob.data() + kNonce), &n,
+      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), nullptr, 0, nullptr,
+      reinterpret_cast<const unsigned char*>(blob.data()),
+      reinterpret_cast<const unsigned char*>(key.data()));
+  blob.resize(kNonce + n);
+  return base64_encode(blob);
+}
+
+}  // namespace
+
+struct RecordsKeeper::Decrypted {
+  json::object payload;  // {type, content, room_id}
+  uint32_t index = 0;
+  std::string session_id, sender_key, sender_user, source;
+};
+
+Result<std::string> load_or_create_keeper_key(const std::string& data_dir) {
+  std::string path = data_dir + "/keeper.key";
+  if (std::ifstream in(path); in) {
+    std::string text;
+    in >> text;
+    auto raw = base64_decode(text);
+    if (!raw || raw->size() != 32) return Error::internal("cannot read the records keeper key " + path);
+    return *raw;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  std::string key(32, '\0');
+  randombytes_buf(key.data(), key.size());
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);  // empty until it is private
+  }
+  if (::chmod(tmp.c_str(), 0600) != 0) return Error::internal("cannot make " + tmp + " private");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << base64_encode(key) << "\n";
+    out.flush();
+    if (!out) return Error::internal("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Error::internal("cannot write " + path + ": " + ec.message());
+  DS_LOG(kInfo, "generated the records keeper's key in {}", path);
+  return key;
+}
+
+RecordsKeeper::RecordsKeeper(const Config& config, storage::Database& db, Archive& archive,
+                             std::string key)
+    : config_(config), db_(db), archive_(archive), key_(std::move(key)),
+      user_id_(config.keeper_user_id()), device_id_(kKeeperDeviceId) {}
+
+Result<std::unique_ptr<RecordsKeeper>> RecordsKeeper::open(const Config& config,
+                                                           storage::Database& db,
+                                                           Archive& archive) {
+  DS_ASSIGN(std::string key, load_or_create_keeper_key(config.data_dir));
+  std::unique_ptr<RecordsKeeper> k(new RecordsKeeper(config, db, archive, std::move(key)));
+  RecordsKeeper* raw = k.get();
+  db.add_on_rollback([raw] { raw->invalidate(); });
+  auto job = [raw](Conn& c) -> Status {
+    DS_ASSIGN(auto row, storage::query_one(c, "SELECT 1 FROM keeper_account WHERE user_id=?", {raw->user_id_}));
+    if (!row) DS_TRY(raw->create_account(c));
+    DS_TRY(raw->load(c));
+    return raw->publish_one_time_keys(c);
+  };
+  DS_TRY(db.write_blocking<Ok>(job));
+  DS_LOG(kInfo, "records keeper {} (device {}, ed25519 {}) is ready", raw->user_id_, raw->device_id_,
+         raw->device_->ed25519_key());
+  return k;
+}
+
+bool RecordsKeeper::covers(const std::string& room_kind) const {
+  auto& ex = config_.records_keeper_exclude;
+  return std::find(ex.begin(), ex.end(), room_kind) == ex.end();
+}
+
+Status RecordsKeeper::create_account(Conn& c) {
+  DS_ASSIGN(auto existing, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=?", {user_id_}));
+  if (existing)
+    return Error::internal("the account " + user_id_ + " exists but is not the records keeper this server made; "
+                           "choose another name with [records] keeper_localpart");
+  DS_TRY(insert_user(c, user_id_, "", false));  // no password: nobody logs in as the keeper
+  DS_TRY(c.exec("UPDATE users SET displayname=? WHERE user_id=?", {std::string(kDisplayName), user_id_}));
+  DS_TRY(c.exec("INSERT INTO devices(user_id, device_id, display_name, created_ts) VALUES(?,?,?,?)",
+                {user_id_, device_id_, std::string(kDisplayName), now_ms()}));
+  DS_ASSIGN(OlmDevice dev, OlmDevice::create());
+  json::object dk = dev.device_keys(user_id_, device_id_);
+  DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES(?,?,?)",
+                {user_id_, device_id_, json::serialize(dk)}));
+
+  // Cross-signing keys made by the server: the self-signing key signs the device, so clients
+  // that share keys only with cross-signed devices share with the keeper too.
+  auto make_key = []() -> Result<SigningKey> {
+    SigningKey k = SigningKey::generate("tmp");
+    return SigningKey::from_seed(k.seed(), k.public_key_base64());
+  };
+  DS_ASSIGN(SigningKey master, make_key());
+  DS_ASSIGN(SigningKey self_signing, make_key());
+  json::object mk{{"user_id", user_id_},
+                  {"usage", json::array{"master"}},
+                  {"keys", json::object{{master.key_id(), master.public_key_base64()}}}};
+  dev.sign_object(mk, user_id_, device_id_);
+  json::object ssk{{"user_id", user_id_},
+                   {"usage", json::array{"self_signing"}},
+                   {"keys", json::object{{self_signing.key_id(), self_signing.public_key_base64()}}}};
+  sign_json(ssk, user_id_, master);
+  json::object signed_dk = dk;
+  sign_json(signed_dk, user_id_, self_signing);
+  std::string device_sig(signed_dk["signatures"].as_object()[user_id_].as_object()[self_signing.key_id()].as_string());
+  for (auto [usage, key] : {std::pair{"master", &mk}, std::pair{"self_signing", &ssk}})
+    DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?,?,?) ON CONFLICT(user_id, usage) "
+                  "DO UPDATE SET json=excluded.json",
+                  {user_id_, std::string(usage), json::serialize(*key)}));
+  DS_TRY(c.exec("INSERT INTO key_signatures(target_user, target_key, signer, signer_key_id, signature) "
+                "VALUES(?,?,?,?,?)",
+                {user_id_, device_id_, user_id_, self_signing.key_id(), device_sig}));
+
+  json::object seeds{{"master", base64_encode(master.seed())},
+                     {"self_signing", base64_encode(self_signing.seed())}};
+  DS_ASSIGN(std::string pickle, dev.pickle_account(key_));
+  DS_TRY(c.exec("INSERT INTO keeper_account(user_id, device_id, pickle, cross_signing, created_ts) VALUES(?,?,?,?,?)",
+                {user_id_, device_id_, pickle, seal_at_rest(key_, json::serialize(seeds)), now_ms()}));
+  DS_TRY(KeyService::mark_changed(c, db_, user_id_));
+  json::object details{{"user_id", user_id_},
+                       {"device_id", device_id_},
+                       {"ed25519", dev.ed25519_key()},
+                       {"curve25519", dev.curve25519_key()},
+                       {"master_key", master.public_key_base64()}};
+  DS_TRY(audit_append(c, "server", "records.keeper_created", "", details));
+  return ok_status();
+}
+
+Status RecordsKeeper::load(Conn& c) {
+  DS_ASSIGN(auto row, storage::query_one(c, "SELECT device_id, pickle FROM keeper_account WHERE user_id=?", {user_id_}));
+  if (!row) return Error::internal("the records keeper's account is missing");
+  device_id_ = row->str(0);
+  DS_ASSIGN(OlmDevice dev, OlmDevice::unpickle_account(row->str(1), key_));
+  device_ = std::make_unique<OlmDevice>(std::move(dev));
+  loaded_senders_.clear();
+  megolm_.clear();
+  stale_ = false;
+  return ok_status();
+}
+
+Status RecordsKeeper::ensure_fresh(Conn& c) {
+  if (!stale_) return ok_status();
+  return load(c);
+}
+
+Status RecordsKeeper::save_account(Conn& c) {
+  DS_ASSIGN(std::string pickle, device_->pickle_account(key_));
+  return c.exec("UPDATE keeper_account SET pickle=? WHERE user_id=?", {pickle, user_id_});
+}
+
+Status RecordsKeeper::publish_one_time_keys(Conn& c) {
+  bool changed = false;
+  DS_ASSIGN(auto count, storage::query_one(c, "SELECT COUNT(*) FROM one_time_keys WHERE user_id=? AND device_id=? "
+                                              "AND algorithm=?",
+                                           {user_id_, device_id_, std::string(kSignedCurve25519)}));
+  int64_t have = count ? count->i64(0) : 0;
+  if (have < static_cast<int64_t>(kKeeperOneTimeKeysLow)) {
+    DS_ASSIGN(json::object keys, device_->one_time_keys(user_id_, device_id_, kKeeperOneTimeKeys - have));
+    for (auto& [full, key] : keys) {
+      std::string id(full);
+      auto colon = id.find(':');
+      DS_TRY(c.exec("INSERT INTO one_time_keys(user_id, device_id, algorithm, key_id, json) VALUES(?,?,?,?,?) "
+                    "ON CONFLICT DO NOTHING",
+                    {user_id_, device_id_, id.substr(0, colon), id.substr(colon + 1), json::serialize(key)}));
+    }
+    changed = true;
+  }
+  DS_ASSIGN(auto fb, storage::query_one(c, "SELECT used FROM fallback_keys WHERE user_id=? AND device_id=? AND algorithm=?",
+                                        {user_id_, device_id_, std::string(kSignedCurve25519)}));
+  if (!fb || fb->i64(0) != 0) {
+    // A used fallback key is replaced; libolm keeps the one before for messages still due.
+    if (fb) device_->forget_old_fallback_key();
+    DS_ASSIGN(json::object keys, device_->fallback_key(user_id_, device_id_));
+    for (auto& [full, key] : keys) {
+      std::string id(full);
+      auto colon = id.find(':');
+      DS_TRY(c.exec("INSERT INTO fallback_keys(user_id, device_id, algorithm, key_id, json, used) VALUES(?,?,?,?,?,0) "
+                    "ON CONFLICT(user_id, device_id, algorithm) DO UPDATE SET key_id=excluded.key_id, "
+                    "json=excluded.json, used=0",
+                    {user_id_, device_id_, id.substr(0, colon), id.substr(colon + 1), json::serialize(key)}));
+    }
+    changed = true;
+  }
+  if (changed) DS_TRY(save_account(c));
+  return ok_status();
+}
+
+Status RecordsKeeper::keys_claimed(Conn& c) {
+  Status st = ensure_fresh(c);
+  if (st.ok()) st = publish_one_time_keys(c);
+  if (!st.ok()) stale_ = true;
+  return st;
+}
+
+Status RecordsKeeper::load_olm_sessions(Conn& c, const std::string& sender_key) {
+  if (loaded_senders_.count(sender_key)) return ok_status();
+  DS_ASSIGN(auto rows, c.query("SELECT session_id, pickle FROM keeper_olm_sessions WHERE sender_key=? ORDER BY rank",
+                               {sender_key}));
+  for (auto& r : rows) {
+    auto st = device_->restore_session({sender_key, r.str(0), r.str(1)}, key_);
+    if (!st.ok()) DS_LOG(kWarn, "records keeper: dropping unreadable Olm session {}: {}", r.str(0), st.error().message);
+  }
+  loaded_senders_.insert(sender_key);
+  return ok_status();
+}
+
+Status RecordsKeeper::save_olm_sessions(Conn& c, const std::string& sender_key) {
+  DS_ASSIGN(auto sessions, device_->pickle_sessions(key_, sender_key));
+  DS_TRY(c.exec("DELETE FROM keeper_olm_sessions WHERE sender_key=?", {sender_key}));
+  int64_t rank = 0;
+  for (auto& s : sessions)
+    DS_TRY(c.exec("INSERT INTO keeper_olm_sessions(sender_key, session_id, rank, pickle) VALUES(?,?,?,?) "
+                  "ON CONFLICT DO NOTHING",
+                  {sender_key, s.session_id, rank++, s.pickle}));
+  return ok_status();
+}
+
+Status RecordsKeeper::receive_to_device(Conn& c, const std::string& sender, const std::string& type,
+                                        const json::object& content) {
+  Status st = ensure_fresh(c);
+  if (st.ok()) {
+    if (type == "m.room.encrypted") st = handle_olm(c, sender, content);
+    else if (type == "m.room_key.withheld") st = handle_withheld(c, sender, content);
+    else DS_LOG(kDebug, "records keeper: ignoring a {} to-device message from {}", type, sender);
+  }
+  if (!st.ok()) stale_ = true;
+  return st;
+}
+
+Status RecordsKeeper::handle_olm(Conn& c, const std::string& sender, const json::object& content) {
+  auto reject = [&](const std::string& why) {
+    ++rejected_;
+    DS_LOG(kWarn, "records keeper: dropped a to-device message from {}: {}", sender, why);
+    return ok_status();
+  };
+  auto* alg = str(content, "algorithm");
+  auto* sender_key_v = str(content, "sender_key");
+  auto* ciphertext = obj(content, "ciphertext");
+  if (!alg || *alg != kOlmAlgorithm || !sender_key_v || !ciphertext) return reject("not an Olm message");
+  std::string sender_key(*sender_key_v);
+  auto* mine = obj(*ciphertext, device_->curve25519_key().c_str());
+  if (!mine) return reject("not encrypted for this device");
+  auto* type_v = mine->if_contains("type");
+  auto* body = str(*mine, "body");
+  if (!type_v || !type_v->is_int64() || !body) return reject("malformed ciphertext entry");
+  int message_type = static_cast<int>(type_v->as_int64());
+
+  DS_TRY(load_olm_sessions(c, sender_key));
+  auto plain = device_->decrypt_olm(sender_key, message_type, std::string(*body));
+  if (!plain.ok()) return reject("Olm: " + plain.error().message);
+  DS_TRY(save_olm_sessions(c, sender_key));
+  if (message_type == kOlmPreKeyMessage) DS_TRY(save_account(c));  // a one-time key was used
+
+  // The spec's checks on a decrypted Olm payload: who sent it, to whom, and with which keys.
+  auto payload = parse_object(*plain);
+  if (!payload) return reject("Olm payload is not a JSON object");
+  auto* p_sender = str(*payload, "sender");
+  auto* p_recipient = str(*payload, "recipient");
+  auto* p_rkeys = obj(*payload, "recipient_keys");
+  auto* p_keys = obj(*payload, "keys");
+  auto* p_type = str(*payload, "type");
+  auto* p_content = obj(*payload, "content");
+  if (!p_sender || *p_sender != sender) return reject("Olm payload names another sender");
+  if (!p_recipient || *p_recipient != user_id_) return reject("Olm payload names another recipient");
+  if (!p_rkeys || !str(*p_rkeys, "ed25519") || *str(*p_rkeys, "ed25519") != device_->ed25519_key())
+    return reject("Olm payload names another recipient key");
+  if (!p_keys || !str(*p_keys, "ed25519") || !p_type || !p_content) return reject("Olm payload lacks keys, type or content");
+  // The sender's device with this identity key must have this signing key.
+  DS_ASSIGN(auto devices, c.query("SELECT device_id, json FROM device_keys WHERE user_id=?", {sender}));
+  bool device_ok = false;
+  for (auto& d : devices) {
+    auto dk = parse_object(d.str(1));
+    auto* keys = dk ? obj(*dk, "keys") : nullptr;
+    if (!keys) continue;
+    auto* curve = str(*keys, ("curve25519:" + d.str(0)).c_str());
+    auto* ed = str(*keys, ("ed25519:" + d.str(0)).c_str());
+    if (curve && *curve == sender_key && ed && *ed == *str(*p_keys, "ed25519")) device_ok = true;
+  }
+  if (!device_ok) return reject("no device of " + sender + " has these identity keys");
+
+  if (*p_type == "m.room_key") return handle_room_key(c, sender, sender_key, *p_content, false);
+  if (*p_type == "m.forwarded_room_key") return handle_room_key(c, sender, sender_key, *p_content, true);
+  DS_LOG(kDebug, "records keeper: ignoring an encrypted {} from {}", std::string(*p_type), sender);
+  return ok_status();
+}
+
+Status RecordsKeeper::handle_room_key(Conn& c, const std::string& sender, const std::string& sender_key,
+                                      const json::object& content, bool forwarded) {
+  auto reject = [&](const std::string& why) {
+    ++rejected_;
+    DS_LOG(kWarn, "records keeper: dropped a {} from {}: {}", forwarded ? "forwarded room key" : "room key",
+           sender, why);
+    return ok_status();
+  };
+  auto* alg = str(content, "algorithm");
+  auto* room_id = str(content, "room_id");
+  auto* session_id = str(content, "session_id");
+  auto* session_key = str(content, "session_key");
+  if (!alg || *alg != kMegolmAlgorithm || !room_id || !session_id || !session_key)
+    return reject("not a Megolm room key");
+  std::string room(*room_id);
+  // Keys of rooms the keeper is in, from people who are or were members.
+  DS_ASSIGN(auto mine, storage::query_one(c, "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
+                                          {room, user_id_}));
+  if (!mine || mine->str(0) != "join") return reject("the keeper is not in " + room);
+  DS_ASSIGN(auto theirs, storage::query_one(c, "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
+                                            {room, sender}));
+  if (!theirs) return reject(sender + " was never in " + room);
+
+  std::string owner_key = sender_key, owner = sender;
+  if (forwarded) {
+    // A forwarded key names the device that made the session; its owner must have sent the
+    // events it decrypts (checked per event), whoever forwarded it.
+    auto* original = str(content, "sender_key");
+    if (!original) return reject("forwarded key without sender_key");
+    owner_key = std::string(*original);
+    DS_ASSIGN(auto rows, c.query("SELECT user_id, device_id, json FROM device_keys WHERE json LIKE ?",
+                                 {"%" + owner_key + "%"}));
+    owner.clear();
+    for (auto& r : rows) {
+      auto dk = parse_object(r.str(2));
+      auto* keys = dk ? obj(*dk, "keys") : nullptr;
+      auto* curve = keys ? str(*keys, ("curve25519:" + r.str(1)).c_str()) : nullptr;
+      if (curve && *curve == owner_key) owner = r.str(0);
+    }
+    if (owner.empty()) return reject("no known device has the forwarded key's sender_key");
+  }
+  auto session = forwarded ? MegolmInbound::import_key(std::string(*session_key))
+                           : MegolmInbound::from_room_key(std::string(*session_key));
+  if (!session.ok()) return reject(session.error().message);
+  if (session->session_id() != *session_id) return reject("session_id does not match the session key");
+  DS_ASSIGN(bool stored, store_megolm(c, room, owner_key, owner, sender,
+                                      forwarded ? "m.forwarded_room_key" : "m.room_key", std::move(*session)));
+  if (!stored) return ok_status();
+  ++room_keys_;
+  return retry_pending(c, room, std::string(*session_id));
+}
+
+Status RecordsKeeper::handle_withheld(Conn& c, const std::string& sender, const json::object& content) {
+  auto* room_id = str(content, "room_id");
+  auto* session_id = str(content, "session_id");
+  auto* code = str(content, "code");
+  if (!room_id || !session_id || !code) return ok_status();  // e.g. m.no_olm names no session
+  auto* sender_key = str(content, "sender_key");
+  auto* reason = str(content, "reason");
+  std::string why = "withheld by " + sender + ": " + std::string(*code) +
+                    (reason ? " (" + std::string(*reason) + ")" : "");
+  DS_TRY(c.exec("INSERT INTO keeper_withheld(room_id, session_id, sender_key, sender, code, reason, ts) "
+                "VALUES(?,?,?,?,?,?,?) ON CONFLICT(room_id, session_id, sender_key) DO UPDATE SET "
+                "sender=excluded.sender, code=excluded.code, reason=excluded.reason, ts=excluded.ts",
+                {std::string(*room_id), std::string(*session_id), sender_key ? std::string(*sender_key) : "",
+                 sender, std::string(*code), reason ? std::string(*reason) : "", now_ms()}));
+  return c.exec("UPDATE keeper_pending SET reason=? WHERE room_id=? AND session_id=? AND sender=?",
+                {why, std::string(*room_id), std::string(*session_id), sender});
+}
+
+Result<const RecordsKeeper::Megolm*> RecordsKeeper::find_megolm(Conn& c, const std::string& room_id,
+                                                                const std::string& session_id,
+                                                                const std::string& sender_key) {
+  if (!sender_key.empty()) {
+    auto it = megolm_.find(cache_key(room_id, session_id, sender_key));
+    if (it != megolm_.end()) return &it->second;
+  }
+  // Newer clients may leave sender_key out of events: any session with this ID in the room.
+  std::string sql = "SELECT sender_key, sender_user, source, first_index, pickle FROM keeper_megolm_sessions "
+                    "WHERE room_id=? AND session_id=?";
+  storage::Params p{room_id, session_id};
+  if (!sender_key.empty()) {
+    sql += " AND sender_key=?";
+    p.push_back(sender_key);
+  }
+  DS_ASSIGN(auto row, storage::query_one(c, sql + " LIMIT 1", p));
+  if (!row) return static_cast<const Megolm*>(nullptr);
+  std::string key = cache_key(room_id, session_id, row->str(0));
+  if (auto it = megolm_.find(key); it != megolm_.end()) return &it->second;
+  auto session = MegolmInbound::unpickle(row->str(4), key_);
+  if (!session.ok()) {
+    DS_LOG(kError, "records keeper: cannot read Megolm session {}: {}", session_id, session.error().message);
+    return static_cast<const Megolm*>(nullptr);
+  }
+  if (megolm_.size() >= kMaxCachedSessions) megolm_.clear();
+  Megolm m{std::make_shared<MegolmInbound>(std::move(*session)), row->str(1), row->str(2),
+           static_cast<uint32_t>(row->i64(3))};
+  return &(megolm_[key] = std::move(m));
+}
+
+Result<bool> RecordsKeeper::store_megolm(Conn& c, const std::string& room_id, const std::string& sender_key,
+                                         const std::string& owner, const std::string& shared_by,
+                                         const std::string& source, MegolmInbound session) {
+  std::string session_id = session.session_id();
+  uint32_t first = session.first_known_index();
+  DS_ASSIGN(const Megolm* have, find_megolm(c, room_id, session_id, sender_key));
+  if (have) {
+    if (have->sender_user != owner) return false;
+    bool better = first < have->first_index || (first == have->first_index && have->source != "m.room_key" &&
+                                                source == "m.room_key");
+    if (!better) return false;
+    // The same ratchet, only reaching further back: both must agree where the held one starts.
+    auto held = have->session->export_at(have->first_index);
+    auto offered = session.export_at(have->first_index);
+    if (!held.ok() || !offered.ok() || *held != *offered) {
+      ++rejected_;
+      DS_LOG(kWarn, "records keeper: a key for session {} from {} conflicts with the one held", session_id, shared_by);
+      return false;
+    }
+  }
+  DS_ASSIGN(std::string pickle, session.pickle(key_));
+  DS_ASSIGN(std::string exported, session.export_at(first));
+  DS_TRY(c.exec("INSERT INTO keeper_megolm_sessions(room_id, session_id, sender_key, sender_user, first_index, source, "
+                "pickle, received_ts) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(room_id, session_id, sender_key) DO UPDATE "
+                "SET sender_user=excluded.sender_user, first_index=excluded.first_index, source=excluded.source, "
+                "pickle=excluded.pickle, received_ts=excluded.received_ts",
+                {room_id, session_id, sender_key, owner, int64_t{first}, source, pickle, now_ms()}));
+  // The key itself is sealed into the archive, so that the records office can check any
+  // plaintext record against the ciphertext it came from.
+  json::object rec{{"algorithm", kMegolmAlgorithm}, {"room_id", room_id},   {"session_id", session_id},
+                   {"sender_key", sender_key},      {"sender", owner},      {"shared_by", shared_by},
+                   {"source", source},              {"first_known_index", int64_t{first}},
+                   {"session_key", exported}};
+  ArchiveEntry entry{0, "", room_id, owner, source, now_ms(), "", "room_key", canonical_json(rec)};
+  DS_TRY(archive_.append(c, entry));
+  if (megolm_.size() >= kMaxCachedSessions) megolm_.clear();
+  megolm_[cache_key(room_id, session_id, sender_key)] =
+      Megolm{std::make_shared<MegolmInbound>(std::move(session)), owner, source, first};
+  return true;
+}
+
+Result<bool> RecordsKeeper::decrypt_event(Conn& c, const json::object& event, Decrypted* out, std::string* why) {
+  auto* content = obj(event, "content");
+  auto* alg = content ? str(*content, "algorithm") : nullptr;
+  if (!alg || *alg != kMegolmAlgorithm) {
+    *why = "not a Megolm event (" + (alg ? std::string(*alg) : std::string("no algorithm")) + ")";
+    return false;
+  }
+  auto* session_id = str(*content, "session_id");
+  auto* ciphertext = str(*content, "ciphertext");
+  auto* sender_key = str(*content, "sender_key");
+  if (!session_id || !ciphertext) {
+    *why = "malformed Megolm event";
+    return false;
+  }
+  std::string room_id(event.at("room_id").as_string());
+  DS_ASSIGN(const Megolm* m, find_megolm(c, room_id, std::string(*session_id),
+                                         sender_key ? std::string(*sender_key) : ""));
+  if (!m) {
+    DS_ASSIGN(auto w, storage::query_one(c, "SELECT sender, code, reason FROM keeper_withheld WHERE room_id=? AND "
+                                            "session_id=? LIMIT 1",
+                                         {room_id, std::string(*session_id)}));
+    if (w)
+      *why = "withheld by " + w->str(0) + ": " + w->str(1) + (w->str(2).empty() ? "" : " (" + w->str(2) + ")");
+    else
+      *why = "no room key for session " + std::string(*session_id);
+    return false;
+  }
+  auto plain = m->session->decrypt(std::string(*ciphertext));
+  if (!plain.ok()) {
+    *why = plain.error().message;
+    return false;
+  }
+  auto payload = parse_object(plain->first);
+  if (!payload || !str(*payload, "type") || !obj(*payload, "content")) {
+    *why = "the decrypted payload is not an event";
+    return false;
+  }
+  if (auto* r = str(*payload, "room_id"); !r || *r != room_id) {
+    *why = "the decrypted payload names another room";
+    return false;
+  }
+  out->payload = std::move(*payload);
+  out->index = plain->second;
+  out->session_id = std::string(*session_id);
+  out->sender_user = m->sender_user;
+  out->source = m->source;
+  // The cache key holds the session's real sender key even when the event left it out.
+  for (auto& [k, v] : megolm_)
+    if (&v == m) out->sender_key = k.substr(k.rfind('|') + 1);
+  return true;
+}
+
+Status RecordsKeeper::archive_plaintext(Conn& c, const json::object& event, int64_t pos, const Decrypted& d) {
+  json::object content = d.payload.at("content").as_object();
+  // Relations travel outside the ciphertext (spec: "Mixing end-to-end encryption and relations").
+  if (auto* rel = event.at("content").as_object().if_contains("m.relates_to"); rel && !content.contains("m.relates_to"))
+    content["m.relates_to"] = *rel;
+  std::string type(d.payload.at("type").as_string());
+  std::string sender(event.at("sender").as_string());
+  json::object rec{{"event_id", event.at("event_id")},
+                   {"room_id", event.at("room_id")},
+                   {"sender", sender},
+                   {"origin_server_ts", event.at("origin_server_ts")},
+                   {"type", type},
+                   {"content", std::move(content)},
+                   {"decryption",
+                    json::object{{"algorithm", kMegolmAlgorithm},
+                                 {"session_id", d.session_id},
+                                 {"sender_key", d.sender_key},
+                                 {"message_index", int64_t{d.index}},
+                                 {"key_source", d.source},
+                                 // The session belongs to a device of the event's sender.
+                                 {"sender_verified", sender == d.sender_user}}}};
+  ArchiveEntry entry{pos,
+                     std::string(event.at("event_id").as_string()),
+                     std::string(event.at("room_id").as_string()),
+                     sender,
+                     type,
+                     event.at("origin_server_ts").as_int64(),
+                     "",
+                     "plaintext",
+                     canonical_json(rec)};
+  DS_TRY(archive_.append(c, entry));
+  ++decrypted_;
+  return ok_status();
+}
+
+Status RecordsKeeper::on_encrypted_event(Conn& c, const json::object& event, int64_t pos) {
+  Status st = ensure_fresh(c);
+  if (!st.ok()) {
+    stale_ = true;
+    return st;
+  }
+  Decrypted d;
+  std::string why;
+  DS_ASSIGN(bool decrypted, decrypt_event(c, event, &d, &why));
+  if (decrypted) return archive_plaintext(c, event, pos, d);
+
+  // Archived as ciphertext (the event record) plus this flag, and retried when keys arrive.
+  const json::object& content = event.at("content").as_object();
+  std::string session_id = str(content, "session_id") ? std::string(*str(content, "session_id")) : "";
+  std::string sender_key = str(content, "sender_key") ? std::string(*str(content, "sender_key")) : "";
+  std::string event_id(event.at("event_id").as_string()), room_id(event.at("room_id").as_string());
+  std::string sender(event.at("sender").as_string());
+  int64_t ts = event.at("origin_server_ts").as_int64();
+  DS_TRY(c.exec("INSERT INTO keeper_pending(event_id, room_id, session_id, sender_key, sender, stream_pos, ts, reason, "
+                "first_seen_ts) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING",
+                {event_id, room_id, session_id, sender_key, sender, pos, ts, why, now_ms()}));
+  json::object rec{{"event_id", event_id}, {"room_id", room_id},       {"sender", sender},
+                   {"origin_server_ts", ts}, {"session_id", session_id}, {"sender_key", sender_key},
+                   {"reason", why}};
+  ArchiveEntry entry{pos, event_id, room_id, sender, "m.room.encrypted", ts, "", "undecryptable", canonical_json(rec)};
+  DS_TRY(archive_.append(c, entry));
+  ++undecryptable_;
+  DS_LOG(kInfo, "records keeper: cannot decrypt {} in {} yet: {}", event_id, room_id, why);
+  return ok_status();
+}
+
+Status RecordsKeeper::retry_pending(Conn& c, const std::string& room_id, const std::string& session_id) {
+  DS_ASSIGN(auto rows, c.query("SELECT p.event_id, p.stream_pos, e.json FROM keeper_pending p JOIN events e ON "
+                               "e.event_id=p.event_id WHERE p.room_id=? AND p.session_id=? ORDER BY p.stream_pos",
+                               {room_id, session_id}));
+  for (auto& r : rows) {
+    auto event = parse_object(r.str(2));
+    if (!event) continue;
+    (*event)["event_id"] = r.str(0);
+    Decrypted d;
+    std::string why;
+    DS_ASSIGN(bool decrypted, decrypt_event(c, *event, &d, &why));
+    if (!decrypted) {
+      DS_TRY(c.exec("UPDATE keeper_pending SET reason=?, attempts=attempts+1 WHERE event_id=?", {why, r.str(0)}));
+      continue;
+    }
+    DS_TRY(archive_plaintext(c, *event, r.i64(1), d));
+    DS_TRY(c.exec("DELETE FROM keeper_pending WHERE event_id=?", {r.str(0)}));
+    DS_LOG(kInfo, "records keeper: decrypted {} once its keys arrived", r.str(0));
+  }
+  return ok_status();
+}
+
+Result<json::object> RecordsKeeper::undecryptable(Conn& c, int64_t limit) {
+  DS_ASSIGN(auto count, storage::query_one(c, "SELECT COUNT(*) FROM keeper_pending"));
+  DS_ASSIGN(auto rows, c.query("SELECT event_id, room_id, sender, session_id, sender_key, reason, attempts, ts, "
+                               "first_seen_ts FROM keeper_pending ORDER BY stream_pos DESC LIMIT ?",
+                               {limit}));
+  json::array events;
+  for (auto& r : rows)
+    events.push_back(json::object{{"event_id", r.str(0)},   {"room_id", r.str(1)},       {"sender", r.str(2)},
+                                  {"session_id", r.str(3)}, {"sender_key", r.str(4)},    {"reason", r.str(5)},
+                                  {"attempts", r.i64(6)},   {"origin_server_ts", r.i64(7)},
+                                  {"first_seen_ts", r.i64(8)}});
+  return json::object{{"count", count ? count->i64(0) : 0}, {"events", std::move(events)}};
+}
+
+json::object RecordsKeeper::metrics(Conn& c) {
+  auto pending = storage::query_one(c, "SELECT COUNT(*) FROM keeper_pending");
+  auto otks = storage::query_one(c, "SELECT COUNT(*) FROM one_time_keys WHERE user_id=? AND device_id=?",
+                                 {user_id_, device_id_});
+  return json::object{
+      {"records_undecryptable", pending.ok() && *pending ? (*pending)->i64(0) : -1},
+      {"keeper_one_time_keys", otks.ok() && *otks ? (*otks)->i64(0) : -1},
+      {"keeper_decrypted_total", decrypted_.load()},
+      {"keeper_undecryptable_total", undecryptable_.load()},
+      {"keeper_room_keys_total", room_keys_.load()},
+      {"keeper_rejected_to_device_total", rejected_.load()}};
+}
+
+}  // namespace despatch
