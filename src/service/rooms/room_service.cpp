@@ -46,12 +46,29 @@ const json::string* string_field(const json::object& o, const char* key) {
 
 }  // namespace
 
-Status RoomWriter::keeper_join(const std::string& room_id) {
+Status RoomWriter::keeper_join(const std::string& room_id, const std::string& sponsor) {
   const std::string& keeper = svc_.keeper_user_;
   DS_ASSIGN(json::object jc, join_content(c_, keeper));
   DS_TRY(append(room_id, member_proto(keeper, keeper, jc)));
   DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
+  // In a room made without it, the member who brought the keeper in raises it to their own
+  // level where they may, so that it can post the notice and they cannot remove it.
+  PowerLevels pl = PowerLevels::from_state(room->state);
+  const json::object* pl_event = find_state(room->state, "m.room.power_levels");
+  if (pl_event && pl.user_level(keeper) < pl.user_level(sponsor) &&
+      pl.user_level(sponsor) >= pl.event_level("m.room.power_levels", true)) {
+    json::object content = pl_event->at("content").as_object();
+    json::value& users = content["users"];
+    if (!users.is_object()) users = json::object{};
+    users.as_object()[keeper] = pl.user_level(sponsor);
+    DS_TRY(append(room_id, state_proto(sponsor, "m.room.power_levels", "", content)));
+    pl = PowerLevels::from_state(room->state);
+  }
   if (find_state(room->state, kRecordsNoticeType)) return ok_status();
+  if (pl.user_level(keeper) < pl.event_level(kRecordsNoticeType, true)) {
+    DS_LOG(kWarn, "records keeper joined {} but may not post its records notice there", room_id);
+    return ok_status();
+  }
   json::object notice{{"recorded", true},
                       {"keeper", keeper},
                       {"body", "This room is recorded: " + keeper + " keeps its messages, including end-to-end "
@@ -62,7 +79,7 @@ Status RoomWriter::keeper_join(const std::string& room_id) {
 
 Status RoomWriter::add_keeper(const std::string& room_id, const std::string& inviter) {
   DS_TRY(append(room_id, member_proto(inviter, svc_.keeper_user_, json::object{{"membership", "invite"}})));
-  return keeper_join(room_id);
+  return keeper_join(room_id, inviter);
 }
 
 RoomService::RoomService(const Config& config, storage::Database& db, Notifier& notifier,
@@ -345,7 +362,7 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
           return Error::forbidden("You are not in this room");
         DS_ASSIGN(json::object ev, w.append(room_id, member_proto(sender, target, content)));
         // The keeper accepts every invite at once.
-        if (membership == "invite" && !keeper_user_.empty() && target == keeper_user_) DS_TRY(w.keeper_join(room_id));
+        if (membership == "invite" && !keeper_user_.empty() && target == keeper_user_) DS_TRY(w.keeper_join(room_id, sender));
         return std::string(ev["event_id"].as_string());
       };
   co_return co_await run_room_job<std::string>(
@@ -431,7 +448,7 @@ Status RoomService::adopt_rooms_for_keeper() {
       }
       if (inviter.empty()) return std::string();
       auto* k = find_state(room->state, "m.room.member", keeper_user_);
-      if (k && k->at("content").at("membership") == "invite") DS_TRY(w.keeper_join(room_id));
+      if (k && k->at("content").at("membership") == "invite") DS_TRY(w.keeper_join(room_id, inviter));
       else DS_TRY(w.add_keeper(room_id, inviter));
       DS_TRY(audit_append(c, "server", "records.keeper_joined", "",
                           json::object{{"room_id", room_id}, {"invited_by", inviter}}));

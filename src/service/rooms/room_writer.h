@@ -39,8 +39,9 @@ class RoomWriter {
 
   // Invites the records keeper (as inviter) and joins it with the room's records notice.
   Status add_keeper(const std::string& room_id, const std::string& inviter);
-  // Joins the invited keeper and sends the records notice if the room has none yet.
-  Status keeper_join(const std::string& room_id);
+  // Joins the invited keeper and sends the records notice if the room has none yet. The
+  // sponsor (who invited it) raises its power level to their own first where they may.
+  Status keeper_join(const std::string& room_id, const std::string& sponsor);
   // Set when append refused an attempt to remove or silence the records keeper: what was
   // tried, for the audit log.
   const std::optional<json::object>& keeper_refusal() const { return keeper_refusal_; }
