@@ -1,5 +1,7 @@
 #include "service/rooms/room_writer.h"
 
+#include <algorithm>
+
 #include "core/canonical_json.h"
 #include "core/log.h"
 #include "service/common/time.h"
@@ -229,6 +231,11 @@ Status RoomWriter::store_notifications(const RoomService::RoomState& room,
   if (auto* p = find_state(room.state, "m.room.power_levels"))
     if (auto* n = p->at("content").as_object().if_contains("notifications"); n && n->is_object())
       notif_levels = n->as_object();
+  // The records keeper only listens: a direct chat it records is still one-to-one for the
+  // push rules (.m.rule.room_one_to_one and its encrypted twin count members).
+  int64_t member_count = static_cast<int64_t>(joined.size());
+  if (!svc_.keeper_user_.empty() && std::find(joined.begin(), joined.end(), svc_.keeper_user_) != joined.end())
+    --member_count;
   std::vector<std::string> targets = joined;
   // An invitee is not joined yet but should still hear of the invite.
   if (event.at("type") == "m.room.member" &&
@@ -242,7 +249,7 @@ Status RoomWriter::store_notifications(const RoomService::RoomState& room,
     if (auto* m = find_state(room.state, "m.room.member", user))
       if (auto* d = m->at("content").as_object().if_contains("displayname"); d && d->is_string())
         ctx.display_name = d->as_string();
-    ctx.member_count = static_cast<int64_t>(joined.size());
+    ctx.member_count = member_count;
     ctx.user_power_level = [&pl](std::string_view u) { return pl.user_level(u); };
     ctx.notification_power_levels = notif_levels;
     auto rules = svc_.push_.effective(user);

@@ -17,6 +17,7 @@ import {
   startCryptoClient, startServer, stopClient, uniqueName, waitForDecryptedEvent, waitForRoomReady,
   waitUntil,
 } from "./e2ee_helpers.mjs";
+import { OnlySignedDevicesIsolationMode } from "matrix-js-sdk/lib/crypto-api/index.js";
 
 const TEST_TIMEOUT_MS = 120000;
 const ADMIN = "/_despatch/admin/v1";
@@ -133,6 +134,28 @@ describe("the records keeper with matrix-js-sdk (Rust crypto)", { timeout: 90000
     const status = await ca.getCrypto().getDeviceVerificationStatus(keeper, "RECORDSKEEPER");
     assert.equal(status.signedByOwner, true, "the keeper's device is not cross-signed by its owner");
   });
+
+  test("a client that shares keys only with cross-signed devices still shares with the keeper",
+    { timeout: TEST_TIMEOUT_MS }, async () => {
+      const { a, ca, cb, roomId } = await encryptedPair();
+      // That mode needs cross-signing of one's own: Alice sets hers up.
+      await ca.getCrypto().bootstrapCrossSigning({
+        authUploadDeviceSigningKeys: (makeRequest) => makeRequest({
+          type: "m.login.password",
+          identifier: { type: "m.id.user", user: a.userId },
+          password: a.password,
+        }),
+      });
+      assert.equal(await ca.getCrypto().isCrossSigningReady(), true);
+      ca.getCrypto().setDeviceIsolationMode(new OnlySignedDevicesIsolationMode());
+      const text = "only to cross-signed devices " + uniqueName("");
+      const id = await sendText(ca, roomId, text);
+      const records = await exportWithPlaintext([id]);
+      assert.equal(plaintextOf(records, id).event.content.body, text);
+      // The mode was in force: Bob's device, which nobody cross-signed, got no key.
+      const atBob = await waitForDecryptedEvent(cb, roomId, id, { allowFailure: true });
+      assert.equal(atBob.isDecryptionFailure(), true, "bob's unsigned device decrypted it");
+    });
 
   test("the export holds the plaintext of messages, edits and redacted messages", { timeout: TEST_TIMEOUT_MS }, async () => {
     const { a, b, ca, cb, roomId } = await encryptedPair();
