@@ -438,7 +438,7 @@ Result<const RecordsKeeper::Megolm*> RecordsKeeper::find_megolm(Conn& c, const s
     return static_cast<const Megolm*>(nullptr);
   }
   if (megolm_.size() >= kMaxCachedSessions) megolm_.clear();
-  Megolm m{std::make_shared<MegolmInbound>(std::move(*session)), row->str(1), row->str(2),
+  Megolm m{std::make_shared<MegolmInbound>(std::move(*session)), row->str(1), row->str(2), row->str(0),
            static_cast<uint32_t>(row->i64(3))};
   return &(megolm_[key] = std::move(m));
 }
@@ -480,7 +480,7 @@ Result<bool> RecordsKeeper::store_megolm(Conn& c, const std::string& room_id, co
   DS_TRY(archive_.append(c, entry));
   if (megolm_.size() >= kMaxCachedSessions) megolm_.clear();
   megolm_[cache_key(room_id, session_id, sender_key)] =
-      Megolm{std::make_shared<MegolmInbound>(std::move(session)), owner, source, first};
+      Megolm{std::make_shared<MegolmInbound>(std::move(session)), owner, source, sender_key, first};
   return true;
 }
 
@@ -530,9 +530,7 @@ Result<bool> RecordsKeeper::decrypt_event(Conn& c, const json::object& event, De
   out->session_id = std::string(*session_id);
   out->sender_user = m->sender_user;
   out->source = m->source;
-  // The cache key holds the session's real sender key even when the event left it out.
-  for (auto& [k, v] : megolm_)
-    if (&v == m) out->sender_key = k.substr(k.rfind('|') + 1);
+  out->sender_key = m->sender_key;  // known even when the event leaves it out
   return true;
 }
 
@@ -583,7 +581,9 @@ Status RecordsKeeper::on_encrypted_event(Conn& c, const json::object& event, int
   if (decrypted) return archive_plaintext(c, event, pos, d);
 
   // Archived as ciphertext (the event record) plus this flag, and retried when keys arrive.
-  const json::object& content = event.at("content").as_object();
+  const json::object* c_obj = obj(event, "content");
+  const json::object empty;
+  const json::object& content = c_obj ? *c_obj : empty;
   std::string session_id = str(content, "session_id") ? std::string(*str(content, "session_id")) : "";
   std::string sender_key = str(content, "sender_key") ? std::string(*str(content, "sender_key")) : "";
   std::string event_id(event.at("event_id").as_string()), room_id(event.at("room_id").as_string());

@@ -77,7 +77,7 @@ class RecordsKeeper : public ServerDevice {
  private:
   struct Megolm {
     std::shared_ptr<MegolmInbound> session;
-    std::string sender_user, source;
+    std::string sender_user, source, sender_key;
     uint32_t first_index = 0;
   };
   struct Decrypted;

@@ -272,6 +272,11 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         if (auto* t = string_field(body, "topic"))
           DS_TRY(w.append(room_id, state_proto(creator, "m.room.topic", "", json::object{{"topic", *t}})));
         for (auto& u : invites) {
+          if (!keeper.empty() && u == keeper) {
+            // Invited by name where the policy leaves it out: it joins at once.
+            if (!with_keeper) DS_TRY(w.add_keeper(room_id, creator));
+            continue;
+          }
           json::object content{{"membership", "invite"}};
           if (is_direct) content["is_direct"] = true;
           DS_TRY(w.append(room_id, member_proto(creator, u, content)));

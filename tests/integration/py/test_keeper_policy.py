@@ -39,6 +39,12 @@ class KeeperPolicyTests(unittest.TestCase):
         self.assertIn(KEEPER, joined(alice, direct))
         notice = alice.ok("GET", "/rooms/%s/state/m.despatch.records/" % q(direct))
         self.assertEqual(notice["keeper"], KEEPER)
+        # Or name it when creating the chat; naming it where it goes anyway changes nothing.
+        named = alice.create_room(invite=[bob.user_id, KEEPER], is_direct=True, preset="trusted_private_chat")
+        self.assertEqual(joined(alice, named), {alice.user_id, KEEPER})
+        self.assertTrue(alice.ok("GET", "/rooms/%s/state/m.despatch.records/" % q(named))["recorded"])
+        group2 = alice.create_room(invite=[KEEPER])
+        self.assertEqual(joined(alice, group2), {alice.user_id, KEEPER})
 
     def test_switched_off_then_on_the_keeper_joins_existing_rooms(self):
         srv = self.server(keeper=False)
