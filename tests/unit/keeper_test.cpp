@@ -11,6 +11,7 @@
 #include "core/canonical_json.h"
 #include "core/crypto.h"
 #include "olm_test_client.h"
+#include "service/records/verify.h"
 
 namespace despatch {
 namespace {
@@ -236,6 +237,19 @@ TEST_F(KeeperTest, DecryptsRoomEventsIntoTheArchiveAcrossARestart) {
   send(second, "$three", "on a second session");
   ASSERT_TRUE(plaintext("$three"));
   EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_pending"), 0);
+  // Room keys and plaintext records chain like any other record.
+  auto report = verify_archive(db_->reader(), server_key_.public_key());
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->problem;
+  EXPECT_EQ(report->records, count("SELECT COUNT(*) FROM archive"));
+  // No key material is stored in the clear.
+  for (const char* sql : {"SELECT pickle FROM keeper_account", "SELECT cross_signing FROM keeper_account",
+                          "SELECT pickle FROM keeper_megolm_sessions LIMIT 1",
+                          "SELECT pickle FROM keeper_olm_sessions LIMIT 1"}) {
+    auto row = storage::query_one(db_->reader(), sql);
+    ASSERT_TRUE(row.ok() && *row) << sql;
+    EXPECT_EQ((*row)->str(0).find('{'), std::string::npos) << sql;
+  }
 }
 
 TEST_F(KeeperTest, UndecryptableEventsAreFlaggedAndRetriedWhenKeysArrive) {
