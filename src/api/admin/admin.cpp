@@ -32,6 +32,26 @@ asio::awaitable<Status> audit(App& app, const std::string& actor, const std::str
   co_return ok_status();
 }
 
+// What export and search both take: a case reference, a filter and the records office key.
+struct RecordsRequest {
+  std::string case_ref;
+  ExportFilter filter;
+  RecordsKeyPair keys;
+};
+
+Result<RecordsRequest> parse_records_request(const json::object& body, const App& app) {
+  RecordsRequest rr;
+  DS_ASSIGN(rr.case_ref, req_string(body, "case_ref"));
+  if (rr.case_ref.empty()) return Error::missing_param("case_ref is required");
+  DS_ASSIGN(std::string key_b64, req_string(body, "records_key"));
+  DS_ASSIGN(auto filter_obj, opt_object(body, "filter"));
+  DS_ASSIGN(rr.filter, ExportFilter::from_json(filter_obj.value_or(json::object{})));
+  auto secret = base64_decode(key_b64);
+  if (!secret || secret->size() != 32) return Error::invalid_param("records_key must be a base64 32-byte key");
+  rr.keys = RecordsKeyPair{app.records_public_key, *secret};
+  return rr;
+}
+
 }  // namespace
 
 void add_admin_routes(http::Router& r, App& app) {
@@ -90,18 +110,13 @@ void add_admin_routes(http::Router& r, App& app) {
   // stored; the bundle lands in <data_dir>/exports/.
   add(r, "POST", "/records/export", [&app](Request& req) -> Awaitable {
     auto& body = req.body_object();
-    DS_CO_ASSIGN(std::string case_ref, req_string(body, "case_ref"));
-    if (case_ref.empty()) co_return Error::missing_param("case_ref is required");
-    DS_CO_ASSIGN(std::string key_b64, req_string(body, "records_key"));
-    DS_CO_ASSIGN(auto filter_obj, opt_object(body, "filter"));
-    DS_CO_ASSIGN(ExportFilter filter, ExportFilter::from_json(filter_obj.value_or(json::object{})));
-    auto secret = base64_decode(key_b64);
-    if (!secret || secret->size() != 32) co_return Error::invalid_param("records_key must be a base64 32-byte key");
+    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(body, app));
+    const std::string& case_ref = rr.case_ref;
+    const ExportFilter& filter = rr.filter;
     std::string safe_case;
     for (char ch : case_ref) safe_case.push_back(std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_');
     std::string out_dir = app.config.data_dir + "/exports/" + safe_case + "-" + std::to_string(now_ms());
-    RecordsKeyPair kp{app.records_public_key, *secret};
-    auto res = export_records(app.db->reader(), kp, filter, out_dir, app.key, case_ref);
+    auto res = export_records(app.db->reader(), rr.keys, filter, out_dir, app.key, case_ref);
     json::object details{{"filter", filter.to_json()}, {"ok", res.ok()}};
     if (res.ok()) {
       details["records"] = res->records;
@@ -120,18 +135,13 @@ void add_admin_routes(http::Router& r, App& app) {
   // Like export, but the matching records come back in the reply instead of a bundle.
   add(r, "POST", "/records/search", [&app](Request& req) -> Awaitable {
     auto& body = req.body_object();
-    DS_CO_ASSIGN(std::string case_ref, req_string(body, "case_ref"));
-    if (case_ref.empty()) co_return Error::missing_param("case_ref is required");
-    DS_CO_ASSIGN(std::string key_b64, req_string(body, "records_key"));
-    DS_CO_ASSIGN(auto filter_obj, opt_object(body, "filter"));
-    DS_CO_ASSIGN(ExportFilter filter, ExportFilter::from_json(filter_obj.value_or(json::object{})));
+    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(body, app));
+    const std::string& case_ref = rr.case_ref;
+    const ExportFilter& filter = rr.filter;
     DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
     int64_t n = limit.value_or(100);
     if (n < 1 || n > 1000) co_return Error::invalid_param("limit must be between 1 and 1000");
-    auto secret = base64_decode(key_b64);
-    if (!secret || secret->size() != 32) co_return Error::invalid_param("records_key must be a base64 32-byte key");
-    RecordsKeyPair kp{app.records_public_key, *secret};
-    auto found = find_records(app.db->reader(), kp, filter, static_cast<size_t>(n) + 1);
+    auto found = find_records(app.db->reader(), rr.keys, filter, static_cast<size_t>(n) + 1);
     json::object details{{"filter", filter.to_json()}, {"ok", found.ok()}};
     if (found.ok()) details["records"] = static_cast<int64_t>(std::min<size_t>(found->size(), n));
     else details["error"] = found.error().message;
