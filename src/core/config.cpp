@@ -56,7 +56,7 @@ Result<Config> load_config_file(const std::string& path) {
       "records.retention_days", "records.retention_direct_days", "records.retention_group_days",
       "records.retention_check_seconds",
       "media.max_upload_bytes", "media.allowed_types", "media.legacy_unauthenticated",
-      "media.thumbnails", "media.max_thumbnail_pixels", "media.thumbnail_threads",
+      "media.thumbnails", "media.max_thumbnail_pixels", "media.worker_threads",
       "media.unused_upload_seconds", "media.max_pending_uploads", "media.max_download_wait_ms",
       "media.remote_retention_days", "media.cleanup_seconds", "media.antivirus",
       "media.clamd_socket", "media.clamd_timeout_seconds", "media.scan_on_download"};
@@ -110,7 +110,7 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "media.legacy_unauthenticated", m.legacy_unauthenticated));
   DS_TRY(read(t, "media.thumbnails", m.thumbnails));
   DS_TRY(read(t, "media.max_thumbnail_pixels", m.max_thumbnail_pixels));
-  DS_TRY(read(t, "media.thumbnail_threads", m.thumbnail_threads));
+  DS_TRY(read(t, "media.worker_threads", m.worker_threads));
   DS_TRY(read(t, "media.unused_upload_seconds", m.unused_upload_seconds));
   DS_TRY(read(t, "media.max_pending_uploads", m.max_pending_uploads));
   DS_TRY(read(t, "media.max_download_wait_ms", m.max_download_wait_ms));
@@ -130,7 +130,7 @@ Result<Config> load_config_file(const std::string& path) {
       m.allowed_types.push_back(*s);
     }
   }
-  if (m.thumbnail_threads < 1) m.thumbnail_threads = 1;
+  if (m.worker_threads < 1) m.worker_threads = 1;
   if (m.max_upload_bytes < 1) return Error::invalid_param("config: media.max_upload_bytes must be positive");
   if (c.default_room_version != "10" && c.default_room_version != "11")
     return Error::invalid_param("config: rooms.default_version must be \"10\" or \"11\"");
@@ -235,7 +235,7 @@ thumbnails = true
 # Images with more pixels than this get M_TOO_LARGE instead of a thumbnail.
 max_thumbnail_pixels = 40000000
 # Worker threads for sniffing, hashing, scanning and thumbnails (never the HTTP threads).
-thumbnail_threads = 2
+worker_threads = 2
 # How long an mxc:// URI from /_matrix/media/v1/create waits for its upload (seconds), and
 # how many such pending uploads one user may have.
 unused_upload_seconds = 86400
@@ -248,6 +248,8 @@ remote_retention_days = 30
 cleanup_seconds = 3600
 # Antivirus: stream every upload to a ClamAV daemon (clamd) before storing it. Infected files
 # are refused with M_FORBIDDEN and logged; while clamd cannot be reached uploads are refused.
+# clamd refuses streams longer than its StreamMaxLength (25M in Debian's clamd.conf): set
+# that to at least max_upload_bytes, or larger uploads are refused as unscannable.
 antivirus = false
 clamd_socket = "/var/run/clamav/clamd.ctl"
 clamd_timeout_seconds = 30

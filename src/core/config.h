@@ -30,7 +30,7 @@ struct Media {
   bool legacy_unauthenticated = false;
   bool thumbnails = true;
   int64_t max_thumbnail_pixels = 40'000'000;  // larger images: M_TOO_LARGE instead of a thumbnail
-  int64_t thumbnail_threads = 2;              // the worker pool for sniffing, hashing, scanning
+  int64_t worker_threads = 2;              // the worker pool for sniffing, hashing, scanning
   int64_t unused_upload_seconds = 86400;      // lifetime of an mxc:// URI from /create
   int64_t max_pending_uploads = 10;           // per user, from /create, not yet uploaded
   int64_t max_download_wait_ms = 60'000;      // cap on a download's timeout_ms

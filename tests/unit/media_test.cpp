@@ -1,3 +1,4 @@
+#include "core/config.h"
 #include "service/media/clamd.h"
 #include "service/media/media_store.h"
 #include "service/media/media_types.h"
@@ -189,3 +190,37 @@ TEST_F(MediaStoreTest, FilesAreContentAddressedAndPurgeKeepsSharedOnes) {
 
 }  // namespace
 }  // namespace despatch::media
+
+namespace despatch {
+namespace {
+
+TEST(MediaConfig, MediaSectionIsReadAndChecked) {
+  auto path = std::filesystem::temp_directory_path() / ("despatch_media_cfg_" + std::to_string(::getpid()) + ".toml");
+  auto load = [&](const std::string& text) {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    return load_config_file(path.string());
+  };
+  auto c = load("[media]\nmax_upload_bytes = 1000\nallowed_types = [\"image/png\", \"audio/*\"]\n"
+                "antivirus = true\nclamd_socket = \"/tmp/c.sock\"\nlegacy_unauthenticated = true\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->media.max_upload_bytes, 1000u);
+  EXPECT_EQ(c->media.allowed_types, (std::vector<std::string>{"image/png", "audio/*"}));
+  EXPECT_TRUE(c->media.antivirus);
+  EXPECT_EQ(c->media.clamd_socket, "/tmp/c.sock");
+  EXPECT_TRUE(c->media.legacy_unauthenticated);
+  EXPECT_EQ(c->max_request_bytes, 1u << 20);  // JSON keeps its own limit
+  EXPECT_FALSE(load("[media]\nallowed_types = \"image/png\"\n").ok());
+  EXPECT_FALSE(load("[media]\nallowed_types = [1]\n").ok());
+  EXPECT_FALSE(load("[media]\nmax_upload_bytes = 0\n").ok());
+  EXPECT_FALSE(load("[media]\nantivirus_enabled = true\n").ok());  // unknown keys are errors
+  Config defaults;
+  EXPECT_EQ(defaults.media.max_upload_bytes, 50u << 20);
+  EXPECT_FALSE(defaults.media.antivirus);
+  EXPECT_FALSE(defaults.media.legacy_unauthenticated);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace despatch

@@ -52,7 +52,7 @@ Result<std::string> clean_name(const std::string& filename) {
 
 MediaService::MediaService(const Config& config, storage::Database& db)
     : config_(config), db_(db), files_(config.data_dir + "/media"),
-      pool_(static_cast<int>(config.media.thumbnail_threads)) {}
+      pool_(static_cast<int>(config.media.worker_threads)) {}
 
 Status MediaService::init() {
   DS_TRY(files_.init());

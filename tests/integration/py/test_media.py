@@ -353,6 +353,43 @@ class MediaTest(MediaTestBase):
         self.assertFalse([f for f in files if f.startswith(".tmp")], files)
 
 
+class ScanOnDownloadTest(MediaTestBase):
+    """A file stored before the scanner knew it (antivirus off, or older signatures) is
+    caught by scan_on_download, quarantined and withheld from then on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.clamd = Clamd().start()
+        cls.server = ServerFixture(config_toml=config())
+        try:
+            cls.server.start()
+        except Exception:
+            cls.clamd.stop()
+            raise
+        cls.user, cls.token, _ = cls.server.register()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.teardown()
+        cls.clamd.stop()
+
+    def test_infected_file_is_withheld_once_scanning_finds_it(self):
+        bad = self.upload_ok(eicar(), "text/plain", "old.txt")
+        good = self.upload_ok(b"agenda\n", "text/plain", "agenda.txt")
+        self.assertEqual(self.download(bad)[0], 200)
+        with open(self.server.config_path, "w") as f:
+            f.write(config(self.clamd.socket, extra="scan_on_download = true\n"))
+        self.server.restart()
+        st, body, _, _ = self.download(bad)
+        self.assertErr((st, body), 403, "M_FORBIDDEN")
+        self.assertIn("infected", body["error"])
+        self.assertIn("quarantined", self.server.stderr_text())
+        self.assertEqual(self.download(good)[2], b"agenda\n")
+        # quarantined for good, even with the scanner gone
+        self.clamd.stop()
+        self.assertErr(self.download(bad)[:2], 403, "M_FORBIDDEN")
+
+
 class LegacyAndScannerDownTest(MediaTestBase):
     """legacy_unauthenticated on, and antivirus on with no clamd listening."""
 
