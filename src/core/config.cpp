@@ -57,7 +57,7 @@ Result<Config> load_config_file(const std::string& path) {
       "records.retention_check_seconds",
       "media.max_upload_bytes", "media.allowed_types", "media.legacy_unauthenticated",
       "media.thumbnails", "media.max_thumbnail_pixels", "media.worker_threads",
-      "media.unused_upload_seconds", "media.max_pending_uploads", "media.max_download_wait_ms",
+      "media.unused_upload_seconds", "media.max_pending_uploads", "media.max_user_bytes", "media.max_download_wait_ms",
       "media.remote_retention_days", "media.cleanup_seconds", "media.antivirus",
       "media.clamd_socket", "media.clamd_timeout_seconds", "media.scan_on_download"};
   std::set<std::string> keys;
@@ -113,6 +113,7 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "media.worker_threads", m.worker_threads));
   DS_TRY(read(t, "media.unused_upload_seconds", m.unused_upload_seconds));
   DS_TRY(read(t, "media.max_pending_uploads", m.max_pending_uploads));
+  DS_TRY(read(t, "media.max_user_bytes", m.max_user_bytes));
   DS_TRY(read(t, "media.max_download_wait_ms", m.max_download_wait_ms));
   DS_TRY(read(t, "media.remote_retention_days", m.remote_retention_days));
   DS_TRY(read(t, "media.cleanup_seconds", m.cleanup_seconds));
@@ -240,6 +241,8 @@ worker_threads = 2
 # how many such pending uploads one user may have.
 unused_upload_seconds = 86400
 max_pending_uploads = 10
+# Total bytes one user may have uploaded; past it uploads get M_FORBIDDEN (0: no limit).
+max_user_bytes = 0
 # Longest a download of a not yet uploaded file waits, whatever timeout_ms asks (ms).
 max_download_wait_ms = 60000
 # Media cached from other servers and not downloaded for this many days is deleted

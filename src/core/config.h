@@ -33,6 +33,7 @@ struct Media {
   int64_t worker_threads = 2;              // the worker pool for sniffing, hashing, scanning
   int64_t unused_upload_seconds = 86400;      // lifetime of an mxc:// URI from /create
   int64_t max_pending_uploads = 10;           // per user, from /create, not yet uploaded
+  int64_t max_user_bytes = 0;  // total size one user may store; past it M_FORBIDDEN (0: no limit)
   int64_t max_download_wait_ms = 60'000;      // cap on a download's timeout_ms
   // Cached media from other servers not downloaded for this many days is deleted (0: never).
   int64_t remote_retention_days = 30;

@@ -197,6 +197,7 @@ CREATE TABLE media (
   PRIMARY KEY (server_name, media_id));
 CREATE INDEX media_sha256 ON media(sha256);
 CREATE INDEX media_pending ON media(user_id, expires_ts) WHERE sha256 IS NULL;
+CREATE INDEX media_user ON media(user_id, size);
 CREATE INDEX media_last_access ON media(server_name, last_access_ts);
 
 -- (server_name, media_id, requested size, method) -> a generated thumbnail, stored by

@@ -48,11 +48,23 @@ Result<std::string> clean_name(const std::string& filename) {
   return *name;
 }
 
+Error quota_full(int64_t quota) {
+  return Error::forbidden("Your media storage quota (" + std::to_string(quota) + " bytes) is full");
+}
+
 }  // namespace
 
 MediaService::MediaService(const Config& config, storage::Database& db)
     : config_(config), db_(db), files_(config.data_dir + "/media"),
       pool_(static_cast<int>(config.media.worker_threads)) {}
+
+Status MediaService::check_quota(storage::Conn& c, const std::string& user_id, int64_t size) const {
+  int64_t quota = config_.media.max_user_bytes;
+  if (quota <= 0) return ok_status();
+  DS_ASSIGN(int64_t used, media::bytes_used(c, user_id));
+  if (used + size > quota) return quota_full(quota);
+  return ok_status();
+}
 
 Status MediaService::init() {
   DS_TRY(files_.init());
@@ -111,6 +123,7 @@ asio::awaitable<Result<std::string>> MediaService::upload(const std::string& use
   rec.user_id = user_id;
   rec.upload_name = name;
   rec.legacy_ok = config_.media.legacy_unauthenticated;
+  DS_CO_TRY(check_quota(db_.reader(), user_id, static_cast<int64_t>(body.size())));
   for (int attempt = 0;; ++attempt) {
     DS_CO_ASSIGN(Ingested in, co_await ingest_logged(user_id, body, content_type_header, name));
     rec.sha256 = in.sha256;
@@ -119,6 +132,10 @@ asio::awaitable<Result<std::string>> MediaService::upload(const std::string& use
     rec.created_ts = now_ms();
     auto job = [this, rec](storage::Conn& c) -> Result<Ok> {
       if (!files_.exists(rec.sha256)) return Error::make(500, kFileGone, "media file removed meanwhile");
+      if (auto q = check_quota(c, rec.user_id, rec.size); !q.ok()) {
+        DS_TRY(media::remove_if_unused(c, files_, rec.sha256));
+        return q;
+      }
       DS_TRY(media::insert_media(c, rec));
       return Ok{};
     };
@@ -166,6 +183,7 @@ asio::awaitable<Status> MediaService::upload_to(const std::string& user_id, cons
   if (found->user_id != user_id) co_return Error::forbidden("This media ID was created by another user");
   if (!found->pending())
     co_return Error::make(409, kCannotOverwrite, "Media already uploaded; it cannot be overwritten");
+  DS_CO_TRY(check_quota(db_.reader(), user_id, static_cast<int64_t>(body.size())));
   for (int attempt = 0;; ++attempt) {
     DS_CO_ASSIGN(Ingested in, co_await ingest_logged(user_id, body, content_type_header, name));
     MediaRecord rec = *found;
@@ -176,6 +194,10 @@ asio::awaitable<Status> MediaService::upload_to(const std::string& user_id, cons
     rec.created_ts = now_ms();
     auto job = [this, rec](storage::Conn& c) -> Result<Ok> {
       if (!files_.exists(rec.sha256)) return Error::make(500, kFileGone, "media file removed meanwhile");
+      if (auto q = check_quota(c, rec.user_id, rec.size); !q.ok()) {
+        DS_TRY(media::remove_if_unused(c, files_, rec.sha256));
+        return q;
+      }
       DS_ASSIGN(bool done, media::complete_media(c, rec));
       if (!done) return Error::make(409, kCannotOverwrite, "Media already uploaded; it cannot be overwritten");
       return Ok{};

@@ -72,6 +72,8 @@ class MediaService {
                                                                  const std::string& media_id, int64_t timeout_ms,
                                                                  bool legacy);
   boost::asio::awaitable<Result<std::string>> read_file(const media::MediaRecord& m);
+  // M_FORBIDDEN when size more bytes would take user_id past media.max_user_bytes.
+  Status check_quota(storage::Conn& c, const std::string& user_id, int64_t size) const;
 
   const Config& config_;
   storage::Database& db_;

@@ -163,6 +163,20 @@ Result<bool> complete_media(storage::Conn& c, const MediaRecord& m) {
   return c.changes() == 1;
 }
 
+Result<int64_t> bytes_used(storage::Conn& c, const std::string& user_id) {
+  DS_ASSIGN(auto row, storage::query_one(c, "SELECT COALESCE(SUM(size), 0) FROM media WHERE user_id=?", {user_id}));
+  return row ? row->i64(0) : 0;
+}
+
+Status remove_if_unused(storage::Conn& c, const FileStore& files, const std::string& h) {
+  DS_ASSIGN(auto a, storage::query_one(c, "SELECT 1 FROM media WHERE sha256=? LIMIT 1", {h}));
+  if (a) return ok_status();
+  DS_ASSIGN(auto b, storage::query_one(c, "SELECT 1 FROM media_thumbnails WHERE sha256=? LIMIT 1", {h}));
+  if (b) return ok_status();
+  files.remove(h);
+  return ok_status();
+}
+
 Result<int64_t> count_pending(storage::Conn& c, const std::string& user_id, int64_t now) {
   DS_ASSIGN(auto row, storage::query_one(c,
                                          "SELECT COUNT(*) FROM media WHERE user_id=? AND sha256 IS NULL "
@@ -224,13 +238,7 @@ Result<int64_t> purge_media(storage::Conn& c, const FileStore& files, const std:
   }
   std::sort(hashes.begin(), hashes.end());
   hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
-  for (auto& h : hashes) {
-    DS_ASSIGN(auto a, storage::query_one(c, "SELECT 1 FROM media WHERE sha256=? LIMIT 1", {h}));
-    if (a) continue;
-    DS_ASSIGN(auto b, storage::query_one(c, "SELECT 1 FROM media_thumbnails WHERE sha256=? LIMIT 1", {h}));
-    if (b) continue;
-    files.remove(h);
-  }
+  for (auto& h : hashes) DS_TRY(remove_if_unused(c, files, h));
   return static_cast<int64_t>(victims.size());
 }
 

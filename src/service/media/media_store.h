@@ -57,6 +57,10 @@ Result<std::optional<MediaRecord>> find_media(storage::Conn& c, const std::strin
 Status insert_media(storage::Conn& c, const MediaRecord& m);
 // Fills in a pending upload (sha256 was empty); false when it was no longer pending.
 Result<bool> complete_media(storage::Conn& c, const MediaRecord& m);
+// Bytes of local media a user has uploaded.
+Result<int64_t> bytes_used(storage::Conn& c, const std::string& user_id);
+// Removes the file unless a media or thumbnail row refers to it (writer thread).
+Status remove_if_unused(storage::Conn& c, const FileStore& files, const std::string& sha256);
 Result<int64_t> count_pending(storage::Conn& c, const std::string& user_id, int64_t now);
 Status touch_media(storage::Conn& c, const std::string& server_name, const std::string& media_id, int64_t now);
 Status set_quarantined(storage::Conn& c, const std::string& server_name, const std::string& media_id);

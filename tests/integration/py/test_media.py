@@ -24,6 +24,7 @@ V3 = "/_matrix/client/v3"
 MEDIA = "/_matrix/client/v1/media"
 UPLOAD = "/_matrix/media/v3/upload"
 MAX_UPLOAD = 3 * 1024 * 1024
+QUOTA = 2000000  # media.max_user_bytes of LegacyAndScannerDownTest's server
 
 
 def config(clamd_socket=None, legacy=False, extra=""):
@@ -396,7 +397,7 @@ class LegacyAndScannerDownTest(MediaTestBase):
     @classmethod
     def setUpClass(cls):
         cls.dead_socket = "/tmp/despatch-no-clamd-%d.sock" % os.getpid()
-        cls.server = ServerFixture(config_toml=config(legacy=True))
+        cls.server = ServerFixture(config_toml=config(legacy=True, extra="max_user_bytes = %d\n" % QUOTA))
         cls.server.start()
         cls.scanless = ServerFixture(config_toml=config(cls.dead_socket))
         try:
@@ -423,6 +424,24 @@ class LegacyAndScannerDownTest(MediaTestBase):
         self.assertEqual((st, image_size(raw)), (200, (96, 96)))
         # and the authenticated routes too
         self.assertEqual(self.download(mxc)[2], png)
+
+    def test_quota_per_user(self):
+        _, token, _ = self.server.register()
+        big = os.urandom(1500000)
+        st, body = self.upload(big, token=token)
+        self.assertEqual(st, 200, body)
+        st, body = self.upload(os.urandom(QUOTA - 1500000 + 1), token=token)
+        self.assertErr((st, body), 403, "M_FORBIDDEN")
+        self.assertIn("quota", body["error"])
+        st, created = self.server.http("POST", "/_matrix/media/v1/create", token=token)
+        self.assertEqual(st, 200, created)
+        st, body = self.server.http("PUT", "/_matrix/media/v3/upload/" + created["content_uri"][len("mxc://"):],
+                                    body=os.urandom(600000), token=token)
+        self.assertErr((st, body), 403, "M_FORBIDDEN")
+        # what still fits is accepted, and other users have their own quota
+        self.assertEqual(self.upload(os.urandom(QUOTA - 1500000), token=token)[0], 200)
+        _, other, _ = self.server.register()
+        self.assertEqual(self.upload(os.urandom(1500000), token=other)[0], 200)
 
     def test_uploads_fail_closed_without_the_scanner(self):
         _, token, _ = self.scanless.register()
