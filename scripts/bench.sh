@@ -4,7 +4,9 @@
 # it, stops the server and prints the figures. Arguments go to load_bench, e.g. --quick or
 # --messages 50 (see build/load_bench --help). Then, unless BENCH_ONLY_LOAD=1, the records
 # bench (archive append, verify, export; RECORDS=N records, default 1,000,000) and the
-# end-to-end encryption bench (keys/query and to-device fan-out; E2EE_USERS=N, default 1,000).
+# end-to-end encryption bench (keys/query and to-device fan-out; E2EE_USERS=N, default 1,000)
+# and the media bench (upload and thumbnail throughput for 1 MB images; MEDIA_COUNT=N images
+# per run, default 40).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,5 +93,8 @@ if [ "${BENCH_ONLY_LOAD:-0}" != 1 ]; then
   echo
   echo "== end-to-end encryption: keys/query and to-device fan-out"
   /usr/bin/python3 bench/e2ee_bench.py --users "${E2EE_USERS:-1000}" || status=1
+  echo
+  echo "== media: upload and thumbnail throughput (1 MB images)"
+  /usr/bin/python3 bench/media_bench.py --count "${MEDIA_COUNT:-40}" || status=1
 fi
 exit $status

@@ -55,7 +55,12 @@ Result<Config> load_config_file(const std::string& path) {
       "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds",
       "records.retention_days", "records.retention_direct_days", "records.retention_group_days",
       "records.retention_check_seconds", "records.keeper", "records.keeper_localpart",
-      "records.keeper_exclude"};
+      "records.keeper_exclude",
+      "media.max_upload_bytes", "media.allowed_types", "media.legacy_unauthenticated",
+      "media.thumbnails", "media.max_thumbnail_pixels", "media.worker_threads",
+      "media.unused_upload_seconds", "media.max_pending_uploads", "media.max_user_bytes", "media.max_download_wait_ms",
+      "media.remote_retention_days", "media.cleanup_seconds", "media.antivirus",
+      "media.clamd_socket", "media.clamd_timeout_seconds", "media.scan_on_download"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -116,6 +121,34 @@ Result<Config> load_config_file(const std::string& path) {
       c.retention_room_days[std::string(room.str())] = *v;
     }
   }
+  Media& m = c.media;
+  DS_TRY(read(t, "media.max_upload_bytes", m.max_upload_bytes));
+  DS_TRY(read(t, "media.legacy_unauthenticated", m.legacy_unauthenticated));
+  DS_TRY(read(t, "media.thumbnails", m.thumbnails));
+  DS_TRY(read(t, "media.max_thumbnail_pixels", m.max_thumbnail_pixels));
+  DS_TRY(read(t, "media.worker_threads", m.worker_threads));
+  DS_TRY(read(t, "media.unused_upload_seconds", m.unused_upload_seconds));
+  DS_TRY(read(t, "media.max_pending_uploads", m.max_pending_uploads));
+  DS_TRY(read(t, "media.max_user_bytes", m.max_user_bytes));
+  DS_TRY(read(t, "media.max_download_wait_ms", m.max_download_wait_ms));
+  DS_TRY(read(t, "media.remote_retention_days", m.remote_retention_days));
+  DS_TRY(read(t, "media.cleanup_seconds", m.cleanup_seconds));
+  DS_TRY(read(t, "media.antivirus", m.antivirus));
+  DS_TRY(read(t, "media.clamd_socket", m.clamd_socket));
+  DS_TRY(read(t, "media.clamd_timeout_seconds", m.clamd_timeout_seconds));
+  DS_TRY(read(t, "media.scan_on_download", m.scan_on_download));
+  if (auto node = t.at_path("media.allowed_types")) {
+    auto* arr = node.as_array();
+    if (!arr) return Error::invalid_param("config: media.allowed_types must be a list of strings");
+    m.allowed_types.clear();
+    for (auto&& v : *arr) {
+      auto s = v.value<std::string>();
+      if (!s) return Error::invalid_param("config: media.allowed_types must be a list of strings");
+      m.allowed_types.push_back(*s);
+    }
+  }
+  if (m.worker_threads < 1) m.worker_threads = 1;
+  if (m.max_upload_bytes < 1) return Error::invalid_param("config: media.max_upload_bytes must be positive");
   if (c.default_room_version != "10" && c.default_room_version != "11")
     return Error::invalid_param("config: rooms.default_version must be \"10\" or \"11\"");
   if (c.io_threads < 1) c.io_threads = 1;
@@ -204,6 +237,52 @@ keeper_exclude = []
 # Periods for single rooms override everything above, e.g.
 # [records.retention_rooms]
 # "!abcdefghijklmnopqr:example.gov" = 3650
+
+[media]
+# Largest upload accepted (bytes); larger ones get M_TOO_LARGE (413). JSON endpoints keep
+# limits.max_request_bytes.
+max_upload_bytes = 52428800
+# Content types accepted, checked against the type sniffed from the bytes (libmagic), not
+# the one the client claims. "type/*" allows a family. Anything else: M_FORBIDDEN (403).
+# application/octet-stream is what end-to-end encrypted attachments look like.
+allowed_types = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif",
+  "image/heic", "image/heif", "image/tiff", "image/bmp", "audio/*", "video/*",
+  "application/ogg", "text/plain", "text/csv", "application/pdf", "application/json",
+  "application/zip", "application/msword", "application/vnd.ms-excel",
+  "application/vnd.ms-powerpoint", "application/vnd.openxmlformats-officedocument.*",
+  "application/vnd.oasis.opendocument.*", "application/octet-stream"]
+# Also serve media uploaded from now on through the deprecated unauthenticated
+# /_matrix/media/v3/download and /thumbnail routes. Off, new media is only served through
+# the authenticated /_matrix/client/v1/media routes (the "freeze" of spec 1.11); media
+# uploaded while this was on stays reachable there.
+legacy_unauthenticated = false
+# Thumbnails (libvips, generated once per size and cached).
+thumbnails = true
+# Images with more pixels than this get M_TOO_LARGE instead of a thumbnail.
+max_thumbnail_pixels = 40000000
+# Worker threads for sniffing, hashing, scanning and thumbnails (never the HTTP threads).
+worker_threads = 2
+# How long an mxc:// URI from /_matrix/media/v1/create waits for its upload (seconds), and
+# how many such pending uploads one user may have.
+unused_upload_seconds = 86400
+max_pending_uploads = 10
+# Total bytes one user may have uploaded; past it uploads get M_FORBIDDEN (0: no limit).
+max_user_bytes = 0
+# Longest a download of a not yet uploaded file waits, whatever timeout_ms asks (ms).
+max_download_wait_ms = 60000
+# Media cached from other servers and not downloaded for this many days is deleted
+# (0: keep for ever). Checked every cleanup_seconds, with expired pending uploads.
+remote_retention_days = 30
+cleanup_seconds = 3600
+# Antivirus: stream every upload to a ClamAV daemon (clamd) before storing it. Infected files
+# are refused with M_FORBIDDEN and logged; while clamd cannot be reached uploads are refused.
+# clamd refuses streams longer than its StreamMaxLength (25M in Debian's clamd.conf): set
+# that to at least max_upload_bytes, or larger uploads are refused as unscannable.
+antivirus = false
+clamd_socket = "/var/run/clamav/clamd.ctl"
+clamd_timeout_seconds = 30
+# Scan again before every download (catches files that newer signatures recognise).
+scan_on_download = false
 )";
 }
 

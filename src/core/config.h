@@ -11,6 +11,41 @@
 
 namespace despatch {
 
+// The content repository ([media] in the config file).
+struct Media {
+  size_t max_upload_bytes = 50 << 20;  // larger uploads get M_TOO_LARGE (413)
+  // Content types accepted, checked against what libmagic sniffs from the bytes (not what
+  // the client claims). "type/*" matches a whole family. application/octet-stream covers
+  // end-to-end encrypted attachments, which are opaque to the server.
+  std::vector<std::string> allowed_types = {
+      "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/heic",
+      "image/heif", "image/tiff", "image/bmp", "audio/*", "video/*", "application/ogg",
+      "text/plain", "text/csv", "application/pdf", "application/json", "application/zip",
+      "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+      "application/vnd.openxmlformats-officedocument.*", "application/vnd.oasis.opendocument.*",
+      "application/octet-stream"};
+  // Serve media uploaded from now on through the deprecated unauthenticated /_matrix/media/v3
+  // download and thumbnail routes too. Off: new media is frozen out of them, as spec 1.11
+  // recommends (media uploaded while this was on stays reachable there).
+  bool legacy_unauthenticated = false;
+  bool thumbnails = true;
+  int64_t max_thumbnail_pixels = 40'000'000;  // larger images: M_TOO_LARGE instead of a thumbnail
+  int64_t worker_threads = 2;              // the worker pool for sniffing, hashing, scanning
+  int64_t unused_upload_seconds = 86400;      // lifetime of an mxc:// URI from /create
+  int64_t max_pending_uploads = 10;           // per user, from /create, not yet uploaded
+  int64_t max_user_bytes = 0;  // total size one user may store; past it M_FORBIDDEN (0: no limit)
+  int64_t max_download_wait_ms = 60'000;      // cap on a download's timeout_ms
+  // Cached media from other servers not downloaded for this many days is deleted (0: never).
+  int64_t remote_retention_days = 30;
+  int64_t cleanup_seconds = 3600;             // how often expired media is looked for
+  // ClamAV: every upload is streamed to clamd (INSTREAM) before it is stored; infected files
+  // are refused with M_FORBIDDEN and logged. With the scanner down, uploads are refused.
+  bool antivirus = false;
+  std::string clamd_socket = "/var/run/clamav/clamd.ctl";
+  int64_t clamd_timeout_seconds = 30;
+  bool scan_on_download = false;  // also scan again before serving (signatures may be newer)
+};
+
 struct Config {
   std::string server_name = "localhost";
   std::string listen_address = "127.0.0.1";
@@ -58,6 +93,8 @@ struct Config {
   std::string keeper_user_id() const {
     return records_keeper ? "@" + records_keeper_localpart + ":" + server_name : "";
   }
+
+  Media media;
 };
 
 // Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.

@@ -68,6 +68,7 @@ struct Route {
   RateClass rate = RateClass::kNone;
   Body body = Body::kJson;
   Handler handler;
+  size_t max_body = 0;  // largest request body; 0: ServerOptions::max_body_bytes (uploads differ)
 };
 
 // Renders an Error as the spec's standard error response.

@@ -167,7 +167,14 @@ struct Server::Impl {
       auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
       if (ec) break;
       auto& hreq = parser.get();
-      bool too_large = parser.content_length() && *parser.content_length() > opts.max_body_bytes;
+      // Media uploads have their own, larger limit; every other route keeps the default.
+      size_t limit = opts.max_body_bytes;
+      {
+        std::string_view target = hreq.target();
+        auto m = router.match(hreq.method_string(), target.substr(0, target.find('?')));
+        if (m.route && m.route->max_body > 0) limit = m.route->max_body;
+      }
+      bool too_large = parser.content_length() && *parser.content_length() > limit;
       if (!too_large && hreq[bhttp::field::expect] == "100-continue") {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, hreq.version()};
         auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
@@ -175,16 +182,19 @@ struct Server::Impl {
       }
       Reply reply;
       bool keep_alive = hreq.keep_alive();
+      bool drain = false;
       if (!too_large) {
-        parser.body_limit(opts.max_body_bytes);
+        parser.body_limit(limit);
         std::tie(ec, n) = co_await bhttp::async_read(stream, buf, parser, kTuple);
         if (ec == bhttp::error::body_limit) too_large = true;
         else if (ec) break;
       }
       stream.expires_never();  // handlers such as long-poll /sync bound their own time
       if (too_large) {
-        reply = error_reply({413, errc::kTooLarge, "Request body too large", {}});
+        reply = error_reply({413, errc::kTooLarge,
+                             "Request body too large (at most " + std::to_string(limit) + " bytes)", {}});
         keep_alive = false;
+        drain = true;
       } else {
         Request r;
         r.method = std::string(hreq.method_string());
@@ -218,10 +228,30 @@ struct Server::Impl {
       res.prepare_payload();
       stream.expires_after(std::chrono::seconds(60));
       auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+      if (!wec && drain) {
+        co_await drain_body(stream);
+        co_return;
+      }
       if (wec || !keep_alive) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // After refusing a body we did not read: closing a socket with unread data resets the
+  // connection, and the client could lose the 413 before reading it. Half-close, then read
+  // and discard what the client still sends, within bounds of time and size.
+  static asio::awaitable<void> drain_body(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::vector<char> sink(64 * 1024);
+    size_t total = 0;
+    stream.expires_after(std::chrono::seconds(5));
+    while (total < (256u << 20)) {
+      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+      total += n;
+    }
   }
 };
 

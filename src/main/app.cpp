@@ -100,6 +100,8 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.sync = std::make_unique<SyncService>(*a.rooms, a.notifier, *a.typing, *a.push, *a.keys);
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
+  a.media = std::make_unique<MediaService>(a.config, *a.db);
+  DS_TRY(a.media->init());
   return app;
 }
 
@@ -154,6 +156,11 @@ void App::start_background() {
     if (!n.ok()) DS_LOG(kError, "retention run failed: {}", n.error().message);
     else if (*n > 0) DS_LOG(kInfo, "retention: {} archived records reached the end of their period", *n);
   });
+  every(config.media.cleanup_seconds, [this]() -> boost::asio::awaitable<void> {
+    auto n = co_await media->cleanup(now_ms());
+    if (!n.ok()) DS_LOG(kError, "media clean-up failed: {}", n.error().message);
+    else if (*n > 0) DS_LOG(kInfo, "media: deleted {} expired uploads and unused remote files", *n);
+  });
 }
 
 http::Router App::routes() {
@@ -171,6 +178,7 @@ http::Router App::routes() {
   api::add_push_routes(r, *this);
   api::add_keys_routes(r, *this);
   api::add_key_backup_routes(r, *this);
+  api::add_media_routes(r, *this);
   api::add_admin_routes(r, *this);
   return r;
 }

@@ -9,6 +9,7 @@
 #include "service/common/cpu_pool.h"
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
+#include "service/media/media_service.h"
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
@@ -47,6 +48,7 @@ struct App {
   std::unique_ptr<AccountService> account;
   std::unique_ptr<KeyService> keys;
   std::unique_ptr<KeyBackup> backup;
+  std::unique_ptr<MediaService> media;
 
   // Opens the data folder (database, signing key) and builds every service.
   static Result<std::unique_ptr<App>> create(Config config);

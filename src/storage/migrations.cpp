@@ -215,6 +215,32 @@ CREATE TABLE keeper_withheld (room_id TEXT NOT NULL, session_id TEXT NOT NULL,
   sender_key TEXT NOT NULL, sender TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
   ts INTEGER NOT NULL, PRIMARY KEY (room_id, session_id, sender_key));
 )SQL",
+    // 5: the content repository.
+    R"SQL(
+-- (server_name, media_id) -> one piece of content: local uploads and cached remote media.
+-- The bytes live in <data_dir>/media/<aa>/<bb>/<sha256>, shared by identical uploads;
+-- sha256 is NULL while an mxc:// URI from /create waits for its upload (until expires_ts).
+-- legacy_ok: also served on the deprecated unauthenticated download routes.
+CREATE TABLE media (
+  server_name TEXT NOT NULL, media_id TEXT NOT NULL, user_id TEXT, content_type TEXT,
+  upload_name TEXT, sha256 TEXT, size INTEGER NOT NULL DEFAULT 0, created_ts INTEGER NOT NULL,
+  expires_ts INTEGER, last_access_ts INTEGER NOT NULL, legacy_ok INTEGER NOT NULL DEFAULT 0,
+  quarantined INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (server_name, media_id));
+CREATE INDEX media_sha256 ON media(sha256);
+CREATE INDEX media_pending ON media(user_id, expires_ts) WHERE sha256 IS NULL;
+CREATE INDEX media_user ON media(user_id, size);
+CREATE INDEX media_last_access ON media(server_name, last_access_ts);
+
+-- (server_name, media_id, requested size, method) -> a generated thumbnail, stored by
+-- sha256 like the media itself
+CREATE TABLE media_thumbnails (
+  server_name TEXT NOT NULL, media_id TEXT NOT NULL, req_width INTEGER NOT NULL,
+  req_height INTEGER NOT NULL, method TEXT NOT NULL, sha256 TEXT NOT NULL,
+  content_type TEXT NOT NULL, size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+  PRIMARY KEY (server_name, media_id, req_width, req_height, method));
+CREATE INDEX media_thumbnails_sha256 ON media_thumbnails(sha256);
+)SQL",
 };
 
 }  // namespace

@@ -22,5 +22,6 @@ void add_directory_routes(http::Router& r, App& app);     // directory.cpp: alia
 void add_push_routes(http::Router& r, App& app);          // push.cpp: /pushrules
 void add_keys_routes(http::Router& r, App& app);          // keys.cpp: E2EE keys, to-device
 void add_key_backup_routes(http::Router& r, App& app);    // keys.cpp: server-side key backup
+void add_media_routes(http::Router& r, App& app);         // media.cpp: content repository
 
 }  // namespace despatch::api
