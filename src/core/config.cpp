@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <set>
+#include <vector>
 
 namespace despatch {
 namespace {
@@ -33,6 +34,23 @@ Status read(const toml::table& t, const char* path, T& out) {
     if (auto v = node.value<int64_t>(); v && *v >= 0) { out = static_cast<T>(*v); return ok_status(); }
   }
   return Error::invalid_param(std::string("config: wrong type or value for ") + path);
+}
+
+// Reads a list of strings at path into out (replacing it) when the key is present.
+Status read_string_list(const toml::table& t, const char* path, std::vector<std::string>& out,
+                        const char* type_error) {
+  auto node = t.at_path(path);
+  if (!node) return ok_status();
+  auto* arr = node.as_array();
+  if (!arr) return Error::invalid_param(type_error);
+  std::vector<std::string> values;
+  for (auto&& v : *arr) {
+    auto s = v.value<std::string>();
+    if (!s) return Error::invalid_param(type_error);
+    values.push_back(*s);
+  }
+  out = std::move(values);
+  return ok_status();
 }
 
 }  // namespace
@@ -93,15 +111,18 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "records.retention_check_seconds", c.retention_check_seconds));
   DS_TRY(read(t, "records.keeper", c.records_keeper));
   DS_TRY(read(t, "records.keeper_localpart", c.records_keeper_localpart));
-  if (auto node = t.at_path("records.keeper_exclude")) {
-    auto* arr = node.as_array();
-    if (!arr) return Error::invalid_param("config: records.keeper_exclude must be a list of room kinds");
-    for (auto&& kind : *arr) {
-      auto v = kind.value<std::string>();
-      if (!v || (*v != "direct" && *v != "group"))
+  {
+    std::vector<std::string> kinds;
+    auto st = read_string_list(t, "records.keeper_exclude", kinds,
+                               "config: records.keeper_exclude must be a list of room kinds");
+    // A non-string entry is named like an unknown kind, as before.
+    if (!st.ok() && t.at_path("records.keeper_exclude").as_array())
+      return Error::invalid_param("config: records.keeper_exclude holds \"direct\" and/or \"group\"");
+    DS_TRY(st);
+    for (auto& kind : kinds)
+      if (kind != "direct" && kind != "group")
         return Error::invalid_param("config: records.keeper_exclude holds \"direct\" and/or \"group\"");
-      c.records_keeper_exclude.push_back(*v);
-    }
+    c.records_keeper_exclude = std::move(kinds);
   }
   if (c.records_keeper_localpart.empty() ||
       c.records_keeper_localpart.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._=-/") != std::string::npos)
@@ -137,16 +158,8 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "media.clamd_socket", m.clamd_socket));
   DS_TRY(read(t, "media.clamd_timeout_seconds", m.clamd_timeout_seconds));
   DS_TRY(read(t, "media.scan_on_download", m.scan_on_download));
-  if (auto node = t.at_path("media.allowed_types")) {
-    auto* arr = node.as_array();
-    if (!arr) return Error::invalid_param("config: media.allowed_types must be a list of strings");
-    m.allowed_types.clear();
-    for (auto&& v : *arr) {
-      auto s = v.value<std::string>();
-      if (!s) return Error::invalid_param("config: media.allowed_types must be a list of strings");
-      m.allowed_types.push_back(*s);
-    }
-  }
+  DS_TRY(read_string_list(t, "media.allowed_types", m.allowed_types,
+                          "config: media.allowed_types must be a list of strings"));
   if (m.worker_threads < 1) m.worker_threads = 1;
   if (m.max_upload_bytes < 1) return Error::invalid_param("config: media.max_upload_bytes must be positive");
   if (c.default_room_version != "10" && c.default_room_version != "11")
