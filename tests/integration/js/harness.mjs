@@ -24,19 +24,8 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import loglevel from "loglevel";
+import "./promise_polyfill.mjs";
 
-// matrix-js-sdk 37 calls Promise.withResolvers, which Node 20 lacks (it arrived in Node 22).
-if (typeof Promise.withResolvers !== "function") {
-    Promise.withResolvers = function withResolvers() {
-        let resolve;
-        let reject;
-        const promise = new this((res, rej) => {
-            resolve = res;
-            reject = rej;
-        });
-        return { promise, resolve, reject };
-    };
-}
 
 // The sdk arms request timeouts (e.g. poll timeout + 80 s for /sync, 15 s for keep-alive
 // pings) whose timers are never cleared, which would keep each test process alive long after

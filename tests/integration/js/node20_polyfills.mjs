@@ -1,16 +1,5 @@
-// matrix-js-sdk 37 calls Promise.withResolvers, which Node 20 does not have (Node 22 does).
-// Import this module before matrix-js-sdk.
-if (typeof Promise.withResolvers !== "function") {
-  Promise.withResolvers = function withResolvers() {
-    let resolve;
-    let reject;
-    const promise = new this((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
+// Node 20 workarounds for matrix-js-sdk 37. Import this module before matrix-js-sdk.
+import "./promise_polyfill.mjs";
 
 // matrix-js-sdk leaves long timers behind after stopClient() (request timeouts of 60-80 s that
 // are never cleared, a 6-hour capabilities refresh). They would keep a finished test process
