@@ -54,7 +54,8 @@ int fail(const std::string& msg, int code = 1) {
 }
 
 std::optional<int64_t> parse_ms(const std::optional<std::string>& v) {
-  if (!v || v->empty() || v->find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  if (!v || v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
   return std::stoll(*v);
 }
 

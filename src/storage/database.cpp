@@ -80,13 +80,21 @@ void Database::writer_loop() {
     if (st.ok()) {
       for (auto& job : batch) {
         (void)c.exec("SAVEPOINT job");
-        bool keep = false;
+        bool keep = false, threw = false;
         try {
           keep = job.run(c);
         } catch (const std::exception& e) {
           DS_LOG(kError, "write job threw: {}", e.what());
+          threw = true;
+        } catch (...) {
+          DS_LOG(kError, "write job threw");
+          threw = true;
         }
         if (!keep) (void)c.exec("ROLLBACK TO job");
+        // A job that threw may have left caches that mirror the database (room state, the
+        // keeper's sessions) half-updated: drop them so they are reloaded from what was kept.
+        if (threw)
+          for (auto& fn : on_rollback_) fn();
         (void)c.exec("RELEASE job");
       }
       if (assigned_pos_ != pos_before)

@@ -59,6 +59,7 @@ class Database {
   };
   Database() = default;
   void enqueue(Job job);
+
   void writer_loop();
 
   std::string path_;
@@ -86,6 +87,7 @@ boost::asio::awaitable<Result<T>> Database::write(std::function<Result<T>(Conn&)
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         auto state = std::make_shared<std::optional<Result<T>>>();
         enqueue(Job{[state, job = std::move(job)](Conn& c) {
+                      state->emplace(Error::internal("write failed"));  // kept if job throws
                       state->emplace(job(c));
                       return (*state)->ok();
                     },
@@ -104,6 +106,7 @@ Result<T> Database::write_blocking(std::function<Result<T>(Conn&)> fn) {
   std::condition_variable cv;
   bool done = false;
   enqueue(Job{[&](Conn& c) {
+                out.emplace(Error::internal("write failed"));  // kept if fn throws
                 out.emplace(fn(c));
                 return out->ok();
               },

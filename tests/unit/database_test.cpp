@@ -67,6 +67,25 @@ TEST_F(DatabaseTest, FailedJobRollsBackOnlyItself) {
   EXPECT_TRUE(good->has_value());
 }
 
+TEST_F(DatabaseTest, AJobThatThrowsFailsAloneWithAnInternalError) {
+  auto db = open();
+  int rollbacks = 0;
+  db->add_on_rollback([&] { ++rollbacks; });
+  auto thrown = db->write_blocking<int64_t>([](Conn& c) -> Result<int64_t> {
+    DS_TRY(c.exec("INSERT INTO meta(key, value) VALUES('thrown', 'x')"));
+    throw std::runtime_error("boom");
+  });
+  ASSERT_FALSE(thrown.ok());
+  EXPECT_EQ(thrown.error().errcode, errc::kUnknown);
+  EXPECT_EQ(rollbacks, 1) << "caches must be dropped after a job throws";
+  auto after = db->write_blocking<Ok>([](Conn& c) -> Status {
+    return c.exec("INSERT INTO meta(key, value) VALUES('after', 'y')");
+  });
+  EXPECT_TRUE(after.ok());
+  EXPECT_FALSE(query_one(db->reader(), "SELECT 1 FROM meta WHERE key='thrown'")->has_value());
+  EXPECT_TRUE(query_one(db->reader(), "SELECT 1 FROM meta WHERE key='after'")->has_value());
+}
+
 TEST_F(DatabaseTest, ConcurrentWritersAreGroupedIntoFewerCommits) {
   auto db = open();
   const int kThreads = 8, kEach = 50;

@@ -28,7 +28,7 @@ void add_event_routes(http::Router& r, App& app) {
                if (req.body.size() > kMaxEventBytes) co_return Error::make(413, errc::kTooLarge, "Event too large");
                if (req.param(1) == "m.room.redaction")
                  co_return Error::invalid_param("Use /redact to redact events");
-               TxnRef txn{req.who().device_id, req.param(2), ""};
+               TxnRef txn{req.who().device_id, req.param(2), "send:" + req.param(0) + ":"};
                DS_CO_ASSIGN(std::string id, co_await app.rooms->send_event(req.who().user_id, req.param(0),
                                                                            req.param(1), req.body_object(),
                                                                            std::nullopt, txn));
@@ -41,7 +41,7 @@ void add_event_routes(http::Router& r, App& app) {
                DS_CO_TRY(require_room_id(req.param(0)));
                if (!is_valid_event_id(req.param(1))) co_return Error::invalid_param("Invalid event ID");
                DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
-               TxnRef txn{req.who().device_id, req.param(2), "redact:"};
+               TxnRef txn{req.who().device_id, req.param(2), "redact:" + req.param(0) + ":"};
                DS_CO_ASSIGN(std::string id, co_await app.rooms->redact(req.who().user_id, req.param(0),
                                                                        req.param(1), reason, txn));
                co_return json::object{{"event_id", id}};

@@ -291,6 +291,19 @@ asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body
   co_return co_await db_.write<json::object>(job);
 }
 
+namespace {
+
+// Are both users joined to some room?
+Result<bool> shares_room(Conn& c, const std::string& a, const std::string& b) {
+  DS_ASSIGN(auto row, storage::query_one(
+      c, "SELECT 1 FROM memberships a JOIN memberships b ON a.room_id=b.room_id WHERE a.user_id=? AND "
+         "a.membership='join' AND b.user_id=? AND b.membership='join' LIMIT 1",
+      {a, b}));
+  return row.has_value();
+}
+
+}  // namespace
+
 Result<DeviceListDelta> KeyService::device_list_delta(Conn& c, const std::string& user,
                                                       int64_t since, int64_t upto) {
   DeviceListDelta d;
@@ -309,18 +322,22 @@ Result<DeviceListDelta> KeyService::device_list_delta(Conn& c, const std::string
   for (auto& r : mem) {
     std::string room = r.str(0), who = r.str(1), now = r.str(2);
     if (who == user) {
-      if (now != "join") continue;
-      // The user joined: everyone in the room is new to them.
+      // The user joined: everyone in the room is new to them. The user left: those they no
+      // longer share any room with are gone from their device list.
       DS_ASSIGN(auto members, c.query("SELECT user_id FROM memberships WHERE room_id=? AND membership='join'", {room}));
-      for (auto& m : members)
-        if (m.str(0) != user) d.changed.insert(m.str(0));
+      for (auto& m : members) {
+        if (m.str(0) == user) continue;
+        if (now == "join") {
+          d.changed.insert(m.str(0));
+        } else {
+          DS_ASSIGN(bool shared, shares_room(c, user, m.str(0)));
+          if (!shared) d.left.insert(m.str(0));
+        }
+      }
     } else if (now == "join") {
       d.changed.insert(who);
     } else {
-      DS_ASSIGN(auto shared, storage::query_one(
-          c, "SELECT 1 FROM memberships a JOIN memberships b ON a.room_id=b.room_id WHERE a.user_id=? AND "
-             "a.membership='join' AND b.user_id=? AND b.membership='join'",
-          {user, who}));
+      DS_ASSIGN(bool shared, shares_room(c, user, who));
       if (!shared) d.left.insert(who);
     }
   }
@@ -364,7 +381,11 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
           DS_ASSIGN(auto all, c.query("SELECT device_id FROM devices WHERE user_id=?", {user}));
           for (auto& r : all) targets.push_back(r.str(0));
         } else {
-          targets.emplace_back(d);
+          // Messages for a device that does not exist are dropped (as the spec allows), so
+          // that a device made later under that ID never receives them.
+          DS_ASSIGN(auto exists, storage::query_one(c, "SELECT 1 FROM devices WHERE user_id=? AND device_id=?",
+                                                    {user, std::string(d)}));
+          if (exists) targets.emplace_back(d);
         }
         std::string text = json::serialize(content);
         for (auto& device : targets) {

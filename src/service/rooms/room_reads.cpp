@@ -17,7 +17,7 @@ Result<std::vector<StoredEvent>> readable_state(Conn& c, const std::string& user
   DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
   std::string m = vis.current_membership();
   if (m == "join") return current_state(c, room_id);
-  if ((m == "leave" || m == "ban") && vis.membership_pos() > 0) return state_at(c, room_id, vis.membership_pos());
+  if ((m == "leave" || m == "ban") && vis.ever_joined()) return state_at(c, room_id, vis.membership_pos());
   if (vis.may_read_room()) return current_state(c, room_id);
   return Error::forbidden("You are not in this room");
 }
@@ -217,7 +217,7 @@ Result<json::object> RoomService::public_rooms(int64_t limit, const std::string&
   Conn& c = db_.reader();
   int64_t offset = 0;
   if (!since.empty()) {
-    if (since.size() < 2 || since[0] != 'o' ||
+    if (since.size() < 2 || since.size() > 19 || since[0] != 'o' ||
         since.find_first_not_of("0123456789", 1) != std::string::npos)
       return Error::invalid_param("Invalid since token");
     offset = std::stoll(since.substr(1));

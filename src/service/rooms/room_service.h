@@ -29,7 +29,7 @@ namespace despatch {
 struct TxnRef {
   std::string device_id;
   std::string txn_id;
-  std::string scope;  // endpoint namespace: /send and /redact IDs do not collide
+  std::string scope;  // the endpoint and room: IDs reused in another room or endpoint are new
 };
 
 // Where a /messages page starts and which way it goes.

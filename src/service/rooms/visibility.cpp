@@ -9,6 +9,7 @@ namespace despatch {
 Result<Visibility> Visibility::load(storage::Conn& c, const std::string& room_id,
                                     const std::string& user_id) {
   Visibility v;
+  v.user_id_ = user_id;
   DS_ASSIGN(auto rows, c.query("SELECT stream_pos, type, json_extract(json, '$.content.membership'), "
                                "json_extract(json, '$.content.history_visibility') FROM events "
                                "WHERE room_id=? AND ((type='m.room.member' AND state_key=?) OR "
@@ -45,24 +46,43 @@ int64_t Visibility::membership_pos() const {
 
 bool Visibility::may_read_room() const {
   auto m = current_membership();
-  return m == "join" || m == "leave" || m == "ban" ||
+  return m == "join" || ((m == "leave" || m == "ban") && ever_joined()) ||
          (!visibility_.empty() && visibility_.back().second == "world_readable");
 }
 
-bool Visibility::can_see(int64_t pos) const {
-  std::string vis = visibility_at(pos);
+bool Visibility::ever_joined() const {
+  return std::any_of(memberships_.begin(), memberships_.end(), [](auto& m) { return m.second == "join"; });
+}
+
+bool Visibility::allowed_under(const std::string& vis, int64_t pos) const {
   if (vis == "world_readable") return true;
   std::string m = membership_at(pos);
   if (m == "join") return true;
   // The event that ended the user's membership is still theirs to see.
   if (membership_at(pos - 1) == "join") return true;
-  if (vis == "shared" && current_membership() == "join") return true;
+  if (vis == "shared") {
+    // Shared history: visible to anyone who joined at any point after the event.
+    for (auto it = memberships_.rbegin(); it != memberships_.rend() && it->first > pos; ++it)
+      if (it->second == "join") return true;
+  }
   if (vis == "invited" && m == "invite") return true;
   return false;
 }
 
+bool Visibility::can_see(int64_t pos) const {
+  if (allowed_under(visibility_at(pos), pos)) return true;
+  // A history_visibility event is judged by the setting before it as well as after.
+  bool is_change = std::binary_search(visibility_.begin(), visibility_.end(), std::make_pair(pos, std::string()),
+                                      [](const auto& a, const auto& b) { return a.first < b.first; });
+  return is_change && allowed_under(visibility_at(pos - 1), pos);
+}
+
 bool Visibility::can_see(const StoredEvent& e) const {
-  if (!can_see(e.pos)) return false;
+  // Users always see their own membership changes (an invite they rejected, say).
+  const json::value* type = e.pdu.if_contains("type");
+  const json::value* key = e.pdu.if_contains("state_key");
+  bool own_member = type && key && is_str(*type, "m.room.member") && is_str(*key, user_id_);
+  if (!own_member && !can_see(e.pos)) return false;
   if (max_lifetime_ms_ <= 0 || e.pdu.contains("state_key")) return true;
   auto* ts = e.pdu.if_contains("origin_server_ts");
   return !ts || !ts->is_int64() || ts->as_int64() >= now_ms() - max_lifetime_ms_;

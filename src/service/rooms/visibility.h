@@ -27,10 +27,14 @@ class Visibility {
   int64_t membership_pos() const;
   // True when the user may read the room's current state and history at all.
   bool may_read_room() const;
+  // Was the user ever a joined member?
+  bool ever_joined() const;
 
  private:
   std::string membership_at(int64_t pos) const;
   std::string visibility_at(int64_t pos) const;
+  bool allowed_under(const std::string& visibility, int64_t pos) const;
+  std::string user_id_;
   std::vector<std::pair<int64_t, std::string>> memberships_;  // ascending by pos
   std::vector<std::pair<int64_t, std::string>> visibility_;
   int64_t max_lifetime_ms_ = 0;  // 0: messages never disappear

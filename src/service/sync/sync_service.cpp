@@ -11,6 +11,62 @@ namespace despatch {
 namespace asio = boost::asio;
 using storage::Conn;
 
+namespace {
+
+// The last `limit` events in (lower, upper] that the user may see and the filter keeps,
+// oldest first; *limited when older ones were left out.
+Result<std::vector<StoredEvent>> pick_timeline(Conn& c, const std::string& room_id, const Visibility& vis,
+                                               const RoomEventFilter& filter, int64_t upper, int64_t lower,
+                                               int limit, bool* limited) {
+  std::vector<StoredEvent> picked;
+  *limited = false;
+  int64_t cursor = upper;
+  for (bool more = true; more && static_cast<int>(picked.size()) < limit;) {
+    const int page = limit + 10;
+    DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kEventColumns +
+                                     " FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>? "
+                                     "ORDER BY stream_pos DESC LIMIT ?",
+                                 {room_id, cursor, lower, int64_t{page}}));
+    more = static_cast<int>(rows.size()) == page;
+    for (auto& r : rows) {
+      DS_ASSIGN(StoredEvent e, parse_event_row(r));
+      cursor = e.pos - 1;
+      if (!vis.can_see(e) || !matches(filter, e.pdu, room_id)) continue;
+      if (static_cast<int>(picked.size()) == limit) {
+        *limited = true;
+        break;
+      }
+      picked.push_back(std::move(e));
+    }
+    if (static_cast<int>(picked.size()) == limit && !*limited) {
+      DS_ASSIGN(auto older, storage::query_one(c, "SELECT 1 FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>?",
+                                               {room_id, cursor, lower}));
+      *limited = older.has_value();
+      break;
+    }
+  }
+  std::reverse(picked.begin(), picked.end());
+  return picked;
+}
+
+// Each user's latest member event at or before pos.
+Result<std::vector<StoredEvent>> member_events(Conn& c, const std::string& room_id,
+                                               const std::set<std::string>& users, int64_t pos) {
+  std::vector<StoredEvent> out;
+  for (auto& u : users) {
+    DS_ASSIGN(auto row, storage::query_one(c, std::string("SELECT ") + kEventColumns +
+                                                  " FROM events WHERE room_id=? AND type='m.room.member' AND "
+                                                  "state_key=? AND stream_pos<=? ORDER BY stream_pos DESC LIMIT 1",
+                                              {room_id, u, pos}));
+    if (!row) continue;
+    DS_ASSIGN(StoredEvent e, parse_event_row(*row));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::optional<SyncToken> SyncToken::parse(std::string_view s) {
   auto pos = parse_stream_token(s);
   if (!pos) return std::nullopt;
@@ -184,35 +240,8 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
   int limit = effective_limit(rf.timeline);
   int64_t lower = fresh ? 0 : since->pos;
 
-  // Newest first, then reversed: the timeline is the last `limit` visible events.
-  std::vector<StoredEvent> picked;
   bool limited = false;
-  int64_t cursor = upto.pos;
-  for (bool more = true; more && static_cast<int>(picked.size()) < limit;) {
-    const int page = limit + 10;
-    DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kEventColumns +
-                                     " FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>? "
-                                     "ORDER BY stream_pos DESC LIMIT ?",
-                                 {room_id, cursor, lower, int64_t{page}}));
-    more = static_cast<int>(rows.size()) == page;
-    for (auto& r : rows) {
-      DS_ASSIGN(StoredEvent e, parse_event_row(r));
-      cursor = e.pos - 1;
-      if (!vis.can_see(e) || !matches(rf.timeline, e.pdu, room_id)) continue;
-      if (static_cast<int>(picked.size()) == limit) {
-        limited = true;
-        break;
-      }
-      picked.push_back(std::move(e));
-    }
-    if (static_cast<int>(picked.size()) == limit && !limited) {
-      DS_ASSIGN(auto older, storage::query_one(c, "SELECT 1 FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>?",
-                                               {room_id, cursor, lower}));
-      limited = older.has_value();
-      break;
-    }
-  }
-  std::reverse(picked.begin(), picked.end());
+  DS_ASSIGN(auto picked, pick_timeline(c, room_id, vis, rf.timeline, upto.pos, lower, limit, &limited));
   int64_t first_pos = picked.empty() ? upto.pos + 1 : picked.front().pos;
 
   json::array timeline;
@@ -226,13 +255,21 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
   if (fresh || limited) {
     DS_ASSIGN(auto st, state_at(c, room_id, first_pos - 1));
     for (auto& e : st) {
-      if (!fresh && e.pos <= since->pos) continue;  // the client has it
       if (!matches(rf.state, e.pdu, room_id)) continue;
-      if (rf.state.lazy_load_members && e.pdu["type"] == "m.room.member" &&
-          !senders.count(std::string(e.pdu["state_key"].as_string())))
-        continue;
+      bool member = e.pdu["type"] == "m.room.member";
+      bool sender_member = member && senders.count(std::string(e.pdu["state_key"].as_string()));
+      if (rf.state.lazy_load_members && member && !sender_member) continue;
+      // The client has what it was sent before `since`; lazy-loaded members it may not.
+      if (!fresh && e.pos <= since->pos && !(rf.state.lazy_load_members && sender_member)) continue;
       state.push_back(client_event(c, e, version));
     }
+  } else if (rf.state.lazy_load_members && !picked.empty()) {
+    // An incremental sync still owes the member events of the timeline's senders.
+    std::set<std::string> timeline_senders;
+    for (auto& e : picked) timeline_senders.insert(std::string(e.pdu["sender"].as_string()));
+    DS_ASSIGN(auto members, member_events(c, room_id, timeline_senders, first_pos - 1));
+    for (auto& e : members)
+      if (matches(rf.state, e.pdu, room_id)) state.push_back(client_event(c, e, version));
   }
 
   json::array ephemeral;
@@ -306,26 +343,21 @@ Result<json::object> SyncService::left_room(Conn& c, const SyncRequest& req,
                                             const std::string& room_id, int64_t leave_pos,
                                             const std::optional<SyncToken>& since) {
   DS_ASSIGN(std::string version, rooms_.room_version(room_id));
-  int limit = effective_limit(req.filter.room.timeline);
-  int64_t lower = since ? since->pos : 0;
-  DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kEventColumns +
-                                   " FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>? "
-                                   "ORDER BY stream_pos DESC LIMIT ?",
-                               {room_id, leave_pos, lower, int64_t{limit + 1}}));
-  bool limited = static_cast<int>(rows.size()) > limit;
-  if (limited) rows.pop_back();
-  std::reverse(rows.begin(), rows.end());
+  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, req.user_id));
+  const RoomFilter& rf = req.filter.room;
+  bool limited = false;
+  // Only what the user was allowed to see: someone who never joined (a rejected or withdrawn
+  // invite, a pre-emptive ban) gets their own member event and nothing of the room's history.
+  DS_ASSIGN(auto picked, pick_timeline(c, room_id, vis, rf.timeline, leave_pos, since ? since->pos : 0,
+                                       effective_limit(rf.timeline), &limited));
+  int64_t first_pos = picked.empty() ? leave_pos : picked.front().pos;
   json::array timeline;
-  int64_t first_pos = leave_pos;
-  for (auto& r : rows) {
-    DS_ASSIGN(StoredEvent e, parse_event_row(r));
-    if (timeline.empty()) first_pos = e.pos;
-    timeline.push_back(client_event(c, e, version, req.device_id));
-  }
+  for (auto& e : picked) timeline.push_back(client_event(c, e, version, req.device_id));
   json::array state;
   DS_ASSIGN(auto st, state_at(c, room_id, first_pos - 1));
   for (auto& e : st)
-    if (!since || e.pos > since->pos) state.push_back(client_event(c, e, version));
+    if ((!since || e.pos > since->pos) && vis.can_see(e) && matches(rf.state, e.pdu, room_id))
+      state.push_back(client_event(c, e, version));
   return json::object{
       {"timeline", json::object{{"events", std::move(timeline)}, {"limited", limited},
                                 {"prev_batch", stream_token(first_pos - 1)}}},
