@@ -108,6 +108,7 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "records.checkpoint_every", c.records_checkpoint_every));
   DS_TRY(read(t, "records.checkpoint_seconds", c.records_checkpoint_seconds));
   DS_TRY(read(t, "records.retention_days", c.retention_days));
+  if (c.retention_days < 0) return Error::invalid_param("config: records.retention_days must be 0 or more");
   DS_TRY(read(t, "records.retention_check_seconds", c.retention_check_seconds));
   DS_TRY(read(t, "records.keeper", c.records_keeper));
   DS_TRY(read(t, "records.keeper_localpart", c.records_keeper_localpart));
@@ -130,14 +131,14 @@ Result<Config> load_config_file(const std::string& path) {
   for (auto [key, out] : {std::pair{"records.retention_direct_days", &c.retention_direct_days},
                           std::pair{"records.retention_group_days", &c.retention_group_days}}) {
     if (auto node = t.at_path(key)) {
-      auto v = node.value<int64_t>();
-      if (!v || *v < -1) return Error::invalid_param(std::string("config: wrong value for ") + key);
+      auto v = node.value<double>();
+      if (!v || (*v < 0 && *v != -1)) return Error::invalid_param(std::string("config: wrong value for ") + key);
       *out = *v;
     }
   }
   if (auto* rooms = t.at_path("records.retention_rooms").as_table()) {
     for (auto&& [room, days] : *rooms) {
-      auto v = days.value<int64_t>();
+      auto v = days.value<double>();
       if (!v || *v < 0) return Error::invalid_param("config: records.retention_rooms values are days (0: for ever)");
       c.retention_room_days[std::string(room.str())] = *v;
     }
@@ -220,17 +221,17 @@ login_burst = 10.0
 [records]
 # The records office's public key (a file holding base64, from `despatch records keygen`).
 # Every event is sealed to it in the archive; the matching secret key stays offline with
-# the records office and is needed only to export. Empty: <data_dir>/records_office.pub,
-# generated on first start together with records_office.secret.key, which you must move
-# offline.
+# the records office and is needed only to export. Empty: <data_dir>/records_office.pub
+# (`despatch records keygen --out DIR --data DATA_DIR` puts it there). With neither, the
+# first start makes a pair, keeps the public half there and prints the secret half once.
 public_key_file = ""
 # A signed checkpoint of the archive's hash chain every this many records...
 checkpoint_every = 1000
 # ...and at least this often (seconds) while records arrive, and at shutdown.
 checkpoint_seconds = 300
-# How long archived records are kept, in days; 0 keeps them for ever. A record is deleted
-# (leaving a tombstone that keeps the hash chain verifiable) only when its period has
-# ended and no legal hold covers it.
+# How long archived records are kept, in days (fractions allowed); 0 keeps them for ever.
+# A record is deleted (leaving a tombstone that keeps the hash chain verifiable) only when
+# its period has ended and no legal hold covers it.
 retention_days = 0
 # Periods for direct chats and for group rooms; -1 uses retention_days.
 retention_direct_days = -1

@@ -69,16 +69,18 @@ struct Config {
   double login_rate_burst = 10;
 
   // Records: the records office's public key (base64 file); empty means
-  // <data_dir>/records_office.pub, generated with its secret half on first start.
+  // <data_dir>/records_office.pub (made on first start if missing; the secret half is shown
+  // once, never stored).
   std::string records_public_key_file;
   int64_t records_checkpoint_every = 1000;    // records between signed checkpoints
   int64_t records_checkpoint_seconds = 300;   // and at least this often while records arrive
   // Retention of archived records, in days (0: keep for ever). Direct chats and group rooms
   // may have their own periods (-1: use the default); single rooms override both.
-  int64_t retention_days = 0;
-  int64_t retention_direct_days = -1;
-  int64_t retention_group_days = -1;
-  std::map<std::string, int64_t> retention_room_days;
+  // Days may be fractional (0.5: twelve hours).
+  double retention_days = 0;
+  double retention_direct_days = -1;
+  double retention_group_days = -1;
+  std::map<std::string, double> retention_room_days;
   int64_t retention_check_seconds = 3600;  // how often expired records are looked for
 
   // The records keeper: a visible member of every covered room whose device receives room

@@ -3,6 +3,7 @@
 #include "api/admin/routes.h"
 #include "api/client/routes.h"
 #include "core/base64.h"
+#include "core/file.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "service/users/erasure.h"
@@ -14,6 +15,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sodium.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,52 +26,64 @@
 
 namespace despatch {
 
-Result<SigningKey> load_or_create_signing_key(const std::string& data_dir) {
+Result<SigningKey> load_signing_key(const std::string& data_dir) {
   std::string path = data_dir + "/signing.key";
   std::ifstream in(path);
-  if (in) {
-    // Format: "ed25519 <version> <unpadded base64 seed>".
-    std::string alg, version, seed_b64;
-    in >> alg >> version >> seed_b64;
-    auto seed = base64_decode(seed_b64);
-    if (alg != "ed25519" || !seed) return Error::internal("cannot read signing key " + path);
-    return SigningKey::from_seed(*seed, version);
-  }
+  if (!in) return Error::not_found("no signing key in " + data_dir + " (has the server ever started there?)");
+  // Format: "ed25519 <version> <unpadded base64 seed>".
+  std::string alg, version, seed_b64;
+  in >> alg >> version >> seed_b64;
+  auto seed = base64_decode(seed_b64);
+  if (alg != "ed25519" || !seed) return Error::internal("cannot read signing key " + path);
+  return SigningKey::from_seed(*seed, version);
+}
+
+Result<SigningKey> load_or_create_signing_key(const std::string& data_dir) {
+  std::string path = data_dir + "/signing.key";
+  auto existing = load_signing_key(data_dir);
+  if (existing.ok() || existing.error().errcode != errc::kNotFound) return existing;
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   SigningKey key = SigningKey::generate("a_" + random_string(4));
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "ed25519 " << key.version() << " " << base64_encode(key.seed()) << "\n";
-    out.flush();
-    if (!out) return Error::internal("cannot write signing key " + path);
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Error::internal("cannot write signing key " + path + ": " + ec.message());
+  DS_TRY(write_file_durable(path, "ed25519 " + key.version() + " " + base64_encode(key.seed()) + "\n", 0600));
   DS_LOG(kInfo, "generated signing key {} in {}", key.key_id(), path);
   return key;
 }
 
-Result<std::string> load_or_create_records_key(const Config& config) {
+Result<std::string> load_records_key(const Config& config) {
   if (!config.records_public_key_file.empty()) return load_records_public_key(config.records_public_key_file);
   std::string pub = config.data_dir + "/records_office.pub";
   if (std::filesystem::exists(pub)) return load_records_public_key(pub);
+  return Error::not_found("no records office public key: set [records] public_key_file or run "
+                          "`despatch records keygen --out DIR --data " + config.data_dir + "`");
+}
+
+Result<std::string> load_or_create_records_key(const Config& config) {
+  auto existing = load_records_key(config);
+  if (existing.ok() || existing.error().errcode != errc::kNotFound || !config.records_public_key_file.empty())
+    return existing;
+  std::string pub = config.data_dir + "/records_office.pub";
   RecordsKeyPair kp = RecordsKeyPair::generate();
-  std::string secret = config.data_dir + "/records_office.secret.key";
-  {
-    std::ofstream s(secret, std::ios::trunc);
-    s << base64_encode(kp.secret_key) << "\n";
-    if (!s) return Error::internal("cannot write " + secret);
-  }
-  ::chmod(secret.c_str(), 0600);
-  std::ofstream p(pub, std::ios::trunc);
-  p << base64_encode(kp.public_key) << "\n";
-  if (!p) return Error::internal("cannot write " + pub);
-  DS_LOG(kWarn, "generated a records office key pair: move {} offline to the records office; "
-                "the server needs only {}", secret, pub);
+  DS_TRY(write_file_durable(pub, base64_encode(kp.public_key) + "\n", 0644));
+  // Shown once and never written: only the records office can open the archive.
+  std::fprintf(stderr,
+               "\n*** No records office key was configured, so one was made. The archive is sealed to\n"
+               "*** %s. Its secret half is shown here ONCE and is not stored anywhere:\n"
+               "*** save it offline as records_office.key; exports need it.\n"
+               "***\n*** %s\n\n",
+               pub.c_str(), base64_encode(kp.secret_key).c_str());
+  sodium_memzero(kp.secret_key.data(), kp.secret_key.size());
+  DS_LOG(kWarn, "generated a records office key pair; only the public half is kept, in {}", pub);
   return kp.public_key;
+}
+
+Result<RecordsKeyPair> records_key_pair(const Config& config, std::string secret_key) {
+  DS_ASSIGN(RecordsKeyPair kp, RecordsKeyPair::from_secret(std::move(secret_key)));
+  auto pub = load_records_key(config);
+  if (!pub.ok() && pub.error().errcode != errc::kNotFound) return pub.error();
+  if (pub.ok() && *pub != kp.public_key)
+    return Error::forbidden("this is not the records office key this archive is sealed to");
+  return kp;
 }
 
 Result<std::unique_ptr<App>> App::create(Config config) {

@@ -66,11 +66,20 @@ struct App {
   void every(int64_t seconds, std::function<boost::asio::awaitable<void>()> fn);
 };
 
-// The records office public key: from the configured file, else <data_dir>/records_office.pub,
-// generated (with its secret half beside it, to be moved offline) on first start.
+// The records office public key: from the configured file, else <data_dir>/records_office.pub.
+// M_NOT_FOUND when neither exists.
+Result<std::string> load_records_key(const Config& config);
+// The same, but on a first start with no key anywhere: makes a pair, keeps only the public
+// half in the data folder and prints the secret half once for the records office to take
+// away. The server never stores a records secret key.
 Result<std::string> load_or_create_records_key(const Config& config);
+// A records office secret key checked against the key this server seals to, so a wrong key
+// is refused before anything is read or written.
+Result<RecordsKeyPair> records_key_pair(const Config& config, std::string secret_key);
 
-// Loads the server's ed25519 signing key from data_dir, creating it on first start.
+// The server's ed25519 signing key from data_dir; M_NOT_FOUND when there is none.
+Result<SigningKey> load_signing_key(const std::string& data_dir);
+// The same, creating it on first start.
 Result<SigningKey> load_or_create_signing_key(const std::string& data_dir);
 
 }  // namespace despatch

@@ -2,6 +2,7 @@
 // data folder directly, so they work with the server running or stopped.
 #include "core/base64.h"
 #include "core/config.h"
+#include "core/file.h"
 #include "main/app.h"
 #include "main/commands.h"
 #include "service/records/archive.h"
@@ -31,7 +32,9 @@ Commands:
          [--user USER_ID] [--room ROOM_ID] [--from MS] [--to MS] [--text WORDS]
                             write an FOI / subject access bundle: records.jsonl, an HTML
                             transcript per room, manifest.json and manifest.sig
-  verify-export DIR         check a bundle's hashes and signature
+  verify-export DIR [--data DIR | --server-key BASE64]
+                            check a bundle's hashes and signature, and that the signer is
+                            the server (its key from the data folder, or given)
 
 Every command takes --data DIR (default ./data) and --config FILE like `despatch serve`.
 )";
@@ -61,29 +64,33 @@ std::optional<int64_t> parse_ms(const std::optional<std::string>& v) {
 
 int keygen(Args& args) {
   std::string out = args.take("out").value_or(".");
-  std::filesystem::create_directories(out);
+  auto data = args.take("data");
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return fail("cannot create " + out + ": " + ec.message());
   std::string pub = out + "/records_office.pub", key = out + "/records_office.key";
-  if (std::filesystem::exists(pub) || std::filesystem::exists(key))
-    return fail("refusing to overwrite an existing key in " + out);
+  std::string installed = data ? *data + "/records_office.pub" : "";
+  for (auto& p : {pub, key, installed})
+    if (!p.empty() && std::filesystem::exists(p)) return fail("refusing to overwrite the existing key " + p);
   RecordsKeyPair kp = RecordsKeyPair::generate();
-  {
-    std::ofstream k(key, std::ios::trunc);
-    k << base64_encode(kp.secret_key) << "\n";
-    if (!k) return fail("cannot write " + key);
+  auto st = write_file_durable(key, base64_encode(kp.secret_key) + "\n", 0600);
+  if (st.ok()) st = write_file_durable(pub, base64_encode(kp.public_key) + "\n", 0644);
+  if (st.ok() && data) {
+    std::filesystem::create_directories(*data, ec);
+    st = write_file_durable(installed, base64_encode(kp.public_key) + "\n", 0644);
   }
-  ::chmod(key.c_str(), 0600);
-  std::ofstream p(pub, std::ios::trunc);
-  p << base64_encode(kp.public_key) << "\n";
-  if (!p) return fail("cannot write " + pub);
+  if (!st.ok()) return fail(st.error().message);
   std::printf("public key: %s\nsecret key: %s (keep it offline)\n", pub.c_str(), key.c_str());
+  if (data) std::printf("the server in %s now seals its archive to this key\n", data->c_str());
   return 0;
 }
 
 int verify(Args& args) {
   Config cfg = config_from(args);
+  if (!std::filesystem::exists(cfg.data_dir + "/despatch.db")) return fail("no archive in " + cfg.data_dir, 2);
   auto db = storage::Database::open_sqlite(cfg.data_dir);
   if (!db.ok()) return fail(db.error().message);
-  auto key = load_or_create_signing_key(cfg.data_dir);
+  auto key = load_signing_key(cfg.data_dir);
   if (!key.ok()) return fail(key.error().message);
   auto rep = verify_archive((*db)->reader(), key->public_key());
   if (!rep.ok()) return fail(rep.error().message);
@@ -124,14 +131,14 @@ int export_cmd(Args& args) {
 
   auto secret = load_records_secret_key(*key_file);
   if (!secret.ok()) return fail(secret.error().message, 2);
+  if (!std::filesystem::exists(cfg.data_dir + "/despatch.db")) return fail("no archive in " + cfg.data_dir, 2);
   auto db = storage::Database::open_sqlite(cfg.data_dir);
   if (!db.ok()) return fail(db.error().message);
-  auto server_key = load_or_create_signing_key(cfg.data_dir);
+  auto server_key = load_signing_key(cfg.data_dir);
   if (!server_key.ok()) return fail(server_key.error().message);
-  auto pub = load_or_create_records_key(cfg);
-  if (!pub.ok()) return fail(pub.error().message);
-  RecordsKeyPair kp{*pub, *secret};
-  auto res = export_records((*db)->reader(), kp, f, *out, *server_key, *case_ref);
+  auto kp = records_key_pair(cfg, std::move(*secret));
+  auto res = kp.ok() ? export_records((*db)->reader(), *kp, f, *out, *server_key, *case_ref)
+                     : Result<ExportResult>(kp.error());
   // Key use is audited whether or not it worked.
   json::object details{{"filter", fj}, {"out", *out}, {"ok", res.ok()}};
   if (res.ok()) details["records"] = res->records;
@@ -152,12 +159,25 @@ int export_cmd(Args& args) {
 
 int verify_export_cmd(Args& args) {
   if (args.positionals().size() < 2) return fail("verify-export needs the bundle folder", 2);
-  auto r = verify_export(args.positionals()[1]);
+  auto server_key = args.take("server-key");
+  std::optional<std::string> expected;
+  if (server_key) {
+    expected = base64_decode(*server_key);
+    if (!expected || expected->size() != 32) return fail("--server-key takes the server's base64 ed25519 public key", 2);
+  } else if (auto data = args.take("data")) {
+    auto key = load_signing_key(*data);
+    if (!key.ok()) return fail(key.error().message, 2);
+    expected = key->public_key();
+  }
+  auto r = verify_export(args.positionals()[1], expected);
   if (!r.ok()) {
     std::printf("bundle FAILED verification: %s\n", r.error().message.c_str());
     return 1;
   }
-  std::printf("bundle OK: %lld records, every file matches the signed manifest\n", static_cast<long long>(*r));
+  std::printf("bundle OK: %lld records, every file matches the manifest signed by %s %s\n",
+              static_cast<long long>(r->records), r->signing_key_id.c_str(), r->signing_public_key.c_str());
+  if (!expected)
+    std::printf("the signer was not checked: pass --data DIR or --server-key KEY to require this server's key\n");
   return 0;
 }
 

@@ -11,7 +11,6 @@
 #include "service/records/export.h"
 #include "service/records/verify.h"
 
-#include <filesystem>
 
 namespace despatch::api {
 
@@ -48,7 +47,10 @@ Result<RecordsRequest> parse_records_request(const json::object& body, const App
   DS_ASSIGN(rr.filter, ExportFilter::from_json(filter_obj.value_or(json::object{})));
   auto secret = base64_decode(key_b64);
   if (!secret || secret->size() != 32) return Error::invalid_param("records_key must be a base64 32-byte key");
-  rr.keys = RecordsKeyPair{app.records_public_key, *secret};
+  DS_ASSIGN(rr.keys, RecordsKeyPair::from_secret(std::move(*secret)));
+  // A wrong key is refused before any record is read or any file written.
+  if (rr.keys.public_key != app.records_public_key)
+    return Error::forbidden("records_key is not the records office key this archive is sealed to");
   return rr;
 }
 
@@ -85,10 +87,11 @@ void add_admin_routes(http::Router& r, App& app) {
     co_return empty_reply();
   });
 
-  // POST /_despatch/admin/v1/retention/run {"now_ts": optional, for looking ahead}
+  // POST /_despatch/admin/v1/retention/run: deletes what has expired now (never ahead of time).
   add(r, "POST", "/retention/run", [&app](Request& req) -> Awaitable {
-    DS_CO_ASSIGN(auto now, opt_int(req.body_object(), "now_ts"));
-    DS_CO_ASSIGN(int64_t n, co_await app.retention->run(req.who().user_id, now.value_or(now_ms())));
+    if (req.body_object().contains("now_ts"))
+      co_return Error::invalid_param("retention runs at the server's clock; now_ts is not accepted");
+    DS_CO_ASSIGN(int64_t n, co_await app.retention->run(req.who().user_id, now_ms()));
     co_return json::object{{"deleted", n}};
   });
 
@@ -106,29 +109,21 @@ void add_admin_routes(http::Router& r, App& app) {
   });
 
   // POST /_despatch/admin/v1/records/export {case_ref, filter, records_key}
-  // The records office's secret key travels with the request, is used once and is never
-  // stored; the bundle lands in <data_dir>/exports/.
+  // The records office's secret key travels with the request and is used once. The bundle
+  // comes back in the reply ({"files": {path: contents}}); nothing decrypted is written on
+  // the server.
   add(r, "POST", "/records/export", [&app](Request& req) -> Awaitable {
-    auto& body = req.body_object();
-    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(body, app));
-    const std::string& case_ref = rr.case_ref;
-    const ExportFilter& filter = rr.filter;
-    std::string safe_case;
-    for (char ch : case_ref) safe_case.push_back(std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_');
-    std::string out_dir = app.config.data_dir + "/exports/" + safe_case + "-" + std::to_string(now_ms());
-    auto res = export_records(app.db->reader(), rr.keys, filter, out_dir, app.key, case_ref);
-    json::object details{{"filter", filter.to_json()}, {"ok", res.ok()}};
-    if (res.ok()) {
-      details["records"] = res->records;
-      details["out"] = out_dir;
-    } else {
-      details["error"] = res.error().message;
-      std::error_code ec;
-      std::filesystem::remove_all(out_dir, ec);
-    }
-    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.export", case_ref, details));
-    if (!res.ok()) co_return res.error();
-    co_return json::object{{"records", res->records}, {"rooms", res->rooms}, {"bundle", out_dir}};
+    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(req.body_object(), app));
+    auto bundle = build_export(app.db->reader(), rr.keys, rr.filter, app.key, rr.case_ref);
+    json::object details{{"filter", rr.filter.to_json()}, {"ok", bundle.ok()}};
+    if (bundle.ok()) details["records"] = bundle->counts.records;
+    else details["error"] = bundle.error().message;
+    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.export", rr.case_ref, details));
+    if (!bundle.ok()) co_return bundle.error();
+    json::object files;
+    for (auto& [path, data] : bundle->files) files[path] = std::move(data);
+    co_return json::object{{"records", bundle->counts.records}, {"rooms", bundle->counts.rooms},
+                           {"files", std::move(files)}};
   });
 
   // POST /_despatch/admin/v1/records/search {case_ref, filter, records_key, limit}

@@ -48,9 +48,9 @@ void add_keys_routes(http::Router& r, App& app) {
   // POST /_matrix/client/v3/keys/device_signing/upload
   add_client(r, "POST", "/keys/device_signing/upload", Auth::kRequired, RateClass::kNone,
              [&app](Request& req) -> Awaitable {
-               // The first upload needs no re-authentication (nothing to take over yet);
-               // replacing an existing master key does.
-               if (app.keys->has_master_key(req.who().user_id)) {
+               // The first upload, or the same keys again, need no re-authentication;
+               // replacing a stored key does.
+               if (app.keys->cross_signing_needs_auth(req.who().user_id, req.body_object())) {
                  const json::value* auth = req.body_object().if_contains(std::string_view("auth"));
                  DS_CO_TRY(co_await app.users->check_uia(req.who().user_id, auth));
                }

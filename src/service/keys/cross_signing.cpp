@@ -44,6 +44,21 @@ json::object bare(json::object o) {
 
 }  // namespace
 
+bool KeyService::cross_signing_needs_auth(const std::string& user, const json::object& body) {
+  Conn& c = db_.reader();
+  auto master = stored_key(c, user, "master");
+  if (!master.ok() || !*master) return !master.ok();  // nothing to take over yet
+  for (auto [field, usage] : {std::pair{"master_key", "master"}, std::pair{"self_signing_key", "self_signing"},
+                              std::pair{"user_signing_key", "user_signing"}}) {
+    auto* v = body.if_contains(field);
+    if (!v || v->is_null()) continue;
+    auto stored = stored_key(c, user, usage);
+    // A retried upload of exactly the stored keys stays free; anything new needs the password.
+    if (!v->is_object() || !stored.ok() || !*stored || bare(v->as_object()) != bare(**stored)) return true;
+  }
+  return false;
+}
+
 asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user,
                                                          const json::object& body) {
   std::optional<json::object> master, self_signing, user_signing;
@@ -64,6 +79,10 @@ asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user
     if (!m) return Error::bad_json("Upload a master key first");
     DS_ASSIGN(auto mk, cross_key(*m, user, "master"));
     if (master) {
+      DS_ASSIGN(auto old, stored_key(c, user, "master"));
+      // A new master key orphans the keys the old one signed: they go unless re-uploaded.
+      if (old && bare(*old) != bare(*master))
+        DS_TRY(c.exec("DELETE FROM cross_signing_keys WHERE user_id=? AND usage<>'master'", {user}));
       DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?, 'master', ?) ON CONFLICT "
                     "(user_id, usage) DO UPDATE SET json=excluded.json",
                     {user, json::serialize(*master)}));

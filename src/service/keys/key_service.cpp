@@ -162,12 +162,6 @@ Result<json::array> KeyService::unused_fallback_types(Conn& c, const std::string
   return out;
 }
 
-bool KeyService::has_master_key(const std::string& user) {
-  auto row = storage::query_one(db_.reader(), "SELECT 1 FROM cross_signing_keys WHERE user_id=? AND usage='master'",
-                                {user});
-  return row.ok() && row->has_value();
-}
-
 Result<json::object> KeyService::query(const std::string& requester, const json::object& body) {
   Conn& c = db_.reader();
   auto* want = body.if_contains("device_keys");

@@ -50,7 +50,10 @@ class KeyService {
   // GET /keys/changes between two stream positions.
   Result<DeviceListDelta> changes(const std::string& user, int64_t from, int64_t to);
 
-  bool has_master_key(const std::string& user);
+  // Does this /keys/device_signing/upload need user-interactive auth? Only when a master key
+  // exists and the body holds a key that differs from the stored one (spec: the same keys
+  // again are free, so a retry after a lost response is idempotent).
+  bool cross_signing_needs_auth(const std::string& user, const json::object& body);
   // POST /keys/device_signing/upload (the caller has done user-interactive auth if needed).
   boost::asio::awaitable<Status> upload_cross_signing(const std::string& user,
                                                       const json::object& body);

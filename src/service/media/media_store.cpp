@@ -1,5 +1,6 @@
 #include "service/media/media_store.h"
 
+#include "core/file.h"
 #include "core/log.h"
 
 #include <fcntl.h>
@@ -19,15 +20,6 @@ namespace {
 
 bool is_hex_hash(std::string_view h) {
   return h.size() == 64 && h.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
-Status fsync_path(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return Error::internal("media: open " + path + ": " + std::strerror(errno));
-  int r = ::fsync(fd);
-  ::close(fd);
-  if (r != 0) return Error::internal("media: fsync " + path + ": " + std::strerror(errno));
-  return ok_status();
 }
 
 constexpr const char* kMediaColumns =
@@ -88,33 +80,9 @@ Status FileStore::put(std::string_view h, std::string_view data) const {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Error::internal("media: cannot create " + dir + ": " + ec.message());
-  std::string tmp = dir + "/.tmp-" + std::string(h.substr(0, 16)) + "-" + std::to_string(::gettid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return Error::internal("media: cannot write " + tmp + ": " + std::strerror(errno));
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error::internal("media: cannot write " + tmp + ": " + err);
-    }
-    p += w;
-    left -= static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return Error::internal("media: cannot sync " + tmp);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string err = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return Error::internal("media: cannot rename to " + path + ": " + err);
-  }
-  return fsync_path(dir, O_RDONLY | O_DIRECTORY);
+  auto st = write_file_durable(path, data, 0640);
+  if (!st.ok()) return Error::internal("media: " + st.error().message);
+  return ok_status();
 }
 
 Result<std::string> FileStore::get(std::string_view h) const {

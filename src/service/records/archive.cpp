@@ -72,6 +72,14 @@ RecordsKeyPair RecordsKeyPair::generate() {
   return kp;
 }
 
+Result<RecordsKeyPair> RecordsKeyPair::from_secret(std::string secret_key) {
+  if (secret_key.size() != crypto_box_SECRETKEYBYTES)
+    return Error::invalid_param("a records office secret key is 32 bytes");
+  unsigned char pk[crypto_box_PUBLICKEYBYTES];
+  crypto_scalarmult_base(pk, reinterpret_cast<const unsigned char*>(secret_key.data()));
+  return RecordsKeyPair{std::string(reinterpret_cast<char*>(pk), sizeof pk), std::move(secret_key)};
+}
+
 Result<std::string> load_records_public_key(const std::string& path) { return read_key_file(path); }
 Result<std::string> load_records_secret_key(const std::string& path) { return read_key_file(path); }
 

@@ -43,6 +43,8 @@ inline constexpr const char* kGenesisHash =
 struct RecordsKeyPair {
   std::string public_key, secret_key;  // raw 32 bytes each
   static RecordsKeyPair generate();
+  // The pair a secret key belongs to (its public half derived from it).
+  static Result<RecordsKeyPair> from_secret(std::string secret_key);
 };
 Result<std::string> load_records_public_key(const std::string& path);
 Result<std::string> load_records_secret_key(const std::string& path);

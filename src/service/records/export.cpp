@@ -210,12 +210,8 @@ json::object FoundRecord::to_json() const {
                       {"kind", row.kind},       {"event", event}};
 }
 
-Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
-                                    const std::string& out_dir, const SigningKey& server_key,
-                                    const std::string& case_ref) {
-  std::error_code ec;
-  if (fs::exists(out_dir) && !fs::is_empty(out_dir, ec))
-    return Error::invalid_param("output folder " + out_dir + " is not empty");
+Result<ExportBundle> build_export(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
+                                  const SigningKey& server_key, const std::string& case_ref) {
   DS_ASSIGN(auto found, find_records(c, keys, f, SIZE_MAX));
   std::string jsonl;
   std::map<std::string, std::string> transcripts;  // room -> html rows
@@ -229,9 +225,7 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
   }
   res.rooms = static_cast<int64_t>(transcripts.size());
 
-  fs::create_directories(fs::path(out_dir) / "transcripts", ec);
-  if (ec) return Error::internal("cannot create " + out_dir + ": " + ec.message());
-  std::vector<std::pair<std::string, std::string>> files{{"records.jsonl", jsonl}};
+  std::vector<std::pair<std::string, std::string>> files{{"records.jsonl", std::move(jsonl)}};
   for (auto& [room, rows_html] : transcripts) {
     std::string page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Transcript of " +
                        html_escape(room) +
@@ -244,7 +238,6 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
   }
   json::array listed;
   for (auto& [name, data] : files) {
-    DS_TRY(write_file(fs::path(out_dir) / name, data));
     listed.push_back(json::object{{"path", name}, {"sha256", hex_encode(sha256(data))},
                                   {"bytes", static_cast<int64_t>(data.size())}});
   }
@@ -257,12 +250,26 @@ Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys
                         {"signing_key_id", server_key.key_id()},
                         {"signing_public_key", server_key.public_key_base64()}};
   std::string manifest_text = json::serialize(manifest) + "\n";
-  DS_TRY(write_file(fs::path(out_dir) / "manifest.json", manifest_text));
-  DS_TRY(write_file(fs::path(out_dir) / "manifest.sig", base64_encode(server_key.sign(manifest_text)) + "\n"));
-  return res;
+  std::string sig = base64_encode(server_key.sign(manifest_text)) + "\n";
+  files.emplace_back("manifest.json", std::move(manifest_text));
+  files.emplace_back("manifest.sig", std::move(sig));
+  return ExportBundle{res, std::move(files)};
 }
 
-Result<int64_t> verify_export(const std::string& dir) {
+Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
+                                    const std::string& out_dir, const SigningKey& server_key,
+                                    const std::string& case_ref) {
+  std::error_code ec;
+  if (fs::exists(out_dir) && !fs::is_empty(out_dir, ec))
+    return Error::invalid_param("output folder " + out_dir + " is not empty");
+  DS_ASSIGN(ExportBundle bundle, build_export(c, keys, f, server_key, case_ref));
+  fs::create_directories(fs::path(out_dir) / "transcripts", ec);
+  if (ec) return Error::internal("cannot create " + out_dir + ": " + ec.message());
+  for (auto& [name, data] : bundle.files) DS_TRY(write_file(fs::path(out_dir) / name, data));
+  return bundle.counts;
+}
+
+Result<ExportCheck> verify_export(const std::string& dir, const std::optional<std::string>& expected_key) {
   DS_ASSIGN(std::string manifest_text, read_file(fs::path(dir) / "manifest.json"));
   DS_ASSIGN(std::string sig_text, read_file(fs::path(dir) / "manifest.sig"));
   boost::system::error_code ec;
@@ -275,6 +282,12 @@ Result<int64_t> verify_export(const std::string& dir) {
   auto sig = base64_decode(sig_text);
   if (!pub || pub->size() != 32 || !sig || !ed25519_verify(*pub, manifest_text, *sig))
     return Error::forbidden("manifest signature does not verify");
+  if (expected_key && *pub != *expected_key)
+    return Error::forbidden("the bundle is signed with " + std::string(pk->as_string()) +
+                            ", not with this server's key");
+  ExportCheck check;
+  check.signing_public_key = pk->as_string();
+  if (auto* id = m.if_contains("signing_key_id"); id && id->is_string()) check.signing_key_id = id->as_string();
   auto* files = m.if_contains("files");
   if (!files || !files->is_array()) return Error::bad_json("manifest lists no files");
   std::set<std::string> listed{"manifest.json", "manifest.sig"};
@@ -296,7 +309,8 @@ Result<int64_t> verify_export(const std::string& dir) {
     if (!listed.count(rel)) return Error::forbidden("file added to the bundle: " + rel);
   }
   auto* n = m.if_contains("records");
-  return n && n->is_int64() ? n->as_int64() : 0;
+  check.records = n && n->is_int64() ? n->as_int64() : 0;
+  return check;
 }
 
 }  // namespace despatch

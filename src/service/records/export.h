@@ -28,6 +28,12 @@ struct ExportResult {
   int64_t rooms = 0;
 };
 
+// A finished bundle in memory: (path inside the bundle, contents), manifest and signature last.
+struct ExportBundle {
+  ExportResult counts;
+  std::vector<std::pair<std::string, std::string>> files;
+};
+
 // One matching record: its clear columns and the decrypted event.
 struct FoundRecord {
   ArchiveRow row;
@@ -39,13 +45,23 @@ struct FoundRecord {
 Result<std::vector<FoundRecord>> find_records(storage::Conn& c, const RecordsKeyPair& keys,
                                               const ExportFilter& filter, size_t limit);
 
-// Writes the bundle into out_dir (created; must be empty or absent).
+// Builds the signed bundle of the records matching filter.
+Result<ExportBundle> build_export(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& filter,
+                                  const SigningKey& server_key, const std::string& case_ref);
+
+// build_export, written into out_dir (created; must be empty or absent).
 Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys,
                                     const ExportFilter& filter, const std::string& out_dir,
                                     const SigningKey& server_key, const std::string& case_ref);
 
+struct ExportCheck {
+  int64_t records = 0;
+  std::string signing_key_id, signing_public_key;  // the key the manifest names (base64)
+};
+
 // Checks a bundle: every file's hash against the manifest, no file missing or added, and the
-// signature. Returns the number of records on success.
-Result<int64_t> verify_export(const std::string& dir);
+// signature. A signature only proves who signed when the key is known, so pass the server's
+// public key (raw bytes) as expected_key: a bundle re-signed with another key is refused.
+Result<ExportCheck> verify_export(const std::string& dir, const std::optional<std::string>& expected_key);
 
 }  // namespace despatch

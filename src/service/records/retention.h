@@ -23,8 +23,8 @@ class Retention {
  public:
   Retention(const Config& config, storage::Database& db) : config_(config), db_(db) {}
 
-  // Deletes what has expired at now_ms (a parameter so tests can look ahead). Returns how
-  // many records were tombstoned.
+  // Deletes what has expired at now_ms, which callers take from the clock: nothing may be
+  // deleted ahead of its time. Returns how many records were tombstoned.
   boost::asio::awaitable<Result<int64_t>> run(const std::string& actor, int64_t now_ms);
 
   boost::asio::awaitable<Result<int64_t>> place_hold(const std::string& actor, const HoldRequest& hold);
@@ -34,6 +34,8 @@ class Retention {
 
   // Retention period in ms for a room (0: for ever).
   int64_t period_ms(const std::string& room_id, const std::string& kind) const;
+  // The shortest positive period of any room (0: everything is kept for ever).
+  int64_t shortest_period_ms() const;
 
  private:
   const Config& config_;

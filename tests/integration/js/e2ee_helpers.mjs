@@ -3,7 +3,7 @@
 //
 // Used by e2ee.test.mjs and e2ee_peer.mjs (the js side of the nio interop test).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -52,6 +52,10 @@ export function freePort() {
 export async function startServer({ readyTimeoutMs = 20000, serverName = "localhost" } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), "despatch-e2ee-"));
   const dataDir = join(tmp, "data");
+  // The records office's key pair; its secret half stays outside the data folder.
+  const keygen = spawnSync(DESPATCH_BIN, ["records", "keygen", "--out", join(tmp, "office"), "--data", dataDir],
+    { encoding: "utf8" });
+  if (keygen.status !== 0) throw new Error(`records keygen failed: ${keygen.stdout}${keygen.stderr}`);
   const port = await freePort();
   const args = ["serve", "--data", dataDir, "--listen", `127.0.0.1:${port}`,
     "--server-name", serverName, "--open-registration", "--no-rate-limit"];
@@ -82,6 +86,7 @@ export async function startServer({ readyTimeoutMs = 20000, serverName = "localh
     port,
     serverName,
     dataDir,
+    recordsKeyFile: join(tmp, "office", "records_office.key"),
     proc,
     stderr: () => stderr,
     async stop() {

@@ -17,7 +17,7 @@
 //   DESPATCH_DEBUG_STOP   if set, prints how long the server took to stop
 
 import { before, after } from "node:test";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import net from "node:net";
@@ -264,7 +264,15 @@ export class ServerContext {
     }
 
     async start() {
-        if (!this.dataDir) this.dataDir = await mkdtemp(path.join(tmpdir(), "despatch-js-"));
+        if (!this.dataDir) {
+            this.dataDir = await mkdtemp(path.join(tmpdir(), "despatch-js-"));
+            // The records office keeps its secret key away from the server's data folder.
+            this.officeDir = await mkdtemp(path.join(tmpdir(), "despatch-js-office-"));
+            const r = spawnSync(DESPATCH_BIN, ["records", "keygen", "--out", this.officeDir, "--data", this.dataDir],
+                { encoding: "utf8" });
+            if (r.status !== 0) throw new Error(`records keygen failed: ${r.stdout}${r.stderr}`);
+            this.recordsKeyFile = path.join(this.officeDir, "records_office.key");
+        }
         if (!this.port) this.port = await freePort();
         this.baseUrl = `http://127.0.0.1:${this.port}`;
         // The port may still be held briefly after a kill; retry a few times.
@@ -370,6 +378,7 @@ export class ServerContext {
         }
         if (this.dataDir && !process.env.DESPATCH_KEEP_DATA) {
             await rm(this.dataDir, { recursive: true, force: true });
+            if (this.officeDir) await rm(this.officeDir, { recursive: true, force: true });
         }
     }
 

@@ -45,9 +45,9 @@ function exportRecords() {
   const dir = mkdtempSync(join(tmpdir(), "despatch-keeper-export-"));
   scratch.push(dir);
   const out = join(dir, "bundle");
-  cli(["records", "export", "--data", server.dataDir, "--key", join(server.dataDir, "records_office.secret.key"),
+  cli(["records", "export", "--data", server.dataDir, "--key", server.recordsKeyFile,
     "--out", out, "--case", "KEEPER-TEST"]);
-  cli(["records", "verify-export", out]);
+  cli(["records", "verify-export", out, "--data", server.dataDir]);
   return readFileSync(join(out, "records.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 

@@ -48,10 +48,13 @@ class ServerFixture:
 
     open_registration / rate_limit map to the matching command-line flags; config_toml,
     when given, is written to a file in the temp folder and passed with --config.
+    records_key: make the records office key pair with `records keygen` first, its secret
+    half outside the data folder (records_key_file), as a department would.
     """
 
     def __init__(self, open_registration=True, rate_limit=False, config_toml=None,
-                 extra_args=None, server_name="localhost", ready_timeout=DEFAULT_READY_TIMEOUT):
+                 extra_args=None, server_name="localhost", ready_timeout=DEFAULT_READY_TIMEOUT,
+                 records_key=True):
         self.open_registration = open_registration
         self.rate_limit = rate_limit
         self.config_toml = config_toml
@@ -61,6 +64,13 @@ class ServerFixture:
         self.tmp = tempfile.mkdtemp(prefix="despatch-it-")
         self.data_dir = os.path.join(self.tmp, "data")
         os.makedirs(self.data_dir)
+        self.records_key_file = None
+        if records_key:
+            office = os.path.join(self.tmp, "records-office")
+            res = run_cli("records", "keygen", "--out", office, "--data", self.data_dir)
+            if res.returncode != 0:
+                raise ServerError("records keygen failed: %s %s" % (res.stdout, res.stderr))
+            self.records_key_file = os.path.join(office, "records_office.key")
         self.config_path = None
         if config_toml is not None:
             self.config_path = os.path.join(self.tmp, "config.toml")

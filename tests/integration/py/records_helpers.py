@@ -70,8 +70,8 @@ class RecordsServer:
 
     @property
     def secret_key_file(self):
-        """The secret half the server wrote on first start (no key configured)."""
-        return os.path.join(self.fx.data_dir, "records_office.secret.key")
+        """The records office's secret half, kept outside the server's data folder."""
+        return self.fx.records_key_file
 
     def secret_key_b64(self):
         with open(self.secret_key_file) as f:
@@ -192,8 +192,32 @@ def cli_export(data_dir, key_file, out_dir, case_ref, **filters):
     return records_cli(data_dir, *args)
 
 
-def verify_export(bundle_dir):
-    return run_cli("records", "verify-export", bundle_dir)
+def verify_export(bundle_dir, data_dir=None):
+    """despatch records verify-export; with data_dir the signer must be that server."""
+    extra = ["--data", data_dir] if data_dir else []
+    return run_cli("records", "verify-export", bundle_dir, *extra)
+
+
+def resign_bundle(bundle_dir):
+    """What a forger would do: rehash the bundle's files into its manifest and sign that with
+    a new ed25519 key of their own."""
+    import hashlib
+    import olm  # Debian's python3-olm
+    path = os.path.join(bundle_dir, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    for entry in manifest["files"]:
+        with open(os.path.join(bundle_dir, entry["path"]), "rb") as f:
+            data = f.read()
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+        entry["bytes"] = len(data)
+    signer = olm.PkSigning(olm.PkSigning.generate_seed())
+    manifest["signing_public_key"] = signer.public_key
+    text = json.dumps(manifest) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    with open(os.path.join(bundle_dir, "manifest.sig"), "w") as f:
+        f.write(signer.sign(text) + "\n")
 
 
 def read_bundle(bundle_dir):

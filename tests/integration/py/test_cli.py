@@ -1,6 +1,7 @@
 """The despatch command line: help texts, the example config, user creation while the server
 runs, and clean shutdown on SIGTERM."""
 
+import os
 import re
 import signal
 import threading
@@ -207,6 +208,77 @@ class ShutdownTests(unittest.TestCase):
             srv.restart(kill=True)
             st, body = srv.http("GET", V3 + "/rooms/%s/state/m.room.name/" % q(room), token=tok)
             self.assertEqual((st, body), (200, {"name": "durable"}))
+        finally:
+            srv.teardown()
+
+
+class RecordsKeyTests(unittest.TestCase):
+    """The server never stores a records office secret key."""
+
+    def test_first_start_without_a_key_keeps_only_the_public_half(self):
+        srv = ServerFixture(records_key=False)
+        try:
+            srv.start()
+            user, tok, _ = srv.register("rk" + uuid.uuid4().hex[:6], PASSWORD)
+            st, body = srv.http("POST", V3 + "/createRoom", {"name": "sealed"}, token=tok)
+            self.assertEqual(st, 200, body)
+            srv.stop()
+            m = re.search(r"^\*\*\* ([A-Za-z0-9+/]{43}=?)$", srv.stderr_text(), re.M)
+            self.assertTrue(m, "the secret half was not shown: " + srv.stderr_text()[-2000:])
+            secret = m.group(1)
+            self.assertTrue(os.path.exists(os.path.join(srv.data_dir, "records_office.pub")))
+            for root, _, files in os.walk(srv.data_dir):
+                for name in files:
+                    with open(os.path.join(root, name), "rb") as f:
+                        self.assertNotIn(secret.rstrip("=").encode(), f.read(),
+                                         "the secret key is stored in %s" % name)
+            # A second start uses the stored public half and shows no secret again.
+            srv.start()
+            srv.stop()
+            self.assertNotIn("shown here ONCE", srv.stderr_text())
+            # The shown key is the one that opens the archive.
+            key_file = os.path.join(srv.tmp, "office.key")
+            with open(key_file, "w") as f:
+                f.write(secret + "\n")
+            out = os.path.join(srv.tmp, "bundle")
+            res = run_cli("records", "export", "--data", srv.data_dir, "--key", key_file,
+                          "--out", out, "--case", "FIRST-START")
+            self.assertEqual(res.returncode, 0, res.stderr)
+            self.assertIn("sealed", open(os.path.join(out, "records.jsonl")).read())
+        finally:
+            srv.teardown()
+
+    def test_keygen_installs_the_public_half_and_refuses_to_overwrite(self):
+        srv = ServerFixture(records_key=False)
+        try:
+            office = os.path.join(srv.tmp, "office")
+            res = run_cli("records", "keygen", "--out", office, "--data", srv.data_dir)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            with open(os.path.join(office, "records_office.pub")) as a, \
+                    open(os.path.join(srv.data_dir, "records_office.pub")) as b:
+                self.assertEqual(a.read(), b.read())
+            self.assertEqual(os.stat(os.path.join(office, "records_office.key")).st_mode & 0o777, 0o600)
+            again = run_cli("records", "keygen", "--out", os.path.join(srv.tmp, "other"), "--data", srv.data_dir)
+            self.assertNotEqual(again.returncode, 0, "keygen replaced the server's key")
+            self.assertIn("refusing to overwrite", again.stderr)
+            srv.start()
+            self.assertNotIn("shown here ONCE", srv.stderr_text())
+        finally:
+            srv.teardown()
+
+    def test_export_with_a_key_that_is_not_the_servers(self):
+        srv = ServerFixture()
+        try:
+            srv.start()
+            srv.stop()
+            other = os.path.join(srv.tmp, "other-office")
+            self.assertEqual(run_cli("records", "keygen", "--out", other).returncode, 0)
+            out = os.path.join(srv.tmp, "bundle")
+            res = run_cli("records", "export", "--data", srv.data_dir, "--out", out, "--case", "WRONG",
+                          "--key", os.path.join(other, "records_office.key"))
+            self.assertNotEqual(res.returncode, 0)
+            self.assertIn("not the records office key", res.stderr)
+            self.assertFalse(os.path.exists(out), "a bundle was written with the wrong key")
         finally:
             srv.teardown()
 

@@ -571,6 +571,44 @@ class E2EEBadInputTests(unittest.TestCase):
         q_alice = self.query_devices(bob, alice.user_id)
         self.assertEqual(q_alice["master_keys"][alice.user_id]["keys"], {master_id: cs.master.public_key})
 
+    def test_cross_signing_reupload_is_free_but_replacement_needs_auth(self):
+        alice = self.user("alice")
+        bob = self.user("bob")
+        cs = CrossSigningKeys(alice.user_id)
+        self.assertOk(alice.http("POST", "/keys/device_signing/upload", cs.upload_body()), "first upload")
+        # The same keys again (a retry after a lost response): no challenge.
+        self.assertOk(alice.http("POST", "/keys/device_signing/upload", cs.upload_body()), "identical re-upload")
+        # New keys: a 401 challenge, and nothing replaced.
+        other = CrossSigningKeys(alice.user_id)
+        st, body = alice.http("POST", "/keys/device_signing/upload", other.upload_body())
+        self.assertEqual(st, 401, body)
+        self.assertIn("flows", body)
+        q_alice = self.query_devices(bob, alice.user_id)
+        self.assertEqual(q_alice["master_keys"][alice.user_id]["keys"],
+                         {"ed25519:" + cs.master.public_key: cs.master.public_key})
+        # With the password the new set replaces the old one.
+        replace = other.upload_body()
+        replace["auth"] = {"type": "m.login.password", "session": body.get("session"),
+                           "identifier": {"type": "m.id.user", "user": alice.user_id}, "password": PASSWORD}
+        self.assertOk(alice.http("POST", "/keys/device_signing/upload", replace), "replacement with auth")
+        q_alice = self.query_devices(bob, alice.user_id)
+        self.assertEqual(q_alice["master_keys"][alice.user_id]["keys"],
+                         {"ed25519:" + other.master.public_key: other.master.public_key})
+        self.assertEqual(q_alice["self_signing_keys"][alice.user_id]["keys"],
+                         {"ed25519:" + other.self_signing.public_key: other.self_signing.public_key})
+        # Only a new master key: the old self-signing key (signed by the old master) is dropped.
+        third = CrossSigningKeys(alice.user_id)
+        st, body = alice.http("POST", "/keys/device_signing/upload", {"master_key": third.master_key()})
+        self.assertEqual(st, 401, body)
+        self.assertOk(alice.http("POST", "/keys/device_signing/upload",
+                                 {"master_key": third.master_key(),
+                                  "auth": {"type": "m.login.password", "session": body.get("session"),
+                                           "identifier": {"type": "m.id.user", "user": alice.user_id},
+                                           "password": PASSWORD}}), "new master key only")
+        q_alice = self.query_devices(bob, alice.user_id)
+        self.assertNotIn(alice.user_id, q_alice.get("self_signing_keys", {}),
+                         "a self-signing key the new master key never signed is still served")
+
     # ---- key backup ---------------------------------------------------------------------------
 
     def new_backup(self, u):

@@ -123,7 +123,7 @@ class KeeperNioTests(unittest.IsolatedAsyncioTestCase):
         out = self.server.new_out_path("keeper-nio")
         res = cli_export(self.server.data_dir, self.server.secret_key_file, out, "KEEPER-NIO")
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertEqual(verify_export(out).returncode, 0)
+        self.assertEqual(verify_export(out, self.server.data_dir).returncode, 0)
         return read_bundle(out)
 
     def plaintext_records(self, event_ids):
