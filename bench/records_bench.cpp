@@ -27,14 +27,23 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::string event_json(int64_t i, const std::string& room, const std::string& sender, int64_t ts) {
-  json::object ev{{"type", "m.room.message"},
-                  {"room_id", room},
-                  {"sender", sender},
-                  {"origin_server_ts", ts},
-                  {"event_id", "$ev" + std::to_string(i)},
-                  {"content", json::object{{"msgtype", "m.text"},
-                                           {"body", "Minute on the draft policy, item " + std::to_string(i)}}}};
+// One record in 50 is a membership change (a join, or an invite of someone else), as in a
+// department's rooms: a user's export must open those too, to find the ones about the user.
+constexpr int64_t kMemberEvery = 50;
+
+std::string event_json(int64_t i, const std::string& room, const std::string& sender, int64_t ts,
+                       const std::string& subject) {
+  json::object ev{{"room_id", room}, {"sender", sender}, {"origin_server_ts", ts},
+                  {"event_id", "$ev" + std::to_string(i)}};
+  if (i % kMemberEvery == 0) {
+    ev["type"] = "m.room.member";
+    ev["state_key"] = subject;
+    ev["content"] = json::object{{"membership", subject == sender ? "join" : "invite"}};
+  } else {
+    ev["type"] = "m.room.message";
+    ev["content"] = json::object{{"msgtype", "m.text"},
+                                 {"body", "Minute on the draft policy, item " + std::to_string(i)}};
+  }
   return canonical_json(ev);
 }
 
@@ -62,7 +71,8 @@ int main(int argc, char** argv) {
   const int64_t year_ms = 365LL * 86'400'000;
   const int64_t start_ts = 1'700'000'000'000LL;
   const int64_t batch = 5'000;
-  std::printf("records bench: %lld records, %lld users, data in %s\n", static_cast<long long>(records),
+  std::printf("records bench: %lld records (1 in %lld a membership change), %lld users, data in %s\n",
+              static_cast<long long>(records), static_cast<long long>(kMemberEvery),
               static_cast<long long>(users), dir.c_str());
 
   // 1. Append cost: sealing, hashing and the INSERT, measured inside the writer's jobs.
@@ -76,8 +86,11 @@ int main(int argc, char** argv) {
         std::string sender = "@user" + std::to_string(i % users) + ":bench.gov";
         std::string room = "!room" + std::to_string(i % 500) + ":bench.gov";
         int64_t ts = start_ts + (i * year_ms) / records;
-        ArchiveEntry e{i + 1, "$ev" + std::to_string(i), room, sender, "m.room.message", ts, "OFFICIAL",
-                       "event", event_json(i, room, sender, ts)};
+        // Half the membership changes are invites of another user.
+        std::string subject = (i / kMemberEvery) % 2 ? "@user" + std::to_string((i / 7) % users) + ":bench.gov" : sender;
+        const char* type = i % kMemberEvery == 0 ? "m.room.member" : "m.room.message";
+        ArchiveEntry e{i + 1, "$ev" + std::to_string(i), room, sender, type, ts, "OFFICIAL",
+                       "event", event_json(i, room, sender, ts, subject)};
         DS_TRY(archive.append(c, e));
       }
       return seconds_since(t0);
@@ -122,7 +135,7 @@ int main(int argc, char** argv) {
   std::printf("export of one user's year: %lld records from %lld rooms in %.2f s (archive of %lld records)\n",
               static_cast<long long>(res->records), static_cast<long long>(res->rooms), export_seconds,
               static_cast<long long>(records));
-  auto ok = verify_export(out);
+  auto ok = verify_export(out, server_key.public_key());
   std::printf("export bundle verifies: %s\n", ok.ok() ? "yes" : ok.error().message.c_str());
   std::filesystem::remove_all(dir);
   return ok.ok() ? 0 : 1;

@@ -34,6 +34,7 @@ struct App {
   std::unique_ptr<storage::Database> db;
   SigningKey key;
   CpuPool cpu{2};
+  CpuPool records_pool{1};  // archive verify, export and search: long reads off the I/O threads
   Notifier notifier;
   std::unique_ptr<PushService> push;
   std::unique_ptr<Archive> archive;

@@ -97,7 +97,9 @@ void add_admin_routes(http::Router& r, App& app) {
 
   // POST /_despatch/admin/v1/records/verify
   add(r, "POST", "/records/verify", [&app](Request& req) -> Awaitable {
-    DS_CO_ASSIGN(VerifyReport rep, verify_archive(app.db->reader(), app.key.public_key()));
+    // Records work reads the whole archive: it runs on its own thread, never an I/O thread.
+    auto work = [&app] { return verify_archive(app.db->reader(), app.key.public_key()); };
+    DS_CO_ASSIGN(VerifyReport rep, co_await app.records_pool.run(work));
     json::object out{{"ok", rep.ok}, {"records", rep.records}, {"checkpoints", rep.checkpoints},
                      {"tombstones", rep.tombstones}};
     if (!rep.ok) {
@@ -114,7 +116,8 @@ void add_admin_routes(http::Router& r, App& app) {
   // the server.
   add(r, "POST", "/records/export", [&app](Request& req) -> Awaitable {
     DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(req.body_object(), app));
-    auto bundle = build_export(app.db->reader(), rr.keys, rr.filter, app.key, rr.case_ref);
+    auto work = [&app, &rr] { return build_export(app.db->reader(), rr.keys, rr.filter, app.key, rr.case_ref); };
+    auto bundle = co_await app.records_pool.run(work);
     json::object details{{"filter", rr.filter.to_json()}, {"ok", bundle.ok()}};
     if (bundle.ok()) details["records"] = bundle->counts.records;
     else details["error"] = bundle.error().message;
@@ -136,7 +139,8 @@ void add_admin_routes(http::Router& r, App& app) {
     DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
     int64_t n = limit.value_or(100);
     if (n < 1 || n > 1000) co_return Error::invalid_param("limit must be between 1 and 1000");
-    auto found = find_records(app.db->reader(), rr.keys, filter, static_cast<size_t>(n) + 1);
+    auto work = [&app, &rr, n] { return find_records(app.db->reader(), rr.keys, rr.filter, static_cast<size_t>(n) + 1); };
+    auto found = co_await app.records_pool.run(work);
     json::object details{{"filter", filter.to_json()}, {"ok", found.ok()}};
     if (found.ok()) details["records"] = static_cast<int64_t>(std::min<size_t>(found->size(), n));
     else details["error"] = found.error().message;

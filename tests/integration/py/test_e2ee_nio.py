@@ -1,5 +1,7 @@
 """End-to-end encryption between matrix-nio (python3-olm) and matrix-js-sdk (Rust crypto)
-through one Despatch server: each side decrypts the other's megolm messages.
+through one Despatch server: each side decrypts the other's megolm messages, in a room and in a
+direct chat, and the records keeper's plaintext of every one of them is in the records
+office's export.
 
 Run with /usr/bin/python3 (Debian's python3-matrix-nio):
     cd tests/integration/py && /usr/bin/python3 -m unittest test_e2ee_nio -v
@@ -8,6 +10,7 @@ The js side is tests/integration/js/e2ee_peer.mjs, driven through JSON lines.
 """
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
@@ -19,6 +22,7 @@ from nio import (AsyncClient, AsyncClientConfig, JoinResponse, LoginResponse, Me
 
 from e2ee_helpers import JsPeer, nio_step
 from harness import ServerFixture, q
+from records_helpers import cli_export, read_bundle, verify_export
 
 PASSWORD = "nio e2ee password 1"
 DEADLINE = 30.0
@@ -116,13 +120,36 @@ class NioJsE2EETests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(body["content"]["algorithm"], MEGOLM)
         self.assertNotIn(plaintext, repr(body))
 
+    def assert_recorded(self, sent, room_id):
+        """The records office's export holds the keeper's plaintext of every message sent."""
+        end = time.monotonic() + DEADLINE
+        while True:
+            out = os.path.join(self.server.tmp, "export-" + uuid.uuid4().hex[:8])
+            res = cli_export(self.server.data_dir, self.server.records_key_file, out, "E2EE-" + uuid.uuid4().hex[:6])
+            self.assertEqual(res.returncode, 0, res.stderr)
+            found = {r["event_id"]: r for r in read_bundle(out) if r["kind"] == "plaintext"}
+            if all(e in found for e in sent) or time.monotonic() > end:
+                break
+            time.sleep(0.5)
+        self.assertEqual(verify_export(out, self.server.data_dir).returncode, 0)
+        for event_id, (sender, text) in sent.items():
+            self.assertIn(event_id, found, "no plaintext record of %s (%r)" % (event_id, text))
+            rec = found[event_id]
+            self.assertEqual(rec["room_id"], room_id)
+            self.assertEqual(rec["sender"], sender)
+            self.assertEqual(rec["event"]["content"]["body"], text)
+            self.assertTrue(rec["event"]["decryption"]["sender_verified"], rec)
+
     async def exchange(self, room_id):
-        """nio -> js and js -> nio, each decrypting the other's message."""
+        """nio -> js and js -> nio, each decrypting the other's message. Returns what was sent,
+        {event_id: (sender, text)}."""
+        sent = {}
         # nio to js: nio shares its megolm session with js's (unverified) device over olm.
         text1 = "from nio " + uuid.uuid4().hex
         resp = await self.nio.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text1},
                                         ignore_unverified_devices=True)
         self.assertIsInstance(resp, RoomSendResponse, repr(resp))
+        sent[resp.event_id] = (self.nio_user, text1)
         self.assert_stored_encrypted(self.js_token, room_id, resp.event_id, text1)
         got = await self.peer.request("wait_event", room_id=room_id, event_id=resp.event_id, timeout_ms=30000)
         self.assertIsNone(got["decryption_failure"], got)
@@ -134,9 +161,10 @@ class NioJsE2EETests(unittest.IsolatedAsyncioTestCase):
 
         # js to nio.
         text2 = "from js " + uuid.uuid4().hex
-        sent = await self.peer.request("send", room_id=room_id, body=text2)
-        self.assert_stored_encrypted(self.nio_token, room_id, sent["event_id"], text2)
-        ev = await self.nio_wait_decrypted(room_id, sent["event_id"])
+        js_sent = await self.peer.request("send", room_id=room_id, body=text2)
+        sent[js_sent["event_id"]] = (self.js_user, text2)
+        self.assert_stored_encrypted(self.nio_token, room_id, js_sent["event_id"], text2)
+        ev = await self.nio_wait_decrypted(room_id, js_sent["event_id"])
         self.assertIsInstance(ev, RoomMessageText, repr(ev))
         self.assertTrue(ev.decrypted, "nio did not mark the event as decrypted")
         self.assertEqual(ev.body, text2)
@@ -147,14 +175,17 @@ class NioJsE2EETests(unittest.IsolatedAsyncioTestCase):
         resp = await self.nio.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text3},
                                         ignore_unverified_devices=True)
         self.assertIsInstance(resp, RoomSendResponse, repr(resp))
+        sent[resp.event_id] = (self.nio_user, text3)
         got = await self.peer.request("wait_event", room_id=room_id, event_id=resp.event_id, timeout_ms=30000)
         self.assertIsNone(got["decryption_failure"], got)
         self.assertEqual(got["body"], text3)
         text4 = "again from js " + uuid.uuid4().hex
-        sent = await self.peer.request("send", room_id=room_id, body=text4)
-        ev = await self.nio_wait_decrypted(room_id, sent["event_id"])
+        js_sent = await self.peer.request("send", room_id=room_id, body=text4)
+        sent[js_sent["event_id"]] = (self.js_user, text4)
+        ev = await self.nio_wait_decrypted(room_id, js_sent["event_id"])
         self.assertIsInstance(ev, RoomMessageText, repr(ev))
         self.assertEqual(ev.body, text4)
+        return sent
 
     # ---- tests --------------------------------------------------------------------------
 
@@ -167,7 +198,17 @@ class NioJsE2EETests(unittest.IsolatedAsyncioTestCase):
         await self.nio_until(lambda r: self.nio_sees_joined(room_id, [self.nio_user, self.js_user]),
                              "nio to see the js user joined to the encrypted room")
         await self.peer.request("wait_ready", room_id=room_id, members=[self.nio_user, self.js_user])
-        await self.exchange(room_id)
+        self.assert_recorded(await self.exchange(room_id), room_id)
+
+    async def test_nio_direct_chat_with_js_is_recorded(self):
+        resp = await self.nio.room_create(is_direct=True, invite=[self.js_user], initial_state=[ENCRYPTION_STATE])
+        self.assertIsInstance(resp, RoomCreateResponse, repr(resp))
+        room_id = resp.room_id
+        await self.peer.request("join", room_id=room_id)
+        await self.nio_until(lambda r: self.nio_sees_joined(room_id, [self.nio_user, self.js_user]),
+                             "nio to see the js user joined to the direct chat")
+        await self.peer.request("wait_ready", room_id=room_id, members=[self.nio_user, self.js_user])
+        self.assert_recorded(await self.exchange(room_id), room_id)
 
     async def test_js_creates_room_and_both_decrypt(self):
         created = await self.peer.request("create_room", invite=[self.nio_user])
@@ -184,7 +225,7 @@ class NioJsE2EETests(unittest.IsolatedAsyncioTestCase):
         await self.nio_until(lambda r: any(d.id == self.js_device for d in
                                            self.nio.device_store.active_user_devices(self.js_user)),
                              "nio to know the js device")
-        await self.exchange(room_id)
+        self.assert_recorded(await self.exchange(room_id), room_id)
 
 
 if __name__ == "__main__":
