@@ -49,6 +49,9 @@ trap 'exit 130' INT TERM
 
 : >"$log"  # exists before the background child opens it, so polling it below never races
 # Port 0: the kernel picks a free port and the ready line names it, so no race with other users.
+# The records office's key pair, as a department would make it (the server then has no
+# reason to warn about a missing key).
+build/despatch records keygen --out "$work/office" --data "$work/data" >/dev/null
 build/despatch serve --data "$work/data" --listen 127.0.0.1:0 --open-registration \
   --no-rate-limit >"$log" 2>&1 &
 server_pid=$!

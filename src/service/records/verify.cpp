@@ -67,10 +67,16 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
         for (int64_t cand : candidates) {
           ArchiveRow moved = a;
           moved.seq = cand;
-          if (hash_ok && archive_content_hash(moved) == a.content_hash)
-            return fail(rep, a.seq, "record " + std::to_string(a.seq) + " was reordered: position " +
-                                        std::to_string(a.seq) + " holds the record written as " +
-                                        std::to_string(cand));
+          if (!hash_ok || archive_content_hash(moved) != a.content_hash) continue;
+          // Shifted up: what now stands before it was inserted (and passed as valid).
+          if (cand < a.seq)
+            return fail(rep, cand, "record " + std::to_string(cand) +
+                                       (a.seq - cand > 1 ? " to " + std::to_string(a.seq - 1) + " were" : " was") +
+                                       " inserted: position " + std::to_string(a.seq) +
+                                       " holds the record written as " + std::to_string(cand));
+          return fail(rep, a.seq, "record " + std::to_string(a.seq) + " was reordered: position " +
+                                      std::to_string(a.seq) + " holds the record written as " +
+                                      std::to_string(cand));
         }
         return fail(rep, a.seq, "record " + std::to_string(a.seq) + " was changed: its content does not match its hash");
       }
@@ -110,6 +116,7 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
   }
 
   DS_ASSIGN(auto cps, c.query("SELECT seq, hash, ts, key_id, signature FROM archive_checkpoints ORDER BY seq"));
+  int64_t last_good = 0;  // the newest checkpoint that still matches
   for (auto& cp : cps) {
     rep.checkpoints++;
     int64_t seq = cp.i64(0);
@@ -119,7 +126,12 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
     DS_ASSIGN(auto at, storage::query_one(c, "SELECT hash FROM archive WHERE seq=?", {seq}));
     if (!at) return fail(rep, seq, "record " + std::to_string(seq) + " was removed: a signed checkpoint covers it");
     if (at->str(0) != cp.str(1))
-      return fail(rep, seq, "record " + std::to_string(seq) + " differs from the signed checkpoint");
+      // The chain holds together, so it was recomputed after a change somewhere since the
+      // last checkpoint that matches; which record, only the checkpoints can narrow down.
+      return fail(rep, seq, "record " + std::to_string(seq) + " differs from the signed checkpoint: a record from " +
+                                std::to_string(last_good + 1) + " to " + std::to_string(seq) +
+                                " was changed, inserted or removed and the chain after it recomputed");
+    last_good = seq;
   }
   return rep;
 }

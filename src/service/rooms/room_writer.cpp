@@ -49,13 +49,16 @@ Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
   st->version = row->str(0);
   st->last_event_id = row->str(1);
   st->depth = row->i64(2);
-  DS_ASSIGN(auto rows, c_.query("SELECT e.event_id, e.json FROM current_state s JOIN events e "
+  DS_ASSIGN(auto rows, c_.query("SELECT e.event_id, e.json, e.redacted_by FROM current_state s JOIN events e "
                                 "ON e.event_id=s.event_id WHERE s.room_id=?",
                                 {room_id}));
   for (auto& r : rows) {
     boost::system::error_code ec;
     auto v = json::parse(r.str(1), ec);
     if (ec || !v.is_object()) return Error::internal("corrupt state event " + r.str(0));
+    // Authorization sees a redacted state event as redacted (a redacted power_levels event
+    // loses its invite level, for instance).
+    if (!r.is_null(2)) v = redact_event(v.as_object(), st->version);
     auto& ev = v.as_object();
     ev["event_id"] = r.str(0);
     std::string type(ev["type"].as_string()), key(ev["state_key"].as_string());
@@ -153,9 +156,17 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   if (type == "m.room.redaction") {
     const json::value* target = ev.contains("redacts") ? &ev["redacts"] : nullptr;
     if (!target) target = ev["content"].as_object().if_contains("redacts");
-    if (target && target->is_string())
+    if (target && target->is_string()) {
+      std::string target_id(target->as_string());
       DS_TRY(c_.exec("UPDATE events SET redacted_by=? WHERE event_id=? AND room_id=? AND redacted_by IS NULL",
-                     {event_id, std::string(target->as_string()), room_id}));
+                     {event_id, target_id, room_id}));
+      for (auto& [key, state_ev] : room->state) {
+        if (!is_str(state_ev["event_id"], target_id)) continue;
+        state_ev = redact_event(state_ev, room->version);
+        state_ev["event_id"] = target_id;
+        break;
+      }
+    }
   }
   // The record goes into the same transaction as the event: nothing is acknowledged unarchived.
   json::object record = ev;

@@ -310,6 +310,52 @@ def swap_archive_rows(data_dir, seq_a, seq_b):
         conn.commit()
 
 
+HASHED_COLUMNS = ("seq", "stream_pos", "event_id", "room_id", "sender", "type", "ts", "classification",
+                  "kind", "key_id", "sealed")
+
+
+def archive_hashes(row, prev_hash):
+    """(content_hash, hash) of an archive row as the server computes them: SHA-256 of the
+    canonical JSON of its clear columns and sealed box, chained to its predecessor's hash.
+    Anyone with the database can do this; only the signed checkpoints cannot be redone."""
+    import hashlib
+    obj = {k: (row[k] if row[k] is not None else "") for k in HASHED_COLUMNS}
+    content = hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"),
+                                        ensure_ascii=False).encode()).hexdigest()
+    return content, hashlib.sha256((prev_hash + content).encode()).hexdigest()
+
+
+def rewrite_archive_row(conn, row, prev_hash):
+    content, chained = archive_hashes(row, prev_hash)
+    conn.execute("UPDATE archive SET %s, content_hash=?, prev_hash=?, hash=? WHERE seq=?"
+                 % ", ".join("%s=?" % k for k in HASHED_COLUMNS if k != "seq"),
+                 (*[row[k] for k in HASHED_COLUMNS if k != "seq"], content, prev_hash, chained, row["seq"]))
+    return chained
+
+
+def forge_archive(data_dir, seq, change, insert=False, rehash_rest=False):
+    """Tampers as someone who knows the hashing would: applies change(row) to record seq (or,
+    with insert, to a copy of it inserted at seq, shifting the rest up) with valid hashes for
+    it; with rehash_rest, recomputes the whole chain after it too."""
+    with db_connect(data_dir) as conn:
+        if insert:
+            for (s,) in conn.execute("SELECT seq FROM archive WHERE seq>=? ORDER BY seq DESC", (seq,)).fetchall():
+                conn.execute("UPDATE archive SET seq=? WHERE seq=?", (s + 1, s))
+            src = dict(conn.execute("SELECT * FROM archive WHERE seq=?", (seq + 1,)).fetchone())
+            src["seq"] = seq
+            cols = list(src.keys())
+            conn.execute("INSERT INTO archive(%s) VALUES(%s)" % (", ".join(cols), ", ".join("?" * len(cols))),
+                         tuple(src[c] for c in cols))
+        prev = conn.execute("SELECT hash FROM archive WHERE seq=?", (seq - 1,)).fetchone()[0]
+        row = dict(conn.execute("SELECT * FROM archive WHERE seq=?", (seq,)).fetchone())
+        change(row)
+        prev = rewrite_archive_row(conn, row, prev)
+        if rehash_rest:
+            for later in conn.execute("SELECT * FROM archive WHERE seq>? ORDER BY seq", (seq,)).fetchall():
+                prev = rewrite_archive_row(conn, dict(later), prev)
+        conn.commit()
+
+
 def wait_until(predicate, timeout=10.0, interval=0.05):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

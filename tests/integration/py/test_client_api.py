@@ -97,6 +97,23 @@ class ClientApiTests(unittest.TestCase):
         st, body = alice.http("POST", "/createRoom", {"room_version": "1"})
         self.assertEqual((st, body.get("errcode")), (400, "M_UNSUPPORTED_ROOM_VERSION"), body)
 
+    def test_a_redacted_power_levels_event_is_redacted_for_authorization(self):
+        # v10 redaction drops "invite" from m.room.power_levels (the default, 0, applies);
+        # v11 keeps it. Either way, the server must authorise with what redaction leaves.
+        for version, bob_may_invite_after in (("10", True), ("11", False)):
+            with self.subTest(room_version=version):
+                alice, bob, carol = self.user("alice"), self.user("bob"), self.user("carol")
+                room = alice.ok("POST", "/createRoom", {
+                    "room_version": version, "preset": "public_chat",
+                    "power_level_content_override": {"invite": 50}})["room_id"]
+                bob.ok("POST", "/join/%s" % q(room), {})
+                st, body = bob.http("POST", "/rooms/%s/invite" % q(room), {"user_id": carol.user_id})
+                self.assertEqual((st, body.get("errcode")), (403, "M_FORBIDDEN"), body)
+                pl = alice.ok("GET", "/rooms/%s/state/m.room.power_levels/?format=event" % q(room))
+                alice.ok("PUT", "/rooms/%s/redact/%s/%s" % (q(room), q(pl["event_id"]), uuid.uuid4().hex), {})
+                st, body = bob.http("POST", "/rooms/%s/invite" % q(room), {"user_id": carol.user_id})
+                self.assertEqual(st == 200, bob_may_invite_after, "v%s after redaction: %s %r" % (version, st, body))
+
     # ---- directory ----------------------------------------------------------------------
 
     def test_aliases_and_public_room_directory(self):

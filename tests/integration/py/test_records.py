@@ -22,6 +22,7 @@ from harness import http_request, q, run_cli
 from records_helpers import (ADMIN, V3, RecordsServer, archive_event_ids, archive_rows, audit_cli,
                              body_of, bundle_by_event_id, cli_export, copy_data_dir, db_connect,
                              dir_is_absent_or_empty, event_ids, flip_base64_char, flip_byte,
+                             forge_archive,
                              read_bundle, records_cli, resign_bundle, swap_archive_rows,
                              sync_timeline, verify_export)
 
@@ -476,6 +477,28 @@ class TamperTests(unittest.TestCase):
         d = self.copy()
         swap_archive_rows(d, self.target, self.target + 1)
         self.assertFailsAt(self.verify(d), [self.target, self.target + 1], ["reordered", "changed"])
+
+    def test_inserted_record_with_valid_hashes_is_named(self):
+        d = self.copy()
+
+        def forge(row):
+            row["event_id"] = "$forged" + uuid.uuid4().hex
+            row["sender"] = "@someone-else:localhost"
+        forge_archive(d, self.target, forge, insert=True)
+        self.assertFailsAt(self.verify(d), [self.target], ["inserted"])
+
+    def test_changed_record_with_the_chain_recomputed_fails_at_the_checkpoint(self):
+        d = self.copy()
+
+        def forge(row):
+            row["sender"] = "@someone-else:localhost"
+        forge_archive(d, self.target, forge, rehash_rest=True)
+        res = self.verify(d)
+        self.assertEqual(res.returncode, 1, "a recomputed chain passed: %s" % res.stdout)
+        m = re.search(r"signed checkpoint: a record from (\d+) to (\d+) was changed", res.stdout)
+        self.assertIsNotNone(m, res.stdout)
+        self.assertLessEqual(int(m.group(1)), self.target)
+        self.assertGreaterEqual(int(m.group(2)), self.target)
 
     def test_hand_made_tombstone_is_detected(self):
         d = self.copy()
