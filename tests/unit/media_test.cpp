@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <random>
 
 namespace despatch::media {
 namespace {
@@ -113,6 +115,34 @@ TEST(MediaSniff, RecognisesBytesNotNames) {
   EXPECT_EQ(sniff_content_type("<!DOCTYPE html><html><body>hi</body></html>"), "text/html");
   EXPECT_EQ(sniff_content_type(""), "application/octet-stream");
   EXPECT_EQ(sniff_content_type(std::string("\x01\x9c\xf3\x07\x88\x11\x00\xfe\x42", 9)), "application/octet-stream");
+}
+
+TEST(MediaSniff, EncryptedBytesAreToldFromRealFiles) {
+  std::mt19937_64 rng(42);
+  auto random_bytes = [&](size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+    return s;
+  };
+  // Every random buffer from 1 KiB up counts as encrypted, including ones that begin like an
+  // executable (the case libmagic gets wrong).
+  int missed = 0;
+  for (size_t n : {1024u, 4096u, 65536u})
+    for (int i = 0; i < 300; ++i) missed += !looks_encrypted(random_bytes(n));
+  EXPECT_EQ(missed, 0);
+  std::string mz = "MZ" + random_bytes(8190);
+  EXPECT_EQ(sniff_content_type(mz), "application/x-dosexec");
+  EXPECT_TRUE(looks_encrypted(mz));
+  // Real programs, text, repetitive data and short buffers are not.
+  std::ifstream exe("/bin/true", std::ios::binary);
+  std::string program((std::istreambuf_iterator<char>(exe)), std::istreambuf_iterator<char>());
+  ASSERT_GT(program.size(), 4096u);
+  EXPECT_FALSE(looks_encrypted(program));
+  std::string text;
+  while (text.size() < 8192) text += "The minister's office will reply to the request by Friday. ";
+  EXPECT_FALSE(looks_encrypted(text));
+  EXPECT_FALSE(looks_encrypted(std::string(8192, '\0')));
+  EXPECT_FALSE(looks_encrypted(random_bytes(512)));
 }
 
 TEST(MediaClamd, UnreachableScannerIsAnErrorNeverClean) {

@@ -78,6 +78,12 @@ Result<MediaService::Ingested> MediaService::ingest(const std::string& body,
     return Error::make(413, errc::kTooLarge,
                        "Cannot upload files larger than " + std::to_string(m.max_upload_bytes) + " bytes");
   std::string sniffed = media::sniff_content_type(body);
+  // Encrypted attachments (sent as octet-stream) are random bytes: a type libmagic reads into
+  // their first bytes is chance, not content.
+  bool declared_opaque = !declared || *declared == "application/octet-stream";
+  if (!media::type_allowed(sniffed, m.allowed_types) && declared_opaque &&
+      media::type_allowed("application/octet-stream", m.allowed_types) && media::looks_encrypted(body))
+    sniffed = "application/octet-stream";
   if (!media::type_allowed(sniffed, m.allowed_types))
     return Error::forbidden("Files of type " + sniffed + " are not accepted by this server");
   if (m.antivirus) {

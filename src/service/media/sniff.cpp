@@ -4,6 +4,9 @@
 
 #include <magic.h>
 
+#include <array>
+#include <cmath>
+
 namespace despatch::media {
 namespace {
 
@@ -34,6 +37,26 @@ std::string sniff_content_type(std::string_view data) {
   // libmagic calls unrecognised bytes and empty files by these names.
   if (type == "application/x-empty" || type.find('/') == std::string::npos) return "application/octet-stream";
   return type;
+}
+
+bool looks_encrypted(std::string_view data) {
+  // Too short to tell apart below 1 KiB.
+  constexpr size_t kMin = 1024, kMax = 1 << 20;
+  size_t n = std::min(data.size(), kMax);
+  if (n < kMin) return false;
+  std::array<size_t, 256> counts{};
+  for (size_t i = 0; i < n; ++i) ++counts[static_cast<unsigned char>(data[i])];
+  double h = 0;
+  size_t seen = 0;
+  for (size_t c : counts) {
+    if (!c) continue;
+    ++seen;
+    double p = static_cast<double>(c) / static_cast<double>(n);
+    h -= p * std::log2(p);
+  }
+  // Miller-Madow: the plug-in estimate runs low by about (bins - 1) / (2 n ln 2).
+  h += static_cast<double>(seen - 1) / (2.0 * static_cast<double>(n) * std::log(2.0));
+  return h > 7.8;  // random bytes: 7.9 and up at 1 KiB; programs 5 to 6.5, text under 5
 }
 
 }  // namespace despatch::media

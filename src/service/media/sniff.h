@@ -11,4 +11,10 @@ namespace despatch::media {
 // thread).
 std::string sniff_content_type(std::string_view data);
 
+// True when data is statistically indistinguishable from random bytes (byte entropy within a
+// hair of 8 bits), as an encrypted attachment is. About 1 in 50 such files happen to begin
+// like an executable, an ARC archive or a zlib stream, so libmagic's guess means nothing for
+// them; real executables and documents are far from random.
+bool looks_encrypted(std::string_view data);
+
 }  // namespace despatch::media

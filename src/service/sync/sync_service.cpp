@@ -49,6 +49,12 @@ Result<std::vector<StoredEvent>> pick_timeline(Conn& c, const std::string& room_
   return picked;
 }
 
+// The filter's event_fields: only the listed fields of each event (all when none are listed).
+json::object shaped(const SyncRequest& req, json::object ev) {
+  if (req.filter.event_fields.empty()) return ev;
+  return apply_event_fields(ev, req.filter.event_fields);
+}
+
 // Each user's latest member event at or before pos.
 Result<std::vector<StoredEvent>> member_events(Conn& c, const std::string& room_id,
                                                const std::set<std::string>& users, int64_t pos) {
@@ -248,7 +254,7 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
   std::set<std::string> senders{req.user_id};
   for (auto& e : picked) {
     senders.insert(std::string(e.pdu["sender"].as_string()));
-    timeline.push_back(client_event(c, e, version, req.device_id));
+    timeline.push_back(shaped(req, client_event(c, e, version, req.device_id)));
   }
 
   json::array state;
@@ -261,7 +267,7 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
       if (rf.state.lazy_load_members && member && !sender_member) continue;
       // The client has what it was sent before `since`; lazy-loaded members it may not.
       if (!fresh && e.pos <= since->pos && !(rf.state.lazy_load_members && sender_member)) continue;
-      state.push_back(client_event(c, e, version));
+      state.push_back(shaped(req, client_event(c, e, version)));
     }
   } else if (rf.state.lazy_load_members && !picked.empty()) {
     // An incremental sync still owes the member events of the timeline's senders.
@@ -269,7 +275,7 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
     for (auto& e : picked) timeline_senders.insert(std::string(e.pdu["sender"].as_string()));
     DS_ASSIGN(auto members, member_events(c, room_id, timeline_senders, first_pos - 1));
     for (auto& e : members)
-      if (matches(rf.state, e.pdu, room_id)) state.push_back(client_event(c, e, version));
+      if (matches(rf.state, e.pdu, room_id)) state.push_back(shaped(req, client_event(c, e, version)));
   }
 
   json::array ephemeral;
@@ -278,7 +284,8 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
   if ((fresh && !typers.empty()) || (since && typing_serial > since->typing)) {
     json::array ids;
     for (auto& u : typers) ids.push_back(json::string(u));
-    ephemeral.push_back(json::object{{"type", "m.typing"}, {"content", json::object{{"user_ids", ids}}}});
+    json::object ev{{"type", "m.typing"}, {"content", json::object{{"user_ids", ids}}}};
+    if (matches(rf.ephemeral, ev, room_id)) ephemeral.push_back(std::move(ev));
   }
   DS_ASSIGN(auto receipts, c.query("SELECT user_id, receipt_type, thread_id, event_id, ts FROM receipts "
                                    "WHERE room_id=? AND stream_pos>? AND stream_pos<=?",
@@ -295,14 +302,18 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
     ty.as_object()[r.str(0)] = std::move(info);
   }
   {
-    if (!rc.empty()) ephemeral.push_back(json::object{{"type", "m.receipt"}, {"content", rc}});
+    json::object ev{{"type", "m.receipt"}, {"content", rc}};
+    if (!rc.empty() && matches(rf.ephemeral, ev, room_id)) ephemeral.push_back(std::move(ev));
   }
 
   json::array room_data;
   DS_ASSIGN(auto ad, c.query("SELECT type, content FROM account_data WHERE user_id=? AND room_id=? "
                              "AND stream_pos>? AND stream_pos<=?",
                              {req.user_id, room_id, fresh ? int64_t{0} : since->pos, upto.pos}));
-  for (auto& r : ad) room_data.push_back(json::object{{"type", r.str(0)}, {"content", json::parse(r.str(1))}});
+  for (auto& r : ad) {
+    json::object ev{{"type", r.str(0)}, {"content", json::parse(r.str(1))}};
+    if (matches(rf.account_data, ev, room_id)) room_data.push_back(std::move(ev));
+  }
 
   DS_ASSIGN(auto read_row, storage::query_one(c, "SELECT MAX(event_pos) FROM receipts WHERE room_id=? AND "
                                                  "user_id=? AND receipt_type IN ('m.read','m.read.private')",
@@ -352,12 +363,12 @@ Result<json::object> SyncService::left_room(Conn& c, const SyncRequest& req,
                                        effective_limit(rf.timeline), &limited));
   int64_t first_pos = picked.empty() ? leave_pos : picked.front().pos;
   json::array timeline;
-  for (auto& e : picked) timeline.push_back(client_event(c, e, version, req.device_id));
+  for (auto& e : picked) timeline.push_back(shaped(req, client_event(c, e, version, req.device_id)));
   json::array state;
   DS_ASSIGN(auto st, state_at(c, room_id, first_pos - 1));
   for (auto& e : st)
     if ((!since || e.pos > since->pos) && vis.can_see(e) && matches(rf.state, e.pdu, room_id))
-      state.push_back(client_event(c, e, version));
+      state.push_back(shaped(req, client_event(c, e, version)));
   return json::object{
       {"timeline", json::object{{"events", std::move(timeline)}, {"limited", limited},
                                 {"prev_batch", stream_token(first_pos - 1)}}},

@@ -12,13 +12,15 @@ Choices where the spec leaves one:
 """
 
 import concurrent.futures
+import json
 import os
+import subprocess
 import time
 import unittest
 import urllib.parse
 
 from harness import ServerFixture, q, raw_exchange, status_of
-from media_helpers import (Clamd, eicar, image_size, make_jpeg, make_png, make_voice_note)
+from media_helpers import (Clamd, eicar, opaque_blob, image_size, make_jpeg, make_png, make_voice_note)
 
 V3 = "/_matrix/client/v3"
 MEDIA = "/_matrix/client/v1/media"
@@ -91,6 +93,32 @@ class MediaTest(MediaTestBase):
             self.assertEqual((st, body), (200, {"m.upload.size": MAX_UPLOAD}), path)
         st, body, _, _ = self.get(MEDIA + "/config")
         self.assertErr((st, body), 401, "M_MISSING_TOKEN")
+
+    def curl(self, *args, data=None):
+        """curl with args, the last one a path on the server; returns (status, body bytes)."""
+        res = subprocess.run(["curl", "-sS", "-w", "\n%{http_code}", *args[:-1], self.server.base_url + args[-1]],
+                             input=data, capture_output=True, timeout=30)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        body, _, status = res.stdout.rpartition(b"\n")
+        return int(status), body
+
+    def test_curl_uploads_and_downloads_byte_identical(self):
+        png = make_png(64, 48, seed=7)
+        st, body = self.curl("-X", "POST", "-H", "Authorization: Bearer " + self.token,
+                             "-H", "Content-Type: image/png", "--data-binary", "@-",
+                             UPLOAD + "?filename=curl.png", data=png)
+        self.assertEqual(st, 200, body)
+        mxc = json.loads(body)["content_uri"]
+        server, media_id = mxc[len("mxc://"):].split("/", 1)
+        st, got = self.curl("-H", "Authorization: Bearer " + self.token2,
+                            MEDIA + "/download/%s/%s" % (server, media_id))
+        self.assertEqual((st, got), (200, png))
+        st, got = self.curl("-H", "Authorization: Bearer not-a-token", MEDIA + "/download/%s/%s" % (server, media_id))
+        self.assertEqual((st, json.loads(got)["errcode"]), (401, "M_UNKNOWN_TOKEN"))
+        st, got = self.curl("-H", "Authorization: Bearer " + self.token,
+                            MEDIA + "/download/%s/..%%2F..%%2Fetc%%2Fpasswd" % server)
+        self.assertIn(st, (400, 404), got)
+        self.assertNotIn(b"root:", got)
 
     def test_png_and_jpeg_thumbnails_of_the_right_size(self):
         png = make_png(640, 480)
@@ -177,7 +205,7 @@ class MediaTest(MediaTestBase):
         self.assertErr((st, body), 401, "M_MISSING_TOKEN")
 
     def test_oversized_upload_is_refused_and_json_keeps_its_limit(self):
-        big = os.urandom(MAX_UPLOAD + 1)
+        big = opaque_blob(MAX_UPLOAD + 1)
         st, body = self.upload(big)
         self.assertErr((st, body), 413, "M_TOO_LARGE")
         # a lying small body with a huge Content-Length is refused before it is read
@@ -186,7 +214,7 @@ class MediaTest(MediaTestBase):
                             "Content-Length: %d\r\n\r\nabc" % (UPLOAD, self.token, 10 * MAX_UPLOAD)).encode())
         self.assertEqual(status_of(raw), 413)
         # just under the limit is fine; 2 MiB of JSON is not (limits.max_request_bytes)
-        self.upload_ok(os.urandom(2 * 1024 * 1024), "application/octet-stream")
+        self.upload_ok(opaque_blob(2 * 1024 * 1024), "application/octet-stream")
         st, body = self.server.http("PUT", V3 + "/profile/%s/displayname" % q(self.user),
                                     {"displayname": "x" * (2 * 1024 * 1024)}, token=self.token)
         self.assertErr((st, body), 413, "M_TOO_LARGE")
@@ -204,10 +232,26 @@ class MediaTest(MediaTestBase):
                 self.assertErr((st, body), 403, "M_FORBIDDEN")
                 self.assertIn("not accepted", body["error"])
 
+    def test_encrypted_attachments_that_begin_like_executables_are_accepted(self):
+        # About 1 in 50 encrypted attachments begin like this by chance; libmagic calls them
+        # executables, but random bytes are no program.
+        for head in (b"MZ", b"\x1a\x08", b"\x78\x9c"):
+            with self.subTest(head=head):
+                data = head + os.urandom(8190)
+                mxc = self.upload_ok(data, "application/octet-stream")
+                st, _, raw, headers = self.download(mxc)
+                self.assertEqual((st, raw), (200, data))
+                self.assertEqual(headers["Content-Type"], "application/octet-stream")
+                self.assertTrue(headers["Content-Disposition"].startswith("attachment"), headers)
+        # A real program is still refused, whatever it is called (it is far from random).
+        with open("/bin/true", "rb") as f:
+            st, body = self.upload(f.read(), "application/octet-stream")
+        self.assertErr((st, body), 403, "M_FORBIDDEN")
+
     def test_claimed_type_is_not_trusted(self):
         # bytes that are no image (an encrypted attachment, say) claimed as PNG: served as
         # octet-stream, as an attachment
-        mxc = self.upload_ok(os.urandom(4096), "image/png", "cat.png")
+        mxc = self.upload_ok(opaque_blob(4096), "image/png", "cat.png")
         st, _, _, headers = self.download(mxc)
         self.assertEqual(st, 200)
         self.assertEqual(headers["Content-Type"], "application/octet-stream")
@@ -427,21 +471,21 @@ class LegacyAndScannerDownTest(MediaTestBase):
 
     def test_quota_per_user(self):
         _, token, _ = self.server.register()
-        big = os.urandom(1500000)
+        big = opaque_blob(1500000)
         st, body = self.upload(big, token=token)
         self.assertEqual(st, 200, body)
-        st, body = self.upload(os.urandom(QUOTA - 1500000 + 1), token=token)
+        st, body = self.upload(opaque_blob(QUOTA - 1500000 + 1), token=token)
         self.assertErr((st, body), 403, "M_FORBIDDEN")
         self.assertIn("quota", body["error"])
         st, created = self.server.http("POST", "/_matrix/media/v1/create", token=token)
         self.assertEqual(st, 200, created)
         st, body = self.server.http("PUT", "/_matrix/media/v3/upload/" + created["content_uri"][len("mxc://"):],
-                                    body=os.urandom(600000), token=token)
+                                    body=opaque_blob(600000), token=token)
         self.assertErr((st, body), 403, "M_FORBIDDEN")
         # what still fits is accepted, and other users have their own quota
-        self.assertEqual(self.upload(os.urandom(QUOTA - 1500000), token=token)[0], 200)
+        self.assertEqual(self.upload(opaque_blob(QUOTA - 1500000), token=token)[0], 200)
         _, other, _ = self.server.register()
-        self.assertEqual(self.upload(os.urandom(1500000), token=other)[0], 200)
+        self.assertEqual(self.upload(opaque_blob(1500000), token=other)[0], 200)
 
     def test_uploads_fail_closed_without_the_scanner(self):
         _, token, _ = self.scanless.register()

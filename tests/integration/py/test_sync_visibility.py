@@ -159,6 +159,29 @@ class SyncVisibilityTests(unittest.TestCase):
         again = bob.sync(filter_=lazy, since=inc["next_batch"], timeout=300)
         self.assertNotIn(room, again["rooms"]["join"])
 
+    def test_filters_apply_to_every_section(self):
+        alice, bob = self.user("alice"), self.user("bob")
+        room = alice.ok("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+        bob.ok("POST", "/join/%s" % q(room), {})
+        since = bob.sync()["next_batch"]
+        alice.state(room, "m.room.topic", {"topic": "filtered"})
+        event = alice.send(room, "shaped")
+        bob.ok("POST", "/rooms/%s/receipt/m.read/%s" % (q(room), q(event)), {})
+        bob.ok("PUT", "/user/%s/rooms/%s/tags/u.x" % (q(bob.user_id), q(room)), {})
+        bob.ok("PUT", "/user/%s/rooms/%s/account_data/org.example.note" % (q(bob.user_id), q(room)), {"n": 1})
+        filt = {"event_fields": ["type", "content.body"],
+                "room": {"timeline": {"types": ["m.room.message"]},
+                         "ephemeral": {"not_types": ["m.receipt"]},
+                         "account_data": {"types": ["org.example.*"]}}}
+        joined = bob.sync(filter_=filt, since=since)["rooms"]["join"][room]
+        self.assertEqual(joined["timeline"]["events"], [{"type": "m.room.message", "content": {"body": "shaped"}}])
+        self.assertEqual([e["type"] for e in joined["ephemeral"]["events"]], [])
+        self.assertEqual([e["type"] for e in joined["account_data"]["events"]], ["org.example.note"])
+        unfiltered = bob.sync(since=since)["rooms"]["join"][room]
+        self.assertIn("m.receipt", [e["type"] for e in unfiltered["ephemeral"]["events"]])
+        self.assertIn("m.tag", [e["type"] for e in unfiltered["account_data"]["events"]])
+        self.assertIn("event_id", unfiltered["timeline"]["events"][-1])
+
     def test_transaction_ids_are_scoped_to_their_room(self):
         alice = self.user("alice")
         room_a = alice.ok("POST", "/createRoom", {"preset": "private_chat"})["room_id"]
