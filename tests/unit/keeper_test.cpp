@@ -300,6 +300,66 @@ TEST_F(KeeperTest, UndecryptableEventsAreFlaggedAndRetriedWhenKeysArrive) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_pending"), 0);
 }
 
+TEST_F(KeeperTest, AWedgedOlmSessionIsRenewedWithAnMDummy) {
+  // Alice publishes a signed one-time key, as her client does.
+  std::string otk = alice_.one_time_key();
+  json::object signed_key{{"key", otk}};
+  std::string sig = alice_.sign(canonical_json(signed_key));
+  signed_key["signatures"] = json::object{{kAlice, json::object{{"ed25519:ALICEDEV", sig}}}};
+  write([&](Conn& c) -> Status {
+    return c.exec("INSERT INTO one_time_keys(user_id, device_id, algorithm, key_id, json) "
+                  "VALUES(?, 'ALICEDEV', 'signed_curve25519', 'AAAAAQ', ?)",
+                  {std::string(kAlice), json::serialize(signed_key)});
+  });
+  ClientSession olm;
+  olm.start_outbound(alice_, keeper_curve_, claim());
+  ClientGroupSession first;
+  deliver(olm_message(olm, "m.room_key", room_key(first)));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_megolm_sessions"), 1);
+
+  // The keeper loses its side of the session (a restored backup, say); Alice's next message
+  // on it (still a pre-key message for the one-time key used up) cannot be read.
+  write([&](Conn& c) -> Status { return c.exec("DELETE FROM keeper_olm_sessions"); });
+  keeper_->invalidate();
+  ClientGroupSession second;
+  deliver(olm_message(olm, "m.room_key", room_key(second)));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_megolm_sessions"), 1);
+
+  // So the keeper claims Alice's one-time key and sends an m.dummy over a new session.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM one_time_keys WHERE device_id='ALICEDEV'"), 0);
+  auto row = storage::query_one(db_->reader(), "SELECT sender, type, content FROM to_device WHERE user_id=? AND "
+                                               "device_id='ALICEDEV'",
+                                {std::string(kAlice)});
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_EQ((*row)->str(0), kKeeper);
+  EXPECT_EQ((*row)->str(1), "m.room.encrypted");
+  json::object content = json::parse((*row)->str(2)).as_object();
+  EXPECT_EQ(content.at("sender_key").as_string(), keeper_curve_);
+  const json::object& entry = content.at("ciphertext").at(alice_.curve25519()).as_object();
+  ASSERT_EQ(entry.at("type"), kOlmPreKeyMessage);
+  std::string body(entry.at("body").as_string());
+  ClientSession fresh;
+  fresh.start_inbound(alice_, keeper_curve_, body);
+  json::object payload = json::parse(fresh.decrypt(kOlmPreKeyMessage, body)).as_object();
+  EXPECT_EQ(payload.at("type"), "m.dummy");
+  EXPECT_EQ(payload.at("sender"), kKeeper);
+  EXPECT_EQ(payload.at("recipient"), kAlice);
+  EXPECT_EQ(payload.at("recipient_keys").at("ed25519").as_string(), alice_.ed25519());
+  EXPECT_EQ(payload.at("keys").at("ed25519").as_string(), keeper_ed_);
+
+  // Alice answers on the new session and the keeper reads her again.
+  deliver(olm_message(fresh, "m.room_key", room_key(second)));
+  send(second, "$renewed", "after the renewal");
+  auto rec = plaintext("$renewed");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->at("content").at("body"), "after the renewal");
+
+  // Another failure within the hour starts no second session.
+  deliver(olm_message(olm, "m.room_key", room_key(second)));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM to_device"), 1);
+  EXPECT_EQ(keeper_->metrics(db_->reader()).at("keeper_olm_sessions_renewed_total"), 1);
+}
+
 TEST_F(KeeperTest, DropsMessagesThatDoNotCheckOut) {
   ClientSession olm;
   olm.start_outbound(alice_, keeper_curve_, claim());

@@ -51,6 +51,12 @@ class ClientAccount : public Owned<OlmAccount, olm_account_size, olm_account, ol
     ed25519_ = std::string(k.at("ed25519").as_string());
   }
   OlmAccount* get() { return p_; }
+  // Unpadded base64 ed25519 signature of message by the account's identity key.
+  std::string sign(const std::string& message) {
+    std::string out(olm_account_signature_length(p_), '\0');
+    out.resize(olm_account_sign(p_, message.data(), message.size(), out.data(), out.size()));
+    return out;
+  }
   const std::string& curve25519() const { return curve25519_; }
   const std::string& ed25519() const { return ed25519_; }
 

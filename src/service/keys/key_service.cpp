@@ -385,6 +385,7 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
         for (auto& device : targets) {
           if (own && user == own->user_id() && device == own->device_id()) {
             DS_TRY(own->receive_to_device(c, sender, type, content.as_object()));
+            wake.push_back(sender);  // the server's device may have answered (a renewed session)
             continue;
           }
           DS_TRY(c.exec("INSERT INTO to_device(stream_pos, user_id, device_id, sender, type, content) "

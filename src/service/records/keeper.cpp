@@ -306,7 +306,12 @@ Status RecordsKeeper::handle_olm(Conn& c, const std::string& sender, const json:
 
   DS_TRY(load_olm_sessions(c, sender_key));
   auto plain = device_->decrypt_olm(sender_key, message_type, std::string(*body));
-  if (!plain.ok()) return reject("Olm: " + plain.error().message);
+  if (!plain.ok()) {
+    // The sender holds a session the keeper lost (a normal message no session decrypts, or a
+    // pre-key message for a one-time key already used up).
+    DS_TRY(recover_session(c, sender, sender_key));
+    return reject("Olm: " + plain.error().message);
+  }
   DS_TRY(save_olm_sessions(c, sender_key));
   if (message_type == kOlmPreKeyMessage) DS_TRY(save_account(c));  // a one-time key was used
 
@@ -340,6 +345,73 @@ Status RecordsKeeper::handle_olm(Conn& c, const std::string& sender, const json:
   if (*p_type == "m.room_key") return handle_room_key(c, sender, sender_key, *p_content, false);
   if (*p_type == "m.forwarded_room_key") return handle_room_key(c, sender, sender_key, *p_content, true);
   DS_LOG(kDebug, "records keeper: ignoring an encrypted {} from {}", std::string(*p_type), sender);
+  return ok_status();
+}
+
+Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const std::string& sender_key) {
+  constexpr int64_t kHourMs = 3'600'000;
+  int64_t now = now_ms();
+  if (auto it = recovered_at_.find(sender_key); it != recovered_at_.end() && now - it->second < kHourMs)
+    return ok_status();
+  // The sender's device with that identity key, and its signing key.
+  DS_ASSIGN(auto devices, c.query("SELECT device_id, json FROM device_keys WHERE user_id=?", {sender}));
+  std::string device_id, ed25519;
+  for (auto& d : devices) {
+    auto dk = parse_object(d.str(1));
+    auto* keys = dk ? obj(*dk, "keys") : nullptr;
+    auto* curve = keys ? str(*keys, ("curve25519:" + d.str(0)).c_str()) : nullptr;
+    auto* ed = keys ? str(*keys, ("ed25519:" + d.str(0)).c_str()) : nullptr;
+    if (curve && *curve == sender_key && ed) {
+      device_id = d.str(0);
+      ed25519 = *ed;
+    }
+  }
+  if (device_id.empty()) return ok_status();
+  // Claim a one-time key as /keys/claim would (the fallback key when none is left).
+  DS_ASSIGN(auto otk, storage::query_one(c, "SELECT key_id, json FROM one_time_keys WHERE user_id=? AND device_id=? "
+                                            "AND algorithm=? LIMIT 1",
+                                         {sender, device_id, std::string(kSignedCurve25519)}));
+  std::string key_json;
+  if (otk) {
+    key_json = otk->str(1);
+    DS_TRY(c.exec("DELETE FROM one_time_keys WHERE user_id=? AND device_id=? AND algorithm=? AND key_id=?",
+                  {sender, device_id, std::string(kSignedCurve25519), otk->str(0)}));
+  } else {
+    DS_ASSIGN(auto fb, storage::query_one(c, "SELECT json FROM fallback_keys WHERE user_id=? AND device_id=? "
+                                             "AND algorithm=?",
+                                          {sender, device_id, std::string(kSignedCurve25519)}));
+    if (!fb) return ok_status();
+    key_json = fb->str(0);
+    DS_TRY(c.exec("UPDATE fallback_keys SET used=1 WHERE user_id=? AND device_id=? AND algorithm=?",
+                  {sender, device_id, std::string(kSignedCurve25519)}));
+  }
+  auto key_obj = parse_object(key_json);
+  auto* one_time = key_obj ? str(*key_obj, "key") : nullptr;
+  if (!one_time || !verify_key_signature(*key_obj, sender, "ed25519:" + device_id, ed25519).ok()) {
+    DS_LOG(kWarn, "records keeper: {} {} has no validly signed one-time key; cannot renew the session", sender,
+           device_id);
+    return ok_status();
+  }
+  DS_TRY(device_->create_outbound_session(sender_key, std::string(*one_time)));
+  json::object payload{{"type", "m.dummy"},
+                       {"content", json::object{}},
+                       {"sender", user_id_},
+                       {"recipient", sender},
+                       {"recipient_keys", json::object{{"ed25519", ed25519}}},
+                       {"keys", json::object{{"ed25519", device_->ed25519_key()}}}};
+  DS_ASSIGN(auto sealed, device_->encrypt_olm(sender_key, json::serialize(payload)));
+  DS_TRY(save_olm_sessions(c, sender_key));
+  json::object content{{"algorithm", kOlmAlgorithm},
+                       {"sender_key", device_->curve25519_key()},
+                       {"ciphertext", json::object{{sender_key, json::object{{"type", sealed.first},
+                                                                            {"body", sealed.second}}}}}};
+  DS_TRY(c.exec("INSERT INTO to_device(stream_pos, user_id, device_id, sender, type, content) VALUES(?,?,?,?,?,?)",
+                {db_.next_stream_pos(), sender, device_id, user_id_, std::string("m.room.encrypted"),
+                 json::serialize(content)}));
+  recovered_at_[sender_key] = now;
+  ++sessions_renewed_;
+  DS_LOG(kInfo, "records keeper: renewed the Olm session with {} {} after an undecryptable message", sender,
+         device_id);
   return ok_status();
 }
 
@@ -648,7 +720,8 @@ json::object RecordsKeeper::metrics(Conn& c) {
       {"keeper_decrypted_total", decrypted_.load()},
       {"keeper_undecryptable_total", undecryptable_.load()},
       {"keeper_room_keys_total", room_keys_.load()},
-      {"keeper_rejected_to_device_total", rejected_.load()}};
+      {"keeper_rejected_to_device_total", rejected_.load()},
+      {"keeper_olm_sessions_renewed_total", sessions_renewed_.load()}};
 }
 
 }  // namespace despatch

@@ -92,6 +92,11 @@ class RecordsKeeper : public ServerDevice {
   Status save_olm_sessions(storage::Conn& c, const std::string& sender_key);
 
   Status handle_olm(storage::Conn& c, const std::string& sender, const json::object& content);
+  // An Olm message from sender_key did not decrypt: the session is wedged (spec: "Recovering
+  // from undecryptable messages"). Claims a one-time key of that device, starts a new session
+  // and sends it an m.dummy over it, at most once an hour per device. Best effort: only
+  // database errors fail.
+  Status recover_session(storage::Conn& c, const std::string& sender, const std::string& sender_key);
   Status handle_room_key(storage::Conn& c, const std::string& sender, const std::string& sender_key,
                          const json::object& content, bool forwarded);
   Status handle_withheld(storage::Conn& c, const std::string& sender, const json::object& content);
@@ -119,7 +124,8 @@ class RecordsKeeper : public ServerDevice {
   std::unique_ptr<OlmDevice> device_;
   std::set<std::string> loaded_senders_;
   std::map<std::string, Megolm> megolm_;  // room_id|session_id|sender_key -> session
-  std::atomic<int64_t> decrypted_{0}, undecryptable_{0}, room_keys_{0}, rejected_{0};
+  std::map<std::string, int64_t> recovered_at_;  // sender_key -> ms of the last new session
+  std::atomic<int64_t> decrypted_{0}, undecryptable_{0}, room_keys_{0}, rejected_{0}, sessions_renewed_{0};
 };
 
 }  // namespace despatch

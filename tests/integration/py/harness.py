@@ -237,6 +237,65 @@ class ServerFixture:
         return st == 200 and isinstance(body, dict) and isinstance(body.get("versions"), list)
 
 
+class SharedServer:
+    """Mixin for a TestCase: one server (open registration, no rate limit) for all of the
+    class's tests, as cls.server."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = ServerFixture(open_registration=True, rate_limit=False)
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.teardown()
+        super().tearDownClass()
+
+
+class ApiUser:
+    """A user registered on a server, making Client-Server API calls over raw HTTP."""
+
+    V3 = "/_matrix/client/v3"
+
+    def __init__(self, server, prefix, password, display_name=None):
+        self.server = server
+        self.password = password
+        self.localpart = "%s%s" % (prefix, uuid.uuid4().hex[:8])
+        self.user_id, self.token, self.device_id = server.register(self.localpart, password)
+        if display_name:
+            self.ok("PUT", "/profile/%s/displayname" % q(self.user_id), {"displayname": display_name})
+
+    def http(self, method, path, body=None, token=None):
+        return self.server.http(method, self.V3 + path, body=body, token=token or self.token)
+
+    def ok(self, method, path, body=None):
+        st, resp = self.http(method, path, body)
+        assert st == 200, "%s %s: %s %r" % (method, path, st, resp)
+        return resp
+
+    def sync(self, filter_=None, since=None, timeout=0):
+        params = ["timeout=%d" % timeout]
+        if filter_ is not None:
+            params.append("filter=" + q(json.dumps(filter_)))
+        if since:
+            params.append("since=" + q(since))
+        return self.ok("GET", "/sync?" + "&".join(params))
+
+    def send(self, room, body, txn=None, extra=None):
+        content = {"msgtype": "m.text", "body": body}
+        content.update(extra or {})
+        return self.ok("PUT", "/rooms/%s/send/m.room.message/%s" % (q(room), txn or uuid.uuid4().hex),
+                       content)["event_id"]
+
+    def state(self, room, type_, content, key=""):
+        return self.ok("PUT", "/rooms/%s/state/%s/%s" % (q(room), type_, q(key)), content)
+
+    def uia_password(self, session):
+        return {"type": "m.login.password", "session": session,
+                "identifier": {"type": "m.id.user", "user": self.user_id}, "password": self.password}
+
+
 def q(s):
     """Percent-encodes one path segment (room IDs, user IDs, event IDs, aliases)."""
     return urllib.parse.quote(s, safe="")

@@ -9,59 +9,15 @@ import json
 import unittest
 import uuid
 
-from harness import ServerFixture, q
+from harness import ApiUser, SharedServer, q
 
 V3 = "/_matrix/client/v3"
 PASSWORD = "client api password"
 
 
-class User:
-    def __init__(self, server, prefix, display_name=None):
-        self.server = server
-        self.localpart = "%s%s" % (prefix, uuid.uuid4().hex[:8])
-        self.user_id, self.token, self.device_id = server.register(self.localpart, PASSWORD)
-        if display_name:
-            self.ok("PUT", "/profile/%s/displayname" % q(self.user_id), {"displayname": display_name})
-
-    def http(self, method, path, body=None, token=None):
-        return self.server.http(method, V3 + path, body=body, token=token or self.token)
-
-    def ok(self, method, path, body=None):
-        st, resp = self.http(method, path, body)
-        assert st == 200, "%s %s: %s %r" % (method, path, st, resp)
-        return resp
-
-    def sync(self, since=None, filter_=None):
-        params = ["timeout=0"]
-        if since:
-            params.append("since=" + q(since))
-        if filter_ is not None:
-            params.append("filter=" + q(json.dumps(filter_)))
-        return self.ok("GET", "/sync?" + "&".join(params))
-
-    def send(self, room, body, extra=None):
-        content = {"msgtype": "m.text", "body": body}
-        content.update(extra or {})
-        return self.ok("PUT", "/rooms/%s/send/m.room.message/%s" % (q(room), uuid.uuid4().hex),
-                       content)["event_id"]
-
-    def uia_password(self, session):
-        return {"type": "m.login.password", "session": session,
-                "identifier": {"type": "m.id.user", "user": self.user_id}, "password": PASSWORD}
-
-
-class ClientApiTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerFixture(open_registration=True, rate_limit=False)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.teardown()
-
+class ClientApiTests(SharedServer, unittest.TestCase):
     def user(self, prefix, display_name=None):
-        return User(self.server, prefix, display_name)
+        return ApiUser(self.server, prefix, PASSWORD, display_name)
 
     # ---- discovery ----------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ import unittest
 import uuid
 
 from e2ee_helpers import CrossSigningKeys, FakeDevice, flip_signature, signed
-from harness import ServerFixture, q
+from harness import SharedServer, q
 
 V3 = "/_matrix/client/v3"
 PASSWORD = "e2ee bad input password"
@@ -66,15 +66,7 @@ class User:
         return body["device_id"], body["access_token"]
 
 
-class E2EEBadInputTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerFixture(open_registration=True, rate_limit=False)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.teardown()
+class E2EEBadInputTests(SharedServer, unittest.TestCase):
 
     def tearDown(self):
         # Whatever a test sent, the server must still be up and answering.

@@ -21,7 +21,7 @@ from nio import (AsyncClient, AsyncClientConfig, JoinResponse, LoginResponse, Me
                  RoomCreateResponse, RoomMessageText, RoomSendResponse)
 
 from e2ee_helpers import JsPeer, nio_step
-from harness import ServerFixture, q
+from harness import SharedServer, q
 from records_helpers import cli_export, read_bundle, verify_export
 
 PASSWORD = "nio e2ee password 1"
@@ -35,15 +35,7 @@ def uname(prefix):
     return "%s%s" % (prefix, uuid.uuid4().hex[:8])
 
 
-class NioJsE2EETests(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerFixture(open_registration=True, rate_limit=False)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.teardown()
+class NioJsE2EETests(SharedServer, unittest.IsolatedAsyncioTestCase):
 
     async def asyncSetUp(self):
         # unittest runs the loop in debug mode; olm work in callbacks is slow but expected.

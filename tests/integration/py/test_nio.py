@@ -13,7 +13,7 @@ from nio import (AsyncClient, AsyncClientConfig, InviteMemberEvent, JoinResponse
                  RoomResolveAliasResponse, RoomSendResponse, RoomTopicEvent,
                  RoomTypingResponse, RoomVisibility, SyncResponse, TypingNoticeEvent)
 
-from harness import ServerFixture, q
+from harness import SharedServer, q
 
 PASSWORD = "nio test password 1"
 SYNC_DEADLINE = 15.0
@@ -70,15 +70,7 @@ def find_event(resp, room_id, cls, cond=lambda e: True):
     return None
 
 
-class NioTests(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerFixture(open_registration=True, rate_limit=False)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.teardown()
+class NioTests(SharedServer, unittest.IsolatedAsyncioTestCase):
 
     async def asyncSetUp(self):
         self.clients = []

@@ -4,64 +4,22 @@ lazy-loaded members arrive in incremental syncs, transaction IDs are scoped to t
 and device lists tell a leaver whose devices stopped mattering.
 """
 
-import json
 import unittest
 import uuid
 
-from harness import ServerFixture, q
+from harness import ApiUser, SharedServer, q
 
 V3 = "/_matrix/client/v3"
 PASSWORD = "sync visibility password"
-
-
-class User:
-    def __init__(self, server, prefix):
-        self.server = server
-        self.user_id, self.token, self.device_id = server.register(
-            "%s%s" % (prefix, uuid.uuid4().hex[:8]), PASSWORD)
-        self.since = None
-
-    def http(self, method, path, body=None):
-        return self.server.http(method, V3 + path, body=body, token=self.token)
-
-    def ok(self, method, path, body=None):
-        st, resp = self.http(method, path, body)
-        assert st == 200, "%s %s: %s %r" % (method, path, st, resp)
-        return resp
-
-    def sync(self, filter_=None, since=None, timeout=0):
-        params = ["timeout=%d" % timeout]
-        if filter_ is not None:
-            params.append("filter=" + q(json.dumps(filter_)))
-        if since:
-            params.append("since=" + q(since))
-        return self.ok("GET", "/sync?" + "&".join(params))
-
-    def send(self, room, body, txn=None):
-        txn = txn or uuid.uuid4().hex
-        return self.ok("PUT", "/rooms/%s/send/m.room.message/%s" % (q(room), txn),
-                       {"msgtype": "m.text", "body": body})["event_id"]
-
-    def state(self, room, type_, content, key=""):
-        return self.ok("PUT", "/rooms/%s/state/%s/%s" % (q(room), type_, q(key)), content)
 
 
 def bodies(events):
     return [e.get("content", {}).get("body") for e in events if e.get("type") == "m.room.message"]
 
 
-class SyncVisibilityTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerFixture(open_registration=True, rate_limit=False)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.teardown()
-
+class SyncVisibilityTests(SharedServer, unittest.TestCase):
     def user(self, prefix):
-        return User(self.server, prefix)
+        return ApiUser(self.server, prefix, PASSWORD)
 
     def private_room(self, owner, history="shared"):
         room = owner.ok("POST", "/createRoom", {"preset": "private_chat"})["room_id"]
@@ -202,18 +160,9 @@ class SyncVisibilityTests(unittest.TestCase):
         self.assertTrue(self.server.alive())
 
 
-class DeviceListTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = ServerFixture(open_registration=True, rate_limit=False)
-        cls.server.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.teardown()
-
+class DeviceListTests(SharedServer, unittest.TestCase):
     def test_leaving_the_last_shared_room_lists_the_others_in_left(self):
-        alice, bob = User(self.server, "alice"), User(self.server, "bob")
+        alice, bob = ApiUser(self.server, "alice", PASSWORD), ApiUser(self.server, "bob", PASSWORD)
         room = alice.ok("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
         a0 = alice.sync()["next_batch"]
         b0 = bob.sync()["next_batch"]
@@ -231,7 +180,7 @@ class DeviceListTests(unittest.TestCase):
         self.assertIn(alice.user_id, changes["left"])
 
     def test_to_device_messages_for_unknown_devices_are_dropped(self):
-        alice, bob = User(self.server, "alice"), User(self.server, "bob")
+        alice, bob = ApiUser(self.server, "alice", PASSWORD), ApiUser(self.server, "bob", PASSWORD)
         ghost = "GHOST" + uuid.uuid4().hex[:6].upper()
         alice.ok("PUT", "/sendToDevice/m.test/%s" % uuid.uuid4().hex,
                  {"messages": {bob.user_id: {ghost: {"n": 1}, bob.device_id: {"n": 2}}}})
