@@ -67,8 +67,8 @@ Status MediaService::check_quota(storage::Conn& c, const std::string& user_id, i
 }
 
 Status MediaService::init() {
-  DS_TRY(files_.init());
-  return media::init_vips();
+  // libvips is loaded on the first thumbnail, not here (thumbnailer.cpp).
+  return files_.init();
 }
 
 Result<MediaService::Ingested> MediaService::ingest(const std::string& body,

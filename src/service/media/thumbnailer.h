@@ -9,8 +9,9 @@
 
 namespace despatch::media {
 
-// Starts libvips once per process: untrusted loaders blocked, no operation cache (buffers
-// are freed after each call), one thread per operation (the worker pool is the parallelism).
+// Loads and starts libvips once per process, on first use (image_size and make_thumbnail
+// call it): untrusted loaders blocked, no operation cache (buffers are freed after each
+// call), one thread per operation (the worker pool is the parallelism).
 Status init_vips();
 
 // True for the source types thumbnails are made from.
