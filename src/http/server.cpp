@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <optional>
 
 namespace despatch::http {
 
@@ -148,6 +149,88 @@ struct Server::Impl {
     }
   }
 
+  // One request as read off the connection. Reading and writing are coroutines of their
+  // own, so that while a handler runs (a /sync parked for minutes) the connection holds only
+  // this, not the parser's or the response's state.
+  struct Incoming {
+    Request request;
+    unsigned version = 11;
+    bool keep_alive = false;
+    size_t too_large = 0;  // the limit it exceeded; 0 when within it
+  };
+
+  // Reads the next request; nullopt when the connection is done (closed, timed out, broken).
+  asio::awaitable<std::optional<Incoming>> read_request(beast::tcp_stream& stream, beast::flat_buffer& buf) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(64 * 1024);
+    // No body limit while reading the header: Beast would fail the header on a large
+    // Content-Length, and the client deserves a 413 rather than a dropped connection.
+    parser.body_limit(boost::none);
+    stream.expires_after(std::chrono::seconds(120));  // idle keep-alive connection
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
+    if (ec) co_return std::nullopt;
+    auto& hreq = parser.get();
+    Incoming in;
+    in.version = hreq.version();
+    in.keep_alive = hreq.keep_alive();
+    // Media uploads have their own, larger limit; every other route keeps the default.
+    size_t limit = opts.max_body_bytes;
+    {
+      std::string_view target = hreq.target();
+      auto m = router.match(hreq.method_string(), target.substr(0, target.find('?')));
+      if (m.route && m.route->max_body > 0) limit = m.route->max_body;
+    }
+    bool too_large = parser.content_length() && *parser.content_length() > limit;
+    if (!too_large && hreq[bhttp::field::expect] == "100-continue") {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, in.version};
+      auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
+      if (wec) co_return std::nullopt;
+    }
+    if (!too_large) {
+      parser.body_limit(limit);
+      std::tie(ec, n) = co_await bhttp::async_read(stream, buf, parser, kTuple);
+      if (ec == bhttp::error::body_limit) too_large = true;
+      else if (ec) co_return std::nullopt;
+    }
+    stream.expires_never();  // handlers such as long-poll /sync bound their own time
+    if (too_large) {
+      in.too_large = limit;
+      co_return in;
+    }
+    Request& r = in.request;
+    r.method = std::string(hreq.method_string());
+    r.target = std::string(hreq.target());
+    for (auto& f : hreq) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(f.value());
+    }
+    r.body = std::move(hreq.body());
+    co_return in;
+  }
+
+  // Writes the reply; false when the write failed.
+  asio::awaitable<bool> write_reply(beast::tcp_stream& stream, Reply reply, unsigned version, bool keep_alive) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), version};
+    res.set(bhttp::field::server, "Despatch");
+    res.set(bhttp::field::access_control_allow_origin, "*");
+    res.set(bhttp::field::access_control_allow_methods, "GET, POST, PUT, DELETE, OPTIONS");
+    res.set(bhttp::field::access_control_allow_headers, "X-Requested-With, Content-Type, Authorization");
+    for (auto& [k, v] : reply.headers) res.set(k, v);
+    if (reply.content_type.empty()) {
+      res.set(bhttp::field::content_type, "application/json");
+      res.body() = json::serialize(reply.body);
+    } else {
+      res.set(bhttp::field::content_type, reply.content_type);
+      res.body() = std::move(reply.raw);
+    }
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    stream.expires_after(std::chrono::seconds(60));
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+    co_return !wec;
+  }
+
   asio::awaitable<void> session(tcp::socket sock) {
     beast::tcp_stream stream(std::move(sock));
     beast::flat_buffer buf;
@@ -158,81 +241,24 @@ struct Server::Impl {
       if (!ec) remote = ep.address().to_string();
     }
     for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(64 * 1024);
-      // No body limit while reading the header: Beast would fail the header on a large
-      // Content-Length, and the client deserves a 413 rather than a dropped connection.
-      parser.body_limit(boost::none);
-      stream.expires_after(std::chrono::seconds(120));  // idle keep-alive connection
-      auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
-      if (ec) break;
-      auto& hreq = parser.get();
-      // Media uploads have their own, larger limit; every other route keeps the default.
-      size_t limit = opts.max_body_bytes;
-      {
-        std::string_view target = hreq.target();
-        auto m = router.match(hreq.method_string(), target.substr(0, target.find('?')));
-        if (m.route && m.route->max_body > 0) limit = m.route->max_body;
-      }
-      bool too_large = parser.content_length() && *parser.content_length() > limit;
-      if (!too_large && hreq[bhttp::field::expect] == "100-continue") {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, hreq.version()};
-        auto [wec, wn] = co_await bhttp::async_write(stream, cont, kTuple);
-        if (wec) break;
-      }
-      Reply reply;
-      bool keep_alive = hreq.keep_alive();
-      bool drain = false;
-      if (!too_large) {
-        parser.body_limit(limit);
-        std::tie(ec, n) = co_await bhttp::async_read(stream, buf, parser, kTuple);
-        if (ec == bhttp::error::body_limit) too_large = true;
-        else if (ec) break;
-      }
-      stream.expires_never();  // handlers such as long-poll /sync bound their own time
-      if (too_large) {
-        reply = error_reply({413, errc::kTooLarge,
-                             "Request body too large (at most " + std::to_string(limit) + " bytes)", {}});
-        keep_alive = false;
-        drain = true;
-      } else {
-        Request r;
-        r.method = std::string(hreq.method_string());
-        r.target = std::string(hreq.target());
-        for (auto& f : hreq) {
-          std::string name(f.name_string());
-          for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          r.headers[name] = std::string(f.value());
-        }
-        r.body = std::move(hreq.body());
-        r.remote = remote;
-        reply = co_await handle(r);
-      }
-
-      bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status),
-                                              hreq.version()};
-      res.set(bhttp::field::server, "Despatch");
-      res.set(bhttp::field::access_control_allow_origin, "*");
-      res.set(bhttp::field::access_control_allow_methods, "GET, POST, PUT, DELETE, OPTIONS");
-      res.set(bhttp::field::access_control_allow_headers,
-              "X-Requested-With, Content-Type, Authorization");
-      for (auto& [k, v] : reply.headers) res.set(k, v);
-      if (reply.content_type.empty()) {
-        res.set(bhttp::field::content_type, "application/json");
-        res.body() = json::serialize(reply.body);
-      } else {
-        res.set(bhttp::field::content_type, reply.content_type);
-        res.body() = std::move(reply.raw);
-      }
-      res.keep_alive(keep_alive);
-      res.prepare_payload();
-      stream.expires_after(std::chrono::seconds(60));
-      auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
-      if (!wec && drain) {
+      std::optional<Incoming> in = co_await read_request(stream, buf);
+      if (!in) break;
+      if (in->too_large) {
+        Reply reply = error_reply({413, errc::kTooLarge,
+                                   "Request body too large (at most " + std::to_string(in->too_large) + " bytes)",
+                                   {}});
+        if (!co_await write_reply(stream, std::move(reply), in->version, false)) break;
         co_await drain_body(stream);
         co_return;
       }
-      if (wec || !keep_alive) break;
+      in->request.remote = remote;
+      // Nothing pipelined behind this request: give the read buffer back while it runs.
+      if (buf.size() == 0) buf.shrink_to_fit();
+      Reply reply = co_await handle(in->request);
+      bool keep_alive = in->keep_alive;
+      unsigned version = in->version;
+      in.reset();
+      if (!co_await write_reply(stream, std::move(reply), version, keep_alive) || !keep_alive) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

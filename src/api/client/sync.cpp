@@ -6,34 +6,48 @@
 
 namespace despatch::api {
 
+namespace {
+
+// The parameters of a /sync, checked. A plain function, so that none of its temporaries
+// lives in the frame of the request while it is parked.
+Result<SyncRequest> parse_sync_request(Request& req, App& app) {
+  SyncRequest s;
+  s.user_id = req.who().user_id;
+  s.device_id = req.who().device_id;
+  if (auto* since = req.query_param("since")) s.since = *since;
+  if (auto* fs = req.query_param("full_state")) {
+    if (*fs != "true" && *fs != "false") return Error::invalid_param("full_state must be true or false");
+    s.full_state = *fs == "true";
+  }
+  if (auto* p = req.query_param("set_presence")) {
+    if (*p != "online" && *p != "offline" && *p != "unavailable")
+      return Error::invalid_param("set_presence must be online, offline or unavailable");
+  }
+  DS_ASSIGN(auto timeout, query_int(req, "timeout", 0, INT64_MAX / 2));
+  s.timeout_ms = std::min(timeout.value_or(0), app.config.max_sync_timeout_ms);
+  if (auto* f = req.query_param("filter")) {
+    std::string user = s.user_id;
+    DS_ASSIGN(Filter filter, resolve_filter_param(*f, [&app, user](std::string_view id) {
+                auto v = app.account->get_filter(user, id);
+                return v.ok() ? *v : std::nullopt;
+              }));
+    s.filter = std::make_shared<const Filter>(std::move(filter));
+  }
+  return s;
+}
+
+Awaitable run_sync(App& app, Result<SyncRequest> s) {
+  if (!s.ok()) co_return s.error();
+  DS_CO_ASSIGN(json::object out, co_await app.sync->sync(*s));
+  co_return out;
+}
+
+}  // namespace
+
 void add_sync_routes(http::Router& r, App& app) {
   // GET /_matrix/client/v3/sync
   add_client(r, "GET", "/sync", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               SyncRequest s;
-               s.user_id = req.who().user_id;
-               s.device_id = req.who().device_id;
-               if (auto* since = req.query_param("since")) s.since = *since;
-               if (auto* fs = req.query_param("full_state")) {
-                 if (*fs != "true" && *fs != "false") co_return Error::invalid_param("full_state must be true or false");
-                 s.full_state = *fs == "true";
-               }
-               if (auto* p = req.query_param("set_presence")) {
-                 if (*p != "online" && *p != "offline" && *p != "unavailable")
-                   co_return Error::invalid_param("set_presence must be online, offline or unavailable");
-               }
-               DS_CO_ASSIGN(auto timeout, query_int(req, "timeout", 0, INT64_MAX / 2));
-               s.timeout_ms = std::min(timeout.value_or(0), app.config.max_sync_timeout_ms);
-               if (auto* f = req.query_param("filter")) {
-                 std::string user = s.user_id;
-                 DS_CO_ASSIGN(s.filter, resolve_filter_param(*f, [&app, user](std::string_view id) {
-                                auto v = app.account->get_filter(user, id);
-                                return v.ok() ? *v : std::nullopt;
-                              }));
-               }
-               DS_CO_ASSIGN(json::object out, co_await app.sync->sync(s));
-               co_return out;
-             });
+             [&app](Request& req) -> Awaitable { return run_sync(app, parse_sync_request(req, app)); });
 
   // POST /_matrix/client/v3/user/{userId}/filter
   add_client(r, "POST", "/user/{userId}/filter", Auth::kRequired, RateClass::kNormal,

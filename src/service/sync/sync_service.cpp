@@ -51,8 +51,8 @@ Result<std::vector<StoredEvent>> pick_timeline(Conn& c, const std::string& room_
 
 // The filter's event_fields: only the listed fields of each event (all when none are listed).
 json::object shaped(const SyncRequest& req, json::object ev) {
-  if (req.filter.event_fields.empty()) return ev;
-  return apply_event_fields(ev, req.filter.event_fields);
+  if (req.filter->event_fields.empty()) return ev;
+  return apply_event_fields(ev, req.filter->event_fields);
 }
 
 // Each user's latest member event at or before pos.
@@ -72,6 +72,11 @@ Result<std::vector<StoredEvent>> member_events(Conn& c, const std::string& room_
 }
 
 }  // namespace
+
+const std::shared_ptr<const Filter>& SyncRequest::default_filter() {
+  static const std::shared_ptr<const Filter> none = std::make_shared<const Filter>();
+  return none;
+}
 
 std::optional<SyncToken> SyncToken::parse(std::string_view s) {
   auto pos = parse_stream_token(s);
@@ -136,6 +141,7 @@ asio::awaitable<Result<json::object>> SyncService::sync(const SyncRequest& req) 
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) co_return r;
+    r = json::object{};  // an empty answer is rebuilt after the wait: hold nothing while parked
     co_await notifier_.wait(req.user_id, serial, left);
   }
 }
@@ -169,7 +175,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   for (auto& m : memberships) {
     std::string room_id = m.str(0), membership = m.str(1);
     int64_t pos = m.i64(2);
-    if (!room_allowed(req.filter.room, room_id)) continue;
+    if (!room_allowed(req.filter->room, room_id)) continue;
     if (membership == "join") {
       uint64_t typing_serial = 0;
       typing_.typing_in(room_id, &typing_serial);
@@ -186,7 +192,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
       invite[room_id] = json::object{{"invite_state", json::object{{"events", std::move(st["events"])}}}};
       *empty = false;
     } else if (membership == "leave" || membership == "ban") {
-      if (since ? pos <= since->pos : !req.filter.room.include_leave) continue;
+      if (since ? pos <= since->pos : !req.filter->room.include_leave) continue;
       DS_ASSIGN(json::object r, left_room(c, req, room_id, pos, since));
       leave[room_id] = std::move(r);
       *empty = false;
@@ -200,13 +206,13 @@ Result<json::object> SyncService::build(const SyncRequest& req,
                              {user, from, upto.pos}));
   for (auto& r : ad) {
     json::object ev{{"type", r.str(0)}, {"content", json::parse(r.str(1))}};
-    if (!matches(req.filter.account_data, ev)) continue;
+    if (!matches(req.filter->account_data, ev)) continue;
     have_push_rules |= r.str(0) == "m.push_rules";
     account_data.push_back(std::move(ev));
   }
   if (!since && !have_push_rules) {
     json::object ev{{"type", "m.push_rules"}, {"content", *push_.effective(user)}};
-    if (matches(req.filter.account_data, ev)) account_data.push_back(std::move(ev));
+    if (matches(req.filter->account_data, ev)) account_data.push_back(std::move(ev));
   }
   if (!account_data.empty()) *empty = false;
 
@@ -241,7 +247,7 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
                                               const SyncToken& upto, bool* empty) {
   DS_ASSIGN(std::string version, rooms_.room_version(room_id));
   DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, req.user_id));
-  const RoomFilter& rf = req.filter.room;
+  const RoomFilter& rf = req.filter->room;
   bool fresh = !since || req.full_state || member_pos > since->pos;
   int limit = effective_limit(rf.timeline);
   int64_t lower = fresh ? 0 : since->pos;
@@ -355,7 +361,7 @@ Result<json::object> SyncService::left_room(Conn& c, const SyncRequest& req,
                                             const std::optional<SyncToken>& since) {
   DS_ASSIGN(std::string version, rooms_.room_version(room_id));
   DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, req.user_id));
-  const RoomFilter& rf = req.filter.room;
+  const RoomFilter& rf = req.filter->room;
   bool limited = false;
   // Only what the user was allowed to see: someone who never joined (a rejected or withdrawn
   // invite, a pre-emptive ban) gets their own member event and nothing of the room's history.

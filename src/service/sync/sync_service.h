@@ -10,14 +10,20 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <memory>
+
 namespace despatch {
 
 struct SyncRequest {
   std::string user_id, device_id;
   std::string since;  // empty: initial sync
-  Filter filter;
+  // Shared and immutable: a parked /sync should not carry a 1 KiB filter of its own when it
+  // uses the default one.
+  std::shared_ptr<const Filter> filter = default_filter();
   bool full_state = false;
   int64_t timeout_ms = 0;
+
+  static const std::shared_ptr<const Filter>& default_filter();
 };
 
 // Parsed next_batch token: "s<stream_pos>_<typing serial>_<to-device position>". The last
