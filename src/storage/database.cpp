@@ -27,9 +27,29 @@ Result<std::unique_ptr<Database>> Database::open_sqlite(const std::string& data_
   DS_ASSIGN(auto row, query_one(*conn, "SELECT value FROM meta WHERE key='stream_pos'"));
   if (row) db->assigned_pos_ = std::stoll(row->str(0));
   db->committed_pos_ = db->assigned_pos_;
+  DS_TRY(conn->exec_script("PRAGMA wal_autocheckpoint=0;"));  // checkpoint_loop does it
+  DS_ASSIGN(db->checkpoint_conn_, SqliteConn::open(db->path_, false));
   db->writer_conn_ = std::move(conn);
   db->writer_ = std::thread([d = db.get()] { d->writer_loop(); });
+  db->checkpointer_ = std::thread([d = db.get()] { d->checkpoint_loop(); });
   return db;
+}
+
+void Database::checkpoint_loop() {
+  int64_t checkpointed_at = commits_.load();
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_checkpoint_.wait_for(lock, std::chrono::milliseconds(250));
+    if (stop_) break;
+    int64_t commits = commits_.load();
+    if (commits == checkpointed_at) continue;
+    lock.unlock();
+    // PASSIVE: copies what no reader still needs, never blocks the writer or readers.
+    auto st = checkpoint_conn_->exec_script("PRAGMA wal_checkpoint(PASSIVE);");
+    if (!st.ok()) DS_LOG(kWarn, "WAL checkpoint failed: {}", st.error().message);
+    checkpointed_at = commits;
+    lock.lock();
+  }
 }
 
 Database::~Database() {
@@ -38,6 +58,8 @@ Database::~Database() {
     stop_ = true;
   }
   cv_.notify_all();
+  cv_checkpoint_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
   if (writer_.joinable()) writer_.join();
 }
 

@@ -59,15 +59,21 @@ class Database {
   };
   Database() = default;
   void enqueue(Job job);
-
   void writer_loop();
+  // Copies committed WAL pages into the database file on a thread of its own, so that no
+  // commit waits for a checkpoint (SQLite would otherwise run one inside a commit now and
+  // then, stalling every writer for hundreds of milliseconds).
+  void checkpoint_loop();
 
   std::string path_;
   uint64_t serial_ = 0;
   std::unique_ptr<Conn> writer_conn_;
+  std::unique_ptr<Conn> checkpoint_conn_;
   std::thread writer_;
+  std::thread checkpointer_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable cv_checkpoint_;
   std::deque<Job> queue_;
   bool stop_ = false;
   int64_t assigned_pos_ = 0;  // writer thread only
