@@ -235,6 +235,25 @@ Result<json::object> KeyService::query(const std::string& requester, const json:
                       {"user_signing_keys", std::move(user_signing)}, {"failures", json::object{}}};
 }
 
+Result<std::optional<ClaimedKey>> claim_device_key(Conn& c, const std::string& user, const std::string& device,
+                                                   const std::string& alg) {
+  DS_ASSIGN(auto otk, storage::query_one(c, "SELECT key_id, json FROM one_time_keys WHERE user_id=? AND "
+                                            "device_id=? AND algorithm=? ORDER BY key_id LIMIT 1",
+                                         {user, device, alg}));
+  if (otk) {
+    DS_TRY(c.exec("DELETE FROM one_time_keys WHERE user_id=? AND device_id=? AND algorithm=? AND key_id=?",
+                  {user, device, alg, otk->str(0)}));
+    return std::optional<ClaimedKey>(ClaimedKey{otk->str(0), otk->str(1)});
+  }
+  DS_ASSIGN(auto fb, storage::query_one(c, "SELECT key_id, json FROM fallback_keys WHERE user_id=? AND "
+                                           "device_id=? AND algorithm=?",
+                                        {user, device, alg}));
+  if (!fb) return std::optional<ClaimedKey>{};
+  DS_TRY(c.exec("UPDATE fallback_keys SET used=1 WHERE user_id=? AND device_id=? AND algorithm=?",
+                {user, device, alg}));
+  return std::optional<ClaimedKey>(ClaimedKey{fb->str(0), fb->str(1)});
+}
+
 asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body) {
   auto* want = body.if_contains("one_time_keys");
   if (!want || !want->is_object()) co_return Error::bad_json("one_time_keys must be an object");
@@ -254,27 +273,9 @@ asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body
       json::object per_user;
       for (auto& [did, alg_v] : devs.as_object()) {
         std::string device(did), alg(alg_v.as_string());
-        DS_ASSIGN(auto otk, storage::query_one(c, "SELECT key_id, json FROM one_time_keys WHERE user_id=? AND "
-                                                  "device_id=? AND algorithm=? ORDER BY key_id LIMIT 1",
-                                               {user, device, alg}));
-        std::string key_id, text;
-        if (otk) {
-          key_id = otk->str(0);
-          text = otk->str(1);
-          DS_TRY(c.exec("DELETE FROM one_time_keys WHERE user_id=? AND device_id=? AND algorithm=? AND key_id=?",
-                        {user, device, alg, key_id}));
-        } else {
-          // Out of one-time keys: hand out the fallback key (reusable until replaced).
-          DS_ASSIGN(auto fb, storage::query_one(c, "SELECT key_id, json FROM fallback_keys WHERE user_id=? AND "
-                                                   "device_id=? AND algorithm=?",
-                                                {user, device, alg}));
-          if (!fb) continue;
-          key_id = fb->str(0);
-          text = fb->str(1);
-          DS_TRY(c.exec("UPDATE fallback_keys SET used=1 WHERE user_id=? AND device_id=? AND algorithm=?",
-                        {user, device, alg}));
-        }
-        per_user[device] = json::object{{alg + ":" + key_id, parse(text)}};
+        DS_ASSIGN(auto claimed, claim_device_key(c, user, device, alg));
+        if (!claimed) continue;
+        per_user[device] = json::object{{alg + ":" + claimed->key_id, parse(claimed->json)}};
         if (own && user == own->user_id() && device == own->device_id()) own_claimed = true;
       }
       if (!per_user.empty()) out[user] = std::move(per_user);

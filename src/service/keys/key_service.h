@@ -101,4 +101,13 @@ class KeyService {
 Status verify_key_signature(const json::object& obj, const std::string& user,
                             const std::string& key_id, const std::string& public_b64);
 
+// Inside a write job: takes one key of `algorithm` from a device, as /keys/claim does: a
+// one-time key (removed), else its fallback key (marked used, reusable until replaced).
+// nullopt when the device has neither.
+struct ClaimedKey {
+  std::string key_id, json;
+};
+Result<std::optional<ClaimedKey>> claim_device_key(storage::Conn& c, const std::string& user,
+                                                   const std::string& device, const std::string& algorithm);
+
 }  // namespace despatch

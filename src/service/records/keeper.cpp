@@ -42,6 +42,26 @@ std::optional<json::object> parse_object(std::string_view text) {
   return std::move(v.as_object());
 }
 
+// A device of user whose published keys have this curve25519 identity key (and, when given,
+// this ed25519 signing key).
+struct DeviceIdentity {
+  std::string device_id, ed25519;
+};
+Result<std::optional<DeviceIdentity>> device_with_keys(Conn& c, const std::string& user, const std::string& curve25519,
+                                                       const std::string& ed25519) {
+  DS_ASSIGN(auto devices, c.query("SELECT device_id, json FROM device_keys WHERE user_id=?", {user}));
+  for (auto& d : devices) {
+    auto dk = parse_object(d.str(1));
+    auto* keys = dk ? obj(*dk, "keys") : nullptr;
+    if (!keys) continue;
+    auto* curve = str(*keys, ("curve25519:" + d.str(0)).c_str());
+    auto* ed = str(*keys, ("ed25519:" + d.str(0)).c_str());
+    if (curve && *curve == curve25519 && ed && (ed25519.empty() || *ed == ed25519))
+      return std::optional<DeviceIdentity>(DeviceIdentity{d.str(0), std::string(*ed)});
+  }
+  return std::optional<DeviceIdentity>{};
+}
+
 std::string cache_key(const std::string& room_id, const std::string& session_id,
                       const std::string& sender_key) {
   return room_id + "|" + session_id + "|" + sender_key;
@@ -330,17 +350,8 @@ Status RecordsKeeper::handle_olm(Conn& c, const std::string& sender, const json:
     return reject("Olm payload names another recipient key");
   if (!p_keys || !str(*p_keys, "ed25519") || !p_type || !p_content) return reject("Olm payload lacks keys, type or content");
   // The sender's device with this identity key must have this signing key.
-  DS_ASSIGN(auto devices, c.query("SELECT device_id, json FROM device_keys WHERE user_id=?", {sender}));
-  bool device_ok = false;
-  for (auto& d : devices) {
-    auto dk = parse_object(d.str(1));
-    auto* keys = dk ? obj(*dk, "keys") : nullptr;
-    if (!keys) continue;
-    auto* curve = str(*keys, ("curve25519:" + d.str(0)).c_str());
-    auto* ed = str(*keys, ("ed25519:" + d.str(0)).c_str());
-    if (curve && *curve == sender_key && ed && *ed == *str(*p_keys, "ed25519")) device_ok = true;
-  }
-  if (!device_ok) return reject("no device of " + sender + " has these identity keys");
+  DS_ASSIGN(auto device, device_with_keys(c, sender, sender_key, std::string(*str(*p_keys, "ed25519"))));
+  if (!device) return reject("no device of " + sender + " has these identity keys");
 
   if (*p_type == "m.room_key") return handle_room_key(c, sender, sender_key, *p_content, false);
   if (*p_type == "m.forwarded_room_key") return handle_room_key(c, sender, sender_key, *p_content, true);
@@ -354,38 +365,13 @@ Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const 
   if (auto it = recovered_at_.find(sender_key); it != recovered_at_.end() && now - it->second < kHourMs)
     return ok_status();
   // The sender's device with that identity key, and its signing key.
-  DS_ASSIGN(auto devices, c.query("SELECT device_id, json FROM device_keys WHERE user_id=?", {sender}));
-  std::string device_id, ed25519;
-  for (auto& d : devices) {
-    auto dk = parse_object(d.str(1));
-    auto* keys = dk ? obj(*dk, "keys") : nullptr;
-    auto* curve = keys ? str(*keys, ("curve25519:" + d.str(0)).c_str()) : nullptr;
-    auto* ed = keys ? str(*keys, ("ed25519:" + d.str(0)).c_str()) : nullptr;
-    if (curve && *curve == sender_key && ed) {
-      device_id = d.str(0);
-      ed25519 = *ed;
-    }
-  }
-  if (device_id.empty()) return ok_status();
-  // Claim a one-time key as /keys/claim would (the fallback key when none is left).
-  DS_ASSIGN(auto otk, storage::query_one(c, "SELECT key_id, json FROM one_time_keys WHERE user_id=? AND device_id=? "
-                                            "AND algorithm=? LIMIT 1",
-                                         {sender, device_id, std::string(kSignedCurve25519)}));
-  std::string key_json;
-  if (otk) {
-    key_json = otk->str(1);
-    DS_TRY(c.exec("DELETE FROM one_time_keys WHERE user_id=? AND device_id=? AND algorithm=? AND key_id=?",
-                  {sender, device_id, std::string(kSignedCurve25519), otk->str(0)}));
-  } else {
-    DS_ASSIGN(auto fb, storage::query_one(c, "SELECT json FROM fallback_keys WHERE user_id=? AND device_id=? "
-                                             "AND algorithm=?",
-                                          {sender, device_id, std::string(kSignedCurve25519)}));
-    if (!fb) return ok_status();
-    key_json = fb->str(0);
-    DS_TRY(c.exec("UPDATE fallback_keys SET used=1 WHERE user_id=? AND device_id=? AND algorithm=?",
-                  {sender, device_id, std::string(kSignedCurve25519)}));
-  }
-  auto key_obj = parse_object(key_json);
+  DS_ASSIGN(auto device, device_with_keys(c, sender, sender_key, ""));
+  if (!device) return ok_status();
+  const std::string& device_id = device->device_id;
+  const std::string& ed25519 = device->ed25519;
+  DS_ASSIGN(auto claimed, claim_device_key(c, sender, device_id, kSignedCurve25519));
+  if (!claimed) return ok_status();
+  auto key_obj = parse_object(claimed->json);
   auto* one_time = key_obj ? str(*key_obj, "key") : nullptr;
   if (!one_time || !verify_key_signature(*key_obj, sender, "ed25519:" + device_id, ed25519).ok()) {
     DS_LOG(kWarn, "records keeper: {} {} has no validly signed one-time key; cannot renew the session", sender,
