@@ -164,4 +164,26 @@ Status check_canonical_values(const json::value& v) {
   }
 }
 
+Status check_json_numbers(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::int64:
+    case json::kind::uint64:
+      return check_canonical_values(v);
+    case json::kind::double_: {
+      double d = v.get_double();
+      if (!std::isfinite(d) || std::fabs(d) > static_cast<double>(kMaxCanonicalInt))
+        return Error::bad_json("Number out of range");
+      return ok_status();
+    }
+    case json::kind::array:
+      for (const auto& item : v.get_array()) DS_TRY(check_json_numbers(item));
+      return ok_status();
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) DS_TRY(check_json_numbers(kv.value()));
+      return ok_status();
+    default:
+      return ok_status();
+  }
+}
+
 }  // namespace despatch

@@ -27,4 +27,9 @@ Result<json::value> parse_strict_json(std::string_view text);
 // including integral ones like 1.0, fails with 400 M_BAD_JSON, as room versions 6+ require.
 Status check_canonical_values(const json::value& v);
 
+// Checks every number in `v` is one JSON can carry faithfully: integers within
+// +/-(2^53 - 1) and finite fractions no larger in magnitude (tag orders are fractions).
+// Anything else (1e400 parses as infinity) fails with 400 M_BAD_JSON.
+Status check_json_numbers(const json::value& v);
+
 }  // namespace despatch

@@ -1,6 +1,8 @@
 #include "http/server.h"
 
+#include "core/canonical_json.h"
 #include "core/log.h"
+#include "core/utf8.h"
 
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -22,9 +24,25 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 Reply error_reply(const Error& e) {
   json::object body = e.extra;
   body["errcode"] = e.errcode;
-  body["error"] = e.message;
+  // A message may quote what the client sent: it must still make a valid JSON body.
+  body["error"] = to_valid_utf8(e.message);
   return Reply(e.status, std::move(body));
 }
+
+namespace {
+
+// Path parameters and query strings reach handlers, storage and replies: they must be
+// UTF-8 without control characters (no identifier, event type, tag or transaction ID grammar
+// allows them). Nothing of the bad bytes is echoed back.
+bool is_clean_text(std::string_view s) {
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return is_valid_utf8(s);
+}
+
+}  // namespace
 
 struct Server::Impl {
   asio::io_context& io;
@@ -95,6 +113,12 @@ struct Server::Impl {
     }
     const Route& route = *m.route;
     r.params = std::move(m.params);
+    for (auto& p : r.params)
+      if (!is_clean_text(p))
+        co_return error_reply(Error::invalid_param("A path parameter is not valid UTF-8 text"));
+    for (auto& [k, v] : r.query)
+      if (!is_valid_utf8(k) || !is_valid_utf8(v))
+        co_return error_reply(Error::invalid_param("A query parameter is not valid UTF-8"));
 
     if (route.auth != Auth::kNone) {
       std::string token = bearer_token(r);
@@ -127,24 +151,33 @@ struct Server::Impl {
       if (r.body.empty()) {
         r.json = json::object{};
       } else {
-        boost::system::error_code ec;
-        r.json = json::parse(r.body, ec);
-        if (ec) co_return error_reply(Error::not_json("Request body is not valid JSON"));
+        auto parsed = parse_strict_json(r.body);
+        if (!parsed.ok()) co_return error_reply(Error::not_json("Request body is not valid JSON"));
+        r.json = std::move(parsed).value();
         if (!r.json.is_object())
           co_return error_reply(Error::bad_json("Request body must be a JSON object"));
+        // 1e400 parses as infinity, which no JSON can carry back out (a tag order stored as
+        // Infinity broke /sync): refuse such numbers before anything is stored.
+        if (auto st = check_json_numbers(r.json); !st.ok()) co_return error_reply(st.error());
       }
     }
 
     try {
       auto res = co_await route.handler(r);
       if (!res.ok()) {
-        if (res.error().status >= 500) DS_LOG(kError, "{} {}: {}", r.method, path, res.error().message);
-        co_return error_reply(res.error());
+        const Error& e = res.error();
+        if (e.status == 500) {
+          // Internal details (database text, file paths) are logged, never sent.
+          DS_LOG(kError, "{} {}: {}", r.method, to_valid_utf8(path), to_valid_utf8(e.message));
+          co_return error_reply(Error::internal("Internal server error"));
+        }
+        if (e.status > 500) DS_LOG(kError, "{} {}: {}", r.method, to_valid_utf8(path), to_valid_utf8(e.message));
+        co_return error_reply(e);
       }
       co_return std::move(res).value();
     } catch (const std::exception& ex) {
       // A handler bug must cost one request, never the server.
-      DS_LOG(kError, "{} {}: unhandled exception: {}", r.method, path, ex.what());
+      DS_LOG(kError, "{} {}: unhandled exception: {}", r.method, to_valid_utf8(path), ex.what());
       co_return error_reply(Error::internal("Internal server error"));
     }
   }

@@ -11,11 +11,6 @@ namespace {
 
 constexpr size_t kMaxEventBytes = 65536;
 
-Status check_event_type(const std::string& type) {
-  if (type.empty() || type.size() > 255) return Error::invalid_param("Invalid event type");
-  return ok_status();
-}
-
 }  // namespace
 
 void add_event_routes(http::Router& r, App& app) {
@@ -24,6 +19,7 @@ void add_event_routes(http::Router& r, App& app) {
              RateClass::kNormal, [&app](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
                DS_CO_TRY(check_event_type(req.param(1)));
+               DS_CO_TRY(check_txn_id(req.param(2)));
                DS_CO_TRY(check_canonical_values(req.json));
                if (req.body.size() > kMaxEventBytes) co_return Error::make(413, errc::kTooLarge, "Event too large");
                if (req.param(1) == "m.room.redaction")
@@ -40,6 +36,7 @@ void add_event_routes(http::Router& r, App& app) {
              RateClass::kNormal, [&app](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
                if (!is_valid_event_id(req.param(1))) co_return Error::invalid_param("Invalid event ID");
+               DS_CO_TRY(check_txn_id(req.param(2)));
                DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
                TxnRef txn{req.who().device_id, req.param(2), "redact:" + req.param(0) + ":"};
                DS_CO_ASSIGN(std::string id, co_await app.rooms->redact(req.who().user_id, req.param(0),

@@ -69,6 +69,8 @@ void add_keys_routes(http::Router& r, App& app) {
   // PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}
   add_client(r, "PUT", "/sendToDevice/{eventType}/{txnId}", Auth::kRequired, RateClass::kNone,
              [&app](Request& req) -> Awaitable {
+               DS_CO_TRY(check_event_type(req.param(0)));
+               DS_CO_TRY(check_txn_id(req.param(1)));
                auto* messages = req.body_object().if_contains("messages");
                if (!messages || !messages->is_object()) co_return Error::bad_json("messages must be an object");
                DS_CO_TRY(co_await app.keys->send_to_device(req.who().user_id, req.who().device_id, req.param(0),

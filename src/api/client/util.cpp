@@ -70,4 +70,14 @@ Status require_room_id(const std::string& room_id) {
   return ok_status();
 }
 
+Status check_event_type(const std::string& type) {
+  if (type.empty() || type.size() > 255) return Error::invalid_param("Invalid event type");
+  return ok_status();
+}
+
+Status check_txn_id(const std::string& txn_id) {
+  if (txn_id.empty() || txn_id.size() > 255) return Error::invalid_param("Invalid transaction ID");
+  return ok_status();
+}
+
 }  // namespace despatch::api

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "service/common/time.h"
 #include "service/rooms/auth_rules.h"
+#include "service/rooms/event_limits.h"
 #include "service/rooms/event_format.h"
 #include "service/rooms/power_levels.h"
 
@@ -80,6 +81,7 @@ Result<std::optional<std::string>> RoomWriter::find_txn(const std::string& user,
 
 Result<json::object> RoomWriter::append(const std::string& room_id, json::object ev,
                                         const TxnRef* txn) {
+  DS_TRY(check_event_shape(ev));
   DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
   touched_.insert(room_id);
   const std::string& sender = ev["sender"].as_string().c_str();
@@ -109,6 +111,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
 
   const json::object* prior = is_state ? find_state(room->state, type, state_key) : nullptr;
   hash_and_sign_event(ev, svc_.config_.server_name, svc_.key_, room->version);
+  DS_TRY(check_event_size(ev));
   std::string event_id = compute_event_id(ev, room->version);
   if (prior) {
     // Unsigned data is outside the hashes: the previous state helps clients render changes.

@@ -104,6 +104,17 @@ Result<std::vector<StoredEvent>> state_at(storage::Conn& c, const std::string& r
   return out;
 }
 
+Result<std::vector<StoredEvent>> readable_state_at(storage::Conn& c, const Visibility& vis,
+                                                   const std::string& room_id, int64_t pos) {
+  std::string m = vis.current_membership();
+  if (m == "join") return state_at(c, room_id, pos);
+  if ((m == "leave" || m == "ban") && vis.ever_joined())
+    return state_at(c, room_id, std::min(pos, vis.membership_pos()));
+  DS_ASSIGN(auto events, state_at(c, room_id, pos));
+  std::erase_if(events, [&](const StoredEvent& e) { return !vis.can_see(e); });
+  return events;
+}
+
 Result<std::vector<StoredEvent>> current_state(storage::Conn& c, const std::string& room_id) {
   DS_ASSIGN(auto rows, c.query("SELECT e.stream_pos, e.event_id, e.json, e.redacted_by, e.txn_device, "
                                "e.txn_id FROM current_state s JOIN events e ON e.event_id=s.event_id "

@@ -42,6 +42,12 @@ class Visibility {
 
 // State events of room_id as of stream position pos (latest per type and state_key).
 Result<std::vector<StoredEvent>> state_at(storage::Conn& c, const std::string& room_id, int64_t pos);
+// The part of the state as of pos that the user may read, by the rule /state follows: all of
+// it while joined; for a member who left, the state when they left (nothing set after);
+// otherwise only the state events history visibility lets them see. Every read that returns
+// state goes through this.
+Result<std::vector<StoredEvent>> readable_state_at(storage::Conn& c, const Visibility& vis,
+                                                   const std::string& room_id, int64_t pos);
 // The current state, from the current_state table.
 Result<std::vector<StoredEvent>> current_state(storage::Conn& c, const std::string& room_id);
 

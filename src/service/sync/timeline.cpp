@@ -87,7 +87,7 @@ Result<json::object> Timeline::messages(const std::string& user, const std::stri
   json::object out{{"start", stream_token(start)}, {"chunk", std::move(chunk)}};
   if (more) out["end"] = stream_token(cursor);
   if (filter.lazy_load_members && !senders.empty()) {
-    DS_ASSIGN(auto state, current_state(c, room_id));
+    DS_ASSIGN(auto state, readable_state_at(c, vis, room_id, rooms_.db().committed_stream_pos()));
     out["state"] = lazy_members(c, state, senders, version);
   }
   return out;
@@ -163,7 +163,8 @@ Result<json::object> Timeline::context(const std::string& user, const std::strin
   out["events_after"] = std::move(after);
   out["start"] = stream_token(std::max<int64_t>(start, 0));
   out["end"] = stream_token(end);
-  DS_ASSIGN(auto state, state_at(c, room_id, end));
+  // The state at the last event returned, as much of it as the caller may read.
+  DS_ASSIGN(auto state, readable_state_at(c, vis, room_id, end));
   if (filter.lazy_load_members) {
     out["state"] = lazy_members(c, state, senders, version);
   } else {

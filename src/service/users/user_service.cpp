@@ -383,6 +383,9 @@ asio::awaitable<Status> UserService::delete_devices(const std::string& user_id,
 Result<json::array> UserService::search_directory(const std::string& searcher,
                                                   const std::string& term, size_t limit,
                                                   bool* limited) {
+  // Longer terms name no one, and an unbounded LIKE pattern is work for the database.
+  if (term.size() > kMaxSearchTermBytes)
+    return Error::invalid_param("search_term is too long (at most " + std::to_string(kMaxSearchTermBytes) + " bytes)");
   std::string like = "%";
   for (char ch : term) {
     if (ch == '%' || ch == '_' || ch == '\\') like.push_back('\\');

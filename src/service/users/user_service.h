@@ -33,6 +33,9 @@ struct DeviceInfo {
   int64_t last_seen_ts = 0;
 };
 
+// The longest user directory or room directory search term accepted.
+inline constexpr size_t kMaxSearchTermBytes = 256;
+
 // Argon2id hashing (libsodium). Slow on purpose: call through CpuPool from request paths.
 Result<std::string> hash_password(const std::string& password);
 bool verify_password(const std::string& hash, const std::string& password);
@@ -93,7 +96,7 @@ class UserService {
                                                 const std::vector<std::string>& device_ids);
 
   // Users whose ID or display name contains term, visible to searcher (shares a room or is
-  // in a public room).
+  // in a public room). M_INVALID_PARAM for a term over kMaxSearchTermBytes.
   Result<json::array> search_directory(const std::string& searcher, const std::string& term,
                                        size_t limit, bool* limited);
 
