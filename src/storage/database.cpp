@@ -3,6 +3,7 @@
 #include "core/log.h"
 #include "storage/migrations.h"
 #include "storage/sqlite/sqlite_conn.h"
+#include "storage/sqlite/sqlite_stores.h"
 
 #include <filesystem>
 #include <unordered_map>
@@ -74,6 +75,22 @@ Conn& Database::reader() {
     c = std::move(r).value();
   }
   return *c;
+}
+
+Stores& Database::read() {
+  thread_local std::unordered_map<uint64_t, std::unique_ptr<SqliteStores>> views;
+  auto& v = views[serial_];
+  if (!v) {
+    // A read view hands out no stream positions: only the writer assigns them.
+    v = std::make_unique<SqliteStores>(reader(), []() -> int64_t {
+      throw std::logic_error("stream position requested outside a write");
+    });
+  }
+  return *v;
+}
+
+std::unique_ptr<Txn> Database::txn_over(Conn& c) {
+  return std::make_unique<SqliteStores>(c, [this] { return next_stream_pos(); });
 }
 
 void Database::enqueue(Job job) {

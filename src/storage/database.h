@@ -5,6 +5,7 @@
 #pragma once
 
 #include "storage/conn.h"
+#include "storage/stores.h"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -30,6 +31,18 @@ class Database {
 
   // This thread's read connection. Sees only committed data.
   Conn& reader();
+  // This thread's read view of every store. Sees only committed data.
+  Stores& read();
+
+  // Runs fn on the writer thread with the stores of the open transaction; completes when
+  // its group's commit is durable. An error from fn rolls back fn's own changes only.
+  template <class T>
+  boost::asio::awaitable<Result<T>> transact(std::function<Result<T>(Txn&)> fn);
+  template <class T>
+  Result<T> transact_blocking(std::function<Result<T>(Txn&)> fn);
+  // The stores over a write job's connection, for jobs not yet moved to transact (they
+  // still take the Conn).
+  std::unique_ptr<Txn> txn_over(Conn& c);
 
   // Runs fn on the writer thread; completes when its group's commit is durable. An error
   // from fn rolls back fn's own changes only.
@@ -81,6 +94,16 @@ class Database {
   std::atomic<int64_t> commits_{0};
   std::vector<std::function<void()>> on_rollback_;
 };
+
+template <class T>
+boost::asio::awaitable<Result<T>> Database::transact(std::function<Result<T>(Txn&)> fn) {
+  return write<T>([this, fn = std::move(fn)](Conn& c) -> Result<T> { return fn(*txn_over(c)); });
+}
+
+template <class T>
+Result<T> Database::transact_blocking(std::function<Result<T>(Txn&)> fn) {
+  return write_blocking<T>([this, &fn](Conn& c) -> Result<T> { return fn(*txn_over(c)); });
+}
 
 // Deliberately not a coroutine: g++ 12 mishandles std::function parameters of coroutines
 // (double destruction). async_initiate stores fn in the returned awaitable instead.

@@ -28,7 +28,6 @@ class PushService {
       std::function<Result<json::object>(const json::object& overrides)> change);
 
  private:
-  Result<json::object> load(storage::Conn& c, const std::string& user_id);
   storage::Database& db_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const json::object>> cache_;

@@ -6,19 +6,7 @@
 
 namespace despatch {
 
-Result<StoredEvent> parse_event_row(const storage::Row& row) {
-  StoredEvent e;
-  e.pos = row.i64(0);
-  e.event_id = row.str(1);
-  boost::system::error_code ec;
-  auto v = json::parse(row.str(2), ec);
-  if (ec || !v.is_object()) return Error::internal("corrupt event " + e.event_id);
-  e.pdu = std::move(v.as_object());
-  e.redacted_by = row.str(3);
-  e.txn_device = row.str(4);
-  e.txn_id = row.str(5);
-  return e;
-}
+Result<StoredEvent> parse_event_row(const storage::Row& row) { return storage::event_from_row(row); }
 
 Result<std::optional<StoredEvent>> load_event(storage::Conn& c, const std::string& event_id) {
   DS_ASSIGN(auto row, storage::query_one(

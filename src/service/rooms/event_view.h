@@ -3,6 +3,8 @@
 
 #include "core/result.h"
 #include "storage/conn.h"
+#include "storage/event_store.h"
+#include "storage/sqlite/event_store.h"
 
 #include <optional>
 #include <string>
@@ -10,17 +12,11 @@
 
 namespace despatch {
 
-struct StoredEvent {
-  int64_t pos = 0;
-  std::string event_id;
-  json::object pdu;  // as stored: federation format without event_id
-  std::string redacted_by;
-  std::string txn_device, txn_id;
-};
+using storage::StoredEvent;
 
-// Columns every event query selects, in this order, for parse_event_row.
-inline constexpr const char* kEventColumns =
-    "stream_pos, event_id, json, redacted_by, txn_device, txn_id";
+// Columns every event query selects, in this order, for parse_event_row. Both go once the
+// event queries left in services move into the event store.
+using storage::kEventColumns;
 Result<StoredEvent> parse_event_row(const storage::Row& row);
 
 Result<std::optional<StoredEvent>> load_event(storage::Conn& c, const std::string& event_id);

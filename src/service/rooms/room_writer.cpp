@@ -9,6 +9,7 @@
 #include "service/rooms/event_limits.h"
 #include "service/rooms/event_format.h"
 #include "service/rooms/power_levels.h"
+#include "storage/receipt_store.h"
 
 namespace despatch {
 
@@ -136,8 +137,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
                   relates.empty() ? Value(nullptr) : Value(relates),
                   rel_type.empty() ? Value(nullptr) : Value(rel_type)}));
   // Sending in a room reads everything before it (spec: push, "Marking notifications as read").
-  DS_TRY(c_.exec("DELETE FROM notifications WHERE room_id=? AND user_id=? AND stream_pos<?",
-                 {room_id, sender, pos}));
+  DS_TRY(t_->receipts().clear_notifications_before(room_id, sender, pos));
   if (txn)
     DS_TRY(c_.exec("INSERT INTO txn_ids(user_id, device_id, txn_id, event_id) VALUES(?,?,?,?)",
                    {sender, txn->device_id, txn->scope + txn->txn_id, event_id}));
@@ -269,9 +269,7 @@ Status RoomWriter::store_notifications(const RoomService::RoomState& room,
     auto rules = svc_.push_.effective(user);
     PushActions a = evaluate_push_rules(*rules, event, ctx);
     if (!a.notify) continue;
-    DS_TRY(c_.exec("INSERT INTO notifications(room_id, user_id, stream_pos, highlight) VALUES(?,?,?,?)",
-                   {std::string(event.at("room_id").as_string()), user, pos,
-                    int64_t{a.highlight ? 1 : 0}}));
+    DS_TRY(t_->receipts().add_notification(std::string(event.at("room_id").as_string()), user, pos, a.highlight));
   }
   return ok_status();
 }

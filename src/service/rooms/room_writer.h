@@ -13,7 +13,7 @@ namespace despatch {
 
 class RoomWriter {
  public:
-  RoomWriter(RoomService& svc, storage::Conn& conn) : svc_(svc), c_(conn) {}
+  RoomWriter(RoomService& svc, storage::Conn& conn) : svc_(svc), c_(conn), t_(svc.db_.txn_over(conn)) {}
   // A failed job leaves the writer's cache of touched rooms stale: drop them.
   ~RoomWriter();
   void commit() { committed_ = true; }
@@ -55,6 +55,7 @@ class RoomWriter {
                              int64_t pos);
   RoomService& svc_;
   storage::Conn& c_;
+  std::unique_ptr<storage::Txn> t_;  // the same transaction, through its stores
   std::set<std::string> touched_;
   std::set<std::string> wake_;
   std::optional<json::object> keeper_refusal_;

@@ -3,6 +3,10 @@
 #include "service/common/time.h"
 #include "service/rooms/visibility.h"
 #include "service/sync/timeline.h"
+#include "storage/account_data_store.h"
+#include "storage/event_store.h"
+#include "storage/membership_store.h"
+#include "storage/receipt_store.h"
 
 #include <set>
 
@@ -109,10 +113,8 @@ std::string SyncToken::str() const {
 
 std::vector<std::string> SyncService::joined_members(const std::string& room_id) {
   std::vector<std::string> out;
-  auto rows = rooms_.db().reader().query(
-      "SELECT user_id FROM memberships WHERE room_id=? AND membership='join'", {room_id});
-  if (rows.ok())
-    for (auto& r : *rows) out.push_back(r.str(0));
+  auto users = rooms_.db().read().memberships().users_with(room_id, "join");
+  if (users.ok()) out = std::move(*users);
   return out;
 }
 
@@ -150,6 +152,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
                                         const std::optional<SyncToken>& since,
                                         const SyncToken& upto, bool* empty) {
   Conn& c = rooms_.db().reader();
+  storage::Stores& s = rooms_.db().read();
   const std::string& user = req.user_id;
   int64_t from = since ? since->pos : 0;
   *empty = true;
@@ -157,24 +160,18 @@ Result<json::object> SyncService::build(const SyncRequest& req,
 
   std::set<std::string> changed;
   if (since) {
-    for (const char* sql : {"SELECT DISTINCT room_id FROM events WHERE stream_pos>? AND stream_pos<=?",
-                            "SELECT DISTINCT room_id FROM receipts WHERE stream_pos>? AND stream_pos<=?"}) {
-      DS_ASSIGN(auto rows, c.query(sql, {from, upto.pos}));
-      for (auto& r : rows) changed.insert(r.str(0));
-    }
-    DS_ASSIGN(auto rows, c.query("SELECT DISTINCT room_id FROM account_data WHERE user_id=? AND "
-                                 "room_id<>'' AND stream_pos>? AND stream_pos<=?",
-                                 {user, from, upto.pos}));
-    for (auto& r : rows) changed.insert(r.str(0));
+    DS_ASSIGN(auto with_events, s.events().rooms_changed(from, upto.pos));
+    DS_ASSIGN(auto with_receipts, s.receipts().rooms_changed(from, upto.pos));
+    DS_ASSIGN(auto with_data, s.account_data().rooms_changed(user, from, upto.pos));
+    for (auto* rooms : {&with_events, &with_receipts, &with_data}) changed.insert(rooms->begin(), rooms->end());
   }
 
-  DS_ASSIGN(auto memberships, c.query("SELECT room_id, membership, stream_pos FROM memberships "
-                                      "WHERE user_id=? AND forgotten=0 AND stream_pos<=?",
-                                      {user, upto.pos}));
+  DS_ASSIGN(auto memberships, s.memberships().rooms_of(user, upto.pos));
   json::object join, invite, leave;
   for (auto& m : memberships) {
-    std::string room_id = m.str(0), membership = m.str(1);
-    int64_t pos = m.i64(2);
+    const std::string& room_id = m.room_id;
+    const std::string& membership = m.membership;
+    int64_t pos = m.stream_pos;
     if (!room_allowed(req.filter->room, room_id)) continue;
     if (membership == "join") {
       uint64_t typing_serial = 0;
@@ -201,13 +198,11 @@ Result<json::object> SyncService::build(const SyncRequest& req,
 
   json::array account_data;
   bool have_push_rules = false;
-  DS_ASSIGN(auto ad, c.query("SELECT type, content FROM account_data WHERE user_id=? AND room_id='' "
-                             "AND stream_pos>? AND stream_pos<=?",
-                             {user, from, upto.pos}));
-  for (auto& r : ad) {
-    json::object ev{{"type", r.str(0)}, {"content", json::parse(r.str(1))}};
+  DS_ASSIGN(auto ad, s.account_data().changed(user, "", from, upto.pos));
+  for (auto& entry : ad) {
+    json::object ev{{"type", entry.type}, {"content", std::move(entry.content)}};
     if (!matches(req.filter->account_data, ev)) continue;
-    have_push_rules |= r.str(0) == "m.push_rules";
+    have_push_rules |= entry.type == "m.push_rules";
     account_data.push_back(std::move(ev));
   }
   if (!since && !have_push_rules) {
@@ -293,19 +288,18 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
     json::object ev{{"type", "m.typing"}, {"content", json::object{{"user_ids", ids}}}};
     if (matches(rf.ephemeral, ev, room_id)) ephemeral.push_back(std::move(ev));
   }
-  DS_ASSIGN(auto receipts, c.query("SELECT user_id, receipt_type, thread_id, event_id, ts FROM receipts "
-                                   "WHERE room_id=? AND stream_pos>? AND stream_pos<=?",
-                                   {room_id, fresh ? int64_t{0} : since->pos, upto.pos}));
+  storage::Stores& s = rooms_.db().read();
+  DS_ASSIGN(auto receipts, s.receipts().receipts_changed(room_id, fresh ? int64_t{0} : since->pos, upto.pos));
   json::object rc;  // event_id -> receipt type -> user -> info
   for (auto& r : receipts) {
-    if (r.str(1) == "m.read.private" && r.str(0) != req.user_id) continue;
-    json::object info{{"ts", r.i64(4)}};
-    if (!r.str(2).empty()) info["thread_id"] = r.str(2);
-    json::value& ev = rc[r.str(3)];
+    if (r.receipt_type == "m.read.private" && r.user_id != req.user_id) continue;
+    json::object info{{"ts", r.ts}};
+    if (!r.thread_id.empty()) info["thread_id"] = r.thread_id;
+    json::value& ev = rc[r.event_id];
     if (!ev.is_object()) ev = json::object{};
-    json::value& ty = ev.as_object()[r.str(1)];
+    json::value& ty = ev.as_object()[r.receipt_type];
     if (!ty.is_object()) ty = json::object{};
-    ty.as_object()[r.str(0)] = std::move(info);
+    ty.as_object()[r.user_id] = std::move(info);
   }
   {
     json::object ev{{"type", "m.receipt"}, {"content", rc}};
@@ -313,31 +307,22 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
   }
 
   json::array room_data;
-  DS_ASSIGN(auto ad, c.query("SELECT type, content FROM account_data WHERE user_id=? AND room_id=? "
-                             "AND stream_pos>? AND stream_pos<=?",
-                             {req.user_id, room_id, fresh ? int64_t{0} : since->pos, upto.pos}));
-  for (auto& r : ad) {
-    json::object ev{{"type", r.str(0)}, {"content", json::parse(r.str(1))}};
+  DS_ASSIGN(auto ad, s.account_data().changed(req.user_id, room_id, fresh ? int64_t{0} : since->pos, upto.pos));
+  for (auto& entry : ad) {
+    json::object ev{{"type", entry.type}, {"content", std::move(entry.content)}};
     if (matches(rf.account_data, ev, room_id)) room_data.push_back(std::move(ev));
   }
 
-  DS_ASSIGN(auto read_row, storage::query_one(c, "SELECT MAX(event_pos) FROM receipts WHERE room_id=? AND "
-                                                 "user_id=? AND receipt_type IN ('m.read','m.read.private')",
-                                              {room_id, req.user_id}));
-  int64_t read_pos = read_row && !read_row->is_null(0) ? read_row->i64(0) : 0;
-  DS_ASSIGN(auto counts, storage::query_one(c, "SELECT COUNT(*), COALESCE(SUM(highlight),0) FROM notifications "
-                                               "WHERE room_id=? AND user_id=? AND stream_pos>? AND stream_pos<=?",
-                                            {room_id, req.user_id, read_pos, upto.pos}));
+  DS_ASSIGN(int64_t read_pos, s.receipts().read_up_to(room_id, req.user_id));
+  DS_ASSIGN(auto counts, s.receipts().count_notifications(room_id, req.user_id, read_pos, upto.pos));
 
   json::object summary;
-  DS_ASSIGN(auto mrows, c.query("SELECT user_id, membership FROM memberships WHERE room_id=? AND "
-                                "membership IN ('join','invite') ORDER BY user_id",
-                                {room_id}));
+  DS_ASSIGN(auto members, s.memberships().joined_and_invited(room_id));
   int64_t joined = 0, invited = 0;
   json::array heroes;
-  for (auto& r : mrows) {
-    (r.str(1) == "join" ? joined : invited)++;
-    if (r.str(0) != req.user_id && heroes.size() < 5) heroes.push_back(json::string(r.str(0)));
+  for (auto& m : members) {
+    (m.membership == "join" ? joined : invited)++;
+    if (m.user_id != req.user_id && heroes.size() < 5) heroes.push_back(json::string(m.user_id));
   }
   summary["m.heroes"] = std::move(heroes);
   summary["m.joined_member_count"] = joined;
@@ -352,8 +337,8 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
       {"ephemeral", json::object{{"events", std::move(ephemeral)}}},
       {"account_data", json::object{{"events", std::move(room_data)}}},
       {"summary", std::move(summary)},
-      {"unread_notifications", json::object{{"notification_count", counts ? counts->i64(0) : 0},
-                                            {"highlight_count", counts ? counts->i64(1) : 0}}}};
+      {"unread_notifications", json::object{{"notification_count", counts.notifications},
+                                            {"highlight_count", counts.highlights}}}};
 }
 
 Result<json::object> SyncService::left_room(Conn& c, const SyncRequest& req,

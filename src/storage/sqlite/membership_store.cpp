@@ -1,0 +1,40 @@
+#include "storage/sqlite/membership_store.h"
+
+namespace despatch::storage {
+
+Result<std::optional<std::string>> SqliteMembershipStore::membership(const std::string& room_id,
+                                                                     const std::string& user) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
+                                {room_id, user}));
+  if (!row) return std::optional<std::string>{};
+  return std::optional<std::string>(row->str(0));
+}
+
+Result<std::vector<std::string>> SqliteMembershipStore::users_with(const std::string& room_id,
+                                                                   const std::string& membership) {
+  DS_ASSIGN(auto rows, c_.query("SELECT user_id FROM memberships WHERE room_id=? AND membership=?",
+                                {room_id, membership}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
+Result<std::vector<MembershipRow>> SqliteMembershipStore::rooms_of(const std::string& user, int64_t upto) {
+  DS_ASSIGN(auto rows, c_.query("SELECT room_id, membership, stream_pos FROM memberships "
+                                "WHERE user_id=? AND forgotten=0 AND stream_pos<=?",
+                                {user, upto}));
+  std::vector<MembershipRow> out;
+  for (auto& r : rows) out.push_back({r.str(0), user, r.str(1), r.i64(2)});
+  return out;
+}
+
+Result<std::vector<MembershipRow>> SqliteMembershipStore::joined_and_invited(const std::string& room_id) {
+  DS_ASSIGN(auto rows, c_.query("SELECT user_id, membership, stream_pos FROM memberships WHERE room_id=? AND "
+                                "membership IN ('join','invite') ORDER BY user_id",
+                                {room_id}));
+  std::vector<MembershipRow> out;
+  for (auto& r : rows) out.push_back({room_id, r.str(0), r.str(1), r.i64(2)});
+  return out;
+}
+
+}  // namespace despatch::storage

@@ -1,0 +1,34 @@
+// The storage seam: one store per domain, each owning its tables, reached through Stores.
+// Services call typed store methods and hold no SQL; a backend (sqlite/ now, PostgreSQL
+// next) implements every store. A read view (Database::read) and a write transaction
+// (Txn, what Database::transact hands a write job) expose the same stores.
+#pragma once
+
+#include <cstdint>
+
+namespace despatch::storage {
+
+class AccountDataStore;
+class EventStore;
+class MembershipStore;
+class ReceiptStore;
+
+class Stores {
+ public:
+  virtual ~Stores() = default;
+  virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
+  virtual EventStore& events() = 0;              // events, txn_ids
+  virtual MembershipStore& memberships() = 0;    // memberships
+  virtual ReceiptStore& receipts() = 0;          // receipts, notifications
+};
+
+// A write job's view: the stores, writing inside the group commit, and the stream positions
+// that order what it writes for /sync.
+class Txn : public Stores {
+ public:
+  // The next position of the server's one event/receipt/account-data stream (an in-process
+  // counter on SQLite, where one writer assigns them; a sequence on PostgreSQL).
+  virtual int64_t next_stream_pos() = 0;
+};
+
+}  // namespace despatch::storage
