@@ -5,6 +5,7 @@
 #include "core/result.h"
 #include "storage/stores.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,14 +20,61 @@ struct StoredEvent {
   std::string txn_device, txn_id;
 };
 
+// A new event as the writer stores it: the PDU text and the columns queries select on.
+struct NewEvent {
+  int64_t pos = 0;
+  std::string event_id, room_id, type;
+  std::optional<std::string> state_key;
+  std::string sender;
+  int64_t origin_server_ts = 0;
+  std::string json;  // the PDU, serialised
+  std::optional<std::string> txn_device, txn_id;
+  std::string relates_to, rel_type;  // "" when the event relates to nothing
+};
+
+// A run of a room's events by stream position: those with after < pos <= upto.
+struct EventRange {
+  int64_t after = 0;
+  int64_t upto = INT64_MAX;
+  bool newest_first = false;
+  int limit = 100;
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
+  virtual Status insert(const NewEvent& e) = 0;
+  // Marks target (an event of room_id not yet redacted) as redacted by redaction_id.
+  virtual Status mark_redacted(const std::string& target_id, const std::string& room_id,
+                               const std::string& redaction_id) = 0;
+
   virtual Result<std::optional<StoredEvent>> event(const std::string& event_id) = 0;
   // The stream position of an event of the room, nullopt when the room has no such event.
   virtual Result<std::optional<int64_t>> stream_pos_of(const std::string& event_id, const std::string& room_id) = 0;
   // Rooms with events stored in (from, to].
   virtual Result<std::vector<std::string>> rooms_changed(int64_t from, int64_t to) = 0;
+  virtual Result<std::vector<StoredEvent>> room_events(const std::string& room_id, const EventRange& range) = 0;
+  // Whether the room has any event with after < pos <= upto.
+  virtual Result<bool> has_events(const std::string& room_id, int64_t after, int64_t upto) = 0;
+  // Events relating to event_id (rel_type and type "" for any), paged like room_events.
+  virtual Result<std::vector<StoredEvent>> relations(const std::string& room_id, const std::string& event_id,
+                                                     const std::string& rel_type, const std::string& type,
+                                                     const EventRange& range) = 0;
+  // The newest unredacted m.replace of event_id by sender, if any.
+  virtual Result<std::optional<StoredEvent>> latest_edit(const std::string& event_id, const std::string& sender) = 0;
+  // State events of the room as of stream position pos (the newest per type and state_key).
+  virtual Result<std::vector<StoredEvent>> state_at(const std::string& room_id, int64_t pos) = 0;
+  // The newest event of the given state type and key at or before pos.
+  virtual Result<std::optional<StoredEvent>> state_event_at(const std::string& room_id, const std::string& type,
+                                                            const std::string& state_key, int64_t pos) = 0;
+  // The user's member events and the room's history_visibility events, oldest first.
+  virtual Result<std::vector<StoredEvent>> visibility_events(const std::string& room_id, const std::string& user) = 0;
+
+  // txn_ids: (user_id, device_id, txn_id) -> event_id, for /send and /redact idempotency.
+  virtual Result<std::optional<std::string>> txn_event(const std::string& user, const std::string& device,
+                                                       const std::string& txn_id) = 0;
+  virtual Status put_txn(const std::string& user, const std::string& device, const std::string& txn_id,
+                         const std::string& event_id) = 0;
 };
 
 }  // namespace despatch::storage

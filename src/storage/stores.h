@@ -12,6 +12,9 @@ class AccountDataStore;
 class EventStore;
 class MembershipStore;
 class ReceiptStore;
+class RoomStore;
+class StateStore;
+class UserStore;
 
 class Stores {
  public:
@@ -20,6 +23,9 @@ class Stores {
   virtual EventStore& events() = 0;              // events, txn_ids
   virtual MembershipStore& memberships() = 0;    // memberships
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
+  virtual RoomStore& rooms() = 0;                // rooms, room_aliases
+  virtual StateStore& state() = 0;               // current_state
+  virtual UserStore& users() = 0;                // users
 };
 
 // A write job's view: the stores, writing inside the group commit, and the stream positions

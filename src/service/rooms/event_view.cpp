@@ -6,18 +6,11 @@
 
 namespace despatch {
 
-Result<StoredEvent> parse_event_row(const storage::Row& row) { return storage::event_from_row(row); }
-
-Result<std::optional<StoredEvent>> load_event(storage::Conn& c, const std::string& event_id) {
-  DS_ASSIGN(auto row, storage::query_one(
-                          c, std::string("SELECT ") + kEventColumns + " FROM events WHERE event_id=?",
-                          {event_id}));
-  if (!row) return std::optional<StoredEvent>{};
-  DS_ASSIGN(StoredEvent e, parse_event_row(*row));
-  return std::optional<StoredEvent>(std::move(e));
+Result<std::optional<StoredEvent>> load_event(storage::Stores& s, const std::string& event_id) {
+  return s.events().event(event_id);
 }
 
-json::object client_event(storage::Conn& c, const StoredEvent& ev, const std::string& room_version,
+json::object client_event(storage::Stores& s, const StoredEvent& ev, const std::string& room_version,
                           const std::string& viewer_device) {
   const json::object* src = &ev.pdu;
   json::object redacted;
@@ -32,7 +25,7 @@ json::object client_event(storage::Conn& c, const StoredEvent& ev, const std::st
   if (!ev.redacted_by.empty()) {
     redacted = redact_event(ev.pdu, room_version);
     src = &redacted;
-    auto r = load_event(c, ev.redacted_by);
+    auto r = load_event(s, ev.redacted_by);
     if (r.ok() && *r) because = std::move(**r);
   }
   json::object out;
@@ -54,20 +47,13 @@ json::object client_event(storage::Conn& c, const StoredEvent& ev, const std::st
   if (auto* ts = ev.pdu.if_contains("origin_server_ts"); ts && ts->is_int64())
     u["age"] = now_ms() - ts->as_int64();
   if (!viewer_device.empty() && viewer_device == ev.txn_device) u["transaction_id"] = ev.txn_id;
-  if (because) u["redacted_because"] = client_event(c, *because, room_version);
+  if (because) u["redacted_because"] = client_event(s, *because, room_version);
   // Bundle the latest edit by the original sender (spec: "Server-side aggregation of
   // m.replace relationships").
   if (!because && !erased && !ev.pdu.contains("state_key") && sender && sender->is_string()) {
-    auto edit = storage::query_one(
-        c, std::string("SELECT ") + kEventColumns +
-               " FROM events WHERE relates_to=? AND rel_type='m.replace' AND sender=? AND redacted_by IS NULL "
-               "ORDER BY stream_pos DESC LIMIT 1",
-        {ev.event_id, std::string(sender->as_string())});
-    if (edit.ok() && *edit) {
-      auto e = parse_event_row(**edit);
-      if (e.ok())
-        u["m.relations"] = json::object{{"m.replace", client_event(c, *e, room_version)}};
-    }
+    auto edit = s.events().latest_edit(ev.event_id, std::string(sender->as_string()));
+    if (edit.ok() && *edit)
+      u["m.relations"] = json::object{{"m.replace", client_event(s, **edit, room_version)}};
   }
   out["unsigned"] = std::move(u);
   return out;

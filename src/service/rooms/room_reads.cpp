@@ -3,31 +3,37 @@
 #include "service/rooms/power_levels.h"
 #include "service/rooms/room_service.h"
 #include "service/rooms/visibility.h"
+#include "storage/event_store.h"
+#include "storage/membership_store.h"
+#include "storage/room_store.h"
+#include "storage/user_store.h"
+
+#include <algorithm>
 
 namespace despatch {
 
 namespace asio = boost::asio;
-using storage::Conn;
+using storage::Stores;
 
 namespace {
 
 // The state a user may read: current state while joined, the state when they left after.
-Result<std::vector<StoredEvent>> readable_state(Conn& c, const std::string& user,
+Result<std::vector<StoredEvent>> readable_state(Stores& s, const std::string& user,
                                                 const std::string& room_id) {
-  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
+  DS_ASSIGN(Visibility vis, Visibility::load(s, room_id, user));
   std::string m = vis.current_membership();
-  if (m == "join") return current_state(c, room_id);
-  if ((m == "leave" || m == "ban") && vis.ever_joined()) return state_at(c, room_id, vis.membership_pos());
-  if (vis.may_read_room()) return current_state(c, room_id);
+  if (m == "join") return current_state(s, room_id);
+  if ((m == "leave" || m == "ban") && vis.ever_joined()) return state_at(s, room_id, vis.membership_pos());
+  if (vis.may_read_room()) return current_state(s, room_id);
   return Error::forbidden("You are not in this room");
 }
 
 }  // namespace
 
 Result<std::string> RoomService::room_version(const std::string& room_id) {
-  DS_ASSIGN(auto row, storage::query_one(db_.reader(), "SELECT room_version FROM rooms WHERE room_id=?", {room_id}));
-  if (!row) return Error::not_found("Unknown room");
-  return row->str(0);
+  DS_ASSIGN(auto room, db_.read().rooms().room(room_id));
+  if (!room) return Error::not_found("Unknown room");
+  return room->room_version;
 }
 
 Result<std::string> RoomService::version_for_reader(const std::string& room_id) {
@@ -38,29 +44,27 @@ Result<std::string> RoomService::version_for_reader(const std::string& room_id) 
 }
 
 Result<std::string> RoomService::membership(const std::string& room_id, const std::string& user) {
-  DS_ASSIGN(auto row, storage::query_one(db_.reader(),
-                                         "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
-                                         {room_id, user}));
-  return row ? row->str(0) : std::string();
+  DS_ASSIGN(auto m, db_.read().memberships().membership(room_id, user));
+  return m.value_or("");
 }
 
 Result<json::array> RoomService::get_state(const std::string& user, const std::string& room_id) {
-  Conn& c = db_.reader();
+  Stores& s = db_.read();
   DS_ASSIGN(std::string version, version_for_reader(room_id));
-  DS_ASSIGN(auto events, readable_state(c, user, room_id));
+  DS_ASSIGN(auto events, readable_state(s, user, room_id));
   json::array out;
-  for (auto& e : events) out.push_back(client_event(c, e, version));
+  for (auto& e : events) out.push_back(client_event(s, e, version));
   return out;
 }
 
 Result<json::object> RoomService::get_state_event(const std::string& user, const std::string& room_id,
                                                   const std::string& type, const std::string& state_key) {
-  Conn& c = db_.reader();
+  Stores& s = db_.read();
   DS_ASSIGN(std::string version, version_for_reader(room_id));
-  DS_ASSIGN(auto events, readable_state(c, user, room_id));
+  DS_ASSIGN(auto events, readable_state(s, user, room_id));
   for (auto& e : events) {
     if (is_str(e.pdu["type"], type) && is_str(e.pdu["state_key"], state_key)) {
-      json::object ev = client_event(c, e, version);
+      json::object ev = client_event(s, e, version);
       return ev;
     }
   }
@@ -69,21 +73,21 @@ Result<json::object> RoomService::get_state_event(const std::string& user, const
 
 Result<json::object> RoomService::get_event(const std::string& user, const std::string& room_id,
                                             const std::string& event_id) {
-  Conn& c = db_.reader();
+  Stores& s = db_.read();
   DS_ASSIGN(std::string version, room_version(room_id));
-  DS_ASSIGN(auto ev, load_event(c, event_id));
+  DS_ASSIGN(auto ev, load_event(s, event_id));
   if (!ev || !is_str(ev->pdu["room_id"], room_id)) return Error::not_found("Event not found");
-  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
+  DS_ASSIGN(Visibility vis, Visibility::load(s, room_id, user));
   if (!vis.can_see(*ev)) return Error::not_found("Event not found");
-  return client_event(c, *ev, version);
+  return client_event(s, *ev, version);
 }
 
 Result<json::array> RoomService::members(const std::string& user, const std::string& room_id,
                                          const std::string& membership,
                                          const std::string& not_membership) {
-  Conn& c = db_.reader();
+  Stores& s = db_.read();
   DS_ASSIGN(std::string version, version_for_reader(room_id));
-  DS_ASSIGN(auto events, readable_state(c, user, room_id));
+  DS_ASSIGN(auto events, readable_state(s, user, room_id));
   json::array out;
   for (auto& e : events) {
     if (!is_str(e.pdu["type"], "m.room.member")) continue;
@@ -91,42 +95,40 @@ Result<json::array> RoomService::members(const std::string& user, const std::str
     std::string ms = m && m->is_string() ? std::string(m->as_string()) : "";
     if (!membership.empty() && ms != membership) continue;
     if (!not_membership.empty() && ms == not_membership) continue;
-    out.push_back(client_event(c, e, version));
+    out.push_back(client_event(s, e, version));
   }
   return out;
 }
 
 Result<json::object> RoomService::joined_members(const std::string& user, const std::string& room_id) {
-  Conn& c = db_.reader();
+  Stores& s = db_.read();
   DS_ASSIGN(std::string m, membership(room_id, user));
   if (m != "join") return Error::forbidden("You are not in this room");
-  DS_ASSIGN(auto rows, c.query("SELECT e.state_key, json_extract(e.json, '$.content.displayname'), "
-                               "json_extract(e.json, '$.content.avatar_url') FROM memberships m "
-                               "JOIN events e ON e.event_id=m.event_id WHERE m.room_id=? AND m.membership='join'",
-                               {room_id}));
+  DS_ASSIGN(auto members, s.memberships().joined_member_events(room_id));
   json::object joined;
-  for (auto& r : rows) {
+  for (auto& [member, event_id] : members) {
+    DS_ASSIGN(auto ev, s.events().event(event_id));
     json::object u;
-    if (!r.is_null(1)) u["display_name"] = r.str(1);
-    if (!r.is_null(2)) u["avatar_url"] = r.str(2);
-    joined[r.str(0)] = std::move(u);
+    auto* content = ev ? ev->pdu.if_contains("content") : nullptr;
+    if (content && content->is_object()) {
+      // Only strings: a member event may carry anything in these keys.
+      for (auto [key, out] : {std::pair{"displayname", "display_name"}, std::pair{"avatar_url", "avatar_url"}})
+        if (auto* v = content->get_object().if_contains(key); v && v->is_string()) u[out] = *v;
+    }
+    joined[member] = std::move(u);
   }
   return json::object{{"joined", std::move(joined)}};
 }
 
 Result<std::vector<std::string>> RoomService::joined_rooms(const std::string& user) {
-  DS_ASSIGN(auto rows, db_.reader().query(
-                           "SELECT room_id FROM memberships WHERE user_id=? AND membership='join'", {user}));
-  std::vector<std::string> out;
-  for (auto& r : rows) out.push_back(r.str(0));
-  return out;
+  return db_.read().memberships().rooms_with(user, {"join"});
 }
 
 Result<std::string> RoomService::resolve_alias(const std::string& alias) {
   if (!is_valid_room_alias(alias)) return Error::invalid_param("Invalid room alias");
-  DS_ASSIGN(auto row, storage::query_one(db_.reader(), "SELECT room_id FROM room_aliases WHERE alias=?", {alias}));
-  if (!row) return Error::not_found("Room alias " + alias + " not found");
-  return row->str(0);
+  DS_ASSIGN(auto a, db_.read().rooms().alias(alias));
+  if (!a) return Error::not_found("Room alias " + alias + " not found");
+  return a->room_id;
 }
 
 asio::awaitable<Status> RoomService::create_alias(const std::string& user, const std::string& alias,
@@ -138,83 +140,73 @@ asio::awaitable<Status> RoomService::create_alias(const std::string& user, const
   auto m = membership(room_id, user);
   if (!m.ok()) co_return m.error();
   if (*m != "join") co_return Error::forbidden("You are not in this room");
-  auto job = [=](Conn& c) -> Status {
-    DS_ASSIGN(auto taken, storage::query_one(c, "SELECT 1 FROM room_aliases WHERE alias=?", {alias}));
+  auto job = [=](storage::Txn& t) -> Status {
+    DS_ASSIGN(auto taken, t.rooms().alias(alias));
     if (taken) return Error{409, errc::kUnknown, "Room alias already exists", {}};
-    return c.exec("INSERT INTO room_aliases(alias, room_id, creator) VALUES(?,?,?)", {alias, room_id, user});
+    return t.rooms().add_alias({alias, room_id, user});
   };
-  co_return co_await db_.write<Ok>(job);
+  co_return co_await db_.transact<Ok>(job);
 }
 
 asio::awaitable<Status> RoomService::delete_alias(const std::string& user, const std::string& alias) {
   if (!is_valid_room_alias(alias)) co_return Error::invalid_param("Invalid room alias");
-  Conn& c = db_.reader();
-  auto row = storage::query_one(c, "SELECT room_id, creator FROM room_aliases WHERE alias=?", {alias});
+  Stores& s = db_.read();
+  auto row = s.rooms().alias(alias);
   if (!row.ok()) co_return row.error();
   if (!*row) co_return Error::not_found("Room alias not found");
-  std::string room_id = (*row)->str(0);
-  bool allowed = (*row)->str(1) == user;
+  std::string room_id = (*row)->room_id;
+  bool allowed = (*row)->creator == user;
   if (!allowed) {
-    auto admin = storage::query_one(c, "SELECT is_admin FROM users WHERE user_id=?", {user});
-    allowed = admin.ok() && *admin && (*admin)->i64(0);
+    auto admin = s.users().is_admin(user);
+    allowed = admin.ok() && *admin;
   }
   if (!allowed) {
     // Room moderators may tidy aliases too: whoever may change the canonical alias.
-    auto state = current_state(c, room_id);
+    auto state = current_state(s, room_id);
     if (state.ok()) {
-      StateMap sm;
-      for (auto& e : *state)
-        sm[{std::string(e.pdu["type"].as_string()), std::string(e.pdu["state_key"].as_string())}] = e.pdu;
-      PowerLevels pl = PowerLevels::from_state(sm);
+      PowerLevels pl = PowerLevels::from_state(state_map_of(*state));
       allowed = pl.user_level(user) >= pl.event_level("m.room.canonical_alias", true);
     }
   }
   if (!allowed) co_return Error::forbidden("You may not remove this alias");
-  auto job = [=](Conn& w) -> Status {
-    return w.exec("DELETE FROM room_aliases WHERE alias=?", {alias});
-  };
-  co_return co_await db_.write<Ok>(job);
+  auto job = [=](storage::Txn& t) -> Status { return t.rooms().remove_alias(alias); };
+  co_return co_await db_.transact<Ok>(job);
 }
 
 Result<json::array> RoomService::room_aliases(const std::string& user, const std::string& room_id) {
-  Conn& c = db_.reader();
+  Stores& s = db_.read();
   DS_ASSIGN(std::string version, room_version(room_id));
-  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, user));
+  DS_ASSIGN(Visibility vis, Visibility::load(s, room_id, user));
   if (vis.current_membership() != "join" && !vis.may_read_room())
     return Error::forbidden("You are not in this room");
-  DS_ASSIGN(auto rows, c.query("SELECT alias FROM room_aliases WHERE room_id=? ORDER BY alias", {room_id}));
+  DS_ASSIGN(auto aliases, s.rooms().aliases_of(room_id));
   json::array out;
-  for (auto& r : rows) out.push_back(json::string(r.str(0)));
+  for (auto& a : aliases) out.push_back(json::string(a));
   return out;
 }
 
 asio::awaitable<Status> RoomService::set_visibility(const std::string& user, const std::string& room_id,
                                                     bool is_public) {
-  Conn& c = db_.reader();
-  auto state = current_state(c, room_id);
+  Stores& s = db_.read();
+  auto state = current_state(s, room_id);
   if (!state.ok()) co_return state.error();
   if (state->empty()) co_return Error::not_found("Unknown room");
-  StateMap sm;
-  for (auto& e : *state)
-    sm[{std::string(e.pdu["type"].as_string()), std::string(e.pdu["state_key"].as_string())}] = e.pdu;
-  PowerLevels pl = PowerLevels::from_state(sm);
+  PowerLevels pl = PowerLevels::from_state(state_map_of(*state));
   if (pl.user_level(user) < pl.event_level("m.room.canonical_alias", true))
     co_return Error::forbidden("You may not change this room's directory visibility");
-  auto job = [=](Conn& w) -> Status {
-    return w.exec("UPDATE rooms SET is_public=? WHERE room_id=?", {int64_t{is_public ? 1 : 0}, room_id});
-  };
-  co_return co_await db_.write<Ok>(job);
+  auto job = [=](storage::Txn& t) -> Status { return t.rooms().set_public(room_id, is_public); };
+  co_return co_await db_.transact<Ok>(job);
 }
 
 Result<bool> RoomService::get_visibility(const std::string& room_id) {
-  DS_ASSIGN(auto row, storage::query_one(db_.reader(), "SELECT is_public FROM rooms WHERE room_id=?", {room_id}));
-  if (!row) return Error::not_found("Unknown room");
-  return row->i64(0) != 0;
+  DS_ASSIGN(auto room, db_.read().rooms().room(room_id));
+  if (!room) return Error::not_found("Unknown room");
+  return room->is_public;
 }
 
 Result<json::object> RoomService::public_rooms(int64_t limit, const std::string& since,
                                                const std::string& search_term) {
-  Conn& c = db_.reader();
+  Stores& s = db_.read();
   int64_t offset = 0;
   if (!since.empty()) {
     if (since.size() < 2 || since.size() > 19 || since[0] != 'o' ||
@@ -223,15 +215,18 @@ Result<json::object> RoomService::public_rooms(int64_t limit, const std::string&
     offset = std::stoll(since.substr(1));
   }
   if (limit <= 0 || limit > 500) limit = 500;
-  DS_ASSIGN(auto rows, c.query(
-      "SELECT r.room_id, (SELECT COUNT(*) FROM memberships m WHERE m.room_id=r.room_id AND "
-      "m.membership='join') AS n FROM rooms r WHERE r.is_public=1 ORDER BY n DESC, r.room_id"));
+  DS_ASSIGN(auto ids, s.rooms().public_rooms());
+  std::vector<std::pair<int64_t, std::string>> rooms;  // most members first, then by ID
+  for (auto& id : ids) {
+    DS_ASSIGN(int64_t n, s.memberships().count(id, "join"));
+    rooms.emplace_back(-n, id);
+  }
+  std::sort(rooms.begin(), rooms.end());
   json::array chunk;
   int64_t matched = 0;
-  for (auto& r : rows) {
-    std::string room_id = r.str(0);
-    DS_ASSIGN(auto state, current_state(c, room_id));
-    json::object entry{{"room_id", room_id}, {"num_joined_members", r.i64(1)},
+  for (auto& [negative_members, room_id] : rooms) {
+    DS_ASSIGN(auto state, current_state(s, room_id));
+    json::object entry{{"room_id", room_id}, {"num_joined_members", -negative_members},
                        {"world_readable", false}, {"guest_can_join", false}, {"join_rule", "public"}};
     for (auto& e : state) {
       auto& t = e.pdu["type"];

@@ -6,6 +6,10 @@
 #include "service/records/audit.h"
 #include "service/rooms/power_levels.h"
 #include "service/rooms/room_writer.h"
+#include "storage/event_store.h"
+#include "storage/membership_store.h"
+#include "storage/room_store.h"
+#include "storage/user_store.h"
 
 namespace despatch {
 
@@ -29,12 +33,12 @@ json::object state_proto(const std::string& sender, const std::string& type,
 }
 
 // The member content for a user joining: membership plus the global profile.
-Result<json::object> join_content(Conn& c, const std::string& user) {
+Result<json::object> join_content(storage::Stores& s, const std::string& user) {
   json::object content{{"membership", "join"}};
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT displayname, avatar_url FROM users WHERE user_id=?", {user}));
-  if (row) {
-    if (!row->is_null(0)) content["displayname"] = row->str(0);
-    if (!row->is_null(1)) content["avatar_url"] = row->str(1);
+  DS_ASSIGN(auto profile, s.users().profile(user));
+  if (profile) {
+    if (profile->displayname) content["displayname"] = *profile->displayname;
+    if (profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
   }
   return content;
 }
@@ -48,7 +52,7 @@ const json::string* string_field(const json::object& o, const char* key) {
 
 Status RoomWriter::keeper_join(const std::string& room_id, const std::string& sponsor) {
   const std::string& keeper = svc_.keeper_user_;
-  DS_ASSIGN(json::object jc, join_content(c_, keeper));
+  DS_ASSIGN(json::object jc, join_content(*t_, keeper));
   DS_TRY(append(room_id, member_proto(keeper, keeper, jc)));
   DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
   // In a room made without it, the member who brought the keeper in raises it to their own
@@ -195,20 +199,24 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
   bool with_keeper = keeper_ && keeper_->covers(is_direct ? "direct" : "group");
   std::string keeper = keeper_user_;
   auto job = [=](RoomWriter& w) -> Result<std::string> {
-        Conn& c = w.conn();
+        storage::Txn& t = w.txn();
         if (!alias.empty()) {
-          DS_ASSIGN(auto taken, storage::query_one(c, "SELECT 1 FROM room_aliases WHERE alias=?", {alias}));
+          DS_ASSIGN(auto taken, t.rooms().alias(alias));
           if (taken) return Error::make(400, errc::kRoomInUse, "Room alias already taken");
         }
         for (auto& u : invites) {
           if (server_name_of(u) != w.server_name()) continue;  // remote invites come with federation
-          DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=? AND deactivated=0", {u}));
+          DS_ASSIGN(bool known, t.users().is_active(u));
           if (!known) return Error::not_found("Unknown user " + u);
         }
-        DS_TRY(c.exec("INSERT INTO rooms(room_id, room_version, creator, is_public, created_ts, kind) "
-                      "VALUES(?,?,?,?,?,?)",
-                      {room_id, version, creator, int64_t{is_public ? 1 : 0}, now_ms(),
-                       std::string(is_direct ? "direct" : "group")}));
+        storage::RoomRow row;
+        row.room_id = room_id;
+        row.room_version = version;
+        row.creator = creator;
+        row.is_public = is_public;
+        row.created_ts = now_ms();
+        row.kind = is_direct ? "direct" : "group";
+        DS_TRY(t.rooms().create(row));
         w.new_room(room_id, version);
 
         json::object create_content;
@@ -217,7 +225,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         if (version == "10") create_content["creator"] = creator;
         else create_content.erase("creator");
         DS_TRY(w.append(room_id, state_proto(creator, "m.room.create", "", create_content)));
-        DS_ASSIGN(json::object jc, join_content(c, creator));
+        DS_ASSIGN(json::object jc, join_content(t, creator));
         DS_TRY(w.append(room_id, member_proto(creator, creator, jc)));
 
         json::object users{{creator, 100}};
@@ -246,8 +254,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         }
         DS_TRY(w.append(room_id, state_proto(creator, "m.room.power_levels", "", pl)));
         if (!alias.empty()) {
-          DS_TRY(c.exec("INSERT INTO room_aliases(alias, room_id, creator) VALUES(?,?,?)",
-                        {alias, room_id, creator}));
+          DS_TRY(t.rooms().add_alias({alias, room_id, creator}));
           DS_TRY(w.append(room_id, state_proto(creator, "m.room.canonical_alias", "",
                                                json::object{{"alias", alias}})));
         }
@@ -317,13 +324,12 @@ asio::awaitable<Result<std::string>> RoomService::redact(const std::string& send
           DS_ASSIGN(auto prior, w.find_txn(sender, *txn));
           if (prior) return *prior;
         }
-        DS_ASSIGN(auto target, storage::query_one(w.conn(), "SELECT sender FROM events WHERE event_id=? AND room_id=?",
-                                                  {event_id, room_id}));
-        if (!target) return Error::not_found("Event not found in this room");
+        DS_ASSIGN(auto target, w.txn().events().event(event_id));
+        if (!target || !is_str(target->pdu["room_id"], room_id)) return Error::not_found("Event not found in this room");
         DS_ASSIGN(RoomState * room, w.room(room_id));
         // The auth rules let anyone send a redaction event in v11; whether it takes effect is
         // decided here: your own events, or anyone's with the redact power level.
-        if (target->str(0) != sender) {
+        if (!is_str(target->pdu["sender"], sender)) {
           PowerLevels pl = PowerLevels::from_state(room->state);
           if (pl.user_level(sender) < pl.redact)
             return Error::forbidden("You may not redact other users' events");
@@ -343,7 +349,7 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
     const std::string& membership, std::optional<std::string> reason, json::object extra) {
   if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user ID");
   auto job = [=, this](RoomWriter& w) -> Result<std::string> {
-        Conn& c = w.conn();
+        storage::Txn& t = w.txn();
         DS_ASSIGN(RoomState * room, w.room(room_id));
         std::string current;
         if (auto* m = find_state(room->state, "m.room.member", target))
@@ -352,12 +358,12 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
         content["membership"] = membership;
         if (reason) content["reason"] = *reason;
         if (membership == "invite" && server_name_of(target) == w.server_name()) {
-          DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=? AND deactivated=0", {target}));
+          DS_ASSIGN(bool known, t.users().is_active(target));
           if (!known) return Error::not_found("Unknown user " + target);
           if (current == "join") return Error::forbidden(target + " is already in the room");
         }
         if (membership == "join") {
-          DS_ASSIGN(json::object jc, join_content(c, target));
+          DS_ASSIGN(json::object jc, join_content(t, target));
           for (auto& [k, v] : jc) content[k] = v;
         }
         if (membership == "leave" && sender != target && current != "join" &&
@@ -391,15 +397,13 @@ asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
 }
 
 asio::awaitable<Status> RoomService::forget(const std::string& user, const std::string& room_id) {
-  auto job = [=](Conn& c) -> Status {
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
-                                           {room_id, user}));
-    if (!row) return Error::not_found("You have never been in this room");
-    if (row->str(0) == "join" || row->str(0) == "invite")
-      return Error::make(400, errc::kUnknown, "Leave the room before forgetting it");
-    return c.exec("UPDATE memberships SET forgotten=1 WHERE room_id=? AND user_id=?", {room_id, user});
+  auto job = [=](storage::Txn& t) -> Status {
+    DS_ASSIGN(auto m, t.memberships().membership(room_id, user));
+    if (!m) return Error::not_found("You have never been in this room");
+    if (*m == "join" || *m == "invite") return Error::make(400, errc::kUnknown, "Leave the room before forgetting it");
+    return t.memberships().forget(room_id, user);
   };
-  co_return co_await db_.write<Ok>(job);
+  co_return co_await db_.transact<Ok>(job);
 }
 
 asio::awaitable<void> RoomService::propagate_profile(const std::string& user) {
@@ -411,7 +415,7 @@ asio::awaitable<void> RoomService::propagate_profile(const std::string& user) {
       auto* m = find_state(room->state, "m.room.member", user);
       if (!m || m->at("content").at("membership") != "join") return ok_status();
       json::object content = m->at("content").as_object();
-      DS_ASSIGN(json::object jc, join_content(w.conn(), user));
+      DS_ASSIGN(json::object jc, join_content(w.txn(), user));
       content.erase("displayname");
       content.erase("avatar_url");
       for (auto& [k, v] : jc) content[k] = v;
@@ -424,23 +428,23 @@ asio::awaitable<void> RoomService::propagate_profile(const std::string& user) {
 }
 
 asio::awaitable<void> RoomService::leave_all(const std::string& user) {
-  auto rows = db_.reader().query(
-      "SELECT room_id FROM memberships WHERE user_id=? AND membership IN ('join','invite','knock')",
-      {user});
-  if (!rows.ok()) co_return;
-  for (auto& r : *rows) co_await set_membership(user, r.str(0), user, "leave", std::nullopt);
+  auto rooms = db_.read().memberships().rooms_with(user, {"join", "invite", "knock"});
+  if (!rooms.ok()) co_return;
+  for (auto& room_id : *rooms) co_await set_membership(user, room_id, user, "leave", std::nullopt);
 }
 
 Status RoomService::adopt_rooms_for_keeper() {
   if (!keeper_) return ok_status();
-  DS_ASSIGN(auto rows, db_.reader().query(
-                           "SELECT r.room_id, r.kind FROM rooms r WHERE NOT EXISTS (SELECT 1 FROM memberships m "
-                           "WHERE m.room_id=r.room_id AND m.user_id=? AND m.membership='join') AND EXISTS (SELECT 1 "
-                           "FROM memberships m WHERE m.room_id=r.room_id AND m.membership='join')",
-                           {keeper_user_}));
-  for (auto& r : rows) {
-    std::string room_id = r.str(0);
-    if (!keeper_->covers(r.str(1))) continue;
+  storage::Stores& s = db_.read();
+  DS_ASSIGN(auto rooms, s.rooms().all_rooms());
+  for (auto& r : rooms) {
+    std::string room_id = r.room_id;
+    if (!keeper_->covers(r.kind)) continue;
+    // Rooms someone is still in, which the keeper has not joined.
+    DS_ASSIGN(auto keeper_membership, s.memberships().membership(room_id, keeper_user_));
+    if (keeper_membership == "join") continue;
+    DS_ASSIGN(int64_t joined, s.memberships().count(room_id, "join"));
+    if (joined == 0) continue;
     auto job = [this, room_id](Conn& c) -> Result<std::string> {
       RoomWriter w(*this, c);
       DS_ASSIGN(RoomState * room, w.room(room_id));

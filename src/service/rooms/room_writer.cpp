@@ -9,11 +9,13 @@
 #include "service/rooms/event_limits.h"
 #include "service/rooms/event_format.h"
 #include "service/rooms/power_levels.h"
+#include "storage/event_store.h"
+#include "storage/membership_store.h"
 #include "storage/receipt_store.h"
+#include "storage/room_store.h"
+#include "storage/state_store.h"
 
 namespace despatch {
-
-using storage::Value;
 
 std::vector<std::string> room_members(const StateMap& state, bool include_invited) {
   std::vector<std::string> out;
@@ -43,28 +45,21 @@ RoomService::RoomState& RoomWriter::new_room(const std::string& room_id,
 Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
   auto it = svc_.rooms_.find(room_id);
   if (it != svc_.rooms_.end()) return it->second.get();
-  DS_ASSIGN(auto row, storage::query_one(
-                          c_, "SELECT room_version, last_event_id, depth FROM rooms WHERE room_id=?",
-                          {room_id}));
+  DS_ASSIGN(auto row, t_->rooms().room(room_id));
   if (!row) return Error::not_found("Unknown room");
   auto st = std::make_shared<RoomService::RoomState>();
-  st->version = row->str(0);
-  st->last_event_id = row->str(1);
-  st->depth = row->i64(2);
-  DS_ASSIGN(auto rows, c_.query("SELECT e.event_id, e.json, e.redacted_by FROM current_state s JOIN events e "
-                                "ON e.event_id=s.event_id WHERE s.room_id=?",
-                                {room_id}));
-  for (auto& r : rows) {
-    boost::system::error_code ec;
-    auto v = json::parse(r.str(1), ec);
-    if (ec || !v.is_object()) return Error::internal("corrupt state event " + r.str(0));
+  st->version = row->room_version;
+  st->last_event_id = row->last_event_id;
+  st->depth = row->depth;
+  DS_ASSIGN(auto entries, t_->state().current(room_id));
+  for (auto& entry : entries) {
+    DS_ASSIGN(auto stored, t_->events().event(entry.event_id));
+    if (!stored) return Error::internal("current state names a missing event " + entry.event_id);
     // Authorization sees a redacted state event as redacted (a redacted power_levels event
     // loses its invite level, for instance).
-    if (!r.is_null(2)) v = redact_event(v.as_object(), st->version);
-    auto& ev = v.as_object();
-    ev["event_id"] = r.str(0);
-    std::string type(ev["type"].as_string()), key(ev["state_key"].as_string());
-    st->state[{type, key}] = std::move(ev);
+    json::object ev = stored->redacted_by.empty() ? std::move(stored->pdu) : redact_event(stored->pdu, st->version);
+    ev["event_id"] = entry.event_id;
+    st->state[{entry.type, entry.state_key}] = std::move(ev);
   }
   auto* raw = st.get();
   svc_.rooms_[room_id] = std::move(st);
@@ -73,11 +68,7 @@ Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
 
 Result<std::optional<std::string>> RoomWriter::find_txn(const std::string& user,
                                                         const TxnRef& txn) {
-  DS_ASSIGN(auto row, storage::query_one(
-                          c_, "SELECT event_id FROM txn_ids WHERE user_id=? AND device_id=? AND txn_id=?",
-                          {user, txn.device_id, txn.scope + txn.txn_id}));
-  if (!row) return std::optional<std::string>{};
-  return std::optional<std::string>(row->str(0));
+  return t_->events().txn_event(user, txn.device_id, txn.scope + txn.txn_id);
 }
 
 Result<json::object> RoomWriter::append(const std::string& room_id, json::object ev,
@@ -122,37 +113,28 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     u["prev_sender"] = prior->at("sender");
   }
 
-  int64_t pos = svc_.db_.next_stream_pos();
+  int64_t pos = t_->next_stream_pos();
   std::string relates, rel_type;
   if (auto* c = ev["content"].as_object().if_contains("m.relates_to"); c && c->is_object()) {
     if (auto* e = c->as_object().if_contains("event_id"); e && e->is_string()) relates = e->as_string();
     if (auto* t = c->as_object().if_contains("rel_type"); t && t->is_string()) rel_type = t->as_string();
   }
-  DS_TRY(c_.exec("INSERT INTO events(stream_pos, event_id, room_id, type, state_key, sender, "
-                 "origin_server_ts, json, txn_device, txn_id, relates_to, rel_type) "
-                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                 {pos, event_id, room_id, type, is_state ? Value(state_key) : Value(nullptr), sender,
-                  ev["origin_server_ts"].as_int64(), json::serialize(ev),
-                  txn ? Value(txn->device_id) : Value(nullptr), txn ? Value(txn->txn_id) : Value(nullptr),
-                  relates.empty() ? Value(nullptr) : Value(relates),
-                  rel_type.empty() ? Value(nullptr) : Value(rel_type)}));
+  storage::NewEvent row{pos, event_id, room_id, type, std::nullopt, sender, ev["origin_server_ts"].as_int64(),
+                        json::serialize(ev), std::nullopt, std::nullopt, relates, rel_type};
+  if (is_state) row.state_key = state_key;
+  if (txn) {
+    row.txn_device = txn->device_id;
+    row.txn_id = txn->txn_id;
+  }
+  DS_TRY(t_->events().insert(row));
   // Sending in a room reads everything before it (spec: push, "Marking notifications as read").
   DS_TRY(t_->receipts().clear_notifications_before(room_id, sender, pos));
-  if (txn)
-    DS_TRY(c_.exec("INSERT INTO txn_ids(user_id, device_id, txn_id, event_id) VALUES(?,?,?,?)",
-                   {sender, txn->device_id, txn->scope + txn->txn_id, event_id}));
+  if (txn) DS_TRY(t_->events().put_txn(sender, txn->device_id, txn->scope + txn->txn_id, event_id));
   if (is_state) {
-    DS_TRY(c_.exec("INSERT INTO current_state(room_id, type, state_key, event_id, stream_pos) "
-                   "VALUES(?,?,?,?,?) ON CONFLICT(room_id, type, state_key) DO UPDATE SET "
-                   "event_id=excluded.event_id, stream_pos=excluded.stream_pos",
-                   {room_id, type, state_key, event_id, pos}));
+    DS_TRY(t_->state().set_current(room_id, {type, state_key, event_id, pos}));
     if (type == "m.room.member") {
       std::string membership(ev["content"].as_object()["membership"].as_string());
-      DS_TRY(c_.exec("INSERT INTO memberships(room_id, user_id, membership, event_id, stream_pos) "
-                     "VALUES(?,?,?,?,?) ON CONFLICT(room_id, user_id) DO UPDATE SET "
-                     "membership=excluded.membership, event_id=excluded.event_id, "
-                     "stream_pos=excluded.stream_pos, forgotten=0",
-                     {room_id, state_key, membership, event_id, pos}));
+      DS_TRY(t_->memberships().set({room_id, state_key, membership, pos}, event_id));
       wake_.insert(state_key);
     }
   }
@@ -161,8 +143,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     if (!target) target = ev["content"].as_object().if_contains("redacts");
     if (target && target->is_string()) {
       std::string target_id(target->as_string());
-      DS_TRY(c_.exec("UPDATE events SET redacted_by=? WHERE event_id=? AND room_id=? AND redacted_by IS NULL",
-                     {event_id, target_id, room_id}));
+      DS_TRY(t_->events().mark_redacted(target_id, room_id, event_id));
       for (auto& [key, state_ev] : room->state) {
         if (!is_str(state_ev["event_id"], target_id)) continue;
         state_ev = redact_event(state_ev, room->version);
@@ -183,8 +164,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     if (k && k->at("content").as_object().if_contains("membership") && k->at("content").at("membership") == "join")
       DS_TRY(svc_.keeper_->on_encrypted_event(c_, record, pos));
   }
-  DS_TRY(c_.exec("UPDATE rooms SET last_event_id=?, depth=? WHERE room_id=?",
-                 {event_id, room->depth + 1, room_id}));
+  DS_TRY(t_->rooms().set_head(room_id, event_id, room->depth + 1));
 
   // Everything stored: now the cache may change.
   room->last_event_id = event_id;

@@ -32,6 +32,8 @@ class RoomWriter {
   Result<std::optional<std::string>> find_txn(const std::string& user, const TxnRef& txn);
 
   storage::Conn& conn() { return c_; }
+  // The job's transaction, through its stores.
+  storage::Txn& txn() { return *t_; }
   const std::string& server_name() const { return svc_.config_.server_name; }
 
   // Users whose /sync must wake after the commit.

@@ -1,30 +1,39 @@
 #include "service/rooms/visibility.h"
 
 #include "service/common/time.h"
+#include "storage/event_store.h"
+#include "storage/state_store.h"
 
 #include <algorithm>
 
 namespace despatch {
 
-Result<Visibility> Visibility::load(storage::Conn& c, const std::string& room_id,
+namespace {
+
+std::string content_string(const StoredEvent& e, const char* key) {
+  auto* c = e.pdu.if_contains("content");
+  auto* v = c && c->is_object() ? c->get_object().if_contains(key) : nullptr;
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+}  // namespace
+
+Result<Visibility> Visibility::load(storage::Stores& s, const std::string& room_id,
                                     const std::string& user_id) {
   Visibility v;
   v.user_id_ = user_id;
-  DS_ASSIGN(auto rows, c.query("SELECT stream_pos, type, json_extract(json, '$.content.membership'), "
-                               "json_extract(json, '$.content.history_visibility') FROM events "
-                               "WHERE room_id=? AND ((type='m.room.member' AND state_key=?) OR "
-                               "(type='m.room.history_visibility' AND state_key='')) ORDER BY stream_pos",
-                               {room_id, user_id}));
-  for (auto& r : rows) {
-    if (r.str(1) == "m.room.member") v.memberships_.emplace_back(r.i64(0), r.str(2));
-    else v.visibility_.emplace_back(r.i64(0), r.str(3));
+  DS_ASSIGN(auto events, s.events().visibility_events(room_id, user_id));
+  for (auto& e : events) {
+    if (is_str(e.pdu["type"], "m.room.member")) v.memberships_.emplace_back(e.pos, content_string(e, "membership"));
+    else v.visibility_.emplace_back(e.pos, content_string(e, "history_visibility"));
   }
-  DS_ASSIGN(auto retention, storage::query_one(
-                                c, "SELECT json_extract(e.json, '$.content.max_lifetime') FROM current_state s "
-                                   "JOIN events e ON e.event_id=s.event_id WHERE s.room_id=? AND "
-                                   "s.type='m.room.retention' AND s.state_key=''",
-                                {room_id}));
-  if (retention && !retention->is_null(0) && retention->i64(0) > 0) v.max_lifetime_ms_ = retention->i64(0);
+  DS_ASSIGN(auto retention, s.state().current_entry(room_id, "m.room.retention", ""));
+  if (retention) {
+    DS_ASSIGN(auto ev, s.events().event(retention->event_id));
+    auto* c = ev ? ev->pdu.if_contains("content") : nullptr;
+    auto* lifetime = c && c->is_object() ? c->get_object().if_contains("max_lifetime") : nullptr;
+    if (lifetime && lifetime->is_int64() && lifetime->get_int64() > 0) v.max_lifetime_ms_ = lifetime->get_int64();
+  }
   return v;
 }
 
@@ -88,42 +97,37 @@ bool Visibility::can_see(const StoredEvent& e) const {
   return !ts || !ts->is_int64() || ts->as_int64() >= now_ms() - max_lifetime_ms_;
 }
 
-Result<std::vector<StoredEvent>> state_at(storage::Conn& c, const std::string& room_id,
+Result<std::vector<StoredEvent>> state_at(storage::Stores& s, const std::string& room_id,
                                           int64_t pos) {
-  DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kEventColumns +
-                                   " FROM events e WHERE room_id=? AND state_key IS NOT NULL AND "
-                                   "stream_pos=(SELECT MAX(stream_pos) FROM events x WHERE "
-                                   "x.room_id=e.room_id AND x.type=e.type AND x.state_key=e.state_key "
-                                   "AND x.stream_pos<=?)",
-                               {room_id, pos}));
-  std::vector<StoredEvent> out;
-  for (auto& r : rows) {
-    DS_ASSIGN(StoredEvent e, parse_event_row(r));
-    out.push_back(std::move(e));
-  }
-  return out;
+  return s.events().state_at(room_id, pos);
 }
 
-Result<std::vector<StoredEvent>> readable_state_at(storage::Conn& c, const Visibility& vis,
+Result<std::vector<StoredEvent>> readable_state_at(storage::Stores& s, const Visibility& vis,
                                                    const std::string& room_id, int64_t pos) {
   std::string m = vis.current_membership();
-  if (m == "join") return state_at(c, room_id, pos);
+  if (m == "join") return state_at(s, room_id, pos);
   if ((m == "leave" || m == "ban") && vis.ever_joined())
-    return state_at(c, room_id, std::min(pos, vis.membership_pos()));
-  DS_ASSIGN(auto events, state_at(c, room_id, pos));
+    return state_at(s, room_id, std::min(pos, vis.membership_pos()));
+  DS_ASSIGN(auto events, state_at(s, room_id, pos));
   std::erase_if(events, [&](const StoredEvent& e) { return !vis.can_see(e); });
   return events;
 }
 
-Result<std::vector<StoredEvent>> current_state(storage::Conn& c, const std::string& room_id) {
-  DS_ASSIGN(auto rows, c.query("SELECT e.stream_pos, e.event_id, e.json, e.redacted_by, e.txn_device, "
-                               "e.txn_id FROM current_state s JOIN events e ON e.event_id=s.event_id "
-                               "WHERE s.room_id=?",
-                               {room_id}));
+StateMap state_map_of(const std::vector<StoredEvent>& events) {
+  StateMap sm;
+  for (auto& e : events)
+    sm[{std::string(e.pdu.at("type").as_string()), std::string(e.pdu.at("state_key").as_string())}] = e.pdu;
+  return sm;
+}
+
+Result<std::vector<StoredEvent>> current_state(storage::Stores& s, const std::string& room_id) {
+  DS_ASSIGN(auto entries, s.state().current(room_id));
   std::vector<StoredEvent> out;
-  for (auto& r : rows) {
-    DS_ASSIGN(StoredEvent e, parse_event_row(r));
-    out.push_back(std::move(e));
+  out.reserve(entries.size());
+  for (auto& entry : entries) {
+    DS_ASSIGN(auto e, s.events().event(entry.event_id));
+    if (!e) return Error::internal("current state names a missing event " + entry.event_id);
+    out.push_back(std::move(*e));
   }
   return out;
 }

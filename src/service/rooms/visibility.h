@@ -3,7 +3,8 @@
 #pragma once
 
 #include "service/rooms/event_view.h"
-#include "storage/conn.h"
+#include "service/rooms/state_map.h"
+#include "storage/stores.h"
 
 #include <string>
 #include <utility>
@@ -14,7 +15,7 @@ namespace despatch {
 class Visibility {
  public:
   // Loads the user's member events and the room's history_visibility changes.
-  static Result<Visibility> load(storage::Conn& c, const std::string& room_id,
+  static Result<Visibility> load(storage::Stores& s, const std::string& room_id,
                                  const std::string& user_id);
 
   // May the user see the event stored at stream position pos?
@@ -41,14 +42,16 @@ class Visibility {
 };
 
 // State events of room_id as of stream position pos (latest per type and state_key).
-Result<std::vector<StoredEvent>> state_at(storage::Conn& c, const std::string& room_id, int64_t pos);
+Result<std::vector<StoredEvent>> state_at(storage::Stores& s, const std::string& room_id, int64_t pos);
 // The part of the state as of pos that the user may read, by the rule /state follows: all of
 // it while joined; for a member who left, the state when they left (nothing set after);
 // otherwise only the state events history visibility lets them see. Every read that returns
 // state goes through this.
-Result<std::vector<StoredEvent>> readable_state_at(storage::Conn& c, const Visibility& vis,
+Result<std::vector<StoredEvent>> readable_state_at(storage::Stores& s, const Visibility& vis,
                                                    const std::string& room_id, int64_t pos);
+// The events of a state list keyed by (type, state_key), as the auth rules read them.
+StateMap state_map_of(const std::vector<StoredEvent>& events);
 // The current state, from the current_state table.
-Result<std::vector<StoredEvent>> current_state(storage::Conn& c, const std::string& room_id);
+Result<std::vector<StoredEvent>> current_state(storage::Stores& s, const std::string& room_id);
 
 }  // namespace despatch

@@ -19,21 +19,17 @@ namespace {
 
 // The last `limit` events in (lower, upper] that the user may see and the filter keeps,
 // oldest first; *limited when older ones were left out.
-Result<std::vector<StoredEvent>> pick_timeline(Conn& c, const std::string& room_id, const Visibility& vis,
-                                               const RoomEventFilter& filter, int64_t upper, int64_t lower,
-                                               int limit, bool* limited) {
+Result<std::vector<StoredEvent>> pick_timeline(storage::Stores& s, const std::string& room_id,
+                                               const Visibility& vis, const RoomEventFilter& filter, int64_t upper,
+                                               int64_t lower, int limit, bool* limited) {
   std::vector<StoredEvent> picked;
   *limited = false;
   int64_t cursor = upper;
   for (bool more = true; more && static_cast<int>(picked.size()) < limit;) {
     const int page = limit + 10;
-    DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kEventColumns +
-                                     " FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>? "
-                                     "ORDER BY stream_pos DESC LIMIT ?",
-                                 {room_id, cursor, lower, int64_t{page}}));
-    more = static_cast<int>(rows.size()) == page;
-    for (auto& r : rows) {
-      DS_ASSIGN(StoredEvent e, parse_event_row(r));
+    DS_ASSIGN(auto events, s.events().room_events(room_id, storage::EventRange{lower, cursor, true, page}));
+    more = static_cast<int>(events.size()) == page;
+    for (auto& e : events) {
       cursor = e.pos - 1;
       if (!vis.can_see(e) || !matches(filter, e.pdu, room_id)) continue;
       if (static_cast<int>(picked.size()) == limit) {
@@ -43,9 +39,7 @@ Result<std::vector<StoredEvent>> pick_timeline(Conn& c, const std::string& room_
       picked.push_back(std::move(e));
     }
     if (static_cast<int>(picked.size()) == limit && !*limited) {
-      DS_ASSIGN(auto older, storage::query_one(c, "SELECT 1 FROM events WHERE room_id=? AND stream_pos<=? AND stream_pos>?",
-                                               {room_id, cursor, lower}));
-      *limited = older.has_value();
+      DS_ASSIGN(*limited, s.events().has_events(room_id, lower, cursor));
       break;
     }
   }
@@ -60,17 +54,12 @@ json::object shaped(const SyncRequest& req, json::object ev) {
 }
 
 // Each user's latest member event at or before pos.
-Result<std::vector<StoredEvent>> member_events(Conn& c, const std::string& room_id,
+Result<std::vector<StoredEvent>> member_events(storage::Stores& s, const std::string& room_id,
                                                const std::set<std::string>& users, int64_t pos) {
   std::vector<StoredEvent> out;
   for (auto& u : users) {
-    DS_ASSIGN(auto row, storage::query_one(c, std::string("SELECT ") + kEventColumns +
-                                                  " FROM events WHERE room_id=? AND type='m.room.member' AND "
-                                                  "state_key=? AND stream_pos<=? ORDER BY stream_pos DESC LIMIT 1",
-                                              {room_id, u, pos}));
-    if (!row) continue;
-    DS_ASSIGN(StoredEvent e, parse_event_row(*row));
-    out.push_back(std::move(e));
+    DS_ASSIGN(auto e, s.events().state_event_at(room_id, "m.room.member", u, pos));
+    if (e) out.push_back(std::move(*e));
   }
   return out;
 }
@@ -151,8 +140,8 @@ asio::awaitable<Result<json::object>> SyncService::sync(const SyncRequest& req) 
 Result<json::object> SyncService::build(const SyncRequest& req,
                                         const std::optional<SyncToken>& since,
                                         const SyncToken& upto, bool* empty) {
-  Conn& c = rooms_.db().reader();
   storage::Stores& s = rooms_.db().read();
+  Conn& c = rooms_.db().reader();  // for the key service's reads, not yet moved to stores
   const std::string& user = req.user_id;
   int64_t from = since ? since->pos : 0;
   *empty = true;
@@ -179,18 +168,18 @@ Result<json::object> SyncService::build(const SyncRequest& req,
       bool typing_changed = since && typing_serial > since->typing;
       if (since && !req.full_state && !changed.count(room_id) && !typing_changed) continue;
       bool room_empty = true;
-      DS_ASSIGN(json::object r, joined_room(c, req, room_id, pos, since, upto, &room_empty));
+      DS_ASSIGN(json::object r, joined_room(s, req, room_id, pos, since, upto, &room_empty));
       if (room_empty && since && !req.full_state) continue;
       join[room_id] = std::move(r);
       *empty = false;
     } else if (membership == "invite") {
       if (since && pos <= since->pos) continue;
-      DS_ASSIGN(json::object st, invite_state(c, room_id, user));
+      DS_ASSIGN(json::object st, invite_state(s, room_id, user));
       invite[room_id] = json::object{{"invite_state", json::object{{"events", std::move(st["events"])}}}};
       *empty = false;
     } else if (membership == "leave" || membership == "ban") {
       if (since ? pos <= since->pos : !req.filter->room.include_leave) continue;
-      DS_ASSIGN(json::object r, left_room(c, req, room_id, pos, since));
+      DS_ASSIGN(json::object r, left_room(s, req, room_id, pos, since));
       leave[room_id] = std::move(r);
       *empty = false;
     }
@@ -236,31 +225,31 @@ Result<json::object> SyncService::build(const SyncRequest& req,
                       {"device_unused_fallback_key_types", std::move(fallback)}};
 }
 
-Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
+Result<json::object> SyncService::joined_room(storage::Stores& s, const SyncRequest& req,
                                               const std::string& room_id, int64_t member_pos,
                                               const std::optional<SyncToken>& since,
                                               const SyncToken& upto, bool* empty) {
   DS_ASSIGN(std::string version, rooms_.room_version(room_id));
-  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, req.user_id));
+  DS_ASSIGN(Visibility vis, Visibility::load(s, room_id, req.user_id));
   const RoomFilter& rf = req.filter->room;
   bool fresh = !since || req.full_state || member_pos > since->pos;
   int limit = effective_limit(rf.timeline);
   int64_t lower = fresh ? 0 : since->pos;
 
   bool limited = false;
-  DS_ASSIGN(auto picked, pick_timeline(c, room_id, vis, rf.timeline, upto.pos, lower, limit, &limited));
+  DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, upto.pos, lower, limit, &limited));
   int64_t first_pos = picked.empty() ? upto.pos + 1 : picked.front().pos;
 
   json::array timeline;
   std::set<std::string> senders{req.user_id};
   for (auto& e : picked) {
     senders.insert(std::string(e.pdu["sender"].as_string()));
-    timeline.push_back(shaped(req, client_event(c, e, version, req.device_id)));
+    timeline.push_back(shaped(req, client_event(s, e, version, req.device_id)));
   }
 
   json::array state;
   if (fresh || limited) {
-    DS_ASSIGN(auto st, state_at(c, room_id, first_pos - 1));
+    DS_ASSIGN(auto st, state_at(s, room_id, first_pos - 1));
     for (auto& e : st) {
       if (!matches(rf.state, e.pdu, room_id)) continue;
       bool member = e.pdu["type"] == "m.room.member";
@@ -268,15 +257,15 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
       if (rf.state.lazy_load_members && member && !sender_member) continue;
       // The client has what it was sent before `since`; lazy-loaded members it may not.
       if (!fresh && e.pos <= since->pos && !(rf.state.lazy_load_members && sender_member)) continue;
-      state.push_back(shaped(req, client_event(c, e, version)));
+      state.push_back(shaped(req, client_event(s, e, version)));
     }
   } else if (rf.state.lazy_load_members && !picked.empty()) {
     // An incremental sync still owes the member events of the timeline's senders.
     std::set<std::string> timeline_senders;
     for (auto& e : picked) timeline_senders.insert(std::string(e.pdu["sender"].as_string()));
-    DS_ASSIGN(auto members, member_events(c, room_id, timeline_senders, first_pos - 1));
+    DS_ASSIGN(auto members, member_events(s, room_id, timeline_senders, first_pos - 1));
     for (auto& e : members)
-      if (matches(rf.state, e.pdu, room_id)) state.push_back(shaped(req, client_event(c, e, version)));
+      if (matches(rf.state, e.pdu, room_id)) state.push_back(shaped(req, client_event(s, e, version)));
   }
 
   json::array ephemeral;
@@ -288,7 +277,6 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
     json::object ev{{"type", "m.typing"}, {"content", json::object{{"user_ids", ids}}}};
     if (matches(rf.ephemeral, ev, room_id)) ephemeral.push_back(std::move(ev));
   }
-  storage::Stores& s = rooms_.db().read();
   DS_ASSIGN(auto receipts, s.receipts().receipts_changed(room_id, fresh ? int64_t{0} : since->pos, upto.pos));
   json::object rc;  // event_id -> receipt type -> user -> info
   for (auto& r : receipts) {
@@ -341,25 +329,25 @@ Result<json::object> SyncService::joined_room(Conn& c, const SyncRequest& req,
                                             {"highlight_count", counts.highlights}}}};
 }
 
-Result<json::object> SyncService::left_room(Conn& c, const SyncRequest& req,
+Result<json::object> SyncService::left_room(storage::Stores& s, const SyncRequest& req,
                                             const std::string& room_id, int64_t leave_pos,
                                             const std::optional<SyncToken>& since) {
   DS_ASSIGN(std::string version, rooms_.room_version(room_id));
-  DS_ASSIGN(Visibility vis, Visibility::load(c, room_id, req.user_id));
+  DS_ASSIGN(Visibility vis, Visibility::load(s, room_id, req.user_id));
   const RoomFilter& rf = req.filter->room;
   bool limited = false;
   // Only what the user was allowed to see: someone who never joined (a rejected or withdrawn
   // invite, a pre-emptive ban) gets their own member event and nothing of the room's history.
-  DS_ASSIGN(auto picked, pick_timeline(c, room_id, vis, rf.timeline, leave_pos, since ? since->pos : 0,
+  DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, leave_pos, since ? since->pos : 0,
                                        effective_limit(rf.timeline), &limited));
   int64_t first_pos = picked.empty() ? leave_pos : picked.front().pos;
   json::array timeline;
-  for (auto& e : picked) timeline.push_back(shaped(req, client_event(c, e, version, req.device_id)));
+  for (auto& e : picked) timeline.push_back(shaped(req, client_event(s, e, version, req.device_id)));
   json::array state;
-  DS_ASSIGN(auto st, state_at(c, room_id, first_pos - 1));
+  DS_ASSIGN(auto st, state_at(s, room_id, first_pos - 1));
   for (auto& e : st)
     if ((!since || e.pos > since->pos) && vis.can_see(e) && matches(rf.state, e.pdu, room_id))
-      state.push_back(shaped(req, client_event(c, e, version)));
+      state.push_back(shaped(req, client_event(s, e, version)));
   return json::object{
       {"timeline", json::object{{"events", std::move(timeline)}, {"limited", limited},
                                 {"prev_batch", stream_token(first_pos - 1)}}},
@@ -367,9 +355,9 @@ Result<json::object> SyncService::left_room(Conn& c, const SyncRequest& req,
       {"account_data", json::object{{"events", json::array{}}}}};
 }
 
-Result<json::object> SyncService::invite_state(Conn& c, const std::string& room_id,
+Result<json::object> SyncService::invite_state(storage::Stores& s, const std::string& room_id,
                                                const std::string& user) {
-  DS_ASSIGN(auto st, current_state(c, room_id));
+  DS_ASSIGN(auto st, current_state(s, room_id));
   static const std::set<std::string> kStripped = {
       "m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar",
       "m.room.canonical_alias", "m.room.encryption", "m.room.topic"};

@@ -51,14 +51,14 @@ class SyncService {
   // Builds the response for (since, upto]; sets *empty when nothing changed.
   Result<json::object> build(const SyncRequest& req, const std::optional<SyncToken>& since,
                              const SyncToken& upto, bool* empty);
-  Result<json::object> joined_room(storage::Conn& c, const SyncRequest& req,
+  Result<json::object> joined_room(storage::Stores& s, const SyncRequest& req,
                                    const std::string& room_id, int64_t member_pos,
                                    const std::optional<SyncToken>& since, const SyncToken& upto,
                                    bool* empty);
-  Result<json::object> left_room(storage::Conn& c, const SyncRequest& req,
+  Result<json::object> left_room(storage::Stores& s, const SyncRequest& req,
                                  const std::string& room_id, int64_t leave_pos,
                                  const std::optional<SyncToken>& since);
-  Result<json::object> invite_state(storage::Conn& c, const std::string& room_id,
+  Result<json::object> invite_state(storage::Stores& s, const std::string& room_id,
                                     const std::string& user);
 
   RoomService& rooms_;

@@ -38,7 +38,7 @@ class Timeline {
 };
 
 // Member events for the given senders from a list of state events (lazy-loading members).
-json::array lazy_members(storage::Conn& c, const std::vector<StoredEvent>& state,
+json::array lazy_members(storage::Stores& s, const std::vector<StoredEvent>& state,
                          const std::set<std::string>& senders, const std::string& room_version);
 
 }  // namespace despatch

@@ -38,4 +38,119 @@ Result<std::vector<std::string>> SqliteEventStore::rooms_changed(int64_t from, i
   return out;
 }
 
+namespace {
+
+Result<std::vector<StoredEvent>> events_of(const Rows& rows) {
+  std::vector<StoredEvent> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) {
+    DS_ASSIGN(StoredEvent e, event_from_row(r));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::optional<StoredEvent>> first_event(const Rows& rows) {
+  if (rows.empty()) return std::optional<StoredEvent>{};
+  DS_ASSIGN(StoredEvent e, event_from_row(rows.front()));
+  return std::optional<StoredEvent>(std::move(e));
+}
+
+Value opt(const std::optional<std::string>& s) { return s ? Value(*s) : Value(nullptr); }
+Value nonempty(const std::string& s) { return s.empty() ? Value(nullptr) : Value(s); }
+
+}  // namespace
+
+Status SqliteEventStore::insert(const NewEvent& e) {
+  return c_.exec("INSERT INTO events(stream_pos, event_id, room_id, type, state_key, sender, "
+                 "origin_server_ts, json, txn_device, txn_id, relates_to, rel_type) "
+                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                 {e.pos, e.event_id, e.room_id, e.type, opt(e.state_key), e.sender, e.origin_server_ts, e.json,
+                  opt(e.txn_device), opt(e.txn_id), nonempty(e.relates_to), nonempty(e.rel_type)});
+}
+
+Status SqliteEventStore::mark_redacted(const std::string& target_id, const std::string& room_id,
+                                       const std::string& redaction_id) {
+  return c_.exec("UPDATE events SET redacted_by=? WHERE event_id=? AND room_id=? AND redacted_by IS NULL",
+                 {redaction_id, target_id, room_id});
+}
+
+Result<std::vector<StoredEvent>> SqliteEventStore::room_events(const std::string& room_id, const EventRange& r) {
+  std::string sql = std::string("SELECT ") + kEventColumns +
+                    " FROM events WHERE room_id=? AND stream_pos>? AND stream_pos<=? ORDER BY stream_pos" +
+                    (r.newest_first ? " DESC" : "") + " LIMIT ?";
+  DS_ASSIGN(auto rows, c_.query(sql, {room_id, r.after, r.upto, int64_t{r.limit}}));
+  return events_of(rows);
+}
+
+Result<bool> SqliteEventStore::has_events(const std::string& room_id, int64_t after, int64_t upto) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT 1 FROM events WHERE room_id=? AND stream_pos>? AND stream_pos<=? LIMIT 1",
+                                {room_id, after, upto}));
+  return row.has_value();
+}
+
+Result<std::vector<StoredEvent>> SqliteEventStore::relations(const std::string& room_id, const std::string& event_id,
+                                                             const std::string& rel_type, const std::string& type,
+                                                             const EventRange& r) {
+  std::string sql = std::string("SELECT ") + kEventColumns +
+                    " FROM events WHERE room_id=? AND relates_to=? AND (?='' OR rel_type=?) AND (?='' OR type=?) "
+                    "AND stream_pos>? AND stream_pos<=? ORDER BY stream_pos" +
+                    (r.newest_first ? " DESC" : "") + " LIMIT ?";
+  DS_ASSIGN(auto rows, c_.query(sql, {room_id, event_id, rel_type, rel_type, type, type, r.after, r.upto,
+                                      int64_t{r.limit}}));
+  return events_of(rows);
+}
+
+Result<std::optional<StoredEvent>> SqliteEventStore::latest_edit(const std::string& event_id,
+                                                                 const std::string& sender) {
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kEventColumns +
+                                    " FROM events WHERE relates_to=? AND rel_type='m.replace' AND sender=? AND "
+                                    "redacted_by IS NULL ORDER BY stream_pos DESC LIMIT 1",
+                                {event_id, sender}));
+  return first_event(rows);
+}
+
+Result<std::vector<StoredEvent>> SqliteEventStore::state_at(const std::string& room_id, int64_t pos) {
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kEventColumns +
+                                    " FROM events e WHERE room_id=? AND state_key IS NOT NULL AND "
+                                    "stream_pos=(SELECT MAX(stream_pos) FROM events x WHERE "
+                                    "x.room_id=e.room_id AND x.type=e.type AND x.state_key=e.state_key "
+                                    "AND x.stream_pos<=?)",
+                                {room_id, pos}));
+  return events_of(rows);
+}
+
+Result<std::optional<StoredEvent>> SqliteEventStore::state_event_at(const std::string& room_id,
+                                                                    const std::string& type,
+                                                                    const std::string& state_key, int64_t pos) {
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kEventColumns +
+                                    " FROM events WHERE room_id=? AND type=? AND state_key=? AND stream_pos<=? "
+                                    "ORDER BY stream_pos DESC LIMIT 1",
+                                {room_id, type, state_key, pos}));
+  return first_event(rows);
+}
+
+Result<std::vector<StoredEvent>> SqliteEventStore::visibility_events(const std::string& room_id,
+                                                                     const std::string& user) {
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kEventColumns +
+                                    " FROM events WHERE room_id=? AND ((type='m.room.member' AND state_key=?) OR "
+                                    "(type='m.room.history_visibility' AND state_key='')) ORDER BY stream_pos",
+                                {room_id, user}));
+  return events_of(rows);
+}
+
+Result<std::optional<std::string>> SqliteEventStore::txn_event(const std::string& user, const std::string& device,
+                                                               const std::string& txn_id) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT event_id FROM txn_ids WHERE user_id=? AND device_id=? AND txn_id=?",
+                                {user, device, txn_id}));
+  if (!row) return std::optional<std::string>{};
+  return std::optional<std::string>(row->str(0));
+}
+
+Status SqliteEventStore::put_txn(const std::string& user, const std::string& device, const std::string& txn_id,
+                                 const std::string& event_id) {
+  return c_.exec("INSERT INTO txn_ids(user_id, device_id, txn_id, event_id) VALUES(?,?,?,?)",
+                 {user, device, txn_id, event_id});
+}
+
 }  // namespace despatch::storage

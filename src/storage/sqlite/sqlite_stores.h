@@ -6,6 +6,9 @@
 #include "storage/sqlite/event_store.h"
 #include "storage/sqlite/membership_store.h"
 #include "storage/sqlite/receipt_store.h"
+#include "storage/sqlite/room_store.h"
+#include "storage/sqlite/state_store.h"
+#include "storage/sqlite/user_store.h"
 
 #include <functional>
 
@@ -14,21 +17,28 @@ namespace despatch::storage {
 class SqliteStores final : public Txn {
  public:
   // next_pos hands out stream positions; only write transactions may call it.
-  SqliteStores(Conn& c, std::function<int64_t()> next_pos)
-      : account_data_(c), events_(c), memberships_(c), receipts_(c), next_pos_(std::move(next_pos)) {}
+  SqliteStores(Conn& c, std::function<int64_t()> next_pos) : c_(c), next_pos_(std::move(next_pos)) {}
 
   AccountDataStore& account_data() override { return account_data_; }
   EventStore& events() override { return events_; }
   MembershipStore& memberships() override { return memberships_; }
   ReceiptStore& receipts() override { return receipts_; }
+  RoomStore& rooms() override { return rooms_; }
+  StateStore& state() override { return state_; }
+  UserStore& users() override { return users_; }
   int64_t next_stream_pos() override { return next_pos_(); }
 
  private:
-  SqliteAccountDataStore account_data_;
-  SqliteEventStore events_;
-  SqliteMembershipStore memberships_;
-  SqliteReceiptStore receipts_;
+  Conn& c_;
   std::function<int64_t()> next_pos_;
+  // One line per store, each over the same connection.
+  SqliteAccountDataStore account_data_{c_};
+  SqliteEventStore events_{c_};
+  SqliteMembershipStore memberships_{c_};
+  SqliteReceiptStore receipts_{c_};
+  SqliteRoomStore rooms_{c_};
+  SqliteStateStore state_{c_};
+  SqliteUserStore users_{c_};
 };
 
 }  // namespace despatch::storage
