@@ -30,6 +30,17 @@ struct NewEvent {
   std::string json;  // the PDU, serialised
   std::optional<std::string> txn_device, txn_id;
   std::string relates_to, rel_type;  // "" when the event relates to nothing
+  int64_t depth = 0;
+  std::vector<std::string> prev_events;
+  bool outlier = false;   // known (an auth event, say) but not part of the timeline
+  std::string rejected;   // why the auth rules refused it; "" when accepted
+  bool soft_failed = false;
+};
+
+// A forward extremity of a room: an event no other event of the room refers to yet.
+struct Extremity {
+  std::string event_id;
+  int64_t depth = 0;
 };
 
 // A run of a room's events by stream position: those with after < pos <= upto.
@@ -43,6 +54,8 @@ struct EventRange {
 class EventStore {
  public:
   virtual ~EventStore() = default;
+  // Stores the event and its edges to prev_events. Rejected, soft-failed and outlier events
+  // are kept but never returned by the timeline reads below.
   virtual Status insert(const NewEvent& e) = 0;
   // Marks target (an event of room_id not yet redacted) as redacted by redaction_id.
   virtual Status mark_redacted(const std::string& target_id, const std::string& room_id,
@@ -69,6 +82,14 @@ class EventStore {
                                                             const std::string& state_key, int64_t pos) = 0;
   // The user's member events and the room's history_visibility events, oldest first.
   virtual Result<std::vector<StoredEvent>> visibility_events(const std::string& room_id, const std::string& user) = 0;
+
+  // event_edges: the prev_events of an event.
+  virtual Result<std::vector<std::string>> prev_events(const std::string& event_id) = 0;
+  // forward_extremities: the room's extremities, deepest first.
+  virtual Result<std::vector<Extremity>> forward_extremities(const std::string& room_id) = 0;
+  // A new event extends the graph: its prev_events stop being extremities and it becomes one.
+  virtual Status advance_extremities(const std::string& room_id, const std::vector<std::string>& prev_events,
+                                     const std::string& event_id) = 0;
 
   // txn_ids: (user_id, device_id, txn_id) -> event_id, for /send and /redact idempotency.
   virtual Result<std::optional<std::string>> txn_event(const std::string& user, const std::string& device,

@@ -1,6 +1,7 @@
 #include "storage/migrations.h"
 
 #include "core/log.h"
+#include "storage/sqlite/graph_backfill.h"
 
 namespace despatch::storage {
 namespace {
@@ -241,6 +242,47 @@ CREATE TABLE media_thumbnails (
   PRIMARY KEY (server_name, media_id, req_width, req_height, method));
 CREATE INDEX media_thumbnails_sha256 ON media_thumbnails(sha256);
 )SQL",
+    // 6: the event graph: each event's prev_events and depth, each room's forward
+    // extremities, and the state before and after every event as state groups. An event may
+    // be an outlier (known, but not part of the room's timeline), rejected (failed the auth
+    // rules; the reason is kept) or soft-failed (passed them but not current state). The
+    // rows for events stored before this step are filled in by backfill_event_graph.
+    R"SQL(
+ALTER TABLE events ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN rejected TEXT;
+ALTER TABLE events ADD COLUMN soft_failed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX events_topological ON events(room_id, depth, stream_pos);
+
+-- (event_id, prev_event_id): the graph's edges, an event to each of its prev_events
+CREATE TABLE event_edges (event_id TEXT NOT NULL, prev_event_id TEXT NOT NULL,
+  PRIMARY KEY (event_id, prev_event_id));
+CREATE INDEX event_edges_prev ON event_edges(prev_event_id);
+
+-- (room_id, event_id): the room's forward extremities, the events nothing refers to yet
+CREATE TABLE forward_extremities (room_id TEXT NOT NULL, event_id TEXT NOT NULL,
+  PRIMARY KEY (room_id, event_id));
+
+-- id -> a room's state as a delta on prev_id (NULL: the whole state); chain counts the
+-- deltas back to a whole state, so that reading a group never walks far
+CREATE TABLE state_groups (id INTEGER PRIMARY KEY, room_id TEXT NOT NULL, prev_id INTEGER,
+  chain INTEGER NOT NULL);
+-- (group_id, type, state_key) -> event_id; '' removes the key from the previous group
+CREATE TABLE state_group_entries (group_id INTEGER NOT NULL, type TEXT NOT NULL,
+  state_key TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (group_id, type, state_key));
+-- event_id -> the state group before it and after it (0: the empty state before a create)
+CREATE TABLE event_state (event_id TEXT PRIMARY KEY, before_group INTEGER NOT NULL,
+  after_group INTEGER NOT NULL);
+)SQL",
+};
+
+// Steps whose rows need code, not SQL, run right after their SQL in the same transaction.
+struct MigrationCode {
+  int version;
+  Status (*run)(Conn&);
+};
+const MigrationCode kMigrationCode[] = {
+    {6, backfill_event_graph},
 };
 
 }  // namespace
@@ -256,6 +298,8 @@ Status run_migrations(Conn& conn) {
   for (int v = current + 1; v <= latest_schema_version(); ++v) {
     DS_TRY(conn.exec_script("BEGIN IMMEDIATE"));
     Status st = conn.exec_script(kMigrations[v - 1]);
+    for (const auto& code : kMigrationCode)
+      if (st.ok() && code.version == v) st = code.run(conn);
     if (st.ok())
       st = conn.exec("INSERT INTO schema_version(version) VALUES(?)", {static_cast<int64_t>(v)});
     if (!st.ok()) {

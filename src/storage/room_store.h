@@ -1,4 +1,4 @@
-// Rooms (version, creator, kind, directory visibility, the head the writer extends) and
+// Rooms (version, creator, kind, directory visibility) and
 // room aliases.
 #pragma once
 
@@ -15,9 +15,7 @@ struct RoomRow {
   std::string room_id, room_version, creator;
   bool is_public = false;
   int64_t created_ts = 0;
-  std::string kind;           // "group" or "direct"
-  std::string last_event_id;  // "" before the create event
-  int64_t depth = 0;
+  std::string kind;  // "group" or "direct"
 };
 
 struct RoomAlias {
@@ -32,8 +30,6 @@ class RoomStore {
   virtual Result<std::vector<RoomRow>> all_rooms() = 0;
   virtual Result<std::vector<std::string>> public_rooms() = 0;
   virtual Status set_public(const std::string& room_id, bool is_public) = 0;
-  // The event the room's next local event follows, and its depth.
-  virtual Status set_head(const std::string& room_id, const std::string& event_id, int64_t depth) = 0;
 
   virtual Result<std::optional<RoomAlias>> alias(const std::string& alias) = 0;
   virtual Status add_alias(const RoomAlias& a) = 0;

@@ -3,6 +3,7 @@
 #include "storage/account_data_store.h"
 #include "storage/database.h"
 #include "storage/event_store.h"
+#include "storage/sqlite/graph_backfill.h"
 #include "storage/membership_store.h"
 #include "storage/receipt_store.h"
 #include "storage/room_store.h"
@@ -161,9 +162,8 @@ TEST_F(StoresTest, RedactionsMarkOnceAndTransactionIdsAreRemembered) {
 
 TEST_F(StoresTest, MembershipsRoomsAndAliases) {
   write([](Txn& t) -> Status {
-    DS_TRY(t.rooms().create({"!r:x", "11", "@a:x", false, 1, "group", "", 0}));
-    DS_TRY(t.rooms().create({"!s:x", "10", "@b:x", true, 2, "direct", "", 0}));
-    DS_TRY(t.rooms().set_head("!r:x", "$last", 7));
+    DS_TRY(t.rooms().create({"!r:x", "11", "@a:x", false, 1, "group"}));
+    DS_TRY(t.rooms().create({"!s:x", "10", "@b:x", true, 2, "direct"}));
     DS_TRY(t.rooms().add_alias({"#a:x", "!r:x", "@a:x"}));
     DS_TRY(t.memberships().set({"!r:x", "@a:x", "join", 3}, "$m1"));
     DS_TRY(t.memberships().set({"!r:x", "@b:x", "invite", 4}, "$m2"));
@@ -173,8 +173,8 @@ TEST_F(StoresTest, MembershipsRoomsAndAliases) {
   auto& s = db_->read();
   auto room = s.rooms().room("!r:x");
   ASSERT_TRUE(room.ok() && room->has_value());
-  EXPECT_EQ((*room)->last_event_id, "$last");
-  EXPECT_EQ((*room)->depth, 7);
+  EXPECT_EQ((*room)->room_version, "11");
+  EXPECT_EQ((*room)->kind, "group");
   EXPECT_EQ(*s.rooms().public_rooms(), std::vector<std::string>{"!s:x"});
   EXPECT_EQ((**s.rooms().alias("#a:x")).room_id, "!r:x");
   EXPECT_EQ(*s.rooms().aliases_of("!r:x"), std::vector<std::string>{"#a:x"});
@@ -188,6 +188,143 @@ TEST_F(StoresTest, MembershipsRoomsAndAliases) {
   // A new membership remembers a forgotten room again.
   write([](Txn& t) -> Status { return t.memberships().set({"!s:x", "@a:x", "join", 9}, "$m4"); });
   EXPECT_FALSE(*db_->read().memberships().forgotten("!s:x", "@a:x"));
+}
+
+TEST_F(StoresTest, TheGraphKeepsEdgesAndForwardExtremities) {
+  // a <- b, a <- c (a fork, as two servers make), then d joins b and c.
+  write([&](Txn& t) -> Status {
+    auto a = event("$a", "!r:x", 1, "m.room.create", "");
+    a.depth = 1;
+    DS_TRY(t.events().insert(a));
+    DS_TRY(t.events().advance_extremities("!r:x", {}, "$a"));
+    for (auto [id, pos] : {std::pair{"$b", 2}, std::pair{"$c", 3}}) {
+      auto e = event(id, "!r:x", pos, "m.room.message");
+      e.depth = 2;
+      e.prev_events = {"$a"};
+      DS_TRY(t.events().insert(e));
+      DS_TRY(t.events().advance_extremities("!r:x", e.prev_events, id));
+    }
+    return ok_status();
+  });
+  auto x = db_->read().events().forward_extremities("!r:x");
+  ASSERT_EQ(x->size(), 2u);
+  EXPECT_EQ((*x)[0].event_id, "$b");
+  EXPECT_EQ((*x)[1].event_id, "$c");
+  EXPECT_EQ((*x)[0].depth, 2);
+  write([&](Txn& t) -> Status {
+    auto d = event("$d", "!r:x", 4, "m.room.message");
+    d.depth = 3;
+    d.prev_events = {"$b", "$c"};
+    DS_TRY(t.events().insert(d));
+    return t.events().advance_extremities("!r:x", d.prev_events, "$d");
+  });
+  x = db_->read().events().forward_extremities("!r:x");
+  ASSERT_EQ(x->size(), 1u);
+  EXPECT_EQ((*x)[0].event_id, "$d");
+  EXPECT_EQ(*db_->read().events().prev_events("$d"), (std::vector<std::string>{"$b", "$c"}));
+}
+
+TEST_F(StoresTest, RejectedSoftFailedAndOutlierEventsStayOutOfTheTimeline) {
+  write([&](Txn& t) -> Status {
+    DS_TRY(t.events().insert(event("$ok", "!r:x", 1, "m.room.message")));
+    auto rejected = event("$rejected", "!r:x", 2, "m.room.message");
+    rejected.rejected = "auth rule 9";
+    auto soft = event("$soft", "!r:x", 3, "m.room.topic", "");
+    soft.soft_failed = true;
+    auto outlier = event("$outlier", "!r:x", 4, "m.room.member", "@z:y");
+    outlier.outlier = true;
+    for (auto* e : {&rejected, &soft, &outlier}) DS_TRY(t.events().insert(*e));
+    return ok_status();
+  });
+  auto& s = db_->read().events();
+  auto all = s.room_events("!r:x", EventRange{});
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].event_id, "$ok");
+  EXPECT_TRUE(s.state_at("!r:x", 100)->empty());
+  EXPECT_FALSE(*s.has_events("!r:x", 1, 100));
+  EXPECT_TRUE(s.event("$rejected")->has_value()) << "kept, for the graph and for audits";
+}
+
+TEST_F(StoresTest, StateGroupsRecordTheStateBeforeAndAfterEachEvent) {
+  int64_t g1 = 0, g2 = 0, g3 = 0;
+  write([&](Txn& t) -> Status {
+    DS_ASSIGN(g1, t.state().add_group("!r:x", 0, {{"m.room.create", "", "$c"}}));
+    DS_ASSIGN(g2, t.state().add_group("!r:x", g1, {{"m.room.member", "@a:x", "$m"}}));
+    DS_ASSIGN(g3, t.state().add_group("!r:x", g2, {{"m.room.member", "@a:x", ""}, {"m.room.topic", "", "$t"}}));
+    DS_TRY(t.state().set_event_groups("$c", {0, g1}));
+    return t.state().set_event_groups("$msg", {g2, g2});
+  });
+  auto& s = db_->read().state();
+  EXPECT_EQ(*s.group_state(g1), (StateIds{{{"m.room.create", ""}, "$c"}}));
+  EXPECT_EQ(*s.group_state(g2), (StateIds{{{"m.room.create", ""}, "$c"}, {{"m.room.member", "@a:x"}, "$m"}}));
+  EXPECT_EQ(*s.group_state(g3), (StateIds{{{"m.room.create", ""}, "$c"}, {{"m.room.topic", ""}, "$t"}}))
+      << "an empty event ID removes a key";
+  EXPECT_TRUE(s.group_state(0)->empty());
+  EXPECT_EQ((**s.event_groups("$c")).before, 0);
+  EXPECT_EQ((**s.event_groups("$msg")).after, g2);
+  EXPECT_FALSE(s.event_groups("$unknown")->has_value());
+}
+
+TEST_F(StoresTest, LongStateChainsStoreAWholeStateNowAndThen) {
+  int64_t group = 0;
+  const int kSteps = 200;
+  write([&](Txn& t) -> Status {
+    for (int i = 0; i < kSteps; ++i) {
+      DS_ASSIGN(group, t.state().add_group("!r:x", group, {{"m.room.member", "@u" + std::to_string(i) + ":x", "$m"}}));
+    }
+    return ok_status();
+  });
+  auto state = db_->read().state().group_state(group);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(state->size(), static_cast<size_t>(kSteps));
+  auto chain = query_one(db_->reader(), "SELECT MAX(chain), COUNT(*) FROM state_groups WHERE prev_id IS NULL");
+  ASSERT_TRUE(chain.ok() && chain->has_value());
+  EXPECT_GE((*chain)->i64(1), 3) << "whole states every kMaxDeltaChain groups";
+}
+
+TEST_F(StoresTest, BackfillBuildsTheGraphOfEventsStoredBeforeIt) {
+  // Events as the server stored them before schema step 6: rows with JSON, no graph.
+  auto pdu = [](const char* type, std::optional<std::string> key, int depth, std::vector<std::string> prev) {
+    json::object o{{"type", type}, {"room_id", "!r:x"}, {"sender", "@a:x"}, {"depth", depth}, {"content", json::object{}}};
+    if (key) o["state_key"] = *key;
+    json::array p;
+    for (auto& id : prev) p.push_back(json::string(id));
+    o["prev_events"] = std::move(p);
+    return json::serialize(o);
+  };
+  auto r = db_->write_blocking<Ok>([&](Conn& c) -> Result<Ok> {
+    DS_TRY(c.exec("INSERT INTO rooms(room_id, room_version, creator, created_ts) VALUES('!r:x', '11', '@a:x', 1)"));
+    struct Row { const char* id; const char* type; std::optional<std::string> key; int depth; std::vector<std::string> prev; };
+    std::vector<Row> rows{{"$create", "m.room.create", "", 1, {}},
+                          {"$join", "m.room.member", "@a:x", 2, {"$create"}},
+                          {"$msg", "m.room.message", std::nullopt, 3, {"$join"}},
+                          {"$topic", "m.room.topic", "", 4, {"$msg"}}};
+    int64_t pos = 0;
+    for (auto& e : rows)
+      DS_TRY(c.exec("INSERT INTO events(stream_pos, event_id, room_id, type, state_key, sender, origin_server_ts, json) "
+                    "VALUES(?,?,'!r:x',?,?,'@a:x',1,?)",
+                    {++pos, std::string(e.id), std::string(e.type), e.key ? Value(*e.key) : Value(nullptr),
+                     pdu(e.type, e.key, e.depth, e.prev)}));
+    DS_TRY(backfill_event_graph(c));
+    return Ok{};
+  });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto& s = db_->read();
+  auto x = s.events().forward_extremities("!r:x");
+  ASSERT_EQ(x->size(), 1u);
+  EXPECT_EQ((*x)[0].event_id, "$topic");
+  EXPECT_EQ((*x)[0].depth, 4);
+  EXPECT_EQ(*s.events().prev_events("$msg"), std::vector<std::string>{"$join"});
+  auto msg = s.state().event_groups("$msg");
+  auto topic = s.state().event_groups("$topic");
+  ASSERT_TRUE(msg->has_value() && topic->has_value());
+  EXPECT_EQ((*msg)->before, (*msg)->after) << "a message does not change the state";
+  EXPECT_EQ((*topic)->before, (*msg)->after);
+  EXPECT_EQ(s.state().group_state((*msg)->after)->size(), 2u);
+  auto after_topic = s.state().group_state((*topic)->after);
+  EXPECT_EQ(after_topic->size(), 3u);
+  EXPECT_EQ(after_topic->at({"m.room.topic", ""}), "$topic");
+  EXPECT_EQ((**s.state().event_groups("$create")).before, 0);
 }
 
 TEST_F(StoresTest, ReadViewsHandOutNoStreamPositions) {

@@ -115,12 +115,13 @@ class RoomService {
   // policy covered them, invited by the most powerful local member who may invite.
   Status adopt_rooms_for_keeper();
 
-  // Writer-thread cache of one room's current state.
+  // Writer-thread cache of one room's current state and where its graph ends.
   struct RoomState {
     std::string version;
-    StateMap state;  // events carry "event_id"
-    std::string last_event_id;
-    int64_t depth = 0;
+    StateMap state;                       // events carry "event_id"
+    std::vector<std::string> extremities;  // forward extremities: the next event's prev_events
+    int64_t depth = 0;                     // the deepest extremity's depth
+    int64_t state_group = 0;               // the state group of `state` (0: empty)
   };
 
  private:

@@ -17,6 +17,10 @@
 
 namespace despatch {
 
+namespace {
+constexpr size_t kMaxPrevEvents = 20;
+}  // namespace
+
 std::vector<std::string> room_members(const StateMap& state, bool include_invited) {
   std::vector<std::string> out;
   for (auto it = state.lower_bound({"m.room.member", ""});
@@ -49,8 +53,17 @@ Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
   if (!row) return Error::not_found("Unknown room");
   auto st = std::make_shared<RoomService::RoomState>();
   st->version = row->room_version;
-  st->last_event_id = row->last_event_id;
-  st->depth = row->depth;
+  DS_ASSIGN(auto extremities, t_->events().forward_extremities(room_id));
+  for (auto& x : extremities) {
+    st->extremities.push_back(x.event_id);
+    st->depth = std::max(st->depth, x.depth);
+  }
+  if (!extremities.empty()) {
+    // The current state is the state after the extremities; with one (local history) that is
+    // its own state group. Several come from other servers, and state resolution merges them.
+    DS_ASSIGN(auto groups, t_->state().event_groups(extremities.front().event_id));
+    if (groups) st->state_group = groups->after;
+  }
   DS_ASSIGN(auto entries, t_->state().current(room_id));
   for (auto& entry : entries) {
     DS_ASSIGN(auto stored, t_->events().event(entry.event_id));
@@ -85,7 +98,9 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   ev["origin_server_ts"] = now_ms();
   ev["depth"] = room->depth + 1;
   json::array prev;
-  if (!room->last_event_id.empty()) prev.push_back(json::string(room->last_event_id));
+  // The spec caps prev_events at 20; the extremities deepest first are the ones kept.
+  for (size_t i = 0; i < room->extremities.size() && i < kMaxPrevEvents; ++i)
+    prev.push_back(json::string(room->extremities[i]));
   ev["prev_events"] = std::move(prev);
   json::array auth;
   for (auto& key : auth_state_keys(ev)) {
@@ -122,6 +137,8 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   storage::NewEvent row{pos, event_id, room_id, type, std::nullopt, sender, ev["origin_server_ts"].as_int64(),
                         json::serialize(ev), std::nullopt, std::nullopt, relates, rel_type};
   if (is_state) row.state_key = state_key;
+  row.depth = room->depth + 1;
+  for (auto& p : ev["prev_events"].as_array()) row.prev_events.emplace_back(p.as_string());
   if (txn) {
     row.txn_device = txn->device_id;
     row.txn_id = txn->txn_id;
@@ -130,6 +147,13 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   // Sending in a room reads everything before it (spec: push, "Marking notifications as read").
   DS_TRY(t_->receipts().clear_notifications_before(room_id, sender, pos));
   if (txn) DS_TRY(t_->events().put_txn(sender, txn->device_id, txn->scope + txn->txn_id, event_id));
+  DS_TRY(t_->events().advance_extremities(room_id, row.prev_events, event_id));
+  // The state before the event is the room's; a state event starts a new group after it.
+  storage::EventStateGroups groups{room->state_group, room->state_group};
+  if (is_state) {
+    DS_ASSIGN(groups.after, t_->state().add_group(room_id, groups.before, {{type, state_key, event_id}}));
+  }
+  DS_TRY(t_->state().set_event_groups(event_id, groups));
   if (is_state) {
     DS_TRY(t_->state().set_current(room_id, {type, state_key, event_id, pos}));
     if (type == "m.room.member") {
@@ -164,11 +188,14 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     if (k && k->at("content").as_object().if_contains("membership") && k->at("content").at("membership") == "join")
       DS_TRY(svc_.keeper_->on_encrypted_event(c_, record, pos));
   }
-  DS_TRY(t_->rooms().set_head(room_id, event_id, room->depth + 1));
-
   // Everything stored: now the cache may change.
-  room->last_event_id = event_id;
+  // Extremities left out of prev_events (more than the cap) stay; the new event is deepest.
+  std::vector<std::string> rest(room->extremities.begin() + static_cast<long>(row.prev_events.size()),
+                                room->extremities.end());
+  room->extremities = {event_id};
+  room->extremities.insert(room->extremities.end(), rest.begin(), rest.end());
   room->depth += 1;
+  room->state_group = groups.after;
   ev["event_id"] = event_id;
   if (is_state) room->state[{type, state_key}] = ev;
   DS_TRY(store_notifications(*room, ev, pos));

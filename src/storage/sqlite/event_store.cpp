@@ -4,6 +4,11 @@
 
 namespace despatch::storage {
 
+namespace {
+// What the timeline reads return: events of the room's history that clients may be shown.
+constexpr const char* kInTimeline = "outlier=0 AND rejected IS NULL AND soft_failed=0";
+}  // namespace
+
 Result<StoredEvent> event_from_row(const Row& row) {
   StoredEvent e;
   e.pos = row.i64(0);
@@ -32,7 +37,9 @@ Result<std::optional<int64_t>> SqliteEventStore::stream_pos_of(const std::string
 }
 
 Result<std::vector<std::string>> SqliteEventStore::rooms_changed(int64_t from, int64_t to) {
-  DS_ASSIGN(auto rows, c_.query("SELECT DISTINCT room_id FROM events WHERE stream_pos>? AND stream_pos<=?", {from, to}));
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT DISTINCT room_id FROM events WHERE stream_pos>? AND stream_pos<=? AND ") +
+                                    kInTimeline,
+                                {from, to}));
   std::vector<std::string> out;
   for (auto& r : rows) out.push_back(r.str(0));
   return out;
@@ -62,11 +69,16 @@ Value nonempty(const std::string& s) { return s.empty() ? Value(nullptr) : Value
 }  // namespace
 
 Status SqliteEventStore::insert(const NewEvent& e) {
-  return c_.exec("INSERT INTO events(stream_pos, event_id, room_id, type, state_key, sender, "
-                 "origin_server_ts, json, txn_device, txn_id, relates_to, rel_type) "
-                 "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+  DS_TRY(c_.exec("INSERT INTO events(stream_pos, event_id, room_id, type, state_key, sender, "
+                 "origin_server_ts, json, txn_device, txn_id, relates_to, rel_type, depth, outlier, rejected, "
+                 "soft_failed) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                  {e.pos, e.event_id, e.room_id, e.type, opt(e.state_key), e.sender, e.origin_server_ts, e.json,
-                  opt(e.txn_device), opt(e.txn_id), nonempty(e.relates_to), nonempty(e.rel_type)});
+                  opt(e.txn_device), opt(e.txn_id), nonempty(e.relates_to), nonempty(e.rel_type), e.depth,
+                  int64_t{e.outlier ? 1 : 0}, nonempty(e.rejected), int64_t{e.soft_failed ? 1 : 0}}));
+  for (auto& prev : e.prev_events)
+    DS_TRY(c_.exec("INSERT INTO event_edges(event_id, prev_event_id) VALUES(?,?) ON CONFLICT DO NOTHING",
+                   {e.event_id, prev}));
+  return ok_status();
 }
 
 Status SqliteEventStore::mark_redacted(const std::string& target_id, const std::string& room_id,
@@ -77,14 +89,16 @@ Status SqliteEventStore::mark_redacted(const std::string& target_id, const std::
 
 Result<std::vector<StoredEvent>> SqliteEventStore::room_events(const std::string& room_id, const EventRange& r) {
   std::string sql = std::string("SELECT ") + kEventColumns +
-                    " FROM events WHERE room_id=? AND stream_pos>? AND stream_pos<=? ORDER BY stream_pos" +
+                    " FROM events WHERE room_id=? AND stream_pos>? AND stream_pos<=? AND " + std::string(kInTimeline) +
+                    " ORDER BY stream_pos" +
                     (r.newest_first ? " DESC" : "") + " LIMIT ?";
   DS_ASSIGN(auto rows, c_.query(sql, {room_id, r.after, r.upto, int64_t{r.limit}}));
   return events_of(rows);
 }
 
 Result<bool> SqliteEventStore::has_events(const std::string& room_id, int64_t after, int64_t upto) {
-  DS_ASSIGN(auto row, query_one(c_, "SELECT 1 FROM events WHERE room_id=? AND stream_pos>? AND stream_pos<=? LIMIT 1",
+  DS_ASSIGN(auto row, query_one(c_, std::string("SELECT 1 FROM events WHERE room_id=? AND stream_pos>? AND stream_pos<=? AND ") + kInTimeline +
+                                    " LIMIT 1",
                                 {room_id, after, upto}));
   return row.has_value();
 }
@@ -94,7 +108,7 @@ Result<std::vector<StoredEvent>> SqliteEventStore::relations(const std::string& 
                                                              const EventRange& r) {
   std::string sql = std::string("SELECT ") + kEventColumns +
                     " FROM events WHERE room_id=? AND relates_to=? AND (?='' OR rel_type=?) AND (?='' OR type=?) "
-                    "AND stream_pos>? AND stream_pos<=? ORDER BY stream_pos" +
+                    "AND stream_pos>? AND stream_pos<=? AND " + std::string(kInTimeline) + " ORDER BY stream_pos" +
                     (r.newest_first ? " DESC" : "") + " LIMIT ?";
   DS_ASSIGN(auto rows, c_.query(sql, {room_id, event_id, rel_type, rel_type, type, type, r.after, r.upto,
                                       int64_t{r.limit}}));
@@ -105,7 +119,7 @@ Result<std::optional<StoredEvent>> SqliteEventStore::latest_edit(const std::stri
                                                                  const std::string& sender) {
   DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kEventColumns +
                                     " FROM events WHERE relates_to=? AND rel_type='m.replace' AND sender=? AND "
-                                    "redacted_by IS NULL ORDER BY stream_pos DESC LIMIT 1",
+                                    "redacted_by IS NULL AND " + kInTimeline + " ORDER BY stream_pos DESC LIMIT 1",
                                 {event_id, sender}));
   return first_event(rows);
 }
@@ -115,7 +129,7 @@ Result<std::vector<StoredEvent>> SqliteEventStore::state_at(const std::string& r
                                     " FROM events e WHERE room_id=? AND state_key IS NOT NULL AND "
                                     "stream_pos=(SELECT MAX(stream_pos) FROM events x WHERE "
                                     "x.room_id=e.room_id AND x.type=e.type AND x.state_key=e.state_key "
-                                    "AND x.stream_pos<=?)",
+                                    "AND x.stream_pos<=? AND x.outlier=0 AND x.rejected IS NULL AND x.soft_failed=0)",
                                 {room_id, pos}));
   return events_of(rows);
 }
@@ -124,8 +138,8 @@ Result<std::optional<StoredEvent>> SqliteEventStore::state_event_at(const std::s
                                                                     const std::string& type,
                                                                     const std::string& state_key, int64_t pos) {
   DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kEventColumns +
-                                    " FROM events WHERE room_id=? AND type=? AND state_key=? AND stream_pos<=? "
-                                    "ORDER BY stream_pos DESC LIMIT 1",
+                                    " FROM events WHERE room_id=? AND type=? AND state_key=? AND stream_pos<=? AND " + kInTimeline +
+                                    " ORDER BY stream_pos DESC LIMIT 1",
                                 {room_id, type, state_key, pos}));
   return first_event(rows);
 }
@@ -134,7 +148,7 @@ Result<std::vector<StoredEvent>> SqliteEventStore::visibility_events(const std::
                                                                      const std::string& user) {
   DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kEventColumns +
                                     " FROM events WHERE room_id=? AND ((type='m.room.member' AND state_key=?) OR "
-                                    "(type='m.room.history_visibility' AND state_key='')) ORDER BY stream_pos",
+                                    "(type='m.room.history_visibility' AND state_key='')) AND " + kInTimeline + " ORDER BY stream_pos",
                                 {room_id, user}));
   return events_of(rows);
 }
@@ -151,6 +165,31 @@ Status SqliteEventStore::put_txn(const std::string& user, const std::string& dev
                                  const std::string& event_id) {
   return c_.exec("INSERT INTO txn_ids(user_id, device_id, txn_id, event_id) VALUES(?,?,?,?)",
                  {user, device, txn_id, event_id});
+}
+
+Result<std::vector<std::string>> SqliteEventStore::prev_events(const std::string& event_id) {
+  DS_ASSIGN(auto rows, c_.query("SELECT prev_event_id FROM event_edges WHERE event_id=? ORDER BY prev_event_id",
+                                {event_id}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
+Result<std::vector<Extremity>> SqliteEventStore::forward_extremities(const std::string& room_id) {
+  DS_ASSIGN(auto rows, c_.query("SELECT f.event_id, COALESCE((SELECT depth FROM events e WHERE e.event_id=f.event_id), 0) "
+                                "AS d FROM forward_extremities f WHERE f.room_id=? ORDER BY d DESC, f.event_id",
+                                {room_id}));
+  std::vector<Extremity> out;
+  for (auto& r : rows) out.push_back({r.str(0), r.i64(1)});
+  return out;
+}
+
+Status SqliteEventStore::advance_extremities(const std::string& room_id, const std::vector<std::string>& prev_events,
+                                             const std::string& event_id) {
+  for (auto& prev : prev_events)
+    DS_TRY(c_.exec("DELETE FROM forward_extremities WHERE room_id=? AND event_id=?", {room_id, prev}));
+  return c_.exec("INSERT INTO forward_extremities(room_id, event_id) VALUES(?,?) ON CONFLICT DO NOTHING",
+                 {room_id, event_id});
 }
 
 }  // namespace despatch::storage

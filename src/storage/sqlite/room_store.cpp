@@ -3,12 +3,11 @@
 namespace despatch::storage {
 
 namespace {
-constexpr const char* kRoomColumns =
-    "room_id, room_version, creator, is_public, created_ts, kind, last_event_id, depth";
+// rooms.last_event_id and rooms.depth (schema step 1) are unused since the event graph
+// (step 6): the forward extremities say where a room's history ends.
+constexpr const char* kRoomColumns = "room_id, room_version, creator, is_public, created_ts, kind";
 
-RoomRow room_of(const Row& r) {
-  return RoomRow{r.str(0), r.str(1), r.str(2), r.i64(3) != 0, r.i64(4), r.str(5), r.str(6), r.i64(7)};
-}
+RoomRow room_of(const Row& r) { return RoomRow{r.str(0), r.str(1), r.str(2), r.i64(3) != 0, r.i64(4), r.str(5)}; }
 }  // namespace
 
 Status SqliteRoomStore::create(const RoomRow& room) {
@@ -39,10 +38,6 @@ Result<std::vector<std::string>> SqliteRoomStore::public_rooms() {
 
 Status SqliteRoomStore::set_public(const std::string& room_id, bool is_public) {
   return c_.exec("UPDATE rooms SET is_public=? WHERE room_id=?", {int64_t{is_public ? 1 : 0}, room_id});
-}
-
-Status SqliteRoomStore::set_head(const std::string& room_id, const std::string& event_id, int64_t depth) {
-  return c_.exec("UPDATE rooms SET last_event_id=?, depth=? WHERE room_id=?", {event_id, depth, room_id});
 }
 
 Result<std::optional<RoomAlias>> SqliteRoomStore::alias(const std::string& alias) {

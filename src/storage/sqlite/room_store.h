@@ -13,7 +13,6 @@ class SqliteRoomStore final : public RoomStore {
   Result<std::vector<RoomRow>> all_rooms() override;
   Result<std::vector<std::string>> public_rooms() override;
   Status set_public(const std::string& room_id, bool is_public) override;
-  Status set_head(const std::string& room_id, const std::string& event_id, int64_t depth) override;
   Result<std::optional<RoomAlias>> alias(const std::string& alias) override;
   Status add_alias(const RoomAlias& a) override;
   Status remove_alias(const std::string& alias) override;
