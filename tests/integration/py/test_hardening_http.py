@@ -1,0 +1,213 @@
+"""Hardening found by probing a running server: malformed HTTP gets an answer.
+
+Choices these tests pin down:
+- The request line and the header fields may each be up to 64 KiB. A longer request line
+  (for example a /sync with an inline ?filter= of 90 KB) gets 414 M_TOO_LARGE, longer
+  header fields 431 M_TOO_LARGE; conflicting Content-Length headers, a Transfer-Encoding
+  that is not chunked and broken chunked encoding get 400 M_UNKNOWN. Every one of these
+  answers is a JSON Matrix error with `Connection: close`, after which the server closes the
+  connection cleanly (FIN, not a reset), so the client reads the whole answer.
+"""
+
+import json
+import socket
+import unittest
+import urllib.parse
+import uuid
+
+from harness import ServerFixture, http_request, json_of, status_of
+
+V3 = "/_matrix/client/v3"
+PASSWORD = "hardening password"
+HEADER_LIMIT = 64 * 1024
+
+
+def exchange(host, port, payload, timeout=10.0):
+    """Writes payload on a raw socket without half-closing, as a real client would, and
+    reads until the server closes. Returns (raw reply, how it ended: "eof", "reset" or
+    "timeout")."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        try:
+            s.sendall(payload)
+        except OSError:
+            pass  # the server may answer and stop reading first; its answer is still there
+        chunks = []
+        ended = "eof"
+        try:
+            while True:
+                c = s.recv(65536)
+                if not c:
+                    break
+                chunks.append(c)
+        except socket.timeout:
+            ended = "timeout"
+        except OSError:
+            ended = "reset"
+        return b"".join(chunks), ended
+
+
+def headers_of(raw):
+    """Lower-cased header names -> values of a raw HTTP response."""
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    out = {}
+    for line in head:
+        name, _, value = line.partition(":")
+        out[name.strip().lower()] = value.strip()
+    return out
+
+
+def read_response(f):
+    """Reads one Content-Length-framed HTTP response from the buffered socket file f (pipelined
+    responses stay in its buffer); returns (status, headers, body)."""
+    status_line = f.readline()
+    if not status_line:
+        raise AssertionError("connection closed before a response")
+    hdrs = {}
+    for line in iter(f.readline, b"\r\n"):
+        if not line:
+            raise AssertionError("connection closed inside a response header")
+        name, _, value = line.decode("latin-1").partition(":")
+        hdrs[name.strip().lower()] = value.strip()
+    body = f.read(int(hdrs.get("content-length", "0")))
+    return status_of(status_line), hdrs, body
+
+
+class MalformedHttpTests(unittest.TestCase):
+    """One server for every malformed-request case; each must leave it serving."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerFixture(open_registration=True, rate_limit=False)
+        cls.server.start()
+        cls.user, cls.token, _ = cls.server.register("hh" + uuid.uuid4().hex[:8], PASSWORD)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.teardown()
+
+    def tearDown(self):
+        self.assertTrue(self.server.alive(), self.server.stderr_text()[-3000:])
+        self.assertTrue(self.server.versions_ok(), "server no longer answers /versions")
+
+    def assertRefused(self, payload, status, errcode, what):
+        raw, ended = exchange(self.server.host, self.server.port, payload)
+        self.assertEqual(status_of(raw), status, "%s: got %r (connection %s)" % (what, raw[:300], ended))
+        body = json_of(raw)
+        self.assertIsInstance(body, dict, "%s: body is not JSON: %r" % (what, raw[:300]))
+        self.assertEqual(body.get("errcode"), errcode, "%s: %r" % (what, body))
+        self.assertIsInstance(body.get("error"), str, "%s: %r" % (what, body))
+        self.assertEqual(headers_of(raw).get("connection", "").lower(), "close", "%s: %r" % (what, raw[:300]))
+        self.assertEqual(ended, "eof", "%s: the connection was not closed cleanly" % what)
+
+    # ---- limits on the header ------------------------------------------------------
+
+    def test_oversized_header_field_gets_431(self):
+        payload = (b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\nX-Big: "
+                   + b"a" * 200000 + b"\r\n\r\n")
+        self.assertRefused(payload, 431, "M_TOO_LARGE", "a 200 KB header field")
+
+    def test_too_many_header_bytes_gets_431(self):
+        payload = (b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n"
+                   + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(1000)) + b"\r\n")
+        self.assertRefused(payload, 431, "M_TOO_LARGE", "1000 headers of 100 bytes")
+
+    def test_inline_filter_over_the_limit_gets_414(self):
+        # A /sync with a 90 KB filter inline in the URL: a JSON error, not a dropped connection.
+        filt = json.dumps({"room": {"timeline": {"not_types": ["org.example.t%05d" % i
+                                                               for i in range(4500)]}}})
+        target = V3 + "/sync?timeout=0&filter=" + urllib.parse.quote(filt, safe="")
+        self.assertGreater(len(target), 90000)
+        payload = ("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                   % (target, self.token)).encode()
+        self.assertRefused(payload, 414, "M_TOO_LARGE", "a %d-byte request target" % len(target))
+
+    def test_inline_filter_within_the_limit_works(self):
+        filt = json.dumps({"room": {"timeline": {"limit": 3, "not_types": ["org.example.t%05d" % i
+                                                                           for i in range(1500)]}}})
+        target = V3 + "/sync?timeout=0&filter=" + urllib.parse.quote(filt, safe="")
+        self.assertGreater(len(target), 30000)
+        self.assertLess(len(target), HEADER_LIMIT - 1000)
+        st, body = http_request(self.server.host, self.server.port, "GET", target, token=self.token)
+        self.assertEqual(st, 200, body)
+        self.assertIn("next_batch", body)
+
+    def test_large_allowed_header_works(self):
+        st, body = http_request(self.server.host, self.server.port, "GET", V3 + "/account/whoami",
+                                token=self.token, headers={"X-Pad": "p" * 50000})
+        self.assertEqual((st, body.get("user_id")), (200, self.user))
+
+    # ---- framing of the body -------------------------------------------------------
+
+    def test_conflicting_content_length_gets_400(self):
+        payload = (b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
+        self.assertRefused(payload, 400, "M_UNKNOWN", "two different Content-Length headers")
+
+    def test_content_length_with_chunked_gets_400(self):
+        payload = (b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+        self.assertRefused(payload, 400, "M_UNKNOWN", "Content-Length and chunked together")
+
+    def test_transfer_encoding_not_ending_in_chunked_gets_400(self):
+        # RFC 9112 6.3: the body's length cannot be known, so the server must answer 400.
+        payload = (b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: gzip\r\n\r\n{}")
+        self.assertRefused(payload, 400, "M_UNKNOWN", "Transfer-Encoding: gzip")
+
+    def test_bad_chunk_size_gets_400(self):
+        payload = (b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n")
+        self.assertRefused(payload, 400, "M_UNKNOWN", "a chunk size that is not hex")
+
+    def test_chunk_longer_than_its_size_gets_400(self):
+        payload = (b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}xx\r\n0\r\n\r\n")
+        self.assertRefused(payload, 400, "M_UNKNOWN", "a chunk with more data than its size")
+
+    def test_garbled_request_line_gets_400(self):
+        self.assertRefused(b"GET / HTTP/9.9\r\n\r\n", 400, "M_UNKNOWN", "HTTP/9.9")
+
+    def test_chunked_body_within_limit_works(self):
+        body = json.dumps({"type": "m.login.password", "identifier": {"type": "m.id.user",
+                           "user": self.user}, "password": PASSWORD}).encode()
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7]) for i in range(0, len(body), 7))
+        payload = (b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   + chunks + b"0\r\n\r\n")
+        raw, ended = exchange(self.server.host, self.server.port, payload)
+        self.assertEqual(status_of(raw), 200, raw[:300])
+        self.assertEqual(json_of(raw).get("user_id"), self.user)
+
+    # ---- the connection after normal requests --------------------------------------
+
+    def test_keep_alive_after_normal_requests(self):
+        with socket.create_connection((self.server.host, self.server.port), timeout=10) as s:
+            f = s.makefile("rb")
+            for i in range(3):
+                s.sendall(("GET %s/account/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                           % (V3, self.token)).encode())
+                st, hdrs, body = read_response(f)
+                self.assertEqual(st, 200, body)
+                self.assertEqual(json.loads(body)["user_id"], self.user)
+                self.assertNotEqual(hdrs.get("connection", "").lower(), "close")
+            # Two requests written at once are both answered, in order.
+            s.sendall(b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /_matrix/client/v3/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(f)[0], 200)
+            self.assertEqual(read_response(f)[0], 404)
+
+    def test_refusal_after_a_good_request_on_the_same_connection(self):
+        with socket.create_connection((self.server.host, self.server.port), timeout=10) as s:
+            f = s.makefile("rb")
+            s.sendall(b"GET /_matrix/client/versions HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_response(f)[0], 200)
+            s.sendall(b"POST /_matrix/client/v3/login HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
+            st, hdrs, body = read_response(f)
+            self.assertEqual((st, json.loads(body)["errcode"]), (400, "M_UNKNOWN"))
+            self.assertEqual(hdrs.get("connection", "").lower(), "close")
+            self.assertEqual(f.read(100), b"", "the server should close after refusing")
+
+
+if __name__ == "__main__":
+    unittest.main()
