@@ -1,4 +1,5 @@
-"""Hardening found by probing a running server: malformed HTTP gets an answer.
+"""Hardening found by probing a running server: malformed HTTP gets an answer, and the
+SQLite WAL stays bounded.
 
 Choices these tests pin down:
 - The request line and the header fields may each be up to 64 KiB. A longer request line
@@ -7,15 +8,21 @@ Choices these tests pin down:
   that is not chunked and broken chunked encoding get 400 M_UNKNOWN. Every one of these
   answers is a JSON Matrix error with `Connection: close`, after which the server closes the
   connection cleanly (FIN, not a reset), so the client reads the whole answer.
+- The WAL file is started over when it passes 32 MiB under load, and truncated once the
+  writer has been idle for a second.
 """
 
+import concurrent.futures
 import json
+import os
 import socket
+import threading
+import time
 import unittest
 import urllib.parse
 import uuid
 
-from harness import ServerFixture, http_request, json_of, status_of
+from harness import ApiUser, ServerFixture, http_request, json_of, q, status_of
 
 V3 = "/_matrix/client/v3"
 PASSWORD = "hardening password"
@@ -207,6 +214,87 @@ class MalformedHttpTests(unittest.TestCase):
             self.assertEqual((st, json.loads(body)["errcode"]), (400, "M_UNKNOWN"))
             self.assertEqual(hdrs.get("connection", "").lower(), "close")
             self.assertEqual(f.read(100), b"", "the server should close after refusing")
+
+
+class WalGrowthTests(unittest.TestCase):
+    """The WAL stays bounded during a burst of writes and is truncated once the writer idles."""
+
+    MESSAGES = 2000
+    WAL_BOUND = 8 << 20  # once idle
+    PEAK_BOUND = 48 << 20  # during the burst: the WAL is started over past 32 MiB
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerFixture(open_registration=True, rate_limit=False)
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.teardown()
+
+    def test_wal_is_bounded_after_a_burst_of_messages(self):
+        srv = self.server
+        users = [ApiUser(srv, "w", PASSWORD) for _ in range(4)]
+        room = users[0].ok("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
+        for u in users[1:]:
+            u.ok("POST", "/join/%s" % q(room), {})
+        pad = "m" * 400
+
+        def send(i):
+            u = users[i % len(users)]
+            st, body = u.http("PUT", "/rooms/%s/send/m.room.message/w%d" % (q(room), i),
+                              {"msgtype": "m.text", "body": "%d %s" % (i, pad)})
+            return st
+
+        wal = os.path.join(srv.data_dir, "despatch.db-wal")
+        db = os.path.join(srv.data_dir, "despatch.db")
+
+        def wal_size():
+            try:
+                return os.path.getsize(wal)
+            except OSError:
+                return 0
+
+        peak, sending = [0], [True]
+
+        def sample():
+            while sending[0]:
+                peak[0] = max(peak[0], wal_size())
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        t0 = time.monotonic()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+                statuses = list(pool.map(send, range(self.MESSAGES)))
+        finally:
+            sending[0] = False
+            sampler.join()
+        self.assertEqual(statuses.count(200), self.MESSAGES, set(statuses))
+        burst = time.monotonic() - t0
+        # Idle now: the checkpointer should truncate the WAL within a few seconds.
+        deadline = time.monotonic() + 10
+        size = wal_size()
+        while size >= self.WAL_BOUND and time.monotonic() < deadline:
+            time.sleep(0.2)
+            size = wal_size()
+        self.assertLess(size, self.WAL_BOUND,
+                        "WAL is %d bytes beside a %d-byte database, %.1fs after %d messages sent in %.1fs"
+                        % (size, os.path.getsize(db), time.monotonic() - t0 - burst, self.MESSAGES, burst))
+        self.assertLess(peak[0], self.PEAK_BOUND, "the WAL reached %d bytes during the burst" % peak[0])
+        # Every acknowledged message survives a kill right after the truncation.
+        srv.restart(kill=True)
+        seen, token = set(), None
+        for _ in range(self.MESSAGES // 100 + 5):
+            page = users[0].ok("GET", "/rooms/%s/messages?dir=b&limit=100%s"
+                               % (q(room), "&from=" + q(token) if token else ""))
+            seen.update(ev["content"]["body"].split()[0] for ev in page["chunk"]
+                        if ev["type"] == "m.room.message")
+            token = page.get("end")
+            if not page["chunk"] or not token:
+                break
+        self.assertEqual(len(seen), self.MESSAGES)
 
 
 if __name__ == "__main__":
