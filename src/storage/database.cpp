@@ -20,10 +20,11 @@ constexpr auto kIdleBeforeTruncate = std::chrono::seconds(1);
 // A WAL past this size under load gets a RESTART checkpoint (see checkpoint_loop); the
 // commit after it cuts the file back to journal_size_limit (16 MiB, sqlite_conn.cpp).
 constexpr uintmax_t kWalRestartBytes = 32u << 20;
-// After a RESTART that found readers or the writer in the way, PASSIVE only for this long.
+// After a RESTART that readers kept from finishing, PASSIVE only for this long.
 constexpr auto kRestartBackoff = std::chrono::seconds(1);
-// The longest a RESTART or TRUNCATE checkpoint waits for the writer or readers. While it
-// waits it holds off the writer, so this bounds the stall a checkpoint adds to a commit.
+// The longest a RESTART or TRUNCATE checkpoint waits for readers (or for another process's
+// writer, such as `despatch user add`). Our writer is held meanwhile, so this bounds the
+// stall a checkpoint adds to a commit.
 constexpr int kCheckpointBusyMs = 100;
 }  // namespace
 
