@@ -21,6 +21,11 @@ using tcp = asio::ip::tcp;
 using asio::use_awaitable;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+// The request line and the header fields may each be this long (Beast applies the limit to
+// each in turn). Enough for a /sync with a large filter inline in its URL; beyond it the
+// client gets 414 or 431 with a Matrix error, not a dropped connection.
+constexpr uint32_t kHeaderLimit = 64 * 1024;
+
 Reply error_reply(const Error& e) {
   json::object body = e.extra;
   body["errcode"] = e.errcode;
@@ -189,23 +194,57 @@ struct Server::Impl {
     Request request;
     unsigned version = 11;
     bool keep_alive = false;
-    size_t too_large = 0;  // the limit it exceeded; 0 when within it
+    // Set when the request cannot be served (too large, malformed): answered with this,
+    // then the connection is closed, since what follows on it cannot be trusted.
+    std::optional<Error> refused;
   };
+
+  // The answer to a request Beast could not read, or nullopt when nobody is there to read
+  // one (the client closed, stopped mid-request or timed out; the socket failed).
+  // start_line_read tells whether a header_limit error is about the fields or the target.
+  static std::optional<Error> refusal_for(const boost::system::error_code& ec, bool start_line_read) {
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+      std::string limit = std::to_string(kHeaderLimit);
+      if (!start_line_read)
+        return Error{414, errc::kTooLarge, "Request line too long (at most " + limit + " bytes)", {}};
+      return Error{431, errc::kTooLarge, "Request header fields too large (at most " + limit + " bytes)", {}};
+    }
+    for (bhttp::error malformed :
+         {bhttp::error::bad_line_ending, bhttp::error::bad_method, bhttp::error::bad_target,
+          bhttp::error::bad_version, bhttp::error::bad_field, bhttp::error::bad_value,
+          bhttp::error::bad_content_length, bhttp::error::multiple_content_length,
+          bhttp::error::bad_transfer_encoding, bhttp::error::bad_chunk,
+          bhttp::error::bad_chunk_extension, bhttp::error::bad_obs_fold})
+      if (ec == malformed) return Error::unknown("Malformed HTTP request: " + ec.message());
+    return std::nullopt;
+  }
 
   // Reads the next request; nullopt when the connection is done (closed, timed out, broken).
   asio::awaitable<std::optional<Incoming>> read_request(beast::tcp_stream& stream, beast::flat_buffer& buf) {
     bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(64 * 1024);
+    parser.header_limit(kHeaderLimit);
     // No body limit while reading the header: Beast would fail the header on a large
     // Content-Length, and the client deserves a 413 rather than a dropped connection.
     parser.body_limit(boost::none);
     stream.expires_after(std::chrono::seconds(120));  // idle keep-alive connection
     auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
-    if (ec) co_return std::nullopt;
     auto& hreq = parser.get();
     Incoming in;
+    if (ec) {
+      // The target is set only once the whole request line has been parsed.
+      in.refused = refusal_for(ec, !hreq.target().empty());
+      if (!in.refused) co_return std::nullopt;
+      if (!hreq.target().empty()) in.version = hreq.version();
+      co_return in;
+    }
     in.version = hreq.version();
     in.keep_alive = hreq.keep_alive();
+    // RFC 9112 6.3: with a Transfer-Encoding that does not end in chunked, the body's length
+    // cannot be known (Beast would read none, and take the body for the next request).
+    if (hreq.count(bhttp::field::transfer_encoding) && !parser.chunked()) {
+      in.refused = Error::unknown("Malformed HTTP request: Transfer-Encoding must end with chunked");
+      co_return in;
+    }
     // Media uploads have their own, larger limit; every other route keeps the default.
     size_t limit = opts.max_body_bytes;
     {
@@ -222,12 +261,18 @@ struct Server::Impl {
     if (!too_large) {
       parser.body_limit(limit);
       std::tie(ec, n) = co_await bhttp::async_read(stream, buf, parser, kTuple);
-      if (ec == bhttp::error::body_limit) too_large = true;
-      else if (ec) co_return std::nullopt;
+      if (ec == bhttp::error::body_limit) {
+        too_large = true;
+      } else if (ec) {
+        in.refused = refusal_for(ec, true);
+        if (!in.refused) co_return std::nullopt;
+        co_return in;
+      }
     }
     stream.expires_never();  // handlers such as long-poll /sync bound their own time
     if (too_large) {
-      in.too_large = limit;
+      in.refused = Error{413, errc::kTooLarge,
+                         "Request body too large (at most " + std::to_string(limit) + " bytes)", {}};
       co_return in;
     }
     Request& r = in.request;
@@ -258,6 +303,8 @@ struct Server::Impl {
       res.body() = std::move(reply.raw);
     }
     res.keep_alive(keep_alive);
+    // Said outright even to HTTP/1.0 clients, for whom it is the default.
+    if (!keep_alive) res.set(bhttp::field::connection, "close");
     res.prepare_payload();
     stream.expires_after(std::chrono::seconds(60));
     auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
@@ -276,12 +323,9 @@ struct Server::Impl {
     for (;;) {
       std::optional<Incoming> in = co_await read_request(stream, buf);
       if (!in) break;
-      if (in->too_large) {
-        Reply reply = error_reply({413, errc::kTooLarge,
-                                   "Request body too large (at most " + std::to_string(in->too_large) + " bytes)",
-                                   {}});
-        if (!co_await write_reply(stream, std::move(reply), in->version, false)) break;
-        co_await drain_body(stream);
+      if (in->refused) {
+        if (!co_await write_reply(stream, error_reply(*in->refused), in->version, false)) break;
+        co_await drain_unread(stream);
         co_return;
       }
       in->request.remote = remote;
@@ -297,10 +341,11 @@ struct Server::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  // After refusing a body we did not read: closing a socket with unread data resets the
-  // connection, and the client could lose the 413 before reading it. Half-close, then read
-  // and discard what the client still sends, within bounds of time and size.
-  static asio::awaitable<void> drain_body(beast::tcp_stream& stream) {
+  // After refusing a request we did not read to its end: closing a socket with unread data
+  // resets the connection, and the client could lose the answer before reading it.
+  // Half-close, then read and discard what the client still sends, within bounds of time
+  // and size.
+  static asio::awaitable<void> drain_unread(beast::tcp_stream& stream) {
     boost::system::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     std::vector<char> sink(64 * 1024);

@@ -14,6 +14,19 @@ namespace {
 std::atomic<uint64_t> g_next_serial{1};
 // Large enough to amortise an fsync over many writers, small enough to bound latency.
 constexpr size_t kMaxGroup = 2000;
+// How often the checkpoint thread looks for committed work.
+constexpr auto kCheckpointEvery = std::chrono::milliseconds(250);
+// No commit for this long counts as idle: the WAL is then checkpointed and truncated.
+constexpr auto kIdleBeforeTruncate = std::chrono::seconds(1);
+// A WAL past this size under load gets a RESTART checkpoint (see checkpoint_loop); the
+// commit after it cuts the file back to journal_size_limit (16 MiB, sqlite_conn.cpp).
+constexpr uintmax_t kWalRestartBytes = 32u << 20;
+// After a RESTART that readers kept from finishing, PASSIVE only for this long.
+constexpr auto kRestartBackoff = std::chrono::seconds(1);
+// The longest a RESTART or TRUNCATE checkpoint waits for readers (or for another process's
+// writer, such as `despatch user add`). Our writer is held meanwhile, so this bounds the
+// stall a checkpoint adds to a commit.
+constexpr int kCheckpointBusyMs = 100;
 }  // namespace
 
 Result<std::unique_ptr<Database>> Database::open_sqlite(const std::string& data_dir) {
@@ -30,26 +43,82 @@ Result<std::unique_ptr<Database>> Database::open_sqlite(const std::string& data_
   db->committed_pos_ = db->assigned_pos_;
   DS_TRY(conn->exec_script("PRAGMA wal_autocheckpoint=0;"));  // checkpoint_loop does it
   DS_ASSIGN(db->checkpoint_conn_, SqliteConn::open(db->path_, false));
+  DS_TRY(db->checkpoint_conn_->exec_script("PRAGMA busy_timeout=" + std::to_string(kCheckpointBusyMs) + ";"));
   db->writer_conn_ = std::move(conn);
   db->writer_ = std::thread([d = db.get()] { d->writer_loop(); });
   db->checkpointer_ = std::thread([d = db.get()] { d->checkpoint_loop(); });
   return db;
 }
 
+// The WAL's size on disk; 0 when it cannot be read (no WAL yet).
+uintmax_t Database::wal_bytes() const {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path_ + "-wal", ec);
+  return ec ? 0 : n;
+}
+
+bool Database::checkpoint(std::string_view mode) {
+  auto rows = checkpoint_conn_->query("PRAGMA wal_checkpoint(" + std::string(mode) + ")");
+  if (!rows.ok()) {
+    DS_LOG(kWarn, "WAL checkpoint ({}) failed: {}", mode, rows.error().message);
+    return false;
+  }
+  return rows->empty() || rows->front().i64(0) == 0;  // first column: 1 when busy
+}
+
+bool Database::checkpoint_holding_writer(std::unique_lock<std::mutex>& lock, std::string_view mode) {
+  // Between groups the writer holds no lock, so the checkpoint gets the write lock at once
+  // and waits only for readers (at most the busy timeout); the writer, woken when it is
+  // done, never spins in SQLite's busy handler meanwhile.
+  writer_hold_ = true;
+  cv_checkpoint_.wait(lock, [&] { return !writer_busy_; });
+  lock.unlock();
+  bool done = checkpoint(mode);
+  lock.lock();
+  writer_hold_ = false;
+  cv_.notify_all();
+  return done;
+}
+
 void Database::checkpoint_loop() {
-  int64_t checkpointed_at = commits_.load();
+  using Clock = std::chrono::steady_clock;
+  int64_t checkpointed_at = commits_.load();  // commits the last checkpoint covered
+  int64_t seen = checkpointed_at;
+  Clock::time_point last_commit = Clock::now(), last_passive{}, restart_not_before{},
+                    truncate_not_before{};
+  bool truncated = false;  // the WAL was emptied after the last commit
   std::unique_lock lock(mu_);
   while (!stop_) {
-    cv_checkpoint_.wait_for(lock, std::chrono::milliseconds(250));
+    cv_checkpoint_.wait_for(lock, kCheckpointEvery);  // or woken by a commit that left a large WAL
     if (stop_) break;
     int64_t commits = commits_.load();
-    if (commits == checkpointed_at) continue;
-    lock.unlock();
-    // PASSIVE: copies what no reader still needs, never blocks the writer or readers.
-    auto st = checkpoint_conn_->exec_script("PRAGMA wal_checkpoint(PASSIVE);");
-    if (!st.ok()) DS_LOG(kWarn, "WAL checkpoint failed: {}", st.error().message);
-    checkpointed_at = commits;
-    lock.lock();
+    auto now = Clock::now();
+    if (commits != seen) {
+      seen = commits;
+      last_commit = now;
+      truncated = false;
+    }
+    if (commits != checkpointed_at) {
+      bool restart = wal_bytes() > kWalRestartBytes && now >= restart_not_before;
+      if (!restart && now - last_passive < kCheckpointEvery) continue;
+      // PASSIVE copies what no reader still needs and never blocks anyone.
+      lock.unlock();
+      (void)checkpoint("PASSIVE");
+      lock.lock();
+      checkpointed_at = commits;
+      last_passive = now;
+      // Under steady writes there is never a moment when the WAL is all copied and no
+      // commit follows, so SQLite never starts it over and it grows without end. Past a
+      // size, RESTART with the writer held: it copies the little PASSIVE left, and the next
+      // commit starts the WAL over and cuts the file back to journal_size_limit. When
+      // readers were in the way, leave the writer alone for a while before trying again.
+      if (restart && !checkpoint_holding_writer(lock, "RESTART"))
+        restart_not_before = now + kRestartBackoff;
+    } else if (!truncated && now - last_commit >= kIdleBeforeTruncate && now >= truncate_not_before) {
+      // The writer is idle: copy everything and cut the WAL file to nothing.
+      truncated = checkpoint_holding_writer(lock, "TRUNCATE");
+      if (!truncated) truncate_not_before = now + kIdleBeforeTruncate;
+    }
   }
 }
 
@@ -107,8 +176,11 @@ void Database::writer_loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      writer_busy_ = false;
+      if (writer_hold_) cv_checkpoint_.notify_all();
+      cv_.wait(lock, [&] { return (stop_ || !queue_.empty()) && !writer_hold_; });
       if (queue_.empty() && stop_) return;
+      writer_busy_ = true;
       while (!queue_.empty() && batch.size() < kMaxGroup) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -152,6 +224,7 @@ void Database::writer_loop() {
       committed_pos_.store(assigned_pos_, std::memory_order_release);
       commits_.fetch_add(1);
       for (auto& job : batch) job.finish(nullptr);
+      if (wal_bytes() > kWalRestartBytes) cv_checkpoint_.notify_one();
     }
     batch.clear();
   }

@@ -75,8 +75,15 @@ class Database {
   void writer_loop();
   // Copies committed WAL pages into the database file on a thread of its own, so that no
   // commit waits for a checkpoint (SQLite would otherwise run one inside a commit now and
-  // then, stalling every writer for hundreds of milliseconds).
+  // then, stalling every writer for hundreds of milliseconds), and keeps the WAL file
+  // small: truncated when the writer is idle, started over when it grows large under load.
   void checkpoint_loop();
+  // Runs PRAGMA wal_checkpoint(mode) on the checkpoint connection; false when it could not
+  // finish (busy) or failed.
+  bool checkpoint(std::string_view mode);
+  // The same, with the writer held between two groups (lock is on mu_).
+  bool checkpoint_holding_writer(std::unique_lock<std::mutex>& lock, std::string_view mode);
+  uintmax_t wal_bytes() const;
 
   std::string path_;
   uint64_t serial_ = 0;
@@ -89,6 +96,8 @@ class Database {
   std::condition_variable cv_checkpoint_;
   std::deque<Job> queue_;
   bool stop_ = false;
+  bool writer_busy_ = false;  // the writer is running a group (guarded by mu_)
+  bool writer_hold_ = false;  // a checkpoint wants the writer to wait between groups
   int64_t assigned_pos_ = 0;  // writer thread only
   std::atomic<int64_t> committed_pos_{0};
   std::atomic<int64_t> commits_{0};

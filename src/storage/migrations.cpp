@@ -274,6 +274,22 @@ CREATE TABLE state_group_entries (group_id INTEGER NOT NULL, type TEXT NOT NULL,
 CREATE TABLE event_state (event_id TEXT PRIMARY KEY, before_group INTEGER NOT NULL,
   after_group INTEGER NOT NULL);
 )SQL",
+    // 7: to-device messages know their size, so that /sync can hand them out by bytes and a
+    // sender's backlog for one device can be bounded (KeyService::queue_to_device). bytes
+    // comes before content: reading it must not walk a large message's overflow pages.
+    R"SQL(
+-- stream_pos -> a to-device message waiting for (user_id, device_id); bytes: content's size
+CREATE TABLE to_device_sized (stream_pos INTEGER NOT NULL, user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL, sender TEXT NOT NULL, type TEXT NOT NULL, bytes INTEGER NOT NULL,
+  content TEXT NOT NULL, PRIMARY KEY (user_id, device_id, stream_pos));
+INSERT INTO to_device_sized(stream_pos, user_id, device_id, sender, type, bytes, content)
+  SELECT stream_pos, user_id, device_id, sender, type, length(CAST(content AS BLOB)), content
+  FROM to_device;
+DROP TABLE to_device;
+ALTER TABLE to_device_sized RENAME TO to_device;
+-- what one sender has waiting for one device, counted from the index alone
+CREATE INDEX to_device_sender ON to_device(user_id, device_id, sender, bytes);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

@@ -67,7 +67,9 @@ void add_keys_routes(http::Router& r, App& app) {
              });
 
   // PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}
-  add_client(r, "PUT", "/sendToDevice/{eventType}/{txnId}", Auth::kRequired, RateClass::kNone,
+  // Rate limited per sender: one request fans out to every device it names, and what it
+  // queues is stored until each device syncs.
+  add_client(r, "PUT", "/sendToDevice/{eventType}/{txnId}", Auth::kRequired, RateClass::kNormal,
              [&app](Request& req) -> Awaitable {
                DS_CO_TRY(check_event_type(req.param(0)));
                DS_CO_TRY(check_txn_id(req.param(1)));

@@ -3,6 +3,7 @@
 #include "core/base64.h"
 #include "core/crypto.h"
 #include "core/ids.h"
+#include "core/log.h"
 
 #include <map>
 
@@ -356,8 +357,9 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
       if (!content.is_object()) co_return Error::bad_json("to-device content must be an object");
   }
   std::vector<std::string> wake;
+  int64_t dropped = 0;
   ServerDevice* own = server_device_;
-  auto job = [=, &wake](Conn& c) -> Status {
+  auto job = [=, this, &wake, &dropped](Conn& c) -> Status {
     DS_ASSIGN(auto seen, storage::query_one(c, "SELECT 1 FROM to_device_txns WHERE user_id=? AND device_id=? "
                                                "AND txn_id=?",
                                             {sender, sender_device, txn_id}));
@@ -389,9 +391,8 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
             wake.push_back(sender);  // the server's device may have answered (a renewed session)
             continue;
           }
-          DS_TRY(c.exec("INSERT INTO to_device(stream_pos, user_id, device_id, sender, type, content) "
-                        "VALUES(?,?,?,?,?,?)",
-                        {db_.next_stream_pos(), user, device, sender, type, text}));
+          DS_ASSIGN(bool queued, queue_to_device(c, db_, limits_, user, device, sender, type, text));
+          if (!queued) ++dropped;
         }
         targets.clear();
       }
@@ -402,21 +403,58 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
   };
   auto r = co_await db_.write<Ok>(job);
   if (r.ok()) notifier_.notify_users(wake);
+  if (r.ok() && dropped > 0)
+    DS_LOG(kWarn, "sendToDevice from {}: {} message(s) dropped, their devices have too many waiting", sender,
+           dropped);
   co_return r;
+}
+
+Result<bool> KeyService::queue_to_device(Conn& c, storage::Database& db, const ToDeviceLimits& limits,
+                                         const std::string& user, const std::string& device,
+                                         const std::string& sender, const std::string& type,
+                                         const std::string& content) {
+  // A device that stops syncing (a laptop left in a drawer) keeps its queue, and a flood
+  // from one sender must not fill the disk. Past the limit the message is dropped rather
+  // than the request refused: a 429 would stall the sender's whole to-device queue (clients
+  // retry it in order), room keys for every other device included, because of one device
+  // that may never come back. That device has lost messages either way; a client recovers
+  // keys it missed through key requests and backup.
+  auto size = static_cast<int64_t>(content.size());
+  DS_ASSIGN(auto row, storage::query_one(c, "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM to_device "
+                                            "WHERE user_id=? AND device_id=? AND sender=?",
+                                         {user, device, sender}));
+  if (row && (row->i64(0) >= limits.max_pending_per_sender ||
+              row->i64(1) + size > limits.max_pending_bytes_per_sender))
+    return false;
+  DS_TRY(c.exec("INSERT INTO to_device(stream_pos, user_id, device_id, sender, type, bytes, content) "
+                "VALUES(?,?,?,?,?,?,?)",
+                {db.next_stream_pos(), user, device, sender, type, size, content}));
+  return true;
 }
 
 Result<json::array> KeyService::pending_to_device(Conn& c, const std::string& user,
                                                   const std::string& device, int64_t after,
                                                   int64_t upto, int64_t* last_pos) {
-  DS_ASSIGN(auto rows, c.query("SELECT stream_pos, sender, type, content FROM to_device WHERE user_id=? AND "
-                               "device_id=? AND stream_pos>? AND stream_pos<=? ORDER BY stream_pos LIMIT 100",
-                               {user, device, after, upto}));
-  json::array out;
+  // Sizes first (bytes precedes content in the row, so large contents are not read), then
+  // the contents of the messages that fit: the first always does, so a message larger than
+  // the byte budget still gets through, alone.
+  DS_ASSIGN(auto sizes, c.query("SELECT stream_pos, bytes FROM to_device WHERE user_id=? AND device_id=? AND "
+                                "stream_pos>? AND stream_pos<=? ORDER BY stream_pos LIMIT ?",
+                                {user, device, after, upto, limits_.max_per_sync}));
   *last_pos = after;
-  for (auto& r : rows) {
+  int64_t bytes = 0;
+  for (auto& r : sizes) {
+    bytes += r.i64(1);
+    if (*last_pos != after && bytes > limits_.max_bytes_per_sync) break;
     *last_pos = r.i64(0);
-    out.push_back(json::object{{"sender", r.str(1)}, {"type", r.str(2)}, {"content", parse(r.str(3))}});
   }
+  json::array out;
+  if (*last_pos == after) return out;
+  DS_ASSIGN(auto rows, c.query("SELECT sender, type, content FROM to_device WHERE user_id=? AND device_id=? AND "
+                               "stream_pos>? AND stream_pos<=? ORDER BY stream_pos",
+                               {user, device, after, *last_pos}));
+  for (auto& r : rows)
+    out.push_back(json::object{{"sender", r.str(0)}, {"type", r.str(1)}, {"content", parse(r.str(2))}});
   return out;
 }
 

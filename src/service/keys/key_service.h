@@ -32,9 +32,23 @@ class ServerDevice {
   virtual Status keys_claimed(storage::Conn& c) = 0;
 };
 
+// Bounds on to-device messages.
+struct ToDeviceLimits {
+  // What one sender may leave waiting for one device. Beyond it, further messages from that
+  // sender to that device are dropped (see queue_to_device for why not refused).
+  int64_t max_pending_per_sender = 10'000;
+  int64_t max_pending_bytes_per_sender = 32 << 20;
+  // What one /sync hands out: at most this many messages and, past the first, this many
+  // bytes of content. The spec recommends 100 messages; bytes keep a body from reaching
+  // tens of megabytes when messages are large.
+  int64_t max_per_sync = 100;
+  int64_t max_bytes_per_sync = 1 << 20;
+};
+
 class KeyService {
  public:
-  KeyService(storage::Database& db, Notifier& notifier) : db_(db), notifier_(notifier) {}
+  KeyService(storage::Database& db, Notifier& notifier, ToDeviceLimits limits = {})
+      : db_(db), notifier_(notifier), limits_(limits) {}
 
   // Registers the server's own device (before serving; may stay unset).
   void set_server_device(ServerDevice* d) { server_device_ = d; }
@@ -68,7 +82,14 @@ class KeyService {
                                                 const std::string& txn_id,
                                                 const json::object& messages);
 
-  // For /sync, on a reader connection.
+  // Inside a write job: queues one to-device message (content serialised) for a device,
+  // unless sender already has limits' worth waiting for it. Returns whether it was queued.
+  static Result<bool> queue_to_device(storage::Conn& c, storage::Database& db,
+                                      const ToDeviceLimits& limits, const std::string& user,
+                                      const std::string& device, const std::string& sender,
+                                      const std::string& type, const std::string& content);
+  // For /sync, on a reader connection: the messages after position `after` (up to `upto`),
+  // in order, as many as limits_ allow; *last_pos is the last one's position (or after).
   Result<json::array> pending_to_device(storage::Conn& c, const std::string& user,
                                         const std::string& device, int64_t after, int64_t upto,
                                         int64_t* last_pos);
@@ -93,6 +114,7 @@ class KeyService {
  private:
   storage::Database& db_;
   Notifier& notifier_;
+  ToDeviceLimits limits_;
   ServerDevice* server_device_ = nullptr;
 };
 

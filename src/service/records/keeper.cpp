@@ -391,9 +391,8 @@ Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const 
                        {"sender_key", device_->curve25519_key()},
                        {"ciphertext", json::object{{sender_key, json::object{{"type", sealed.first},
                                                                             {"body", sealed.second}}}}}};
-  DS_TRY(c.exec("INSERT INTO to_device(stream_pos, user_id, device_id, sender, type, content) VALUES(?,?,?,?,?,?)",
-                {db_.next_stream_pos(), sender, device_id, user_id_, std::string("m.room.encrypted"),
-                 json::serialize(content)}));
+  DS_TRY(KeyService::queue_to_device(c, db_, ToDeviceLimits{}, sender, device_id, user_id_, "m.room.encrypted",
+                                     json::serialize(content)));
   recovered_at_[sender_key] = now;
   ++sessions_renewed_;
   DS_LOG(kInfo, "records keeper: renewed the Olm session with {} {} after an undecryptable message", sender,

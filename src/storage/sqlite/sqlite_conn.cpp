@@ -18,11 +18,15 @@ Result<std::unique_ptr<SqliteConn>> SqliteConn::open(const std::string& path, bo
   std::unique_ptr<SqliteConn> conn(new SqliteConn(db));
   sqlite3_busy_timeout(db, 10'000);  // `despatch user add` may write while the server runs
   // synchronous=FULL: a commit is fsynced before it returns, so acknowledged writes survive
-  // power loss, not only process death.
+  // power loss, not only process death. journal_size_limit: SQLite reuses the WAL file from
+  // its start after a complete checkpoint but never shrinks it by itself, so a burst of
+  // writes would leave the file at its peak size for good; with the limit, the first commit
+  // after the WAL restarts cuts the file back to 16 MiB.
   const char* pragmas = read_only
       ? "PRAGMA query_only=1; PRAGMA cache_size=-16000;"
       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
-        " PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=4000;";
+        " PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=4000;"
+        " PRAGMA journal_size_limit=16777216;";
   DS_TRY(conn->exec_script(pragmas));
   return conn;
 }
