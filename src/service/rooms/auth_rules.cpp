@@ -391,10 +391,6 @@ Status check_create(const json::object& event, const EventView& ev, std::string_
 
 }  // namespace
 
-bool is_supported_room_version(std::string_view room_version) {
-  return room_version == "10" || room_version == "11";
-}
-
 std::string membership_of(const StateMap& state, std::string_view user_id) {
   const json::object* ev = find_state(state, std::string(kMember), std::string(user_id));
   if (ev == nullptr) return "";
@@ -467,7 +463,7 @@ Status check_auth_events(const json::object& event, const std::vector<json::obje
 
 Status check_event_auth(const json::object& event, const StateMap& auth_state,
                         std::string_view room_version, const ServerSignatureCheck& signed_by) {
-  if (!is_supported_room_version(room_version)) {
+  if (room_version != "10" && room_version != "11") {
     return Error::make(400, errc::kUnsupportedRoomVersion,
                        "unsupported room version '" + std::string(room_version) + "'");
   }

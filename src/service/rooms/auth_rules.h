@@ -9,12 +9,10 @@
 
 #include "core/result.h"
 #include "service/rooms/power_levels.h"
+#include "service/rooms/room_version.h"
 #include "service/rooms/state_map.h"
 
 namespace despatch {
-
-// True for the room versions whose auth rules are implemented here ("10", "11").
-bool is_supported_room_version(std::string_view room_version);
 
 // The room's membership of `user_id` ("join", "invite", ...), or "" when it has none.
 std::string membership_of(const StateMap& state, std::string_view user_id);
@@ -51,8 +49,8 @@ Status check_auth_events(const json::object& event, const std::vector<json::obje
 // Third-party invites are verified here: ed25519 signatures in content.third_party_invite.signed
 // against the public keys of the matching m.room.third_party_invite event.
 //
-// Returns OK when allowed, or Error{403, M_FORBIDDEN, "<failed rule>"}; an unsupported room
-// version gives 400 M_UNSUPPORTED_ROOM_VERSION.
+// Returns OK when allowed, or Error{403, M_FORBIDDEN, "<failed rule>"}; a room version other
+// than 10 and 11 gives 400 M_UNSUPPORTED_ROOM_VERSION.
 Status check_event_auth(const json::object& event, const StateMap& auth_state,
                         std::string_view room_version, const ServerSignatureCheck& signed_by = {});
 
