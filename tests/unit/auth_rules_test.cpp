@@ -154,11 +154,12 @@ json::object restricted_join(bool with_signature) {
 }
 
 TEST(AuthStateKeys, CreateSelectsNothing) {
-  EXPECT_TRUE(auth_state_keys(parse_obj(R"({"type":"m.room.create","sender":"@a:x"})")).empty());
+  EXPECT_TRUE(
+      auth_state_keys(parse_obj(R"({"type":"m.room.create","sender":"@a:x"})"), "11").empty());
 }
 
 TEST(AuthStateKeys, MessageSelectsCreatePowerLevelsAndSender) {
-  auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.message","sender":"@a:x"})"));
+  auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.message","sender":"@a:x"})"), "11");
   std::vector<StateKey> expected = {
       {"m.room.create", ""}, {"m.room.power_levels", ""}, {"m.room.member", "@a:x"}};
   EXPECT_EQ(keys, expected);
@@ -167,7 +168,8 @@ TEST(AuthStateKeys, MessageSelectsCreatePowerLevelsAndSender) {
 TEST(AuthStateKeys, RestrictedJoinAddsJoinRulesAndAuthoriserOnce) {
   auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.member","sender":"@b:y",
       "state_key":"@b:y","content":{"membership":"join",
-      "join_authorised_via_users_server":"@a:x"}})"));
+      "join_authorised_via_users_server":"@a:x"}})"),
+                              "11");
   std::vector<StateKey> expected = {{"m.room.create", ""},
                                     {"m.room.power_levels", ""},
                                     {"m.room.member", "@b:y"},
@@ -179,7 +181,8 @@ TEST(AuthStateKeys, RestrictedJoinAddsJoinRulesAndAuthoriserOnce) {
 TEST(AuthStateKeys, ThirdPartyInviteAddsTokenEntry) {
   auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.member","sender":"@a:x",
       "state_key":"@c:z","content":{"membership":"invite",
-      "third_party_invite":{"signed":{"mxid":"@c:z","token":"t1"}}}})"));
+      "third_party_invite":{"signed":{"mxid":"@c:z","token":"t1"}}}})"),
+                              "11");
   EXPECT_NE(std::find(keys.begin(), keys.end(), StateKey{"m.room.third_party_invite", "t1"}),
             keys.end());
   EXPECT_NE(std::find(keys.begin(), keys.end(), StateKey{"m.room.member", "@c:z"}), keys.end());
@@ -188,7 +191,8 @@ TEST(AuthStateKeys, ThirdPartyInviteAddsTokenEntry) {
 
 TEST(AuthStateKeys, LeaveDoesNotSelectJoinRules) {
   auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.member","sender":"@a:x",
-      "state_key":"@c:z","content":{"membership":"leave"}})"));
+      "state_key":"@c:z","content":{"membership":"leave"}})"),
+                              "11");
   EXPECT_EQ(keys.size(), 4u);
   EXPECT_EQ(std::find(keys.begin(), keys.end(), StateKey{"m.room.join_rules", ""}), keys.end());
 }

@@ -26,9 +26,7 @@ std::string join_rule_of(const StateMap& state);
 // selection", server-server API) in `room_version`: no m.room.create in v12, whose room ID
 // stands for it; the join_authorised_via_users_server member only from v8, which has restricted
 // joins. Empty for m.room.create. An unknown version gets the newest version's selection.
-// The default serves the room writer, whose rooms are v10 or v11 (the same selection there).
-std::vector<StateKey> auth_state_keys(const json::object& event,
-                                      std::string_view room_version = "11");
+std::vector<StateKey> auth_state_keys(const json::object& event, std::string_view room_version);
 
 // Answers whether `event` carries a valid signature from `server_name`. Auth rule 4.2 needs
 // this for the server of content.join_authorised_via_users_server, whose keys live elsewhere.
