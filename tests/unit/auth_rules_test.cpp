@@ -1,5 +1,6 @@
-// Auth rules for room versions 10 and 11: fixture-driven cases (tests/unit/fixtures/auth) plus
-// direct tests of the helpers and of the parts fixtures cannot express.
+// Auth rules for room versions 1 to 12: fixture-driven cases (tests/unit/fixtures/auth, one
+// per rule and per difference between versions) plus direct tests of the helpers and of the
+// parts fixtures cannot express.
 #include "service/rooms/auth_rules.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "service/rooms/event_format.h"
 
 #ifndef DESPATCH_FIXTURES_DIR
 #define DESPATCH_FIXTURES_DIR "tests/unit/fixtures"
@@ -51,8 +54,10 @@ StateMap state_of(const json::array& events) {
 class AuthFixtureTest : public testing::TestWithParam<std::string> {};
 
 // Each fixture: room_version, state (events), event, expect ("allow"/"deny"), reason (a
-// substring of the refusal), and optionally auth_events (state is the event's auth_events list,
-// so rule 2 is checked on it first), errcode and status.
+// substring of the refusal, usually the rule's number on the version's page), and optionally
+// auth_events (state is the event's auth_events list, so rule 2 is checked on it first),
+// room_create (a v12 create event the room ID names, added to the state but not to the auth
+// events list), errcode and status.
 TEST_P(AuthFixtureTest, MatchesExpectation) {
   json::object f = load_fixture(GetParam());
   SCOPED_TRACE(std::string(f.at("description").as_string()));
@@ -64,9 +69,11 @@ TEST_P(AuthFixtureTest, MatchesExpectation) {
   if (f.contains("auth_events") && f.at("auth_events").as_bool()) {
     std::vector<json::object> list;
     for (const json::value& v : events) list.push_back(v.as_object());
-    result = check_auth_events(event, list);
+    result = check_auth_events(event, list, version);
   }
-  if (result.ok()) result = check_event_auth(event, state_of(events), version);
+  StateMap state = state_of(events);
+  if (f.contains("room_create")) state[{"m.room.create", ""}] = f.at("room_create").as_object();
+  if (result.ok()) result = check_event_auth(event, state, version);
 
   if (f.at("expect").as_string() == "allow") {
     EXPECT_TRUE(result.ok()) << "refused: " << result.error().message;
@@ -79,6 +86,10 @@ TEST_P(AuthFixtureTest, MatchesExpectation) {
   EXPECT_EQ(result.error().errcode, errcode);
   EXPECT_EQ(result.error().status, status);
   std::string reason(f.at("reason").as_string());
+  // A rule number must be the refused rule itself, not a prefix of it ("4.2" is not "4.2.6").
+  if (reason.find_first_not_of("0123456789.") == std::string::npos) {
+    reason = "auth rule " + reason + ":";
+  }
   EXPECT_NE(result.error().message.find(reason), std::string::npos)
       << "message '" << result.error().message << "' lacks '" << reason << "'";
 }
@@ -143,11 +154,12 @@ json::object restricted_join(bool with_signature) {
 }
 
 TEST(AuthStateKeys, CreateSelectsNothing) {
-  EXPECT_TRUE(auth_state_keys(parse_obj(R"({"type":"m.room.create","sender":"@a:x"})")).empty());
+  EXPECT_TRUE(
+      auth_state_keys(parse_obj(R"({"type":"m.room.create","sender":"@a:x"})"), "11").empty());
 }
 
 TEST(AuthStateKeys, MessageSelectsCreatePowerLevelsAndSender) {
-  auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.message","sender":"@a:x"})"));
+  auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.message","sender":"@a:x"})"), "11");
   std::vector<StateKey> expected = {
       {"m.room.create", ""}, {"m.room.power_levels", ""}, {"m.room.member", "@a:x"}};
   EXPECT_EQ(keys, expected);
@@ -156,7 +168,8 @@ TEST(AuthStateKeys, MessageSelectsCreatePowerLevelsAndSender) {
 TEST(AuthStateKeys, RestrictedJoinAddsJoinRulesAndAuthoriserOnce) {
   auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.member","sender":"@b:y",
       "state_key":"@b:y","content":{"membership":"join",
-      "join_authorised_via_users_server":"@a:x"}})"));
+      "join_authorised_via_users_server":"@a:x"}})"),
+                              "11");
   std::vector<StateKey> expected = {{"m.room.create", ""},
                                     {"m.room.power_levels", ""},
                                     {"m.room.member", "@b:y"},
@@ -168,7 +181,8 @@ TEST(AuthStateKeys, RestrictedJoinAddsJoinRulesAndAuthoriserOnce) {
 TEST(AuthStateKeys, ThirdPartyInviteAddsTokenEntry) {
   auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.member","sender":"@a:x",
       "state_key":"@c:z","content":{"membership":"invite",
-      "third_party_invite":{"signed":{"mxid":"@c:z","token":"t1"}}}})"));
+      "third_party_invite":{"signed":{"mxid":"@c:z","token":"t1"}}}})"),
+                              "11");
   EXPECT_NE(std::find(keys.begin(), keys.end(), StateKey{"m.room.third_party_invite", "t1"}),
             keys.end());
   EXPECT_NE(std::find(keys.begin(), keys.end(), StateKey{"m.room.member", "@c:z"}), keys.end());
@@ -177,7 +191,8 @@ TEST(AuthStateKeys, ThirdPartyInviteAddsTokenEntry) {
 
 TEST(AuthStateKeys, LeaveDoesNotSelectJoinRules) {
   auto keys = auth_state_keys(parse_obj(R"({"type":"m.room.member","sender":"@a:x",
-      "state_key":"@c:z","content":{"membership":"leave"}})"));
+      "state_key":"@c:z","content":{"membership":"leave"}})"),
+                              "11");
   EXPECT_EQ(keys.size(), 4u);
   EXPECT_EQ(std::find(keys.begin(), keys.end(), StateKey{"m.room.join_rules", ""}), keys.end());
 }
@@ -227,7 +242,7 @@ TEST(CheckEventAuth, UnselectedStateEntriesAreIgnored) {
   json::object msg = parse_obj(R"({"type":"m.room.message","sender":"@alice:a.example",
       "room_id":"!r:a.example","content":{"body":"x"},"prev_events":["$p"]})");
   EXPECT_TRUE(check_event_auth(msg, state, "11").ok());
-  EXPECT_FALSE(check_auth_events(msg, {state.begin()->second, foreign}).ok());
+  EXPECT_FALSE(check_auth_events(msg, {state.begin()->second, foreign}, "11").ok());
 }
 
 TEST(CheckEventAuth, V10CreatorComesFromContentNotSender) {
@@ -247,16 +262,67 @@ TEST(CheckEventAuth, V10CreatorComesFromContentNotSender) {
 
 TEST(CheckAuthEvents, CreateEventIsDecidedByRuleOne) {
   json::object create = state_event("m.room.create", "@a:a.example", "", R"({})");
-  EXPECT_TRUE(check_auth_events(create, {}).ok());
+  EXPECT_TRUE(check_auth_events(create, {}, "11").ok());
 }
 
 TEST(CheckAuthEvents, NonStateAuthEventIsRefused) {
   json::object msg = parse_obj(R"({"type":"m.room.message","sender":"@a:a.example",
       "room_id":"!r:a.example","content":{}})");
   json::object not_state = parse_obj(R"({"type":"m.room.create","room_id":"!r:a.example"})");
-  Status s = check_auth_events(msg, {not_state});
+  Status s = check_auth_events(msg, {not_state}, "11");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("2.2"), std::string::npos);
+}
+
+TEST(AuthStateKeys, DependOnTheRoomVersion) {
+  json::object join = parse_obj(R"({"type":"m.room.member","sender":"@b:y","state_key":"@b:y",
+      "content":{"membership":"join","join_authorised_via_users_server":"@a:x"}})");
+  auto has = [](const std::vector<StateKey>& keys, const StateKey& key) {
+    return std::find(keys.begin(), keys.end(), key) != keys.end();
+  };
+  for (int n = 1; n <= 12; ++n) {
+    std::vector<StateKey> keys = auth_state_keys(join, std::to_string(n));
+    EXPECT_EQ(has(keys, {"m.room.create", ""}), n < 12) << "v" << n;
+    EXPECT_EQ(has(keys, {"m.room.member", "@a:x"}), n >= 8) << "v" << n;
+    EXPECT_TRUE(has(keys, {"m.room.join_rules", ""})) << "v" << n;
+  }
+}
+
+// v12 rule 2 with a create event as it comes off the wire: no event_id member, so its ID is
+// computed, and the room ID must be that ID with "!".
+TEST(CheckEventAuth, V12RoomIdIsTheComputedCreateEventId) {
+  json::object create = parse_obj(R"({"type":"m.room.create","state_key":"","sender":"@a:x",
+      "content":{"room_version":"12"},"prev_events":[],"auth_events":[],"depth":1,
+      "origin_server_ts":1})");
+  std::string room_id = compute_room_id(create, "12");
+  ASSERT_EQ(room_id.substr(1), compute_event_id(create, "12").substr(1));
+  StateMap state;
+  state[{"m.room.create", ""}] = create;
+  json::object join = parse_obj(R"({"type":"m.room.member","sender":"@a:x","state_key":"@a:x",
+      "content":{"membership":"join"},"depth":2,"origin_server_ts":2})");
+  join["room_id"] = room_id;
+  join["prev_events"] = json::array{json::string(compute_event_id(create, "12"))};
+  EXPECT_TRUE(check_event_auth(join, state, "12").ok());
+  put(state, join);
+  state[{"m.room.member", "@a:x"}]["room_id"] = room_id;
+  json::object msg = parse_obj(R"({"type":"m.room.message","sender":"@a:x","content":{}})");
+  msg["room_id"] = room_id;
+  EXPECT_TRUE(check_event_auth(msg, state, "12").ok());
+  msg["room_id"] = "!" + std::string(room_id.size() - 1, 'A');
+  Status other_room = check_event_auth(msg, state, "12");
+  ASSERT_FALSE(other_room.ok());
+  EXPECT_NE(other_room.error().message.find("auth rule 2:"), std::string::npos);
+  state.erase({"m.room.create", ""});
+  msg["room_id"] = room_id;
+  EXPECT_FALSE(check_event_auth(msg, state, "12").ok()) << "no create event for the room ID";
+}
+
+TEST(CheckAuthEvents, UnknownRoomVersionIsRefused) {
+  json::object msg = parse_obj(R"({"type":"m.room.message","sender":"@a:a.example",
+      "room_id":"!r:a.example","content":{}})");
+  Status s = check_auth_events(msg, {}, "13");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().errcode, errc::kUnsupportedRoomVersion);
 }
 
 }  // namespace

@@ -2,8 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
 #include "core/base64.h"
 #include "core/canonical_json.h"
+
+#ifndef DESPATCH_FIXTURES_DIR
+#define DESPATCH_FIXTURES_DIR "tests/unit/fixtures"
+#endif
 
 namespace despatch {
 namespace {
@@ -255,6 +264,90 @@ TEST(EventFormatTest, UnknownRoomVersionsUseLatestRules) {
   EXPECT_EQ(json::value(redact_event(event, "org.example.custom")),
             json::value(redact_event(event, "11")));
   EXPECT_NE(json::value(redact_event(event, "10")), json::value(redact_event(event, "11")));
+}
+
+// ---- Per room version, from tests/unit/fixtures/event_format ----
+
+json::object load_fixture(std::string_view name) {
+  std::ifstream in(std::filesystem::path(DESPATCH_FIXTURES_DIR) / "event_format" / name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return json::parse(text.str()).as_object();
+}
+
+std::string str(const json::value& v) { return std::string(v.as_string()); }
+
+TEST(EventFormatFixtures, EventIdsPerRoomVersion) {
+  json::object f = load_fixture("event_ids.json");
+  std::set<std::string> covered;
+  for (const json::value& c : f.at("cases").as_array()) {
+    const json::object& tc = c.as_object();
+    SCOPED_TRACE(str(tc.at("description")));
+    for (const json::value& v : tc.at("room_versions").as_array()) {
+      EXPECT_EQ(compute_event_id(tc.at("event").as_object(), str(v)), str(tc.at("event_id")))
+          << "room version " << str(v);
+      covered.insert(str(v));
+    }
+  }
+  EXPECT_EQ(covered.size(), 12u) << "every room version has an event ID case";
+  for (const json::value& c : f.at("room_ids").as_array()) {
+    const json::object& tc = c.as_object();
+    SCOPED_TRACE(str(tc.at("description")));
+    EXPECT_EQ(compute_room_id(tc.at("create").as_object(), str(tc.at("room_version"))),
+              str(tc.at("room_id")));
+  }
+}
+
+// "A-B" or "A" as the versions A to B.
+std::vector<std::string> version_range(std::string_view range) {
+  size_t dash = range.find('-');
+  int first = std::stoi(std::string(range.substr(0, dash)));
+  int last =
+      dash == std::string_view::npos ? first : std::stoi(std::string(range.substr(dash + 1)));
+  std::vector<std::string> out;
+  for (int n = first; n <= last; ++n) out.push_back(std::to_string(n));
+  return out;
+}
+
+TEST(EventFormatFixtures, RedactionPerRoomVersion) {
+  json::object f = load_fixture("redactions.json");
+  ASSERT_GE(f.at("cases").as_array().size(), 9u);
+  for (const json::value& c : f.at("cases").as_array()) {
+    const json::object& tc = c.as_object();
+    SCOPED_TRACE(str(tc.at("description")));
+    std::multiset<std::string> covered;
+    for (const auto& [range, expected] : tc.at("expect").as_object()) {
+      for (const std::string& v : version_range(range)) {
+        covered.insert(v);
+        EXPECT_EQ(json::value(redact_event(tc.at("event").as_object(), v)), expected)
+            << "room version " << v;
+      }
+    }
+    EXPECT_EQ(covered.size(), 12u) << "the ranges cover versions 1 to 12 once each";
+    EXPECT_EQ(std::set<std::string>(covered.begin(), covered.end()).size(), 12u);
+  }
+}
+
+TEST(EventFormatTest, EventRefsReadPlainIdsAndV1Pairs) {
+  json::object v4 = obj(R"({"prev_events":["$a","$b"],"auth_events":[]})");
+  EXPECT_EQ(event_refs(v4, "prev_events"), (std::vector<std::string>{"$a", "$b"}));
+  EXPECT_TRUE(event_refs(v4, "auth_events").empty());
+  json::object v1 = obj(R"({"prev_events":[["$a:d",{"sha256":"x"}],["$b:d",{"sha256":"y"}]],
+                            "auth_events":[["$c:d",{}], 5, []]})");
+  EXPECT_EQ(event_refs(v1, "prev_events"), (std::vector<std::string>{"$a:d", "$b:d"}));
+  EXPECT_EQ(event_refs(v1, "auth_events"), (std::vector<std::string>{"$c:d"}));
+  EXPECT_TRUE(event_refs(v1, "missing").empty());
+}
+
+// The reference hash is what both v3 and v4+ IDs encode; only the alphabet differs.
+TEST(EventFormatTest, V3AndV4IdsEncodeTheSameReferenceHash) {
+  json::object event = obj(R"({"type":"m.room.member","state_key":"@u:d","sender":"@u:d",
+      "room_id":"!r:d","origin_server_ts":9,"depth":2,"prev_events":["$p"],"auth_events":[],
+      "content":{"membership":"join"}})");
+  std::string hash = reference_hash(event, "3");
+  EXPECT_EQ(compute_event_id(event, "3"), "$" + base64_encode(hash));
+  EXPECT_EQ(compute_event_id(event, "4"), "$" + base64url_encode(hash));
+  EXPECT_EQ(reference_hash(event, "4"), hash);
 }
 
 }  // namespace

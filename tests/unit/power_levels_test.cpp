@@ -129,5 +129,57 @@ TEST(RoomCreator, DependsOnTheCreateEventsVersion) {
   EXPECT_EQ(room_creator(parse_obj(R"({"sender":"@s:x","content":{"room_version":"10"}})")), "");
 }
 
+const RoomVersion& v(std::string_view id) { return *find_room_version(id); }
+
+TEST(RoomCreators, V12AddsValidAdditionalCreatorsOnce) {
+  json::object create = parse_obj(R"({"sender":"@s:x","content":{"room_version":"12",
+      "additional_creators":["@b:y","not a user","@s:x","@b:y","@c:z",7]}})");
+  EXPECT_EQ(room_creators(create, v("12")), (std::vector<std::string>{"@s:x", "@b:y", "@c:z"}));
+  // Before v12 the field means nothing.
+  EXPECT_EQ(room_creators(create, v("11")), (std::vector<std::string>{"@s:x"}));
+  json::object old = parse_obj(R"({"sender":"@s:x","content":{"creator":"@c:x",
+      "additional_creators":["@b:y"]}})");
+  EXPECT_EQ(room_creators(old, v("1")), (std::vector<std::string>{"@c:x"}));
+}
+
+TEST(PowerLevels, V12CreatorsAreInfiniteWithOrWithoutPowerLevels) {
+  StateMap state = with_create(R"({"type":"m.room.create","sender":"@alice:x","state_key":"",
+      "content":{"room_version":"12","additional_creators":["@bob:y"]}})");
+  PowerLevels without = PowerLevels::from_state(state);
+  EXPECT_EQ(without.user_level("@alice:x"), kInfinitePowerLevel);
+  EXPECT_EQ(without.user_level("@bob:y"), kInfinitePowerLevel);
+  EXPECT_EQ(without.user_level("@carol:x"), 0);
+  state[{"m.room.power_levels", ""}] = parse_obj(
+      R"({"type":"m.room.power_levels","content":{"users":{"@alice:x":1,"@carol:x":100}}})");
+  PowerLevels with = PowerLevels::from_state(state, v("12"));
+  EXPECT_EQ(with.user_level("@alice:x"), kInfinitePowerLevel);  // listed or not
+  EXPECT_EQ(with.user_level("@carol:x"), 100);
+  EXPECT_GT(with.user_level("@bob:y"), kMaxCanonicalInt);
+  // The same create event read as v11: only the sender, at 100 while no power levels exist.
+  state.erase({"m.room.power_levels", ""});
+  PowerLevels as_v11 = PowerLevels::from_state(state, v("11"));
+  EXPECT_EQ(as_v11.user_level("@alice:x"), kCreatorDefaultLevel);
+  EXPECT_EQ(as_v11.user_level("@bob:y"), 0);
+}
+
+TEST(PowerLevelValues, WhatEachVersionAcceptsInNewEvents) {
+  json::value integer(50), text(" +50 "), real(50.7), bad("5x");
+  for (int n = 1; n <= 12; ++n) {
+    const RoomVersion& rv = v(std::to_string(n));
+    EXPECT_EQ(power_level_for_version(integer, rv), 50) << n;
+    EXPECT_EQ(power_level_for_version(text, rv).has_value(), n <= 9) << n;
+    EXPECT_EQ(power_level_for_version(real, rv).has_value(), n <= 5) << n;
+    EXPECT_FALSE(power_level_for_version(bad, rv)) << n;
+  }
+  EXPECT_EQ(power_level_for_version(real, v("5")), 50);
+}
+
+TEST(RoomVersionOfCreate, AbsentMeansOneAndUnknownIsNull) {
+  EXPECT_EQ(room_version_of_create(parse_obj(R"({"content":{}})"))->id, "1");
+  EXPECT_EQ(room_version_of_create(parse_obj(R"({"content":{"room_version":"9"}})"))->id, "9");
+  EXPECT_EQ(room_version_of_create(parse_obj(R"({"content":{"room_version":"x"}})")), nullptr);
+  EXPECT_EQ(room_version_of_create(parse_obj(R"({"content":{"room_version":9}})")), nullptr);
+}
+
 }  // namespace
 }  // namespace despatch

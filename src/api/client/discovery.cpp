@@ -1,6 +1,8 @@
 // Server discovery: .well-known, /versions and /capabilities.
 #include "api/client/routes.h"
 #include "api/client/util.h"
+#include "service/rooms/room_service.h"
+#include "service/rooms/room_version.h"
 
 namespace despatch::api {
 
@@ -25,11 +27,14 @@ void add_discovery_routes(http::Router& r, App& app) {
   // GET /_matrix/client/v3/capabilities
   add_client(r, "GET", "/capabilities", Auth::kRequired, RateClass::kNone,
              [&app](Request&) -> Awaitable {
+               json::object available;  // the versions createRoom accepts
+               for (const RoomVersion& v : room_versions())
+                 if (can_create_room_version(v.id)) available[v.id] = "stable";
                json::object caps{
                    {"m.change_password", json::object{{"enabled", true}}},
                    {"m.room_versions",
                     json::object{{"default", app.config.default_room_version},
-                                 {"available", json::object{{"10", "stable"}, {"11", "stable"}}}}},
+                                 {"available", available}}},
                    {"m.set_displayname", json::object{{"enabled", true}}},
                    {"m.set_avatar_url", json::object{{"enabled", true}}},
                    {"m.3pid_changes", json::object{{"enabled", false}}},

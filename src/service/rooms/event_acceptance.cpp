@@ -22,7 +22,7 @@ AcceptanceResult verdict(Acceptance a, const Error& e) { return {a, e.message}; 
 AcceptanceResult check_received_event(const json::object& event, const std::vector<json::object>& auth_events,
                                       const StateMap& state_before, const StateMap& current_state,
                                       std::string_view room_version, const ServerSignatureCheck& signed_by) {
-  if (auto st = check_auth_events(event, auth_events); !st.ok()) return verdict(Acceptance::kRejected, st.error());
+  if (auto st = check_auth_events(event, auth_events, room_version); !st.ok()) return verdict(Acceptance::kRejected, st.error());
   if (auto st = check_event_auth(event, state_of(auth_events), room_version, signed_by); !st.ok())
     return verdict(Acceptance::kRejected, st.error());
   if (auto st = check_event_auth(event, state_before, room_version, signed_by); !st.ok())

@@ -1,6 +1,5 @@
 #include "service/rooms/event_format.h"
 
-#include <algorithm>
 #include <initializer_list>
 
 #include "core/base64.h"
@@ -9,24 +8,10 @@
 namespace despatch {
 namespace {
 
-// The ways redaction rules changed between room versions.
-struct RedactionRules {
-  bool keeps_aliases = false;            // v1-5: m.room.aliases keeps `aliases`
-  bool join_rules_keep_allow = false;    // v8+: restricted join rules
-  bool member_keeps_authoriser = false;  // v9+: join_authorised_via_users_server
-  bool v11 = false;                      // v11+: see rooms/v11.md "Redactions"
-};
-
-RedactionRules rules_for(std::string_view room_version) {
-  int v = 0;
-  bool numeric = !room_version.empty() && room_version.size() <= 2 &&
-                 std::all_of(room_version.begin(), room_version.end(),
-                             [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) {
-    for (char c : room_version) v = v * 10 + (c - '0');
-  }
-  if (!numeric || v < 1 || v >= 11) return {false, true, true, true};
-  return {v <= 5, v >= 8, v >= 9, false};
+// The version's rules; any other version string gets the newest version's.
+const RoomVersion& rules_for(std::string_view room_version) {
+  const RoomVersion* v = find_room_version(room_version);
+  return v != nullptr ? *v : latest_room_version();
 }
 
 constexpr std::string_view kTopLevelKeys[] = {
@@ -55,14 +40,14 @@ std::string content_hash_bytes(const json::object& event) {
 
 json::object redact_content(std::string_view event_type, const json::object& content,
                             std::string_view room_version) {
-  RedactionRules rules = rules_for(room_version);
+  const RoomVersion& rules = rules_for(room_version);
   json::object out;
   if (event_type == "m.room.member") {
     copy_keys(content, out, {"membership"});
-    if (rules.member_keeps_authoriser) {
+    if (rules.redaction_keeps_authoriser) {
       copy_keys(content, out, {"join_authorised_via_users_server"});
     }
-    if (rules.v11) {
+    if (rules.redaction_v11) {
       // v11 keeps third_party_invite, but pared down to its `signed` member.
       const json::value* tpi = content.if_contains("third_party_invite");
       const json::value* signed_v =
@@ -70,33 +55,33 @@ json::object redact_content(std::string_view event_type, const json::object& con
       if (signed_v) out["third_party_invite"] = json::object{{"signed", *signed_v}};
     }
   } else if (event_type == "m.room.create") {
-    if (rules.v11) return content;
+    if (rules.redaction_v11) return content;
     copy_keys(content, out, {"creator"});
   } else if (event_type == "m.room.join_rules") {
     copy_keys(content, out, {"join_rule"});
-    if (rules.join_rules_keep_allow) copy_keys(content, out, {"allow"});
+    if (rules.redaction_keeps_allow) copy_keys(content, out, {"allow"});
   } else if (event_type == "m.room.power_levels") {
     copy_keys(content, out,
               {"ban", "events", "events_default", "kick", "redact", "state_default", "users",
                "users_default"});
-    if (rules.v11) copy_keys(content, out, {"invite"});
+    if (rules.redaction_v11) copy_keys(content, out, {"invite"});
   } else if (event_type == "m.room.history_visibility") {
     copy_keys(content, out, {"history_visibility"});
   } else if (event_type == "m.room.aliases") {
-    if (rules.keeps_aliases) copy_keys(content, out, {"aliases"});
+    if (rules.redaction_keeps_aliases) copy_keys(content, out, {"aliases"});
   } else if (event_type == "m.room.redaction") {
-    if (rules.v11) copy_keys(content, out, {"redacts"});
+    if (rules.redaction_v11) copy_keys(content, out, {"redacts"});
   }
   return out;
 }
 
 json::object redact_event(const json::object& event, std::string_view room_version) {
-  RedactionRules rules = rules_for(room_version);
+  const RoomVersion& rules = rules_for(room_version);
   json::object out;
   for (std::string_view k : kTopLevelKeys) {
     if (const json::value* v = event.if_contains(k)) out[k] = *v;
   }
-  if (!rules.v11) {
+  if (!rules.redaction_v11) {
     for (std::string_view k : kPreV11TopLevelKeys) {
       if (const json::value* v = event.if_contains(k)) out[k] = *v;
     }
@@ -114,12 +99,44 @@ std::string compute_content_hash(const json::object& event) {
   return base64_encode(content_hash_bytes(event));
 }
 
-std::string compute_event_id(const json::object& event, std::string_view room_version) {
+std::string reference_hash(const json::object& event, std::string_view room_version) {
   json::object redacted = redact_event(event, room_version);
   redacted.erase("signatures");
   redacted.erase("unsigned");
+  // An event ID is no part of its own hash (v3+ events do not carry one at all).
   redacted.erase("event_id");
-  return "$" + base64url_encode(sha256(canonical_json(redacted)));
+  return sha256(canonical_json(redacted));
+}
+
+std::string compute_event_id(const json::object& event, std::string_view room_version) {
+  switch (rules_for(room_version).event_ids) {
+    case EventIdFormat::kOpaque: {
+      const json::value* id = event.if_contains("event_id");
+      return id != nullptr && id->is_string() ? std::string(id->get_string()) : std::string();
+    }
+    case EventIdFormat::kReferenceHash:
+      return "$" + base64_encode(reference_hash(event, room_version));
+    case EventIdFormat::kUrlSafeReferenceHash:
+      break;
+  }
+  return "$" + base64url_encode(reference_hash(event, room_version));
+}
+
+std::string compute_room_id(const json::object& create_event, std::string_view room_version) {
+  return "!" + compute_event_id(create_event, room_version).substr(1);
+}
+
+std::vector<std::string> event_refs(const json::object& event, std::string_view key) {
+  std::vector<std::string> ids;
+  const json::value* list = event.if_contains(key);
+  if (list == nullptr || !list->is_array()) return ids;
+  for (const json::value& entry : list->get_array()) {
+    const json::value* id = &entry;
+    // v1-2 pair each ID with the referenced event's hashes: ["$id:server", {"sha256": ...}].
+    if (entry.is_array() && !entry.get_array().empty()) id = &entry.get_array()[0];
+    if (id->is_string()) ids.emplace_back(id->get_string());
+  }
+  return ids;
 }
 
 void hash_and_sign_event(json::object& event, const std::string& server_name, const SigningKey& key,

@@ -1,18 +1,21 @@
-// Room-version-dependent event transforms: redaction, content hashes, reference-hash event
-// IDs and event signing (server-server API "Signing Events"; rooms/v10.md, rooms/v11.md).
+// Room-version-dependent event transforms: redaction, content hashes, event IDs, room IDs
+// and event signing (server-server API "Signing Events"; rooms/v1.md ... rooms/v12.md).
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/crypto.h"
 #include "core/result.h"
+#include "service/rooms/room_version.h"
 
 namespace despatch {
 
 // Applies the redaction algorithm of `room_version`: drops top-level keys outside the
-// version's allow-list and content keys outside the per-type allow-list. Versions "1" to "11"
-// follow their own rules; any other version string gets the v11 rules (v12 reuses them).
+// version's allow-list and content keys outside the per-type allow-list. Versions "1" to "12"
+// follow their own rules (v1-5, v6, v8, v9, v11; v12 keeps v11's); any other version string
+// gets the newest rules.
 // The result always has a `content` object. `unsigned` is dropped like any other extra key.
 json::object redact_event(const json::object& event, std::string_view room_version);
 
@@ -24,10 +27,23 @@ json::object redact_content(std::string_view event_type, const json::object& con
 // and `hashes`: the value stored in hashes.sha256.
 std::string compute_content_hash(const json::object& event);
 
-// The v4+ event ID: "$" + URL-safe unpadded base64 of the reference hash (SHA-256 of the
-// canonical redacted event without `signatures` and `unsigned`). Any `event_id` member is
-// ignored, since v4+ events carry their ID only implicitly.
+// SHA-256 of the canonical redacted event without `signatures`, `unsigned` and `event_id`
+// (server-server API "Calculating the reference hash for an event"), as raw bytes.
+std::string reference_hash(const json::object& event, std::string_view room_version);
+
+// The event's ID in `room_version`: "$" + the reference hash in unpadded base64 for v3,
+// URL-safe for v4+ (and any unknown version). Any `event_id` member is ignored there. In v1-2
+// the ID is not derived from the event: the origin chose it, so this returns the event's own
+// `event_id` member, or "" when it has none.
 std::string compute_event_id(const json::object& event, std::string_view room_version);
+
+// A v12 room's ID: the ID of its m.room.create event (which has no room_id) with "!" in place
+// of "$" (appendices "Room IDs").
+std::string compute_room_id(const json::object& create_event, std::string_view room_version);
+
+// The event IDs in event[key] ("prev_events" or "auth_events"), in order: plain strings from
+// v3 on, the first element of each [event_id, hashes] pair in v1-2. Other entries are skipped.
+std::vector<std::string> event_refs(const json::object& event, std::string_view key);
 
 // Sets hashes.sha256 on `event`, signs its redacted form as `server_name` and stores the
 // resulting `signatures` (including any already present) back on the full event.

@@ -1,10 +1,10 @@
 #include "service/rooms/power_levels.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 
 #include "core/canonical_json.h"
+#include "core/ids.h"
 
 namespace despatch {
 namespace {
@@ -77,29 +77,63 @@ std::optional<int64_t> lenient_power_level(const json::value& v) {
   return std::nullopt;
 }
 
-std::string room_creator(const json::object& create_event) {
-  const json::object* content = nullptr;
-  if (const json::value* c = create_event.if_contains("content"); c && c->is_object()) {
-    content = &c->get_object();
-  }
-  std::string_view version = "1";  // an absent room_version means version 1
-  if (content != nullptr) {
-    if (const json::value* v = content->if_contains("room_version"); v && v->is_string()) {
-      version = v->get_string();
-    }
-  }
-  // Versions 1-10 name the creator in content; later ones rely on the sender alone.
-  static constexpr std::array<std::string_view, 10> kVersionsWithCreatorField = {
-      "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"};
-  bool has_field = std::find(kVersionsWithCreatorField.begin(), kVersionsWithCreatorField.end(),
-                             version) != kVersionsWithCreatorField.end();
+std::optional<int64_t> power_level_for_version(const json::value& v, const RoomVersion& version) {
+  if (auto level = strict_power_level(v)) return level;
+  if (version.integer_power_levels) return std::nullopt;
+  if (v.is_string()) return parse_level_string(v.get_string());
+  if (v.is_double() && !version.strict_canonical_json) return lenient_power_level(v);
+  return std::nullopt;
+}
+
+const RoomVersion* room_version_of_create(const json::object& create_event) {
+  const json::value* c = create_event.if_contains("content");
+  const json::value* v =
+      c != nullptr && c->is_object() ? c->get_object().if_contains("room_version") : nullptr;
+  if (v == nullptr) return find_room_version("1");  // an absent room_version means version 1
+  return v->is_string() ? find_room_version(v->get_string()) : nullptr;
+}
+
+namespace {
+
+const RoomVersion& version_or_latest(const json::object& create_event) {
+  const RoomVersion* v = room_version_of_create(create_event);
+  return v != nullptr ? *v : latest_room_version();
+}
+
+std::string creator_for(const json::object& create_event, const RoomVersion& version) {
   const json::value* who = nullptr;
-  if (has_field) {
-    who = content != nullptr ? content->if_contains("creator") : nullptr;
+  if (version.create_has_creator) {
+    const json::value* c = create_event.if_contains("content");
+    who = c != nullptr && c->is_object() ? c->get_object().if_contains("creator") : nullptr;
   } else {
     who = create_event.if_contains("sender");
   }
   return who != nullptr && who->is_string() ? std::string(who->get_string()) : std::string();
+}
+
+}  // namespace
+
+std::string room_creator(const json::object& create_event) {
+  return creator_for(create_event, version_or_latest(create_event));
+}
+
+std::vector<std::string> room_creators(const json::object& create_event,
+                                       const RoomVersion& version) {
+  std::vector<std::string> out;
+  std::string first = creator_for(create_event, version);
+  if (!first.empty()) out.push_back(std::move(first));
+  if (!version.infinite_creators) return out;
+  const json::value* c = create_event.if_contains("content");
+  const json::value* extra =
+      c != nullptr && c->is_object() ? c->get_object().if_contains("additional_creators") : nullptr;
+  if (extra == nullptr || !extra->is_array()) return out;
+  for (const json::value& u : extra->get_array()) {
+    if (!u.is_string() || !is_valid_user_id(u.get_string())) continue;
+    if (std::find(out.begin(), out.end(), u.get_string()) == out.end()) {
+      out.emplace_back(u.get_string());
+    }
+  }
+  return out;
 }
 
 PowerLevels PowerLevels::from_content(const json::object& content) {
@@ -117,21 +151,30 @@ PowerLevels PowerLevels::from_content(const json::object& content) {
   return pl;
 }
 
-PowerLevels PowerLevels::from_state(const StateMap& state) {
+PowerLevels PowerLevels::from_state(const StateMap& state, const RoomVersion& version) {
+  const json::object* create = find_state(state, "m.room.create");
+  PowerLevels pl;
   if (const json::object* ev = find_state(state, "m.room.power_levels")) {
     const json::value* content = ev->if_contains("content");
-    return from_content(content != nullptr && content->is_object() ? content->get_object()
-                                                                   : json::object{});
-  }
-  PowerLevels pl;
-  if (const json::object* create = find_state(state, "m.room.create")) {
-    std::string creator = room_creator(*create);
+    pl = from_content(content != nullptr && content->is_object() ? content->get_object()
+                                                                 : json::object{});
+  } else if (create != nullptr && !version.infinite_creators) {
+    std::string creator = creator_for(*create, version);
     if (!creator.empty()) pl.users.emplace(std::move(creator), kCreatorDefaultLevel);
+  }
+  if (create != nullptr && version.infinite_creators) {
+    for (std::string& c : room_creators(*create, version)) pl.creators.insert(std::move(c));
   }
   return pl;
 }
 
+PowerLevels PowerLevels::from_state(const StateMap& state) {
+  const json::object* create = find_state(state, "m.room.create");
+  return from_state(state, create != nullptr ? version_or_latest(*create) : latest_room_version());
+}
+
 int64_t PowerLevels::user_level(std::string_view user_id) const {
+  if (creators.contains(user_id)) return kInfinitePowerLevel;
   return lookup(users, user_id, users_default);
 }
 

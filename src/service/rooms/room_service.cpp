@@ -5,6 +5,7 @@
 #include "service/common/time.h"
 #include "service/records/audit.h"
 #include "service/rooms/power_levels.h"
+#include "service/rooms/room_version.h"
 #include "service/rooms/room_writer.h"
 #include "storage/event_store.h"
 #include "storage/membership_store.h"
@@ -133,6 +134,12 @@ static asio::awaitable<Result<T>> run_room_job(RoomService& svc, storage::Databa
   co_return r;
 }
 
+bool can_create_room_version(std::string_view room_version) {
+  const RoomVersion* v = find_room_version(room_version);
+  return v != nullptr && v->event_ids == EventIdFormat::kUrlSafeReferenceHash &&
+         !v->room_id_from_create;
+}
+
 asio::awaitable<Result<std::string>> RoomService::create_room(const std::string& creator,
                                                               const json::object& body) {
   // Validate everything before writing anything.
@@ -140,9 +147,9 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
   if (auto* v = body.if_contains("room_version")) {
     if (!v->is_string()) co_return Error::bad_json("room_version must be a string");
     version = v->as_string();
-    if (version != "10" && version != "11")
+    if (!can_create_room_version(version))
       co_return Error::make(400, errc::kUnsupportedRoomVersion,
-                            "Unsupported room version " + version + " (10 and 11 are)");
+                            "Unsupported room version " + version + " (4 to 11 are)");
   }
   bool is_public = false;
   if (auto* v = body.if_contains("visibility")) {
@@ -222,7 +229,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         json::object create_content;
         if (auto* cc = body.if_contains("creation_content")) create_content = cc->as_object();
         create_content["room_version"] = version;
-        if (version == "10") create_content["creator"] = creator;
+        if (find_room_version(version)->create_has_creator) create_content["creator"] = creator;
         else create_content.erase("creator");
         DS_TRY(w.append(room_id, state_proto(creator, "m.room.create", "", create_content)));
         DS_ASSIGN(json::object jc, join_content(t, creator));

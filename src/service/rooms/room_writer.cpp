@@ -103,12 +103,13 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     prev.push_back(json::string(room->extremities[i]));
   ev["prev_events"] = std::move(prev);
   json::array auth;
-  for (auto& key : auth_state_keys(ev)) {
+  for (auto& key : auth_state_keys(ev, room->version)) {
     if (auto* s = find_state(room->state, key.first, key.second))
       auth.push_back((*s).at("event_id"));
   }
   ev["auth_events"] = std::move(auth);
-  if (type == "m.room.redaction" && room->version != "11" && ev.contains("content")) {
+  const RoomVersion* rules = find_room_version(room->version);
+  if (type == "m.room.redaction" && rules && !rules->redacts_in_content && ev.contains("content")) {
     // Before v11 the redacted event ID is a top-level key.
     if (auto* r = ev["content"].as_object().if_contains("redacts")) ev["redacts"] = *r;
   }
