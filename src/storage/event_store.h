@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace despatch::storage {
@@ -82,6 +83,9 @@ class EventStore {
                                                             const std::string& state_key, int64_t pos) = 0;
   // The user's member events and the room's history_visibility events, oldest first.
   virtual Result<std::vector<StoredEvent>> visibility_events(const std::string& room_id, const std::string& user) = 0;
+  // (room_id, state_key) of each member event in (from, to] of any room, in stream order
+  // (timeline events only, like the reads above: the others change no membership).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> member_changes(int64_t from, int64_t to) = 0;
 
   // event_edges: the prev_events of an event.
   virtual Result<std::vector<std::string>> prev_events(const std::string& event_id) = 0;

@@ -290,6 +290,16 @@ ALTER TABLE to_device_sized RENAME TO to_device;
 -- what one sender has waiting for one device, counted from the index alone
 CREATE INDEX to_device_sender ON to_device(user_id, device_id, sender, bytes);
 )SQL",
+    // 8: a device's curve25519 identity key in a column of its own, so that the device that
+    // sent an Olm message is found by its sender key (DeviceKeyStore::devices_with_identity_key)
+    // without reading every device's keys.
+    R"SQL(
+ALTER TABLE device_keys ADD COLUMN curve25519 TEXT;
+UPDATE device_keys SET curve25519 = (SELECT value FROM json_each(device_keys.json, '$.keys')
+  WHERE key = 'curve25519:' || device_keys.device_id AND type = 'text');
+-- curve25519 identity key -> device
+CREATE INDEX device_keys_curve25519 ON device_keys(curve25519) WHERE curve25519 IS NOT NULL;
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

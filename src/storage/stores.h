@@ -9,22 +9,34 @@
 namespace despatch::storage {
 
 class AccountDataStore;
+class CrossSigningStore;
+class DeviceKeyStore;
+class DeviceListStore;
+class DeviceStore;
 class EventStore;
+class KeyBackupStore;
 class MembershipStore;
 class ReceiptStore;
 class RoomStore;
 class StateStore;
+class ToDeviceStore;
 class UserStore;
 
 class Stores {
  public:
   virtual ~Stores() = default;
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
+  virtual CrossSigningStore& cross_signing() = 0;  // cross_signing_keys, key_signatures
+  virtual DeviceKeyStore& device_keys() = 0;     // device_keys, one_time_keys, fallback_keys
+  virtual DeviceListStore& device_lists() = 0;   // device_list_changes
+  virtual DeviceStore& devices() = 0;            // devices (reads for the keys code)
   virtual EventStore& events() = 0;              // events, txn_ids
+  virtual KeyBackupStore& key_backups() = 0;     // backup_versions, backup_keys
   virtual MembershipStore& memberships() = 0;    // memberships
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RoomStore& rooms() = 0;                // rooms, room_aliases
   virtual StateStore& state() = 0;               // current_state
+  virtual ToDeviceStore& to_device() = 0;        // to_device, to_device_txns
   virtual UserStore& users() = 0;                // users
 };
 

@@ -31,8 +31,8 @@ class ToDeviceTest : public ::testing::Test {
   // Queues one message from sender to Bob's device; returns whether it was queued.
   bool queue(const std::string& sender, size_t pad, int seq = 0) {
     std::string content = json::serialize(json::object{{"seq", seq}, {"pad", std::string(pad, 'x')}});
-    auto r = db_->write_blocking<bool>([&](Conn& c) {
-      return KeyService::queue_to_device(c, *db_, limits_, kBob, kDevice, sender, "org.example.test", content);
+    auto r = db_->transact_blocking<bool>([&](storage::Txn& t) {
+      return KeyService::queue_to_device(t, limits_, kBob, kDevice, sender, "org.example.test", content);
     });
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() && *r;
@@ -40,7 +40,7 @@ class ToDeviceTest : public ::testing::Test {
 
   // What one /sync would hand out after position `after`.
   std::vector<int64_t> page(KeyService& keys, int64_t after, int64_t* last) {
-    auto msgs = keys.pending_to_device(db_->reader(), kBob, kDevice, after, db_->committed_stream_pos(), last);
+    auto msgs = keys.pending_to_device(db_->read(), kBob, kDevice, after, db_->committed_stream_pos(), last);
     EXPECT_TRUE(msgs.ok());
     std::vector<int64_t> seqs;
     for (auto& m : *msgs) seqs.push_back(m.as_object().at("content").as_object().at("seq").as_int64());
@@ -110,7 +110,7 @@ TEST_F(ToDeviceTest, APageStopsAtTheSyncsUpperBound) {
   int64_t upto = db_->committed_stream_pos();
   ASSERT_TRUE(queue("@alice:example.org", 10, 3));
   int64_t last = 0;
-  auto msgs = keys.pending_to_device(db_->reader(), kBob, kDevice, 0, upto, &last);
+  auto msgs = keys.pending_to_device(db_->read(), kBob, kDevice, 0, upto, &last);
   ASSERT_TRUE(msgs.ok());
   EXPECT_EQ(msgs->size(), 3u);
   EXPECT_EQ(last, upto);

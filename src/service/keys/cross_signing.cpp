@@ -1,11 +1,13 @@
 // Cross-signing keys and signatures uploaded by clients (spec: "Cross-signing").
 #include "core/ids.h"
 #include "service/keys/key_service.h"
+#include "storage/cross_signing_store.h"
+#include "storage/device_key_store.h"
 
 namespace despatch {
 
 namespace asio = boost::asio;
-using storage::Conn;
+using storage::Txn;
 
 namespace {
 
@@ -28,11 +30,8 @@ Result<std::pair<std::string, std::string>> cross_key(const json::object& k, con
   return std::pair{std::string(id), std::string(pub.as_string())};
 }
 
-Result<std::optional<json::object>> stored_key(Conn& c, const std::string& user, const char* usage) {
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT json FROM cross_signing_keys WHERE user_id=? AND usage=?",
-                                         {user, usage}));
-  if (!row) return std::optional<json::object>{};
-  return std::optional<json::object>(json::parse(row->str(0)).as_object());
+Result<std::optional<json::object>> stored_key(storage::Stores& s, const std::string& user, const char* usage) {
+  return s.cross_signing().key(user, usage);
 }
 
 // An object with its signatures and unsigned data removed, for comparing key content.
@@ -45,14 +44,14 @@ json::object bare(json::object o) {
 }  // namespace
 
 bool KeyService::cross_signing_needs_auth(const std::string& user, const json::object& body) {
-  Conn& c = db_.reader();
-  auto master = stored_key(c, user, "master");
+  storage::Stores& s = db_.read();
+  auto master = stored_key(s, user, "master");
   if (!master.ok() || !*master) return !master.ok();  // nothing to take over yet
   for (auto [field, usage] : {std::pair{"master_key", "master"}, std::pair{"self_signing_key", "self_signing"},
                               std::pair{"user_signing_key", "user_signing"}}) {
     auto* v = body.if_contains(field);
     if (!v || v->is_null()) continue;
-    auto stored = stored_key(c, user, usage);
+    auto stored = stored_key(s, user, usage);
     // A retried upload of exactly the stored keys stays free; anything new needs the password.
     if (!v->is_object() || !stored.ok() || !*stored || bare(v->as_object()) != bare(**stored)) return true;
   }
@@ -71,21 +70,21 @@ asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user
   }
   if (!master && !self_signing && !user_signing) co_return Error::missing_param("No keys to upload");
   std::vector<std::string> wake;
-  auto job = [=, this, &wake](Conn& c) -> Status {
+  auto job = [=, &wake](Txn& t) -> Status {
     std::optional<json::object> m = master;
     if (!m) {
-      DS_ASSIGN(m, stored_key(c, user, "master"));
+      DS_ASSIGN(m, stored_key(t, user, "master"));
     }
     if (!m) return Error::bad_json("Upload a master key first");
     DS_ASSIGN(auto mk, cross_key(*m, user, "master"));
     if (master) {
-      DS_ASSIGN(auto old, stored_key(c, user, "master"));
+      DS_ASSIGN(auto old, stored_key(t, user, "master"));
       // A new master key orphans the keys the old one signed: they go unless re-uploaded.
-      if (old && bare(*old) != bare(*master))
-        DS_TRY(c.exec("DELETE FROM cross_signing_keys WHERE user_id=? AND usage<>'master'", {user}));
-      DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?, 'master', ?) ON CONFLICT "
-                    "(user_id, usage) DO UPDATE SET json=excluded.json",
-                    {user, json::serialize(*master)}));
+      if (old && bare(*old) != bare(*master)) {
+        DS_TRY(t.cross_signing().remove_key(user, "self_signing"));
+        DS_TRY(t.cross_signing().remove_key(user, "user_signing"));
+      }
+      DS_TRY(t.cross_signing().put_key(user, "master", *master));
     }
     for (auto [sub, usage] : {std::pair{&self_signing, "self_signing"}, std::pair{&user_signing, "user_signing"}}) {
       if (!*sub) continue;
@@ -93,14 +92,12 @@ asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user
       auto st = verify_key_signature(**sub, user, mk.first, mk.second);
       if (!st.ok())
         return Error::make(400, errc::kInvalidSignature, std::string(usage) + " key is not signed by the master key");
-      DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?,?,?) ON CONFLICT "
-                    "(user_id, usage) DO UPDATE SET json=excluded.json",
-                    {user, usage, json::serialize(**sub)}));
+      DS_TRY(t.cross_signing().put_key(user, usage, **sub));
     }
-    DS_ASSIGN(wake, mark_changed(c, db_, user));
+    DS_ASSIGN(wake, mark_changed(t, user));
     return ok_status();
   };
-  auto r = co_await db_.write<Ok>(job);
+  auto r = co_await db_.transact<Ok>(job);
   if (r.ok()) notifier_.notify_users(wake);
   co_return r;
 }
@@ -108,7 +105,7 @@ asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user
 asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::string& user,
                                                                     const json::object& body) {
   std::vector<std::string> wake;
-  auto job = [=, this, &wake](Conn& c) -> Result<json::object> {
+  auto job = [=, &wake](Txn& t) -> Result<json::object> {
     json::object failures;
     std::set<std::string> changed;
     auto fail = [&](const std::string& target, const std::string& key, const Error& e) {
@@ -116,9 +113,9 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
       if (!per.is_object()) per = json::object{};
       per.as_object()[key] = json::object{{"errcode", e.errcode}, {"error", e.message}};
     };
-    DS_ASSIGN(auto own_master, stored_key(c, user, "master"));
-    DS_ASSIGN(auto own_ssk, stored_key(c, user, "self_signing"));
-    DS_ASSIGN(auto own_usk, stored_key(c, user, "user_signing"));
+    DS_ASSIGN(auto own_master, stored_key(t, user, "master"));
+    DS_ASSIGN(auto own_ssk, stored_key(t, user, "self_signing"));
+    DS_ASSIGN(auto own_usk, stored_key(t, user, "user_signing"));
     for (auto& [tu, keys] : body) {
       std::string target(tu);
       if (!keys.is_object()) return Error::bad_json("signatures must map key IDs to objects");
@@ -139,10 +136,9 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
         std::optional<json::object> stored;
         std::optional<std::pair<std::string, std::string>> signer;
         if (target == user) {
-          DS_ASSIGN(auto dev, storage::query_one(c, "SELECT json FROM device_keys WHERE user_id=? AND device_id=?",
-                                                 {user, key_id}));
+          DS_ASSIGN(auto dev, t.device_keys().device_keys(user, key_id));
           if (dev) {
-            stored = json::parse(dev->str(0)).as_object();
+            stored = std::move(*dev);
             if (own_ssk) signer = cross_key(*own_ssk, user, "self_signing").ok()
                                       ? std::optional(*cross_key(*own_ssk, user, "self_signing"))
                                       : std::nullopt;
@@ -152,16 +148,14 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
             // A device signs its user's master key: find which device from the signature.
             for (auto& [sk, sv] : mine->as_object()) {
               std::string device = std::string(sk).substr(sk.find(':') + 1);
-              DS_ASSIGN(auto d, storage::query_one(c, "SELECT json FROM device_keys WHERE user_id=? AND device_id=?",
-                                                   {user, device}));
-              if (!d) continue;
-              auto dk = json::parse(d->str(0)).as_object();
-              auto* pub = dk["keys"].as_object().if_contains("ed25519:" + device);
+              DS_ASSIGN(auto dk, t.device_keys().device_keys(user, device));
+              if (!dk) continue;
+              auto* pub = (*dk)["keys"].as_object().if_contains("ed25519:" + device);
               if (pub && pub->is_string()) signer = std::pair{std::string(sk), std::string(pub->as_string())};
             }
           }
         } else {
-          DS_ASSIGN(auto their_master, stored_key(c, target, "master"));
+          DS_ASSIGN(auto their_master, stored_key(t, target, "master"));
           if (their_master && cross_key(*their_master, target, "master").ok() &&
               cross_key(*their_master, target, "master")->second == key_id) {
             stored = their_master;
@@ -187,20 +181,17 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
           fail(target, key_id, Error::make(400, errc::kInvalidSignature, "Invalid signature"));
           continue;
         }
-        DS_TRY(c.exec("INSERT INTO key_signatures(target_user, target_key, signer, signer_key_id, signature) "
-                      "VALUES(?,?,?,?,?) ON CONFLICT(target_user, target_key, signer, signer_key_id) DO UPDATE "
-                      "SET signature=excluded.signature",
-                      {target, key_id, user, signer->first, std::string(sig->as_string())}));
+        DS_TRY(t.cross_signing().put_signature({target, key_id, user, signer->first, std::string(sig->as_string())}));
         changed.insert(target);
       }
     }
     for (auto& u : changed) {
-      DS_ASSIGN(auto w, mark_changed(c, db_, u));
+      DS_ASSIGN(auto w, mark_changed(t, u));
       wake.insert(wake.end(), w.begin(), w.end());
     }
     return json::object{{"failures", std::move(failures)}};
   };
-  auto r = co_await db_.write<json::object>(job);
+  auto r = co_await db_.transact<json::object>(job);
   if (r.ok()) notifier_.notify_users(wake);
   co_return r;
 }

@@ -1,9 +1,11 @@
 #include "service/keys/key_backup.h"
 
+#include "storage/key_backup_store.h"
+
 namespace despatch {
 
 namespace asio = boost::asio;
-using storage::Conn;
+using storage::Txn;
 
 namespace {
 
@@ -13,20 +15,18 @@ Result<int64_t> parse_version(const std::string& v) {
   return static_cast<int64_t>(std::stoll(v));
 }
 
-Result<int64_t> current_version(Conn& c, const std::string& user) {
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT MAX(version) FROM backup_versions WHERE user_id=? AND deleted=0",
-                                         {user}));
-  if (!row || row->is_null(0)) return Error::not_found("No current backup version");
-  return row->i64(0);
+Result<int64_t> current_version(storage::Stores& s, const std::string& user) {
+  DS_ASSIGN(auto v, s.key_backups().current_version(user));
+  if (!v) return Error::not_found("No current backup version");
+  return *v;
 }
 
 // Keys may only be written to the current version (spec: M_WRONG_ROOM_KEYS_VERSION).
-Status check_current(Conn& c, const std::string& user, int64_t version) {
-  auto cur = current_version(c, user);
+Status check_current(storage::Stores& s, const std::string& user, int64_t version) {
+  auto cur = current_version(s, user);
   if (!cur.ok() || *cur != version) {
-    DS_ASSIGN(auto exists, storage::query_one(c, "SELECT deleted FROM backup_versions WHERE user_id=? AND version=?",
-                                              {user, version}));
-    if (!exists || exists->i64(0)) return Error::not_found("Unknown backup version");
+    DS_ASSIGN(auto exists, s.key_backups().version(user, version));
+    if (!exists || exists->deleted) return Error::not_found("Unknown backup version");
     Error e{403, "M_WRONG_ROOM_KEYS_VERSION", "This backup version is not the current one", {}};
     if (cur.ok()) e.extra["current_version"] = std::to_string(*cur);
     return e;
@@ -34,12 +34,11 @@ Status check_current(Conn& c, const std::string& user, int64_t version) {
   return ok_status();
 }
 
-Result<json::object> etag_and_count(Conn& c, const std::string& user, int64_t version) {
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT etag, (SELECT COUNT(*) FROM backup_keys k WHERE k.user_id=v.user_id "
-                                            "AND k.version=v.version) FROM backup_versions v WHERE user_id=? AND version=?",
-                                         {user, version}));
-  if (!row) return Error::not_found("Unknown backup version");
-  return json::object{{"etag", std::to_string(row->i64(0))}, {"count", row->i64(1)}};
+Result<json::object> etag_and_count(storage::Stores& s, const std::string& user, int64_t version) {
+  DS_ASSIGN(auto v, s.key_backups().version(user, version));
+  if (!v) return Error::not_found("Unknown backup version");
+  DS_ASSIGN(int64_t count, s.key_backups().count_keys(user, version));
+  return json::object{{"etag", std::to_string(v->etag)}, {"count", count}};
 }
 
 Status check_key_data(const json::value& d) {
@@ -72,33 +71,28 @@ asio::awaitable<Result<std::string>> KeyBackup::create_version(const std::string
   auto* auth = body.if_contains("auth_data");
   if (!alg || !alg->is_string() || !auth || !auth->is_object())
     co_return Error::bad_json("algorithm (string) and auth_data (object) are required");
-  std::string algorithm(alg->as_string()), auth_data = json::serialize(*auth);
-  auto job = [=](Conn& c) -> Result<std::string> {
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT COALESCE(MAX(version),0)+1 FROM backup_versions WHERE user_id=?",
-                                           {user}));
-    int64_t v = row->i64(0);
-    DS_TRY(c.exec("INSERT INTO backup_versions(user_id, version, algorithm, auth_data) VALUES(?,?,?,?)",
-                  {user, v, algorithm, auth_data}));
+  std::string algorithm(alg->as_string());
+  json::object auth_data = auth->as_object();
+  auto job = [=](Txn& t) -> Result<std::string> {
+    DS_ASSIGN(int64_t v, t.key_backups().create_version(user, algorithm, auth_data));
     return std::to_string(v);
   };
-  co_return co_await db_.write<std::string>(job);
+  co_return co_await db_.transact<std::string>(job);
 }
 
 Result<json::object> KeyBackup::get_version(const std::string& user, const std::string& version) {
-  Conn& c = db_.reader();
+  storage::Stores& s = db_.read();
   int64_t v;
   if (version.empty()) {
-    DS_ASSIGN(v, current_version(c, user));
+    DS_ASSIGN(v, current_version(s, user));
   } else {
     DS_ASSIGN(v, parse_version(version));
   }
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT algorithm, auth_data FROM backup_versions WHERE user_id=? AND "
-                                            "version=? AND deleted=0",
-                                         {user, v}));
-  if (!row) return Error::not_found("Unknown backup version");
-  DS_ASSIGN(json::object ec, etag_and_count(c, user, v));
-  return json::object{{"algorithm", row->str(0)}, {"auth_data", json::parse(row->str(1))},
-                      {"version", std::to_string(v)}, {"etag", ec["etag"]}, {"count", ec["count"]}};
+  DS_ASSIGN(auto row, s.key_backups().version(user, v));
+  if (!row || row->deleted) return Error::not_found("Unknown backup version");
+  DS_ASSIGN(int64_t count, s.key_backups().count_keys(user, v));
+  return json::object{{"algorithm", row->algorithm}, {"auth_data", std::move(row->auth_data)},
+                      {"version", std::to_string(v)}, {"etag", std::to_string(row->etag)}, {"count", count}};
 }
 
 asio::awaitable<Status> KeyBackup::update_version(const std::string& user, const std::string& version,
@@ -111,29 +105,28 @@ asio::awaitable<Status> KeyBackup::update_version(const std::string& user, const
     co_return Error::bad_json("algorithm (string) and auth_data (object) are required");
   if (auto* bv = body.if_contains("version"); bv && !is_str(*bv, version))
     co_return Error::invalid_param("version in the body does not match the path");
-  std::string algorithm(alg->as_string()), auth_data = json::serialize(*auth);
+  std::string algorithm(alg->as_string());
+  json::object auth_data = auth->as_object();
   int64_t n = *v;
-  auto job = [=](Conn& c) -> Status {
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT algorithm FROM backup_versions WHERE user_id=? AND version=? "
-                                              "AND deleted=0",
-                                           {user, n}));
-    if (!row) return Error::not_found("Unknown backup version");
-    if (row->str(0) != algorithm) return Error::invalid_param("The algorithm of a backup cannot change");
-    return c.exec("UPDATE backup_versions SET auth_data=? WHERE user_id=? AND version=?", {auth_data, user, n});
+  auto job = [=](Txn& t) -> Status {
+    DS_ASSIGN(auto row, t.key_backups().version(user, n));
+    if (!row || row->deleted) return Error::not_found("Unknown backup version");
+    if (row->algorithm != algorithm) return Error::invalid_param("The algorithm of a backup cannot change");
+    return t.key_backups().set_auth_data(user, n, auth_data);
   };
-  co_return co_await db_.write<Ok>(job);
+  co_return co_await db_.transact<Ok>(job);
 }
 
 asio::awaitable<Status> KeyBackup::delete_version(const std::string& user, const std::string& version) {
   auto v = parse_version(version);
   if (!v.ok()) co_return v.error();
   int64_t n = *v;
-  auto job = [=](Conn& c) -> Status {
-    DS_TRY(c.exec("UPDATE backup_versions SET deleted=1 WHERE user_id=? AND version=? AND deleted=0", {user, n}));
-    if (c.changes() == 0) return Error::not_found("Unknown backup version");
-    return c.exec("DELETE FROM backup_keys WHERE user_id=? AND version=?", {user, n});
+  auto job = [=](Txn& t) -> Status {
+    DS_ASSIGN(bool deleted, t.key_backups().delete_version(user, n));
+    if (!deleted) return Error::not_found("Unknown backup version");
+    return ok_status();
   };
-  co_return co_await db_.write<Ok>(job);
+  co_return co_await db_.transact<Ok>(job);
 }
 
 asio::awaitable<Result<json::object>> KeyBackup::put_keys(const std::string& user,
@@ -147,46 +140,39 @@ asio::awaitable<Result<json::object>> KeyBackup::put_keys(const std::string& use
     for (auto& [sid, data] : sessions->as_object()) DS_CO_TRY(check_key_data(data));
   }
   int64_t n = *v;
-  auto job = [=](Conn& c) -> Result<json::object> {
-    DS_TRY(check_current(c, user, n));
+  auto job = [=](Txn& t) -> Result<json::object> {
+    DS_TRY(check_current(t, user, n));
     bool changed = false;
     for (auto& [room, rv] : rooms) {
       for (auto& [sid, data] : rv.as_object().at("sessions").as_object()) {
-        DS_ASSIGN(auto old, storage::query_one(c, "SELECT json FROM backup_keys WHERE user_id=? AND version=? AND "
-                                                  "room_id=? AND session_id=?",
-                                               {user, n, std::string(room), std::string(sid)}));
-        if (old && !better(data.as_object(), json::parse(old->str(0)).as_object())) continue;
-        DS_TRY(c.exec("INSERT INTO backup_keys(user_id, version, room_id, session_id, json) VALUES(?,?,?,?,?) "
-                      "ON CONFLICT(user_id, version, room_id, session_id) DO UPDATE SET json=excluded.json",
-                      {user, n, std::string(room), std::string(sid), json::serialize(data)}));
+        DS_ASSIGN(auto old, t.key_backups().key(user, n, std::string(room), std::string(sid)));
+        if (old && !better(data.as_object(), *old)) continue;
+        DS_TRY(t.key_backups().put_key(user, n, {std::string(room), std::string(sid), data.as_object()}));
         changed = true;
       }
     }
-    if (changed) DS_TRY(c.exec("UPDATE backup_versions SET etag=etag+1 WHERE user_id=? AND version=?", {user, n}));
-    return etag_and_count(c, user, n);
+    if (changed) DS_TRY(t.key_backups().bump_etag(user, n));
+    return etag_and_count(t, user, n);
   };
-  co_return co_await db_.write<json::object>(job);
+  co_return co_await db_.transact<json::object>(job);
 }
 
 Result<json::object> KeyBackup::get_keys(const std::string& user, const std::string& version,
                                          const std::string& room, const std::string& session) {
-  Conn& c = db_.reader();
+  storage::Stores& s = db_.read();
   DS_ASSIGN(int64_t n, parse_version(version));
-  DS_ASSIGN(auto exists, storage::query_one(c, "SELECT 1 FROM backup_versions WHERE user_id=? AND version=? AND deleted=0",
-                                            {user, n}));
-  if (!exists) return Error::not_found("Unknown backup version");
-  DS_ASSIGN(auto rows, c.query("SELECT room_id, session_id, json FROM backup_keys WHERE user_id=? AND version=? AND "
-                               "(?='' OR room_id=?) AND (?='' OR session_id=?)",
-                               {user, n, room, room, session, session}));
+  DS_ASSIGN(auto exists, s.key_backups().version(user, n));
+  if (!exists || exists->deleted) return Error::not_found("Unknown backup version");
+  DS_ASSIGN(auto keys, s.key_backups().keys(user, n, room, session));
   if (!session.empty()) {
-    if (rows.empty()) return Error::not_found("No key for this session");
-    return json::parse(rows[0].str(2)).as_object();
+    if (keys.empty()) return Error::not_found("No key for this session");
+    return std::move(keys[0].data);
   }
   json::object by_room;
-  for (auto& r : rows) {
-    json::value& rv = by_room[r.str(0)];
+  for (auto& k : keys) {
+    json::value& rv = by_room[k.room_id];
     if (!rv.is_object()) rv = json::object{{"sessions", json::object{}}};
-    rv.as_object()["sessions"].as_object()[r.str(1)] = json::parse(r.str(2));
+    rv.as_object()["sessions"].as_object()[k.session_id] = std::move(k.data);
   }
   if (!room.empty()) {
     if (auto* rv = by_room.if_contains(room)) return rv->as_object();
@@ -202,16 +188,13 @@ asio::awaitable<Result<json::object>> KeyBackup::delete_keys(const std::string& 
   auto v = parse_version(version);
   if (!v.ok()) co_return v.error();
   int64_t n = *v;
-  auto job = [=](Conn& c) -> Result<json::object> {
-    DS_TRY(check_current(c, user, n));
-    DS_TRY(c.exec("DELETE FROM backup_keys WHERE user_id=? AND version=? AND (?='' OR room_id=?) AND "
-                  "(?='' OR session_id=?)",
-                  {user, n, room, room, session, session}));
-    if (c.changes() > 0)
-      DS_TRY(c.exec("UPDATE backup_versions SET etag=etag+1 WHERE user_id=? AND version=?", {user, n}));
-    return etag_and_count(c, user, n);
+  auto job = [=](Txn& t) -> Result<json::object> {
+    DS_TRY(check_current(t, user, n));
+    DS_ASSIGN(int64_t removed, t.key_backups().remove_keys(user, n, room, session));
+    if (removed > 0) DS_TRY(t.key_backups().bump_etag(user, n));
+    return etag_and_count(t, user, n);
   };
-  co_return co_await db_.write<json::object>(job);
+  co_return co_await db_.transact<json::object>(job);
 }
 
 }  // namespace despatch

@@ -4,6 +4,14 @@
 #include "core/crypto.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "storage/cross_signing_store.h"
+#include "storage/device_key_store.h"
+#include "storage/device_list_store.h"
+#include "storage/device_store.h"
+#include "storage/event_store.h"
+#include "storage/membership_store.h"
+#include "storage/to_device_store.h"
+#include "storage/user_store.h"
 
 #include <map>
 
@@ -11,14 +19,9 @@ namespace despatch {
 
 namespace asio = boost::asio;
 using storage::Conn;
+using storage::Txn;
 
 namespace {
-
-json::value parse(const std::string& s) {
-  boost::system::error_code ec;
-  auto v = json::parse(s, ec);
-  return ec ? json::value(json::object{}) : v;
-}
 
 // Splits "algorithm:key_id".
 bool split_key_id(std::string_view full, std::string* alg, std::string* id) {
@@ -30,14 +33,11 @@ bool split_key_id(std::string_view full, std::string* alg, std::string* id) {
 }
 
 // Users sharing a joined room with user, and user.
-Result<std::vector<std::string>> interested_users(Conn& c, const std::string& user) {
-  DS_ASSIGN(auto rows, c.query("SELECT DISTINCT b.user_id FROM memberships a JOIN memberships b ON "
-                               "a.room_id=b.room_id WHERE a.user_id=? AND a.membership='join' AND "
-                               "b.membership='join'",
-                               {user}));
+Result<std::vector<std::string>> interested_users(storage::Stores& s, const std::string& user) {
+  DS_ASSIGN(auto members, s.memberships().co_members(user));
   std::vector<std::string> out{user};
-  for (auto& r : rows)
-    if (r.str(0) != user) out.push_back(r.str(0));
+  for (auto& m : members)
+    if (m != user) out.push_back(std::move(m));
   return out;
 }
 
@@ -50,21 +50,17 @@ Status verify_key_signature(const json::object& obj, const std::string& user,
   return verify_json(obj, user, key_id, *pub);
 }
 
-Result<std::vector<std::string>> KeyService::mark_changed(Conn& c, storage::Database& db,
-                                                          const std::string& user) {
-  DS_TRY(c.exec("INSERT OR IGNORE INTO device_list_changes(stream_pos, user_id) VALUES(?,?)",
-                {db.next_stream_pos(), user}));
-  return interested_users(c, user);
+Result<std::vector<std::string>> KeyService::mark_changed(Txn& t, const std::string& user) {
+  DS_TRY(t.device_lists().mark_changed(user, t.next_stream_pos()));
+  return interested_users(t, user);
 }
 
-Result<std::vector<std::string>> KeyService::remove_device(Conn& c, storage::Database& db,
-                                                           const std::string& user,
+Result<std::vector<std::string>> KeyService::remove_device(Txn& t, const std::string& user,
                                                            const std::string& device) {
-  for (const char* table : {"device_keys", "one_time_keys", "fallback_keys", "to_device"})
-    DS_TRY(c.exec(std::string("DELETE FROM ") + table + " WHERE user_id=? AND device_id=?",
-                  {user, device}));
-  DS_TRY(c.exec("DELETE FROM key_signatures WHERE target_user=? AND target_key=?", {user, device}));
-  return mark_changed(c, db, user);
+  DS_TRY(t.device_keys().remove_device(user, device));
+  DS_TRY(t.to_device().remove_device(user, device));
+  DS_TRY(t.cross_signing().remove_signatures_of(user, device));
+  return mark_changed(t, user);
 }
 
 asio::awaitable<Result<json::object>> KeyService::upload(const std::string& user,
@@ -90,7 +86,7 @@ asio::awaitable<Result<json::object>> KeyService::upload(const std::string& user
     auto st = verify_key_signature(*dk, user, "ed25519:" + device, std::string(ed->as_string()));
     if (!st.ok()) co_return Error::invalid_param("device_keys signature: " + st.error().message);
   }
-  std::vector<std::tuple<std::string, std::string, std::string>> otks, fallbacks;
+  std::vector<storage::OneTimeKey> otks, fallbacks;
   for (auto [field, out] : {std::pair{"one_time_keys", &otks}, std::pair{"fallback_keys", &fallbacks}}) {
     auto* v = body.if_contains(field);
     if (!v || v->is_null()) continue;
@@ -104,71 +100,58 @@ asio::awaitable<Result<json::object>> KeyService::upload(const std::string& user
         auto* k = key.as_object().if_contains("key");
         if (!k || !k->is_string()) co_return Error::bad_json("signed keys need a string key");
       }
-      out->emplace_back(alg, id, json::serialize(key));
+      out->push_back({alg, id, key});
     }
   }
 
   std::vector<std::string> wake;
-  auto job = [=, this, &wake](Conn& c) -> Result<json::object> {
+  auto job = [=, this, &wake](Txn& t) -> Result<json::object> {
     if (dk) {
-      DS_ASSIGN(auto old, storage::query_one(c, "SELECT json FROM device_keys WHERE user_id=? AND device_id=?",
-                                             {user, device}));
-      std::string text = json::serialize(*dk);
-      if (!old || old->str(0) != text) {
-        DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES(?,?,?) ON CONFLICT "
-                      "(user_id, device_id) DO UPDATE SET json=excluded.json",
-                      {user, device, text}));
-        DS_ASSIGN(wake, mark_changed(c, db_, user));
+      DS_ASSIGN(auto old, t.device_keys().device_keys(user, device));
+      if (!old || *old != *dk) {
+        DS_TRY(t.device_keys().put_device_keys(user, device, *dk));
+        DS_ASSIGN(wake, mark_changed(t, user));
       }
     }
-    for (auto& [alg, id, text] : otks) {
-      DS_ASSIGN(auto old, storage::query_one(c, "SELECT json FROM one_time_keys WHERE user_id=? AND device_id=? "
-                                                "AND algorithm=? AND key_id=?",
-                                             {user, device, alg, id}));
-      if (old && old->str(0) != text)
-        return Error::invalid_param("One-time key " + alg + ":" + id + " already exists with other content");
-      if (!old)
-        DS_TRY(c.exec("INSERT INTO one_time_keys(user_id, device_id, algorithm, key_id, json) VALUES(?,?,?,?,?)",
-                      {user, device, alg, id, text}));
+    for (auto& k : otks) {
+      DS_ASSIGN(auto old, t.device_keys().one_time_key(user, device, k.algorithm, k.key_id));
+      if (old && *old != k.key)
+        return Error::invalid_param("One-time key " + k.algorithm + ":" + k.key_id +
+                                    " already exists with other content");
+      if (!old) DS_TRY(t.device_keys().add_one_time_key(user, device, k));
     }
-    for (auto& [alg, id, text] : fallbacks)
-      DS_TRY(c.exec("INSERT INTO fallback_keys(user_id, device_id, algorithm, key_id, json, used) "
-                    "VALUES(?,?,?,?,?,0) ON CONFLICT(user_id, device_id, algorithm) DO UPDATE SET "
-                    "key_id=excluded.key_id, json=excluded.json, used=0",
-                    {user, device, alg, id, text}));
-    DS_ASSIGN(json::object counts, one_time_key_counts(c, user, device));
+    for (auto& k : fallbacks)
+      DS_TRY(t.device_keys().put_fallback_key(user, device, {k.algorithm, k.key_id, k.key}));
+    DS_ASSIGN(json::object counts, one_time_key_counts(t, user, device));
     return json::object{{"one_time_key_counts", std::move(counts)}};
   };
-  auto r = co_await db_.write<json::object>(job);
+  auto r = co_await db_.transact<json::object>(job);
   if (r.ok() && !wake.empty()) notifier_.notify_users(wake);
   co_return r;
 }
 
-Result<json::object> KeyService::one_time_key_counts(Conn& c, const std::string& user,
+Result<json::object> KeyService::one_time_key_counts(storage::Stores& s, const std::string& user,
                                                      const std::string& device) {
-  DS_ASSIGN(auto rows, c.query("SELECT algorithm, COUNT(*) FROM one_time_keys WHERE user_id=? AND "
-                               "device_id=? GROUP BY algorithm",
-                               {user, device}));
+  DS_ASSIGN(auto counts, s.device_keys().one_time_key_counts(user, device));
   json::object out{{"signed_curve25519", 0}};
-  for (auto& r : rows) out[r.str(0)] = r.i64(1);
+  for (auto& [alg, n] : counts) out[alg] = n;
   return out;
 }
 
-Result<json::array> KeyService::unused_fallback_types(Conn& c, const std::string& user,
+Result<json::array> KeyService::unused_fallback_types(storage::Stores& s, const std::string& user,
                                                       const std::string& device) {
-  DS_ASSIGN(auto rows, c.query("SELECT algorithm FROM fallback_keys WHERE user_id=? AND device_id=? AND used=0",
-                               {user, device}));
+  DS_ASSIGN(auto algorithms, s.device_keys().unused_fallback_algorithms(user, device));
   json::array out;
-  for (auto& r : rows) out.push_back(json::string(r.str(0)));
+  for (auto& a : algorithms) out.push_back(json::string(a));
   return out;
 }
 
 Result<json::object> KeyService::query(const std::string& requester, const json::object& body) {
-  Conn& c = db_.reader();
+  storage::Stores& s = db_.read();
   auto* want = body.if_contains("device_keys");
   if (!want || !want->is_object()) return Error::bad_json("device_keys must be an object");
   std::map<std::string, std::set<std::string>> wanted;  // user -> devices (empty: all)
-  json::array users;
+  std::vector<std::string> users;
   for (auto& [uid, devs] : want->as_object()) {
     std::string user(uid);
     if (!is_valid_user_id(user)) return Error::invalid_param("Invalid user ID " + user);
@@ -178,56 +161,52 @@ Result<json::object> KeyService::query(const std::string& requester, const json:
       if (!d.is_string()) return Error::bad_json("device IDs must be strings");
       only.insert(std::string(d.as_string()));
     }
-    users.push_back(json::string(user));
+    users.push_back(user);
   }
-  // Three queries for the whole request, however many users it names.
-  std::string list = json::serialize(users);
-  DS_ASSIGN(auto rows, c.query("SELECT k.user_id, k.device_id, k.json, d.display_name FROM device_keys k LEFT JOIN "
-                               "devices d ON d.user_id=k.user_id AND d.device_id=k.device_id WHERE k.user_id IN "
-                               "(SELECT value FROM json_each(?))",
-                               {list}));
-  DS_ASSIGN(auto sigs, c.query("SELECT target_user, target_key, signer, signer_key_id, signature FROM key_signatures "
-                               "WHERE target_user IN (SELECT value FROM json_each(?)) AND (signer=target_user OR signer=?)",
-                               {list, requester}));
-  DS_ASSIGN(auto cs, c.query("SELECT user_id, usage, json FROM cross_signing_keys WHERE user_id IN "
-                             "(SELECT value FROM json_each(?))",
-                             {list}));
-  std::map<std::pair<std::string, std::string>, std::vector<const storage::Row*>> sigs_for;
-  for (auto& r : sigs) sigs_for[{r.str(0), r.str(1)}].push_back(&r);
+  // Four reads for the whole request, however many users it names.
+  DS_ASSIGN(auto keys, s.device_keys().device_keys_of(users));
+  DS_ASSIGN(auto devices, s.devices().devices_of(users));
+  DS_ASSIGN(auto sigs, s.cross_signing().signatures_of(users, requester));
+  DS_ASSIGN(auto cs, s.cross_signing().keys_of(users));
+  std::map<std::pair<std::string, std::string>, const std::optional<std::string>*> names;
+  for (auto& d : devices) names[{d.user_id, d.device_id}] = &d.display_name;
+  std::map<std::pair<std::string, std::string>, std::vector<const storage::KeySignature*>> sigs_for;
+  for (auto& sig : sigs) sigs_for[{sig.target_user, sig.target_key}].push_back(&sig);
   auto merge = [&](json::object& obj, const std::string& user, const std::string& target) {
     auto it = sigs_for.find({user, target});
     if (it == sigs_for.end()) return;
-    for (auto* s : it->second) {
+    for (auto* sig : it->second) {
       json::value& all = obj["signatures"];
       if (!all.is_object()) all = json::object{};
-      json::value& by = all.as_object()[s->str(2)];
+      json::value& by = all.as_object()[sig->signer];
       if (!by.is_object()) by = json::object{};
-      by.as_object()[s->str(3)] = s->str(4);
+      by.as_object()[sig->signer_key_id] = sig->signature;
     }
   };
   json::object device_keys, master, self_signing, user_signing;
   for (auto& [user, only] : wanted) device_keys[user] = json::object{};
-  for (auto& r : rows) {
-    const std::string& user = r.str(0);
+  for (auto& dk : keys) {
+    const std::string& user = dk.user_id;
     const auto& only = wanted[user];
-    if (!only.empty() && !only.count(r.str(1))) continue;
-    json::object k = parse(r.str(2)).as_object();
-    merge(k, user, r.str(1));
+    if (!only.empty() && !only.count(dk.device_id)) continue;
+    json::object k = std::move(dk.keys);
+    merge(k, user, dk.device_id);
     json::object u;
-    if (!r.is_null(3)) u["device_display_name"] = r.str(3);
+    if (auto it = names.find({user, dk.device_id}); it != names.end() && *it->second)
+      u["device_display_name"] = **it->second;
     k["unsigned"] = std::move(u);
-    device_keys[user].as_object()[r.str(1)] = std::move(k);
+    device_keys[user].as_object()[dk.device_id] = std::move(k);
   }
-  for (auto& r : cs) {
-    const std::string& user = r.str(0);
-    json::object k = parse(r.str(2)).as_object();
-    if (r.str(1) == "master") {
-      if (auto* keys = k.if_contains("keys"); keys && keys->is_object() && !keys->as_object().empty())
-        merge(k, user, std::string(keys->as_object().begin()->value().as_string()));
+  for (auto& key : cs) {
+    const std::string& user = key.user_id;
+    json::object k = std::move(key.key);
+    if (key.usage == "master") {
+      if (auto* ks = k.if_contains("keys"); ks && ks->is_object() && !ks->as_object().empty())
+        merge(k, user, std::string(ks->as_object().begin()->value().as_string()));
       master[user] = std::move(k);
-    } else if (r.str(1) == "self_signing") {
+    } else if (key.usage == "self_signing") {
       self_signing[user] = std::move(k);
-    } else if (r.str(1) == "user_signing" && user == requester) {
+    } else if (key.usage == "user_signing" && user == requester) {
       user_signing[user] = std::move(k);
     }
   }
@@ -236,23 +215,13 @@ Result<json::object> KeyService::query(const std::string& requester, const json:
                       {"user_signing_keys", std::move(user_signing)}, {"failures", json::object{}}};
 }
 
-Result<std::optional<ClaimedKey>> claim_device_key(Conn& c, const std::string& user, const std::string& device,
+Result<std::optional<ClaimedKey>> claim_device_key(Txn& t, const std::string& user, const std::string& device,
                                                    const std::string& alg) {
-  DS_ASSIGN(auto otk, storage::query_one(c, "SELECT key_id, json FROM one_time_keys WHERE user_id=? AND "
-                                            "device_id=? AND algorithm=? ORDER BY key_id LIMIT 1",
-                                         {user, device, alg}));
-  if (otk) {
-    DS_TRY(c.exec("DELETE FROM one_time_keys WHERE user_id=? AND device_id=? AND algorithm=? AND key_id=?",
-                  {user, device, alg, otk->str(0)}));
-    return std::optional<ClaimedKey>(ClaimedKey{otk->str(0), otk->str(1)});
-  }
-  DS_ASSIGN(auto fb, storage::query_one(c, "SELECT key_id, json FROM fallback_keys WHERE user_id=? AND "
-                                           "device_id=? AND algorithm=?",
-                                        {user, device, alg}));
+  DS_ASSIGN(auto otk, t.device_keys().claim_one_time_key(user, device, alg));
+  if (otk) return std::optional<ClaimedKey>(ClaimedKey{otk->key_id, std::move(otk->key)});
+  DS_ASSIGN(auto fb, t.device_keys().claim_fallback_key(user, device, alg));
   if (!fb) return std::optional<ClaimedKey>{};
-  DS_TRY(c.exec("UPDATE fallback_keys SET used=1 WHERE user_id=? AND device_id=? AND algorithm=?",
-                {user, device, alg}));
-  return std::optional<ClaimedKey>(ClaimedKey{fb->str(0), fb->str(1)});
+  return std::optional<ClaimedKey>(ClaimedKey{fb->key_id, std::move(fb->key)});
 }
 
 asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body) {
@@ -266,7 +235,10 @@ asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body
   }
   json::object request = want->as_object();
   ServerDevice* own = server_device_;
-  auto job = [request, own](Conn& c) -> Result<json::object> {
+  // A Conn job for the server's own device (ServerDevice takes the Conn); keys go through
+  // the stores of the same transaction.
+  auto job = [this, request, own](Conn& c) -> Result<json::object> {
+    auto t = db_.txn_over(c);
     json::object out;
     bool own_claimed = false;
     for (auto& [uid, devs] : request) {
@@ -274,9 +246,9 @@ asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body
       json::object per_user;
       for (auto& [did, alg_v] : devs.as_object()) {
         std::string device(did), alg(alg_v.as_string());
-        DS_ASSIGN(auto claimed, claim_device_key(c, user, device, alg));
+        DS_ASSIGN(auto claimed, claim_device_key(*t, user, device, alg));
         if (!claimed) continue;
-        per_user[device] = json::object{{alg + ":" + claimed->key_id, parse(claimed->json)}};
+        per_user[device] = json::object{{alg + ":" + claimed->key_id, std::move(claimed->key)}};
         if (own && user == own->user_id() && device == own->device_id()) own_claimed = true;
       }
       if (!per_user.empty()) out[user] = std::move(per_user);
@@ -287,53 +259,48 @@ asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body
   co_return co_await db_.write<json::object>(job);
 }
 
-namespace {
-
-// Are both users joined to some room?
-Result<bool> shares_room(Conn& c, const std::string& a, const std::string& b) {
-  DS_ASSIGN(auto row, storage::query_one(
-      c, "SELECT 1 FROM memberships a JOIN memberships b ON a.room_id=b.room_id WHERE a.user_id=? AND "
-         "a.membership='join' AND b.user_id=? AND b.membership='join' LIMIT 1",
-      {a, b}));
-  return row.has_value();
-}
-
-}  // namespace
-
-Result<DeviceListDelta> KeyService::device_list_delta(Conn& c, const std::string& user,
+Result<DeviceListDelta> KeyService::device_list_delta(storage::Stores& s, const std::string& user,
                                                       int64_t since, int64_t upto) {
   DeviceListDelta d;
-  DS_ASSIGN(auto rows, c.query(
-      "SELECT DISTINCT x.user_id FROM device_list_changes x WHERE x.stream_pos>? AND x.stream_pos<=? AND "
-      "(x.user_id=? OR EXISTS (SELECT 1 FROM memberships a JOIN memberships b ON a.room_id=b.room_id "
-      "WHERE a.user_id=? AND a.membership='join' AND b.user_id=x.user_id AND b.membership='join'))",
-      {since, upto, user, user}));
-  for (auto& r : rows) d.changed.insert(r.str(0));
+  DS_ASSIGN(auto changed, s.device_lists().changed(since, upto));
+  for (auto& who : changed) {
+    bool shared = who == user;
+    if (!shared) {
+      DS_ASSIGN(shared, s.memberships().share_room(user, who));
+    }
+    if (shared) d.changed.insert(who);
+  }
   // Membership changes in rooms the user is (or was) in also change whose devices matter.
-  DS_ASSIGN(auto mem, c.query(
-      "SELECT e.room_id, e.state_key, m.membership FROM events e JOIN memberships m ON "
-      "m.room_id=e.room_id AND m.user_id=e.state_key WHERE e.type='m.room.member' AND e.stream_pos>? "
-      "AND e.stream_pos<=? AND e.room_id IN (SELECT room_id FROM memberships WHERE user_id=?)",
-      {since, upto, user}));
-  for (auto& r : mem) {
-    std::string room = r.str(0), who = r.str(1), now = r.str(2);
+  DS_ASSIGN(auto member_events, s.events().member_changes(since, upto));
+  std::set<std::pair<std::string, std::string>> seen;
+  std::set<std::string> rooms;
+  if (!member_events.empty()) {
+    DS_ASSIGN(auto mine, s.memberships().all_rooms_of(user));
+    rooms.insert(mine.begin(), mine.end());
+  }
+  for (auto& change : member_events) {
+    if (!rooms.count(change.first) || !seen.insert(change).second) continue;
+    const auto& [room, who] = change;
+    DS_ASSIGN(auto membership, s.memberships().membership(room, who));
+    if (!membership) continue;
+    const std::string& now = *membership;
     if (who == user) {
       // The user joined: everyone in the room is new to them. The user left: those they no
       // longer share any room with are gone from their device list.
-      DS_ASSIGN(auto members, c.query("SELECT user_id FROM memberships WHERE room_id=? AND membership='join'", {room}));
+      DS_ASSIGN(auto members, s.memberships().users_with(room, "join"));
       for (auto& m : members) {
-        if (m.str(0) == user) continue;
+        if (m == user) continue;
         if (now == "join") {
-          d.changed.insert(m.str(0));
+          d.changed.insert(m);
         } else {
-          DS_ASSIGN(bool shared, shares_room(c, user, m.str(0)));
-          if (!shared) d.left.insert(m.str(0));
+          DS_ASSIGN(bool shared, s.memberships().share_room(user, m));
+          if (!shared) d.left.insert(m);
         }
       }
     } else if (now == "join") {
       d.changed.insert(who);
     } else {
-      DS_ASSIGN(bool shared, shares_room(c, user, who));
+      DS_ASSIGN(bool shared, s.memberships().share_room(user, who));
       if (!shared) d.left.insert(who);
     }
   }
@@ -342,7 +309,7 @@ Result<DeviceListDelta> KeyService::device_list_delta(Conn& c, const std::string
 }
 
 Result<DeviceListDelta> KeyService::changes(const std::string& user, int64_t from, int64_t to) {
-  return device_list_delta(db_.reader(), user, from, std::min(to, db_.committed_stream_pos()));
+  return device_list_delta(db_.read(), user, from, std::min(to, db_.committed_stream_pos()));
 }
 
 asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
@@ -359,15 +326,16 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
   std::vector<std::string> wake;
   int64_t dropped = 0;
   ServerDevice* own = server_device_;
+  // A Conn job for the server's own device (ServerDevice takes the Conn); messages go
+  // through the stores of the same transaction.
   auto job = [=, this, &wake, &dropped](Conn& c) -> Status {
-    DS_ASSIGN(auto seen, storage::query_one(c, "SELECT 1 FROM to_device_txns WHERE user_id=? AND device_id=? "
-                                               "AND txn_id=?",
-                                            {sender, sender_device, txn_id}));
+    auto t = db_.txn_over(c);
+    DS_ASSIGN(bool seen, t->to_device().has_txn(sender, sender_device, txn_id));
     if (seen) return ok_status();
     // Every recipient is checked first: the server's own device acts on what it receives,
     // which must not happen for a request that then fails.
     for (auto& [uid, devs] : messages) {
-      DS_ASSIGN(auto known, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=?", {std::string(uid)}));
+      DS_ASSIGN(auto known, t->users().profile(std::string(uid)));  // any account has one
       if (!known) return Error::not_found("Unknown user " + std::string(uid));
     }
     for (auto& [uid, devs] : messages) {
@@ -375,13 +343,12 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
       std::vector<std::string> targets;
       for (auto& [d, content] : devs.as_object()) {
         if (d == "*") {
-          DS_ASSIGN(auto all, c.query("SELECT device_id FROM devices WHERE user_id=?", {user}));
-          for (auto& r : all) targets.push_back(r.str(0));
+          DS_ASSIGN(auto all, t->devices().devices_of({user}));
+          for (auto& dev : all) targets.push_back(dev.device_id);
         } else {
           // Messages for a device that does not exist are dropped (as the spec allows), so
           // that a device made later under that ID never receives them.
-          DS_ASSIGN(auto exists, storage::query_one(c, "SELECT 1 FROM devices WHERE user_id=? AND device_id=?",
-                                                    {user, std::string(d)}));
+          DS_ASSIGN(bool exists, t->devices().exists(user, std::string(d)));
           if (exists) targets.emplace_back(d);
         }
         std::string text = json::serialize(content);
@@ -391,15 +358,14 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
             wake.push_back(sender);  // the server's device may have answered (a renewed session)
             continue;
           }
-          DS_ASSIGN(bool queued, queue_to_device(c, db_, limits_, user, device, sender, type, text));
+          DS_ASSIGN(bool queued, queue_to_device(*t, limits_, user, device, sender, type, text));
           if (!queued) ++dropped;
         }
         targets.clear();
       }
       wake.push_back(user);
     }
-    return c.exec("INSERT INTO to_device_txns(user_id, device_id, txn_id) VALUES(?,?,?)",
-                  {sender, sender_device, txn_id});
+    return t->to_device().put_txn(sender, sender_device, txn_id);
   };
   auto r = co_await db_.write<Ok>(job);
   if (r.ok()) notifier_.notify_users(wake);
@@ -409,10 +375,9 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
   co_return r;
 }
 
-Result<bool> KeyService::queue_to_device(Conn& c, storage::Database& db, const ToDeviceLimits& limits,
-                                         const std::string& user, const std::string& device,
-                                         const std::string& sender, const std::string& type,
-                                         const std::string& content) {
+Result<bool> KeyService::queue_to_device(Txn& t, const ToDeviceLimits& limits, const std::string& user,
+                                         const std::string& device, const std::string& sender,
+                                         const std::string& type, const std::string& content) {
   // A device that stops syncing (a laptop left in a drawer) keeps its queue, and a flood
   // from one sender must not fill the disk. Past the limit the message is dropped rather
   // than the request refused: a 429 would stall the sender's whole to-device queue (clients
@@ -420,51 +385,42 @@ Result<bool> KeyService::queue_to_device(Conn& c, storage::Database& db, const T
   // that may never come back. That device has lost messages either way; a client recovers
   // keys it missed through key requests and backup.
   auto size = static_cast<int64_t>(content.size());
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM to_device "
-                                            "WHERE user_id=? AND device_id=? AND sender=?",
-                                         {user, device, sender}));
-  if (row && (row->i64(0) >= limits.max_pending_per_sender ||
-              row->i64(1) + size > limits.max_pending_bytes_per_sender))
+  DS_ASSIGN(auto backlog, t.to_device().backlog(user, device, sender));
+  if (backlog.messages >= limits.max_pending_per_sender ||
+      backlog.bytes + size > limits.max_pending_bytes_per_sender)
     return false;
-  DS_TRY(c.exec("INSERT INTO to_device(stream_pos, user_id, device_id, sender, type, bytes, content) "
-                "VALUES(?,?,?,?,?,?,?)",
-                {db.next_stream_pos(), user, device, sender, type, size, content}));
+  DS_TRY(t.to_device().add({t.next_stream_pos(), user, device, sender, type, content}));
   return true;
 }
 
-Result<json::array> KeyService::pending_to_device(Conn& c, const std::string& user,
+Result<json::array> KeyService::pending_to_device(storage::Stores& s, const std::string& user,
                                                   const std::string& device, int64_t after,
                                                   int64_t upto, int64_t* last_pos) {
-  // Sizes first (bytes precedes content in the row, so large contents are not read), then
-  // the contents of the messages that fit: the first always does, so a message larger than
-  // the byte budget still gets through, alone.
-  DS_ASSIGN(auto sizes, c.query("SELECT stream_pos, bytes FROM to_device WHERE user_id=? AND device_id=? AND "
-                                "stream_pos>? AND stream_pos<=? ORDER BY stream_pos LIMIT ?",
-                                {user, device, after, upto, limits_.max_per_sync}));
+  // Sizes first, then the contents of the messages that fit: the first always does, so a
+  // message larger than the byte budget still gets through, alone.
+  DS_ASSIGN(auto sizes, s.to_device().sizes(user, device, after, upto, limits_.max_per_sync));
   *last_pos = after;
   int64_t bytes = 0;
-  for (auto& r : sizes) {
-    bytes += r.i64(1);
+  for (auto& m : sizes) {
+    bytes += m.bytes;
     if (*last_pos != after && bytes > limits_.max_bytes_per_sync) break;
-    *last_pos = r.i64(0);
+    *last_pos = m.stream_pos;
   }
   json::array out;
   if (*last_pos == after) return out;
-  DS_ASSIGN(auto rows, c.query("SELECT sender, type, content FROM to_device WHERE user_id=? AND device_id=? AND "
-                               "stream_pos>? AND stream_pos<=? ORDER BY stream_pos",
-                               {user, device, after, *last_pos}));
-  for (auto& r : rows)
-    out.push_back(json::object{{"sender", r.str(0)}, {"type", r.str(1)}, {"content", parse(r.str(2))}});
+  DS_ASSIGN(auto messages, s.to_device().messages(user, device, after, *last_pos));
+  for (auto& m : messages)
+    out.push_back(json::object{{"sender", m.sender}, {"type", m.type}, {"content", std::move(m.content)}});
   return out;
 }
 
 asio::awaitable<void> KeyService::ack_to_device(const std::string& user, const std::string& device,
                                                 int64_t upto) {
-  auto job = [=](Conn& c) -> Status {
-    return c.exec("DELETE FROM to_device WHERE user_id=? AND device_id=? AND stream_pos<=?",
-                  {user, device, upto});
-  };
-  co_await db_.write<Ok>(job);
+  // Most syncs acknowledge what was already deleted: write only when there is something.
+  auto pending = db_.read().to_device().any_upto(user, device, upto);
+  if (!pending.ok() || !*pending) co_return;
+  auto job = [=](Txn& t) -> Status { return t.to_device().remove_upto(user, device, upto); };
+  co_await db_.transact<Ok>(job);
 }
 
 }  // namespace despatch

@@ -22,6 +22,7 @@ struct DeviceListDelta {
 // handed over inside the sending write job instead of being queued, and it tops up its
 // one-time keys inside the claiming job. Both run on the writer thread; an error fails the
 // job (and so the client's request), so implementations fail only on database errors.
+// They take the job's Conn until the records keeper moves to stores.
 class ServerDevice {
  public:
   virtual ~ServerDevice() = default;
@@ -84,32 +85,31 @@ class KeyService {
 
   // Inside a write job: queues one to-device message (content serialised) for a device,
   // unless sender already has limits' worth waiting for it. Returns whether it was queued.
-  static Result<bool> queue_to_device(storage::Conn& c, storage::Database& db,
-                                      const ToDeviceLimits& limits, const std::string& user,
-                                      const std::string& device, const std::string& sender,
-                                      const std::string& type, const std::string& content);
-  // For /sync, on a reader connection: the messages after position `after` (up to `upto`),
-  // in order, as many as limits_ allow; *last_pos is the last one's position (or after).
-  Result<json::array> pending_to_device(storage::Conn& c, const std::string& user,
+  static Result<bool> queue_to_device(storage::Txn& t, const ToDeviceLimits& limits,
+                                      const std::string& user, const std::string& device,
+                                      const std::string& sender, const std::string& type,
+                                      const std::string& content);
+  // For /sync, from a read view: the messages after position `after` (up to `upto`), in
+  // order, as many as limits_ allow; *last_pos is the last one's position (or after).
+  Result<json::array> pending_to_device(storage::Stores& s, const std::string& user,
                                         const std::string& device, int64_t after, int64_t upto,
                                         int64_t* last_pos);
-  // Deletes to-device messages the client has acknowledged (positions <= upto).
+  // Deletes to-device messages the client has acknowledged (positions <= upto), if any.
   boost::asio::awaitable<void> ack_to_device(const std::string& user, const std::string& device,
                                              int64_t upto);
-  Result<json::object> one_time_key_counts(storage::Conn& c, const std::string& user,
+  Result<json::object> one_time_key_counts(storage::Stores& s, const std::string& user,
                                            const std::string& device);
-  Result<json::array> unused_fallback_types(storage::Conn& c, const std::string& user,
+  Result<json::array> unused_fallback_types(storage::Stores& s, const std::string& user,
                                             const std::string& device);
-  Result<DeviceListDelta> device_list_delta(storage::Conn& c, const std::string& user,
+  Result<DeviceListDelta> device_list_delta(storage::Stores& s, const std::string& user,
                                             int64_t since, int64_t upto);
 
   // Inside a write job: record that user's device list changed; returns who to wake.
-  static Result<std::vector<std::string>> mark_changed(storage::Conn& c, storage::Database& db,
-                                                       const std::string& user);
+  static Result<std::vector<std::string>> mark_changed(storage::Txn& t, const std::string& user);
   // Inside a write job: forget a removed device's keys and pending messages; returns who to
   // wake (the owner's device list changed).
-  static Result<std::vector<std::string>> remove_device(storage::Conn& c, storage::Database& db, const std::string& user,
-                              const std::string& device);
+  static Result<std::vector<std::string>> remove_device(storage::Txn& t, const std::string& user,
+                                                        const std::string& device);
 
  private:
   storage::Database& db_;
@@ -127,9 +127,10 @@ Status verify_key_signature(const json::object& obj, const std::string& user,
 // one-time key (removed), else its fallback key (marked used, reusable until replaced).
 // nullopt when the device has neither.
 struct ClaimedKey {
-  std::string key_id, json;
+  std::string key_id;
+  json::value key;  // a signed key object, or a string for unsigned algorithms
 };
-Result<std::optional<ClaimedKey>> claim_device_key(storage::Conn& c, const std::string& user,
+Result<std::optional<ClaimedKey>> claim_device_key(storage::Txn& t, const std::string& user,
                                                    const std::string& device, const std::string& algorithm);
 
 }  // namespace despatch

@@ -195,7 +195,7 @@ Status RecordsKeeper::create_account(Conn& c) {
   DS_ASSIGN(std::string pickle, dev.pickle_account(key_));
   DS_TRY(c.exec("INSERT INTO keeper_account(user_id, device_id, pickle, cross_signing, created_ts) VALUES(?,?,?,?,?)",
                 {user_id_, device_id_, pickle, seal_at_rest(key_, json::serialize(seeds)), now_ms()}));
-  DS_TRY(KeyService::mark_changed(c, db_, user_id_));
+  DS_TRY(KeyService::mark_changed(*db_.txn_over(c), user_id_));
   json::object details{{"user_id", user_id_},
                        {"device_id", device_id_},
                        {"ed25519", dev.ed25519_key()},
@@ -369,9 +369,9 @@ Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const 
   if (!device) return ok_status();
   const std::string& device_id = device->device_id;
   const std::string& ed25519 = device->ed25519;
-  DS_ASSIGN(auto claimed, claim_device_key(c, sender, device_id, kSignedCurve25519));
+  DS_ASSIGN(auto claimed, claim_device_key(*db_.txn_over(c), sender, device_id, kSignedCurve25519));
   if (!claimed) return ok_status();
-  auto key_obj = parse_object(claimed->json);
+  auto key_obj = claimed->key.is_object() ? std::optional(claimed->key.as_object()) : std::nullopt;
   auto* one_time = key_obj ? str(*key_obj, "key") : nullptr;
   if (!one_time || !verify_key_signature(*key_obj, sender, "ed25519:" + device_id, ed25519).ok()) {
     DS_LOG(kWarn, "records keeper: {} {} has no validly signed one-time key; cannot renew the session", sender,
@@ -391,8 +391,8 @@ Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const 
                        {"sender_key", device_->curve25519_key()},
                        {"ciphertext", json::object{{sender_key, json::object{{"type", sealed.first},
                                                                             {"body", sealed.second}}}}}};
-  DS_TRY(KeyService::queue_to_device(c, db_, ToDeviceLimits{}, sender, device_id, user_id_, "m.room.encrypted",
-                                     json::serialize(content)));
+  DS_TRY(KeyService::queue_to_device(*db_.txn_over(c), ToDeviceLimits{}, sender, device_id, user_id_,
+                                     "m.room.encrypted", json::serialize(content)));
   recovered_at_[sender_key] = now;
   ++sessions_renewed_;
   DS_LOG(kInfo, "records keeper: renewed the Olm session with {} {} after an undecryptable message", sender,

@@ -13,7 +13,6 @@
 namespace despatch {
 
 namespace asio = boost::asio;
-using storage::Conn;
 
 namespace {
 
@@ -115,11 +114,7 @@ asio::awaitable<Result<json::object>> SyncService::sync(const SyncRequest& req) 
   }
   if (since && since->to_device > 0) {
     // The client got everything up to since->to_device: those messages may go.
-    auto pending = storage::query_one(rooms_.db().reader(),
-                                      "SELECT 1 FROM to_device WHERE user_id=? AND device_id=? AND "
-                                      "stream_pos<=? LIMIT 1",
-                                      {req.user_id, req.device_id, since->to_device});
-    if (pending.ok() && *pending) co_await keys_.ack_to_device(req.user_id, req.device_id, since->to_device);
+    co_await keys_.ack_to_device(req.user_id, req.device_id, since->to_device);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(req.timeout_ms);
   for (;;) {
@@ -141,7 +136,6 @@ Result<json::object> SyncService::build(const SyncRequest& req,
                                         const std::optional<SyncToken>& since,
                                         const SyncToken& upto, bool* empty) {
   storage::Stores& s = rooms_.db().read();
-  Conn& c = rooms_.db().reader();  // for the key service's reads, not yet moved to stores
   const std::string& user = req.user_id;
   int64_t from = since ? since->pos : 0;
   *empty = true;
@@ -200,18 +194,18 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   }
   if (!account_data.empty()) *empty = false;
 
-  DS_ASSIGN(json::array to_device, keys_.pending_to_device(c, user, req.device_id, upto.to_device,
+  DS_ASSIGN(json::array to_device, keys_.pending_to_device(s, user, req.device_id, upto.to_device,
                                                           upto.pos, &next.to_device));
   if (!to_device.empty()) *empty = false;
   json::array lists_changed, lists_left;
   if (since) {
-    DS_ASSIGN(DeviceListDelta d, keys_.device_list_delta(c, user, since->pos, upto.pos));
+    DS_ASSIGN(DeviceListDelta d, keys_.device_list_delta(s, user, since->pos, upto.pos));
     for (auto& u : d.changed) lists_changed.push_back(json::string(u));
     for (auto& u : d.left) lists_left.push_back(json::string(u));
     if (!lists_changed.empty() || !lists_left.empty()) *empty = false;
   }
-  DS_ASSIGN(json::object otk_counts, keys_.one_time_key_counts(c, user, req.device_id));
-  DS_ASSIGN(json::array fallback, keys_.unused_fallback_types(c, user, req.device_id));
+  DS_ASSIGN(json::object otk_counts, keys_.one_time_key_counts(s, user, req.device_id));
+  DS_ASSIGN(json::array fallback, keys_.unused_fallback_types(s, user, req.device_id));
 
   json::object rooms{{"join", std::move(join)}, {"invite", std::move(invite)},
                      {"leave", std::move(leave)}, {"knock", json::object{}}};

@@ -65,7 +65,7 @@ Status UserService::remove_devices(Conn& c, const std::string& user,
   for (auto& d : ids) {
     DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {user, d}));
     DS_TRY(c.exec("DELETE FROM devices WHERE user_id=? AND device_id=?", {user, d}));
-    DS_ASSIGN(auto w, KeyService::remove_device(c, db_, user, d));
+    DS_ASSIGN(auto w, KeyService::remove_device(*db_.txn_over(c), user, d));
     wake->insert(wake->end(), w.begin(), w.end());
   }
   return ok_status();

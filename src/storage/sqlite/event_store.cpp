@@ -153,6 +153,15 @@ Result<std::vector<StoredEvent>> SqliteEventStore::visibility_events(const std::
   return events_of(rows);
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> SqliteEventStore::member_changes(int64_t from, int64_t to) {
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT room_id, state_key FROM events WHERE stream_pos>? AND stream_pos<=? "
+                                            "AND type='m.room.member' AND ") + kInTimeline + " ORDER BY stream_pos",
+                                {from, to}));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& r : rows) out.emplace_back(r.str(0), r.str(1));
+  return out;
+}
+
 Result<std::optional<std::string>> SqliteEventStore::txn_event(const std::string& user, const std::string& device,
                                                                const std::string& txn_id) {
   DS_ASSIGN(auto row, query_one(c_, "SELECT event_id FROM txn_ids WHERE user_id=? AND device_id=? AND txn_id=?",

@@ -28,6 +28,7 @@ class SqliteEventStore final : public EventStore {
   Result<std::optional<StoredEvent>> state_event_at(const std::string& room_id, const std::string& type,
                                                     const std::string& state_key, int64_t pos) override;
   Result<std::vector<StoredEvent>> visibility_events(const std::string& room_id, const std::string& user) override;
+  Result<std::vector<std::pair<std::string, std::string>>> member_changes(int64_t from, int64_t to) override;
   Result<std::vector<std::string>> prev_events(const std::string& event_id) override;
   Result<std::vector<Extremity>> forward_extremities(const std::string& room_id) override;
   Status advance_extremities(const std::string& room_id, const std::vector<std::string>& prev_events,

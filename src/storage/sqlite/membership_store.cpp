@@ -80,4 +80,28 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteMembershipStore::
   return out;
 }
 
+Result<std::vector<std::string>> SqliteMembershipStore::co_members(const std::string& user) {
+  DS_ASSIGN(auto rows, c_.query("SELECT DISTINCT b.user_id FROM memberships a JOIN memberships b ON a.room_id=b.room_id "
+                                "WHERE a.user_id=? AND a.membership='join' AND b.membership='join'",
+                                {user}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
+Result<bool> SqliteMembershipStore::share_room(const std::string& a, const std::string& b) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT 1 FROM memberships a JOIN memberships b ON a.room_id=b.room_id "
+                                    "WHERE a.user_id=? AND a.membership='join' AND b.user_id=? AND "
+                                    "b.membership='join' LIMIT 1",
+                                {a, b}));
+  return row.has_value();
+}
+
+Result<std::vector<std::string>> SqliteMembershipStore::all_rooms_of(const std::string& user) {
+  DS_ASSIGN(auto rows, c_.query("SELECT room_id FROM memberships WHERE user_id=?", {user}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
 }  // namespace despatch::storage

@@ -3,11 +3,17 @@
 #pragma once
 
 #include "storage/sqlite/account_data_store.h"
+#include "storage/sqlite/cross_signing_store.h"
+#include "storage/sqlite/device_key_store.h"
+#include "storage/sqlite/device_list_store.h"
+#include "storage/sqlite/device_store.h"
 #include "storage/sqlite/event_store.h"
+#include "storage/sqlite/key_backup_store.h"
 #include "storage/sqlite/membership_store.h"
 #include "storage/sqlite/receipt_store.h"
 #include "storage/sqlite/room_store.h"
 #include "storage/sqlite/state_store.h"
+#include "storage/sqlite/to_device_store.h"
 #include "storage/sqlite/user_store.h"
 
 #include <functional>
@@ -20,11 +26,17 @@ class SqliteStores final : public Txn {
   SqliteStores(Conn& c, std::function<int64_t()> next_pos) : c_(c), next_pos_(std::move(next_pos)) {}
 
   AccountDataStore& account_data() override { return account_data_; }
+  CrossSigningStore& cross_signing() override { return cross_signing_; }
+  DeviceKeyStore& device_keys() override { return device_keys_; }
+  DeviceListStore& device_lists() override { return device_lists_; }
+  DeviceStore& devices() override { return devices_; }
   EventStore& events() override { return events_; }
+  KeyBackupStore& key_backups() override { return key_backups_; }
   MembershipStore& memberships() override { return memberships_; }
   ReceiptStore& receipts() override { return receipts_; }
   RoomStore& rooms() override { return rooms_; }
   StateStore& state() override { return state_; }
+  ToDeviceStore& to_device() override { return to_device_; }
   UserStore& users() override { return users_; }
   int64_t next_stream_pos() override { return next_pos_(); }
 
@@ -33,11 +45,17 @@ class SqliteStores final : public Txn {
   std::function<int64_t()> next_pos_;
   // One line per store, each over the same connection.
   SqliteAccountDataStore account_data_{c_};
+  SqliteCrossSigningStore cross_signing_{c_};
+  SqliteDeviceKeyStore device_keys_{c_};
+  SqliteDeviceListStore device_lists_{c_};
+  SqliteDeviceStore devices_{c_};
   SqliteEventStore events_{c_};
+  SqliteKeyBackupStore key_backups_{c_};
   SqliteMembershipStore memberships_{c_};
   SqliteReceiptStore receipts_{c_};
   SqliteRoomStore rooms_{c_};
   SqliteStateStore state_{c_};
+  SqliteToDeviceStore to_device_{c_};
   SqliteUserStore users_{c_};
 };
 
