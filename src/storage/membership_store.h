@@ -39,6 +39,9 @@ class MembershipStore {
   virtual Result<std::vector<std::pair<std::string, std::string>>> joined_member_events(const std::string& room_id) = 0;
   // Joined and invited members of the room, by user ID.
   virtual Result<std::vector<MembershipRow>> joined_and_invited(const std::string& room_id) = 0;
+  // Users joined to some room the user is joined to (the user too, when joined anywhere),
+  // each once.
+  virtual Result<std::vector<std::string>> co_members(const std::string& user) = 0;
 };
 
 }  // namespace despatch::storage

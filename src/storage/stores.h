@@ -9,8 +9,11 @@
 namespace despatch::storage {
 
 class AccountDataStore;
+class DeviceStore;
 class EventStore;
+class MediaStore;
 class MembershipStore;
+class MetaStore;
 class ReceiptStore;
 class RoomStore;
 class StateStore;
@@ -20,12 +23,15 @@ class Stores {
  public:
   virtual ~Stores() = default;
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
+  virtual DeviceStore& devices() = 0;            // devices
   virtual EventStore& events() = 0;              // events, txn_ids
+  virtual MediaStore& media() = 0;               // media, media_thumbnails
   virtual MembershipStore& memberships() = 0;    // memberships
+  virtual MetaStore& meta() = 0;                 // meta (but its stream_pos: the database's own)
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RoomStore& rooms() = 0;                // rooms, room_aliases
   virtual StateStore& state() = 0;               // current_state
-  virtual UserStore& users() = 0;                // users
+  virtual UserStore& users() = 0;                // users, access_tokens
 };
 
 // A write job's view: the stores, writing inside the group commit, and the stream positions

@@ -80,4 +80,13 @@ Result<std::vector<std::pair<std::string, std::string>>> SqliteMembershipStore::
   return out;
 }
 
+Result<std::vector<std::string>> SqliteMembershipStore::co_members(const std::string& user) {
+  DS_ASSIGN(auto rows, c_.query("SELECT DISTINCT b.user_id FROM memberships a JOIN memberships b ON a.room_id=b.room_id "
+                                "WHERE a.user_id=? AND a.membership='join' AND b.membership='join'",
+                                {user}));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
 }  // namespace despatch::storage

@@ -19,6 +19,7 @@ class SqliteMembershipStore final : public MembershipStore {
   Result<std::vector<std::string>> users_with(const std::string& room_id, const std::string& membership) override;
   Result<std::vector<MembershipRow>> rooms_of(const std::string& user, int64_t upto) override;
   Result<std::vector<MembershipRow>> joined_and_invited(const std::string& room_id) override;
+  Result<std::vector<std::string>> co_members(const std::string& user) override;
 
  private:
   Conn& c_;

@@ -3,8 +3,11 @@
 #pragma once
 
 #include "storage/sqlite/account_data_store.h"
+#include "storage/sqlite/device_store.h"
 #include "storage/sqlite/event_store.h"
+#include "storage/sqlite/media_store.h"
 #include "storage/sqlite/membership_store.h"
+#include "storage/sqlite/meta_store.h"
 #include "storage/sqlite/receipt_store.h"
 #include "storage/sqlite/room_store.h"
 #include "storage/sqlite/state_store.h"
@@ -20,8 +23,11 @@ class SqliteStores final : public Txn {
   SqliteStores(Conn& c, std::function<int64_t()> next_pos) : c_(c), next_pos_(std::move(next_pos)) {}
 
   AccountDataStore& account_data() override { return account_data_; }
+  DeviceStore& devices() override { return devices_; }
   EventStore& events() override { return events_; }
+  MediaStore& media() override { return media_; }
   MembershipStore& memberships() override { return memberships_; }
+  MetaStore& meta() override { return meta_; }
   ReceiptStore& receipts() override { return receipts_; }
   RoomStore& rooms() override { return rooms_; }
   StateStore& state() override { return state_; }
@@ -33,8 +39,11 @@ class SqliteStores final : public Txn {
   std::function<int64_t()> next_pos_;
   // One line per store, each over the same connection.
   SqliteAccountDataStore account_data_{c_};
+  SqliteDeviceStore devices_{c_};
   SqliteEventStore events_{c_};
+  SqliteMediaStore media_{c_};
   SqliteMembershipStore memberships_{c_};
+  SqliteMetaStore meta_{c_};
   SqliteReceiptStore receipts_{c_};
   SqliteRoomStore rooms_{c_};
   SqliteStateStore state_{c_};
