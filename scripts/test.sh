@@ -2,8 +2,33 @@
 # The test command: installs dependencies, builds, then runs the unit tests (GoogleTest via
 # ctest), the matrix-js-sdk integration suite (node --test) and the matrix-nio / HTTP suite
 # (unittest), and prints one summary line "N passed, N failed".
+#
+#   scripts/test.sh                      everything, on the normal build (build/)
+#   scripts/test.sh --sanitize=address   the same on an AddressSanitizer + UndefinedBehavior-
+#                                        Sanitizer build (build-asan/)
+#   scripts/test.sh --sanitize=thread    the same on a ThreadSanitizer build (build-tsan/)
+#   --unit-only                          only the unit tests (CI runs the ASan+UBSan build so)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+sanitize=""
+unit_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize=address|--sanitize=thread) sanitize=${arg#--sanitize=} ;;
+    --unit-only) unit_only=1 ;;
+    *) echo "usage: scripts/test.sh [--sanitize=address|thread] [--unit-only]" >&2; exit 2 ;;
+  esac
+done
+export DESPATCH_BUILD_DIR=build
+if [ -n "$sanitize" ]; then
+  export DESPATCH_BUILD_DIR=build-${sanitize/address/asan}
+  DESPATCH_BUILD_DIR=${DESPATCH_BUILD_DIR/thread/tsan}
+  export DESPATCH_SANITIZE=$sanitize DESPATCH_BENCH=OFF
+  # Any report fails the run; leaks are reported at exit (LeakSanitizer, part of ASan).
+  export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+fi
+export DESPATCH_BIN=$PWD/$DESPATCH_BUILD_DIR/despatch
 scripts/deps.sh || exit 1
 scripts/build.sh despatch unit_tests || exit 1
 
@@ -13,13 +38,19 @@ failed=0
 status=0
 
 echo "== unit tests (ctest)"
-(cd build && ctest --output-on-failure -j2) >"$logs/unit.log" 2>&1 || status=1
+(cd "$DESPATCH_BUILD_DIR" && ctest --output-on-failure -j2) >"$logs/unit.log" 2>&1 || status=1
 tail -n 3 "$logs/unit.log"
 grep -q "tests failed" "$logs/unit.log" || { cat "$logs/unit.log"; status=1; }
 if line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$logs/unit.log"); then
   total=$(echo "$line" | sed -E 's/.*out of ([0-9]+).*/\1/')
   f=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/')
   passed=$((passed + total - f)); failed=$((failed + f))
+fi
+
+if [ $unit_only -eq 1 ]; then
+  echo "$passed passed, $failed failed"
+  [ $failed -eq 0 ] || status=1
+  exit $status
 fi
 
 echo "== integration: matrix-js-sdk (node --test)"

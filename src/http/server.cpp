@@ -69,6 +69,10 @@ struct Server::Impl {
       if (ec) {
         if (stopping) co_return;
         DS_LOG(kWarn, "accept: {}", ec.message());
+        // Out of file descriptors (a flood of idle connections): accept fails at once until
+        // one closes, so wait a little instead of spinning on the error.
+        asio::steady_timer pause(io, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kTuple);
         continue;
       }
       sock.set_option(tcp::no_delay(true));

@@ -1,4 +1,6 @@
 // despatch serve: load config, open the data folder, listen, and run until SIGTERM.
+#include <sys/resource.h>
+
 #include "core/log.h"
 #include "http/server.h"
 #include "main/app.h"
@@ -56,6 +58,15 @@ static std::string apply_flags(Args& args, Config& cfg) {
   return "";
 }
 
+// Every connection is a file descriptor: a department's clients, parked /syncs and idle
+// keep-alives outnumber the usual soft limit of 1024 long before the machine's hard limit.
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  lim.rlim_cur = lim.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) DS_LOG(kWarn, "could not raise the open file limit");
+}
+
 int cmd_serve(Args& args) {
   if (args.help()) {
     std::fputs(kServeHelp, stdout);
@@ -73,6 +84,7 @@ int cmd_serve(Args& args) {
     return 2;
   }
   log::set_level(log::parse_level(cfg.log_level));
+  raise_open_file_limit();
 
   auto app_r = App::create(cfg);
   if (!app_r.ok()) {

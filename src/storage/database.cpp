@@ -5,6 +5,12 @@
 #include "storage/sqlite/sqlite_conn.h"
 #include "storage/sqlite/sqlite_stores.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <unordered_map>
 
@@ -27,16 +33,46 @@ constexpr auto kRestartBackoff = std::chrono::seconds(1);
 // writer, such as `despatch user add`). Our writer is held meanwhile, so this bounds the
 // stall a checkpoint adds to a commit.
 constexpr int kCheckpointBusyMs = 100;
+
+// A read-only or full data folder is found at start, with its reason, rather than at the
+// first write a client makes.
+Status check_writable(const std::string& data_dir) {
+  std::string probe = data_dir + "/.write-check";
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return Error::internal("the data folder " + data_dir + " is not writable: " + std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return ok_status();
+}
+
+// A damaged page is reported at start, before it is built on: quick_check reads every page
+// (seconds for a large database) and stops at the first problem.
+Status check_integrity(Conn& c, const std::string& path) {
+  auto started = std::chrono::steady_clock::now();
+  auto rows = c.query("PRAGMA quick_check(1)");
+  if (!rows.ok())
+    return Error::internal("the database " + path + " cannot be read (" + rows.error().message +
+                           "): restore it from a backup");
+  std::string verdict = rows->empty() ? "no answer" : rows->front().str(0);
+  if (verdict != "ok")
+    return Error::internal("the database " + path + " is corrupt (" + verdict + "): restore it from a backup");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (ms.count() > 1000) DS_LOG(kInfo, "database integrity checked in {} ms", ms.count());
+  return ok_status();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Database>> Database::open_sqlite(const std::string& data_dir) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return Error::internal("cannot create data folder " + data_dir + ": " + ec.message());
+  DS_TRY(check_writable(data_dir));
   std::unique_ptr<Database> db(new Database());
   db->serial_ = g_next_serial++;
   db->path_ = data_dir + "/despatch.db";
   DS_ASSIGN(auto conn, SqliteConn::open(db->path_, false));
+  DS_TRY(check_integrity(*conn, db->path_));
   DS_TRY(run_migrations(*conn));
   DS_ASSIGN(auto row, query_one(*conn, "SELECT value FROM meta WHERE key='stream_pos'"));
   if (row) db->assigned_pos_ = std::stoll(row->str(0));

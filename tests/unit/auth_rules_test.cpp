@@ -3,6 +3,8 @@
 // parts fixtures cannot express.
 #include "service/rooms/auth_rules.h"
 
+#include "test_support.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,33 +16,15 @@
 
 #include "service/rooms/event_format.h"
 
-#ifndef DESPATCH_FIXTURES_DIR
-#define DESPATCH_FIXTURES_DIR "tests/unit/fixtures"
-#endif
 
 namespace despatch {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path auth_fixture_dir() { return fs::path(DESPATCH_FIXTURES_DIR) / "auth"; }
+std::vector<std::string> fixture_names() { return test::fixture_names("auth"); }
 
-std::vector<std::string> fixture_names() {
-  std::vector<std::string> names;
-  if (!fs::is_directory(auth_fixture_dir())) return names;
-  for (const auto& entry : fs::directory_iterator(auth_fixture_dir())) {
-    if (entry.path().extension() == ".json") names.push_back(entry.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-json::object load_fixture(const std::string& name) {
-  std::ifstream in(auth_fixture_dir() / (name + ".json"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str()).as_object();
-}
+json::object load_fixture(const std::string& name) { return test::load_fixture("auth", name); }
 
 StateMap state_of(const json::array& events) {
   StateMap state;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -13,10 +15,7 @@ namespace {
 class DatabaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("despatch_db_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = test::fresh_test_dir("despatch_db_test");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::unique_ptr<Database> open() {

@@ -13,34 +13,17 @@
 #include <sstream>
 
 #include "service/rooms/event_format.h"
+#include "test_support.h"
 
-#ifndef DESPATCH_FIXTURES_DIR
-#define DESPATCH_FIXTURES_DIR "tests/unit/fixtures"
-#endif
 
 namespace despatch {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fixture_dir() { return fs::path(DESPATCH_FIXTURES_DIR) / "state_res"; }
+std::vector<std::string> fixture_names() { return test::fixture_names("state_res"); }
 
-std::vector<std::string> fixture_names() {
-  std::vector<std::string> names;
-  if (!fs::is_directory(fixture_dir())) return names;
-  for (const auto& entry : fs::directory_iterator(fixture_dir())) {
-    if (entry.path().extension() == ".json") names.push_back(entry.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-json::object load(const std::string& name) {
-  std::ifstream in(fixture_dir() / (name + ".json"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return json::parse(text.str()).as_object();
-}
+json::object load(const std::string& name) { return test::load_fixture("state_res", name); }
 
 std::string str(const json::value& v) { return std::string(v.as_string()); }
 

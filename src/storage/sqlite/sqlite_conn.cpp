@@ -37,6 +37,10 @@ SqliteConn::~SqliteConn() {
 }
 
 Error SqliteConn::db_error(std::string_view what) {
+  // A full disk is the administrator's to fix, not a bug: say so, and let clients retry. The
+  // transaction that hit it is rolled back whole, so nothing is half-written.
+  if (sqlite3_errcode(db_) == SQLITE_FULL)
+    return Error{503, errc::kUnknown, "The server's storage is full; writes resume when space is freed", {}};
   return Error::internal(std::string(what) + ": " + sqlite3_errmsg(db_));
 }
 
@@ -113,6 +117,7 @@ Status SqliteConn::exec_script(std::string_view sql) {
   if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown";
     sqlite3_free(err);
+    if (sqlite3_errcode(db_) == SQLITE_FULL) return db_error("script");
     return Error::internal("script: " + msg);
   }
   return ok_status();
