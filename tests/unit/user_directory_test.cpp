@@ -9,8 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <cstdio>
-#include <filesystem>
 
 namespace despatch {
 namespace {
@@ -20,10 +21,7 @@ using storage::Txn;
 class UserDirectoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("despatch_user_directory_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = test::fresh_test_dir("despatch_user_directory_test");
     config_.data_dir = dir_.string();
     config_.server_name = "x";
     auto db = storage::Database::open_sqlite(dir_.string());

@@ -11,8 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include "test_support.h"
+
 #include <algorithm>
-#include <filesystem>
 
 namespace despatch::storage {
 namespace {
@@ -20,10 +21,7 @@ namespace {
 class UserMediaStoresTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("despatch_user_media_stores_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = test::fresh_test_dir("despatch_user_media_stores_test");
     auto db = Database::open_sqlite(dir_.string());
     ASSERT_TRUE(db.ok()) << db.error().message;
     db_ = std::move(db).value();
