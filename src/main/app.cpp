@@ -9,6 +9,7 @@
 #include "service/users/erasure.h"
 #include "service/common/time.h"
 #include "service/records/audit.h"
+#include "storage/meta_store.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -90,7 +91,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   DS_ASSIGN(auto db, storage::Database::open_sqlite(config.data_dir));
   DS_ASSIGN(SigningKey key, load_or_create_signing_key(config.data_dir));
   DS_ASSIGN(std::string records_key, load_or_create_records_key(config));
-  DS_TRY(load_erased_users(db->reader()));
+  DS_TRY(load_erased_users(db->read()));
   std::unique_ptr<App> app(new App(std::move(key)));
   app->config = std::move(config);
   app->db = std::move(db);
@@ -129,15 +130,15 @@ Status App::record_retention_policy() {
                       {"retention_group_days", config.retention_group_days},
                       {"retention_rooms", rooms}};
   std::string text = json::serialize(policy);
+  // The audit log still takes the job's connection; the meta store, its transaction.
   return db->write_blocking<Ok>([&](storage::Conn& c) -> Status {
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT value FROM meta WHERE key='retention_policy'"));
-    if (row && row->str(0) == text) return ok_status();
+    auto t = db->txn_over(c);
+    DS_ASSIGN(auto previous, t->meta().get("retention_policy"));
+    if (previous && *previous == text) return ok_status();
     json::object details{{"policy", policy}};
-    if (row) details["previous"] = json::parse(row->str(0));
+    if (previous) details["previous"] = json::parse(*previous);
     DS_TRY(audit_append(c, "config", "records.retention_policy", "", details));
-    return c.exec("INSERT INTO meta(key, value) VALUES('retention_policy', ?) ON CONFLICT(key) DO UPDATE SET "
-                  "value=excluded.value",
-                  {text});
+    return t->meta().put("retention_policy", text);
   });
 }
 

@@ -83,8 +83,8 @@ int cmd_user(Args& args) {
     std::fprintf(stderr, "despatch user: %s\n", hash.error().message.c_str());
     return 1;
   }
-  auto r = (*db)->write_blocking<Ok>([&](storage::Conn& c) -> Status {
-    return insert_user(c, user_id, *hash, admin);
+  auto r = (*db)->transact_blocking<Ok>([&](storage::Txn& t) -> Status {
+    return insert_user(t, user_id, *hash, admin);
   });
   if (!r.ok()) {
     std::fprintf(stderr, "despatch user: %s\n", r.error().message.c_str());

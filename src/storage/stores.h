@@ -15,7 +15,9 @@ class DeviceListStore;
 class DeviceStore;
 class EventStore;
 class KeyBackupStore;
+class MediaStore;
 class MembershipStore;
+class MetaStore;
 class ReceiptStore;
 class RoomStore;
 class StateStore;
@@ -29,15 +31,17 @@ class Stores {
   virtual CrossSigningStore& cross_signing() = 0;  // cross_signing_keys, key_signatures
   virtual DeviceKeyStore& device_keys() = 0;     // device_keys, one_time_keys, fallback_keys
   virtual DeviceListStore& device_lists() = 0;   // device_list_changes
-  virtual DeviceStore& devices() = 0;            // devices (reads for the keys code)
+  virtual DeviceStore& devices() = 0;            // devices
   virtual EventStore& events() = 0;              // events, txn_ids
   virtual KeyBackupStore& key_backups() = 0;     // backup_versions, backup_keys
+  virtual MediaStore& media() = 0;               // media, media_thumbnails
   virtual MembershipStore& memberships() = 0;    // memberships
+  virtual MetaStore& meta() = 0;                 // meta (but its stream_pos: the database's own)
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RoomStore& rooms() = 0;                // rooms, room_aliases
-  virtual StateStore& state() = 0;               // current_state
+  virtual StateStore& state() = 0;               // current_state, state groups, event_state
   virtual ToDeviceStore& to_device() = 0;        // to_device, to_device_txns
-  virtual UserStore& users() = 0;                // users
+  virtual UserStore& users() = 0;                // users, access_tokens
 };
 
 // A write job's view: the stores, writing inside the group commit, and the stream positions

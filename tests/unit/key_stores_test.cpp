@@ -364,12 +364,12 @@ TEST_F(KeyStoresTest, DevicesAreReadWithTheirDisplayNames) {
   });
   ASSERT_TRUE(r.ok()) << r.error().message;
   auto& s = db_->read().devices();
-  auto devices = s.devices_of({"@a:x"});
+  auto devices = s.devices_of_users({"@a:x"});
   ASSERT_EQ(devices->size(), 2u);
   EXPECT_EQ((*devices)[0].device_id, "A");
   EXPECT_FALSE((*devices)[0].display_name);
   EXPECT_EQ((*devices)[1].display_name, "Phone");
-  auto both = s.devices_of({"@b:x", "@a:x"});
+  auto both = s.devices_of_users({"@b:x", "@a:x"});
   ASSERT_EQ(both->size(), 3u);
   EXPECT_EQ((*both)[2].user_id, "@b:x");
   EXPECT_TRUE(*s.exists("@a:x", "B"));

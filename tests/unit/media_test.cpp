@@ -1,9 +1,10 @@
 #include "core/config.h"
 #include "service/media/clamd.h"
-#include "service/media/media_store.h"
+#include "service/media/file_store.h"
 #include "service/media/media_types.h"
 #include "service/media/sniff.h"
 #include "storage/database.h"
+#include "storage/media_store.h"
 
 #include <gtest/gtest.h>
 
@@ -165,7 +166,15 @@ class MediaStoreTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   Status insert(const MediaRecord& m) {
-    return db_->write_blocking<Ok>([&](storage::Conn& c) -> Status { return insert_media(c, m); });
+    return db_->transact_blocking<Ok>([&](storage::Txn& t) -> Status { return t.media().add(m); });
+  }
+  Result<int64_t> purge(const FileStore& files, int64_t now, int64_t remote_cutoff_ts) {
+    return db_->transact_blocking<int64_t>(
+        [&](storage::Txn& t) { return purge_media(t, files, "localhost", now, remote_cutoff_ts); });
+  }
+  bool stored(const std::string& server_name, const std::string& media_id) {
+    auto m = db_->read().media().media(server_name, media_id);
+    return m.ok() && m->has_value();
   }
   std::filesystem::path dir_;
   std::unique_ptr<storage::Database> db_;
@@ -193,26 +202,31 @@ TEST_F(MediaStoreTest, FilesAreContentAddressedAndPurgeKeepsSharedOnes) {
   pending_live.expires_ts = now + day;
   for (auto* m : {&local, &remote_shared, &remote_old, &remote_fresh, &pending_expired, &pending_live})
     ASSERT_TRUE(insert(*m).ok()) << m->media_id;
+  // A thumbnail of r2 in a file of its own goes with r2.
+  std::string thumb(64, 'c');
+  ASSERT_TRUE(files.put(thumb, "thumbnail bytes").ok());
+  ASSERT_TRUE(db_->transact_blocking<Ok>([&](storage::Txn& t) -> Status {
+                   return t.media().add_thumbnail("other.example", "r2", 32, 32, "crop",
+                                                  {thumb, "image/png", 15, 32, 32});
+                 }).ok());
 
-  auto count = db_->write_blocking<int64_t>(
-      [&](storage::Conn& c) { return purge_media(c, files, "localhost", now, now - 30 * day); });
+  auto count = purge(files, now, now - 30 * day);
   ASSERT_TRUE(count.ok()) << count.error().message;
   EXPECT_EQ(*count, 3);  // r1, r2, p1
-  auto& rd = db_->reader();
-  EXPECT_TRUE(find_media(rd, "localhost", "local1")->has_value());
-  EXPECT_FALSE(find_media(rd, "other.example", "r1")->has_value());
-  EXPECT_FALSE(find_media(rd, "other.example", "r2")->has_value());
-  EXPECT_TRUE(find_media(rd, "other.example", "r3")->has_value());
-  EXPECT_FALSE(find_media(rd, "localhost", "p1")->has_value());
-  EXPECT_TRUE(find_media(rd, "localhost", "p2")->has_value());
+  EXPECT_TRUE(stored("localhost", "local1"));
+  EXPECT_FALSE(stored("other.example", "r1"));
+  EXPECT_FALSE(stored("other.example", "r2"));
+  EXPECT_TRUE(stored("other.example", "r3"));
+  EXPECT_FALSE(stored("localhost", "p1"));
+  EXPECT_TRUE(stored("localhost", "p2"));
   EXPECT_TRUE(files.exists(shared));       // still used by local1
   EXPECT_TRUE(files.exists(remote_only));  // still used by r3
+  EXPECT_FALSE(files.exists(thumb));
 
   // Without retention (cutoff 0) remote media stays; once r3 ages out its file goes too.
-  count = db_->write_blocking<int64_t>([&](storage::Conn& c) { return purge_media(c, files, "localhost", now, 0); });
+  count = purge(files, now, 0);
   EXPECT_EQ(*count, 0);
-  count = db_->write_blocking<int64_t>(
-      [&](storage::Conn& c) { return purge_media(c, files, "localhost", now + 40 * day, now + 10 * day); });
+  count = purge(files, now + 40 * day, now + 10 * day);
   EXPECT_EQ(*count, 2);  // r3 and the now expired p2
   EXPECT_FALSE(files.exists(remote_only));
   EXPECT_TRUE(files.exists(shared));

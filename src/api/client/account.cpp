@@ -3,7 +3,6 @@
 #include "api/client/util.h"
 
 #include "core/ids.h"
-#include "service/records/audit.h"
 
 namespace despatch::api {
 
@@ -149,12 +148,7 @@ void add_account_routes(http::Router& r, App& app) {
                const json::value* auth = body.if_contains(std::string_view("auth"));
                DS_CO_TRY(co_await app.users->check_uia(user, auth));
                co_await app.rooms->leave_all(user);
-               DS_CO_TRY(co_await app.users->deactivate(user, erase.value_or(false)));
-               json::object details{{"user_id", user}, {"erase", erase.value_or(false)}, {"by", "self"}};
-               auto job = [&](storage::Conn& c) -> Result<int64_t> {
-                 return audit_append(c, user, "user.deactivate", "", details);
-               };
-               DS_CO_TRY(co_await app.db->write<int64_t>(job));
+               DS_CO_TRY(co_await app.users->deactivate_self(user, erase.value_or(false)));
                co_return json::object{{"id_server_unbind_result", "no-support"}};
              });
 }

@@ -165,7 +165,7 @@ Result<json::object> KeyService::query(const std::string& requester, const json:
   }
   // Four reads for the whole request, however many users it names.
   DS_ASSIGN(auto keys, s.device_keys().device_keys_of(users));
-  DS_ASSIGN(auto devices, s.devices().devices_of(users));
+  DS_ASSIGN(auto devices, s.devices().devices_of_users(users));
   DS_ASSIGN(auto sigs, s.cross_signing().signatures_of(users, requester));
   DS_ASSIGN(auto cs, s.cross_signing().keys_of(users));
   std::map<std::pair<std::string, std::string>, const std::optional<std::string>*> names;
@@ -343,7 +343,7 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
       std::vector<std::string> targets;
       for (auto& [d, content] : devs.as_object()) {
         if (d == "*") {
-          DS_ASSIGN(auto all, t->devices().devices_of({user}));
+          DS_ASSIGN(auto all, t->devices().devices_of(user));
           for (auto& dev : all) targets.push_back(dev.device_id);
         } else {
           // Messages for a device that does not exist are dropped (as the spec allows), so

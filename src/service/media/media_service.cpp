@@ -9,6 +9,7 @@
 #include "service/media/media_types.h"
 #include "service/media/sniff.h"
 #include "service/media/thumbnailer.h"
+#include "storage/media_store.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +22,7 @@ namespace despatch {
 
 namespace asio = boost::asio;
 using media::MediaRecord;
+using storage::Txn;
 
 namespace {
 
@@ -58,10 +60,10 @@ MediaService::MediaService(const Config& config, storage::Database& db)
     : config_(config), db_(db), files_(config.data_dir + "/media"),
       pool_(static_cast<int>(config.media.worker_threads)) {}
 
-Status MediaService::check_quota(storage::Conn& c, const std::string& user_id, int64_t size) const {
+Status MediaService::check_quota(storage::Stores& s, const std::string& user_id, int64_t size) const {
   int64_t quota = config_.media.max_user_bytes;
   if (quota <= 0) return ok_status();
-  DS_ASSIGN(int64_t used, media::bytes_used(c, user_id));
+  DS_ASSIGN(int64_t used, s.media().bytes_used(user_id));
   if (used + size > quota) return quota_full(quota);
   return ok_status();
 }
@@ -129,23 +131,23 @@ asio::awaitable<Result<std::string>> MediaService::upload(const std::string& use
   rec.user_id = user_id;
   rec.upload_name = name;
   rec.legacy_ok = config_.media.legacy_unauthenticated;
-  DS_CO_TRY(check_quota(db_.reader(), user_id, static_cast<int64_t>(body.size())));
+  DS_CO_TRY(check_quota(db_.read(), user_id, static_cast<int64_t>(body.size())));
   for (int attempt = 0;; ++attempt) {
     DS_CO_ASSIGN(Ingested in, co_await ingest_logged(user_id, body, content_type_header, name));
     rec.sha256 = in.sha256;
     rec.size = in.size;
     rec.content_type = in.content_type;
     rec.created_ts = now_ms();
-    auto job = [this, rec](storage::Conn& c) -> Result<Ok> {
+    auto job = [this, rec](Txn& t) -> Result<Ok> {
       if (!files_.exists(rec.sha256)) return Error::make(500, kFileGone, "media file removed meanwhile");
-      if (auto q = check_quota(c, rec.user_id, rec.size); !q.ok()) {
-        DS_TRY(media::remove_if_unused(c, files_, rec.sha256));
+      if (auto q = check_quota(t, rec.user_id, rec.size); !q.ok()) {
+        DS_TRY(media::remove_if_unused(t, files_, rec.sha256));
         return q;
       }
-      DS_TRY(media::insert_media(c, rec));
+      DS_TRY(t.media().add(rec));
       return Ok{};
     };
-    Result<Ok> w = co_await db_.write<Ok>(job);
+    Result<Ok> w = co_await db_.transact<Ok>(job);
     if (w.ok()) break;
     if (w.error().errcode != kFileGone || attempt > 0) co_return w.error();
   }
@@ -161,17 +163,17 @@ asio::awaitable<Result<json::object>> MediaService::create(const std::string& us
   rec.expires_ts = rec.created_ts + config_.media.unused_upload_seconds * 1000;
   rec.legacy_ok = config_.media.legacy_unauthenticated;
   int64_t limit = config_.media.max_pending_uploads;
-  auto job = [rec, limit](storage::Conn& c) -> Result<Ok> {
-    DS_ASSIGN(int64_t pending, media::count_pending(c, rec.user_id, rec.created_ts));
+  auto job = [rec, limit](Txn& t) -> Result<Ok> {
+    DS_ASSIGN(int64_t pending, t.media().pending_count(rec.user_id, rec.created_ts));
     if (pending >= limit) {
       Error e{429, errc::kLimitExceeded, "Too many pending uploads: upload or wait for some to expire", {}};
       e.extra["retry_after_ms"] = 60'000;
       return e;
     }
-    DS_TRY(media::insert_media(c, rec));
+    DS_TRY(t.media().add(rec));
     return Ok{};
   };
-  DS_CO_TRY(co_await db_.write<Ok>(job));
+  DS_CO_TRY(co_await db_.transact<Ok>(job));
   co_return json::object{{"content_uri", "mxc://" + rec.server_name + "/" + rec.media_id},
                          {"unused_expires_at", rec.expires_ts}};
 }
@@ -183,13 +185,13 @@ asio::awaitable<Status> MediaService::upload_to(const std::string& user_id, cons
   DS_CO_TRY(check_ids(server_name, media_id));
   DS_CO_ASSIGN(std::string name, clean_name(filename));
   // Checked before the work and again in the write, which decides.
-  DS_CO_ASSIGN(auto found, media::find_media(db_.reader(), server_name, media_id));
+  DS_CO_ASSIGN(auto found, db_.read().media().media(server_name, media_id));
   int64_t now = now_ms();
   if (!found || (found->pending() && found->expires_ts <= now)) co_return Error::not_found("Unknown media ID");
   if (found->user_id != user_id) co_return Error::forbidden("This media ID was created by another user");
   if (!found->pending())
     co_return Error::make(409, kCannotOverwrite, "Media already uploaded; it cannot be overwritten");
-  DS_CO_TRY(check_quota(db_.reader(), user_id, static_cast<int64_t>(body.size())));
+  DS_CO_TRY(check_quota(db_.read(), user_id, static_cast<int64_t>(body.size())));
   for (int attempt = 0;; ++attempt) {
     DS_CO_ASSIGN(Ingested in, co_await ingest_logged(user_id, body, content_type_header, name));
     MediaRecord rec = *found;
@@ -198,17 +200,17 @@ asio::awaitable<Status> MediaService::upload_to(const std::string& user_id, cons
     rec.content_type = in.content_type;
     rec.upload_name = name;
     rec.created_ts = now_ms();
-    auto job = [this, rec](storage::Conn& c) -> Result<Ok> {
+    auto job = [this, rec](Txn& t) -> Result<Ok> {
       if (!files_.exists(rec.sha256)) return Error::make(500, kFileGone, "media file removed meanwhile");
-      if (auto q = check_quota(c, rec.user_id, rec.size); !q.ok()) {
-        DS_TRY(media::remove_if_unused(c, files_, rec.sha256));
+      if (auto q = check_quota(t, rec.user_id, rec.size); !q.ok()) {
+        DS_TRY(media::remove_if_unused(t, files_, rec.sha256));
         return q;
       }
-      DS_ASSIGN(bool done, media::complete_media(c, rec));
+      DS_ASSIGN(bool done, t.media().complete(rec));
       if (!done) return Error::make(409, kCannotOverwrite, "Media already uploaded; it cannot be overwritten");
       return Ok{};
     };
-    Result<Ok> w = co_await db_.write<Ok>(job);
+    Result<Ok> w = co_await db_.transact<Ok>(job);
     if (w.ok()) break;
     if (w.error().errcode != kFileGone || attempt > 0) co_return w.error();
   }
@@ -223,7 +225,7 @@ asio::awaitable<Result<MediaRecord>> MediaService::ready_media(const std::string
   int64_t deadline = now_ms() + timeout_ms;
   std::optional<asio::steady_timer> timer;
   for (;;) {
-    DS_CO_ASSIGN(auto found, media::find_media(db_.reader(), server_name, media_id));
+    DS_CO_ASSIGN(auto found, db_.read().media().media(server_name, media_id));
     int64_t now = now_ms();
     if (!found || (legacy && !found->legacy_ok)) co_return Error::not_found("Media not found");
     if (found->quarantined) co_return Error::forbidden("This file was found to be infected and is withheld");
@@ -260,11 +262,11 @@ asio::awaitable<Result<std::string>> MediaService::read_file(const MediaRecord& 
     DS_LOG(kWarn, "media: mxc://{}/{} (uploaded by {}) is infected ({}); quarantined", m.server_name, m.media_id,
            m.user_id, r.error().extra.at("signature").as_string().c_str());
     std::string server = m.server_name, id = m.media_id;
-    auto job2 = [server, id](storage::Conn& c) -> Result<Ok> {
-      DS_TRY(media::set_quarantined(c, server, id));
+    auto job2 = [server, id](Txn& t) -> Result<Ok> {
+      DS_TRY(t.media().set_quarantined(server, id));
       return Ok{};
     };
-    (void)co_await db_.write<Ok>(job2);
+    (void)co_await db_.transact<Ok>(job2);
     Error e = std::move(r).error();
     e.extra.erase("signature");
     co_return e;
@@ -283,11 +285,11 @@ asio::awaitable<Result<MediaService::Served>> MediaService::download(const std::
     // Remote media is kept while it is used (media.remote_retention_days).
     std::string server = m.server_name, id = m.media_id;
     int64_t now = now_ms();
-    auto job = [server, id, now](storage::Conn& c) -> Result<Ok> {
-      DS_TRY(media::touch_media(c, server, id, now));
+    auto job = [server, id, now](Txn& t) -> Result<Ok> {
+      DS_TRY(t.media().touch(server, id, now));
       return Ok{};
     };
-    (void)co_await db_.write<Ok>(job);
+    (void)co_await db_.transact<Ok>(job);
   }
   std::string type = m.content_type.empty() ? "application/octet-stream" : m.content_type;
   co_return Served{std::move(bytes), type, media::content_disposition(type, name)};
@@ -316,7 +318,7 @@ asio::awaitable<Result<MediaService::Served>> MediaService::thumbnail(const std:
   if (crop) pick(kCropSizes);
   else pick(kScaleSizes);
 
-  DS_CO_ASSIGN(auto cached, media::find_thumbnail(db_.reader(), server_name, media_id, tw, th, method));
+  DS_CO_ASSIGN(auto cached, db_.read().media().thumbnail(server_name, media_id, tw, th, method));
   if (cached && files_.exists(cached->sha256)) {
     std::string hash = cached->sha256;
     auto job = [this, &hash]() { return files_.get(hash); };
@@ -349,12 +351,12 @@ asio::awaitable<Result<MediaService::Served>> MediaService::thumbnail(const std:
   }
   media::ThumbnailRecord rec = *made.record;
   std::string method_copy = method;
-  auto store = [this, server_name, media_id, tw, th, method_copy, rec](storage::Conn& c) -> Result<Ok> {
+  auto store = [this, server_name, media_id, tw, th, method_copy, rec](Txn& t) -> Result<Ok> {
     if (!files_.exists(rec.sha256)) return Ok{};  // removed meanwhile: simply not cached
-    DS_TRY(media::insert_thumbnail(c, server_name, media_id, tw, th, method_copy, rec));
+    DS_TRY(t.media().add_thumbnail(server_name, media_id, tw, th, method_copy, rec));
     return Ok{};
   };
-  auto w = co_await db_.write<Ok>(store);
+  auto w = co_await db_.transact<Ok>(store);
   if (!w.ok()) DS_LOG(kWarn, "media: cannot cache a thumbnail: {}", w.error().message);
   std::string ext = rec.content_type == "image/png" ? "png" : "jpg";
   co_return Served{std::move(made.bytes), rec.content_type, "inline; filename=\"thumbnail." + ext + "\""};
@@ -364,10 +366,10 @@ asio::awaitable<Result<int64_t>> MediaService::cleanup(int64_t now) {
   int64_t days = config_.media.remote_retention_days;
   int64_t cutoff = days > 0 ? now - days * 86'400'000 : 0;
   std::string local = config_.server_name;
-  auto job = [this, local, now, cutoff](storage::Conn& c) -> Result<int64_t> {
-    return media::purge_media(c, files_, local, now, cutoff);
+  auto job = [this, local, now, cutoff](Txn& t) -> Result<int64_t> {
+    return media::purge_media(t, files_, local, now, cutoff);
   };
-  co_return co_await db_.write<int64_t>(job);
+  co_return co_await db_.transact<int64_t>(job);
 }
 
 }  // namespace despatch

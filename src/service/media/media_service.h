@@ -7,7 +7,7 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "service/common/cpu_pool.h"
-#include "service/media/media_store.h"
+#include "service/media/file_store.h"
 #include "storage/database.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -73,7 +73,7 @@ class MediaService {
                                                                  bool legacy);
   boost::asio::awaitable<Result<std::string>> read_file(const media::MediaRecord& m);
   // M_FORBIDDEN when size more bytes would take user_id past media.max_user_bytes.
-  Status check_quota(storage::Conn& c, const std::string& user_id, int64_t size) const;
+  Status check_quota(storage::Stores& s, const std::string& user_id, int64_t size) const;
 
   const Config& config_;
   storage::Database& db_;

@@ -154,7 +154,7 @@ Status RecordsKeeper::create_account(Conn& c) {
   if (existing)
     return Error::internal("the account " + user_id_ + " exists but is not the records keeper this server made; "
                            "choose another name with [records] keeper_localpart");
-  DS_TRY(insert_user(c, user_id_, "", false));  // no password: nobody logs in as the keeper
+  DS_TRY(insert_user(*db_.txn_over(c), user_id_, "", false));  // no password: nobody logs in as the keeper
   DS_TRY(c.exec("UPDATE users SET displayname=? WHERE user_id=?", {std::string(kDisplayName), user_id_}));
   DS_TRY(c.exec("INSERT INTO devices(user_id, device_id, display_name, created_ts) VALUES(?,?,?,?)",
                 {user_id_, device_id_, std::string(kDisplayName), now_ms()}));

@@ -1,5 +1,7 @@
 #include "service/users/erasure.h"
 
+#include "storage/user_store.h"
+
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_set>
@@ -11,10 +13,10 @@ std::shared_mutex g_mu;
 std::unordered_set<std::string> g_erased;
 }  // namespace
 
-Status load_erased_users(storage::Conn& c) {
-  DS_ASSIGN(auto rows, c.query("SELECT user_id FROM users WHERE erased=1"));
+Status load_erased_users(storage::Stores& s) {
+  DS_ASSIGN(auto users, s.users().erased_users());
   std::unique_lock lock(g_mu);
-  for (auto& r : rows) g_erased.insert(r.str(0));
+  for (auto& u : users) g_erased.insert(std::move(u));
   return ok_status();
 }
 

@@ -2,13 +2,15 @@
 // process-wide set, loaded at start-up, because every event rendered for a client asks.
 #pragma once
 
-#include "storage/conn.h"
+#include "core/result.h"
+#include "storage/stores.h"
 
 #include <string>
 
 namespace despatch {
 
-Status load_erased_users(storage::Conn& c);
+// Loads the set from the users store (start-up).
+Status load_erased_users(storage::Stores& s);
 void mark_erased(const std::string& user_id);
 bool is_erased(const std::string& user_id);
 

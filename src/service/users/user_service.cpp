@@ -5,15 +5,23 @@
 #include "core/ids.h"
 #include "service/common/time.h"
 #include "service/keys/key_service.h"
+#include "service/records/audit.h"
 #include "service/users/erasure.h"
+#include "storage/device_store.h"
+#include "storage/membership_store.h"
+#include "storage/room_store.h"
+#include "storage/user_store.h"
 
 #include <sodium.h>
+
+#include <algorithm>
+#include <unordered_set>
 
 namespace despatch {
 
 namespace asio = boost::asio;
 using storage::Conn;
-using storage::Params;
+using storage::Txn;
 
 namespace {
 
@@ -23,6 +31,10 @@ constexpr unsigned long long kOpsLimit = 2;
 constexpr size_t kMemLimit = 19u << 20;
 
 std::string token_key(const std::string& token) { return base64_encode(sha256(token)); }
+
+DeviceInfo device_info(const storage::DeviceRow& d) {
+  return {d.device_id, d.display_name.value_or(""), d.last_seen_ip.value_or(""), d.last_seen_ts};
+}
 
 }  // namespace
 
@@ -38,34 +50,35 @@ bool verify_password(const std::string& hash, const std::string& password) {
   return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
 }
 
-Status insert_user(Conn& conn, const std::string& user_id, const std::string& password_hash,
-                   bool admin) {
-  DS_ASSIGN(auto existing, storage::query_one(conn, "SELECT 1 FROM users WHERE user_id=?", {user_id}));
-  if (existing) return Error{400, errc::kUserInUse, "User ID already taken", {}};
-  return conn.exec(
-      "INSERT INTO users(user_id, password_hash, is_admin, created_ts, displayname) "
-      "VALUES(?,?,?,?,?)",
-      {user_id, password_hash, int64_t{admin ? 1 : 0}, now_ms(),
-       std::string(localpart_of(user_id))});
+Status insert_user(Txn& t, const std::string& user_id, const std::string& password_hash, bool admin) {
+  DS_ASSIGN(bool taken, t.users().exists(user_id));
+  if (taken) return Error{400, errc::kUserInUse, "User ID already taken", {}};
+  storage::UserAccount a;
+  a.user_id = user_id;
+  a.password_hash = password_hash;
+  a.is_admin = admin;
+  a.created_ts = now_ms();
+  a.profile.displayname = std::string(localpart_of(user_id));
+  return t.users().create(a);
 }
 
 UserService::UserService(const Config& config, storage::Database& db, CpuPool& cpu,
                          Notifier& notifier)
     : config_(config), db_(db), cpu_(cpu), notifier_(notifier) {}
 
-Status UserService::remove_devices(Conn& c, const std::string& user,
+Status UserService::remove_devices(Conn& c, Txn& t, const std::string& user,
                                    const std::vector<std::string>& devices,
                                    const std::string& keep, std::vector<std::string>* wake) {
   std::vector<std::string> ids = devices;
   if (ids.empty()) {
-    DS_ASSIGN(auto rows, c.query("SELECT device_id FROM devices WHERE user_id=?", {user}));
-    for (auto& r : rows)
-      if (r.str(0) != keep) ids.push_back(r.str(0));
+    DS_ASSIGN(auto all, t.devices().devices_of(user));
+    for (auto& d : all)
+      if (d.device_id != keep) ids.push_back(d.device_id);
   }
   for (auto& d : ids) {
-    DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {user, d}));
-    DS_TRY(c.exec("DELETE FROM devices WHERE user_id=? AND device_id=?", {user, d}));
-    DS_ASSIGN(auto w, KeyService::remove_device(*db_.txn_over(c), user, d));
+    DS_TRY(t.users().remove_tokens(user, d));
+    DS_TRY(t.devices().remove(user, d));
+    DS_ASSIGN(auto w, KeyService::remove_device(t, user, d));
     wake->insert(wake->end(), w.begin(), w.end());
   }
   return ok_status();
@@ -84,8 +97,7 @@ Result<std::string> UserService::qualify(const std::string& user, bool new_user)
 }
 
 Result<bool> UserService::user_exists(const std::string& user_id) {
-  DS_ASSIGN(auto row, storage::query_one(db_.reader(), "SELECT 1 FROM users WHERE user_id=?", {user_id}));
-  return row.has_value();
+  return db_.read().users().exists(user_id);
 }
 
 Result<bool> UserService::is_available(const std::string& localpart) {
@@ -105,22 +117,19 @@ asio::awaitable<Result<std::string>> UserService::register_user(const std::strin
                               std::to_string(config_.min_password_length) + " characters");
   auto hash = co_await cpu_.run([&] { return hash_password(password); });
   if (!hash.ok()) co_return hash.error();
-  auto job = [id, h = *hash, admin](Conn& c) -> Status { return insert_user(c, id, h, admin); };
-  auto r = co_await db_.write<Ok>(
-      job);
+  auto job = [id, h = *hash, admin](Txn& t) -> Status { return insert_user(t, id, h, admin); };
+  auto r = co_await db_.transact<Ok>(job);
   if (!r.ok()) co_return r.error();
   co_return id;
 }
 
 asio::awaitable<Result<bool>> UserService::password_ok(const std::string& user_id,
                                                        const std::string& password) {
-  auto row = storage::query_one(db_.reader(),
-                                "SELECT password_hash, deactivated FROM users WHERE user_id=?",
-                                {user_id});
-  if (!row.ok()) co_return row.error();
-  if (!*row) co_return false;
-  if ((*row)->i64(1)) co_return Error{403, errc::kUserDeactivated, "This account is deactivated", {}};
-  std::string hash = (*row)->str(0);
+  auto account = db_.read().users().account(user_id);
+  if (!account.ok()) co_return account.error();
+  if (!*account) co_return false;
+  if ((*account)->deactivated) co_return Error{403, errc::kUserDeactivated, "This account is deactivated", {}};
+  std::string hash = (*account)->password_hash.value_or("");
   bool ok = co_await cpu_.run([&] { return verify_password(hash, password); });
   co_return ok;
 }
@@ -141,21 +150,16 @@ asio::awaitable<Result<LoginResult>> UserService::open_session(const std::string
   LoginResult out{user_id, device_id.empty() ? random_string(10) : device_id,
                   "dsp_" + random_string(40)};
   std::string key = token_key(out.access_token);
-  auto job = [out, key, display_name](Conn& c) -> Status {
+  auto job = [out, key, display_name](Txn& t) -> Status {
     int64_t now = now_ms();
     // Logging in again on a device replaces that device's old session.
-    DS_TRY(c.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?",
-                  {out.user_id, out.device_id}));
-    DS_TRY(c.exec("INSERT INTO devices(user_id, device_id, display_name, created_ts, last_seen_ts) "
-                  "VALUES(?,?,?,?,?) ON CONFLICT(user_id, device_id) DO UPDATE SET "
-                  "last_seen_ts=excluded.last_seen_ts",
-                  {out.user_id, out.device_id,
-                   display_name.empty() ? storage::Value(nullptr) : storage::Value(display_name),
-                   now, now}));
-    return c.exec("INSERT INTO access_tokens(token, user_id, device_id, created_ts) VALUES(?,?,?,?)",
-                  {key, out.user_id, out.device_id, now});
+    DS_TRY(t.users().remove_tokens(out.user_id, out.device_id));
+    std::optional<std::string> name;
+    if (!display_name.empty()) name = display_name;
+    DS_TRY(t.devices().add_or_touch(out.user_id, out.device_id, name, now));
+    return t.users().add_token(key, out.user_id, out.device_id, now);
   };
-  auto r = co_await db_.write<Ok>(job);
+  auto r = co_await db_.transact<Ok>(job);
   if (!r.ok()) co_return r.error();
   forget_tokens_where([&](const Session& s) {
     return s.user_id == out.user_id && s.device_id == out.device_id;
@@ -170,17 +174,13 @@ Result<Session> UserService::authenticate(const std::string& token) {
     auto it = token_cache_.find(key);
     if (it != token_cache_.end()) return it->second;
   }
-  DS_ASSIGN(auto row, storage::query_one(
-                          db_.reader(),
-                          "SELECT t.user_id, t.device_id, u.is_admin, u.deactivated FROM access_tokens t "
-                          "JOIN users u ON u.user_id=t.user_id WHERE t.token=?",
-                          {key}));
-  if (!row || row->i64(3)) {
+  DS_ASSIGN(auto owner, db_.read().users().token_owner(key));
+  if (!owner || owner->deactivated) {
     Error e{401, errc::kUnknownToken, "Unknown or expired access token", {}};
     e.extra["soft_logout"] = false;
     return e;
   }
-  Session s{row->str(0), row->str(1), row->i64(2) != 0};
+  Session s{owner->user_id, owner->device_id, owner->is_admin};
   std::lock_guard lock(mu_);
   if (token_cache_.size() > 200'000) token_cache_.clear();
   token_cache_[key] = s;
@@ -197,10 +197,11 @@ asio::awaitable<Status> UserService::logout(const std::string& token) {
   std::string key = token_key(token);
   std::vector<std::string> wake;
   auto job = [this, key, &wake](Conn& c) -> Status {
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT user_id, device_id FROM access_tokens WHERE token=?", {key}));
-    if (!row) return ok_status();
+    auto t = db_.txn_over(c);
+    DS_ASSIGN(auto owner, t->users().token_owner(key));
+    if (!owner) return ok_status();
     // Logging out ends the device too, as the spec says for /logout.
-    return remove_devices(c, row->str(0), {row->str(1)}, "", &wake);
+    return remove_devices(c, *t, owner->user_id, {owner->device_id}, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
   notifier_.notify_users(wake);
@@ -212,7 +213,7 @@ asio::awaitable<Status> UserService::logout(const std::string& token) {
 asio::awaitable<Status> UserService::logout_all(const std::string& user_id) {
   std::vector<std::string> wake;
   auto job = [this, user_id, &wake](Conn& c) -> Status {
-    return remove_devices(c, user_id, {}, "", &wake);
+    return remove_devices(c, *db_.txn_over(c), user_id, {}, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
   forget_tokens_where([&](const Session& s) { return s.user_id == user_id; });
@@ -285,9 +286,10 @@ asio::awaitable<Status> UserService::set_password(const std::string& user_id,
   if (!hash.ok()) co_return hash.error();
   std::vector<std::string> wake;
   auto job = [=, this, &wake, h = *hash](Conn& c) -> Status {
-    DS_TRY(c.exec("UPDATE users SET password_hash=? WHERE user_id=?", {h, user_id}));
+    auto t = db_.txn_over(c);
+    DS_TRY(t->users().set_password_hash(user_id, h));
     if (!logout_devices) return ok_status();
-    return remove_devices(c, user_id, {}, keep_device, &wake);
+    return remove_devices(c, *t, user_id, {}, keep_device, &wake);
   };
   auto r = co_await db_.write<Ok>(job);
   notifier_.notify_users(wake);
@@ -297,11 +299,26 @@ asio::awaitable<Status> UserService::set_password(const std::string& user_id,
 }
 
 asio::awaitable<Status> UserService::deactivate(const std::string& user_id, bool erase) {
+  co_return co_await deactivate_account(user_id, erase, std::nullopt);
+}
+
+asio::awaitable<Status> UserService::deactivate_self(const std::string& user_id, bool erase) {
+  json::object details;
+  details["user_id"] = user_id;
+  details["erase"] = erase;
+  details["by"] = "self";
+  co_return co_await deactivate_account(user_id, erase, std::move(details));
+}
+
+asio::awaitable<Status> UserService::deactivate_account(const std::string& user_id, bool erase,
+                                                        std::optional<json::object> audit_details) {
   std::vector<std::string> wake;
-  auto job = [this, user_id, erase, &wake](Conn& c) -> Status {
-    DS_TRY(c.exec("UPDATE users SET deactivated=1, password_hash=NULL, erased=MAX(erased, ?) WHERE user_id=?",
-                  {int64_t{erase ? 1 : 0}, user_id}));
-    return remove_devices(c, user_id, {}, "", &wake);
+  auto job = [this, user_id, erase, audit_details, &wake](Conn& c) -> Status {
+    auto t = db_.txn_over(c);
+    DS_TRY(t->users().deactivate(user_id, erase));
+    DS_TRY(remove_devices(c, *t, user_id, {}, "", &wake));
+    if (audit_details) DS_TRY(audit_append(c, user_id, "user.deactivate", "", *audit_details));
+    return ok_status();
   };
   auto r = co_await db_.write<Ok>(job);
   if (r.ok() && erase) mark_erased(user_id);
@@ -311,57 +328,49 @@ asio::awaitable<Status> UserService::deactivate(const std::string& user_id, bool
 }
 
 Result<json::object> UserService::get_profile(const std::string& user_id) {
-  DS_ASSIGN(auto row, storage::query_one(db_.reader(),
-                                         "SELECT displayname, avatar_url, deactivated FROM users WHERE user_id=?",
-                                         {user_id}));
-  if (!row) return Error::not_found("Profile not found");
+  DS_ASSIGN(auto profile, db_.read().users().profile(user_id));
+  if (!profile) return Error::not_found("Profile not found");
   json::object out;
-  if (!row->is_null(0)) out["displayname"] = row->str(0);
-  if (!row->is_null(1)) out["avatar_url"] = row->str(1);
+  if (profile->displayname) out["displayname"] = *profile->displayname;
+  if (profile->avatar_url) out["avatar_url"] = *profile->avatar_url;
   return out;
 }
 
 asio::awaitable<Status> UserService::set_profile_field(const std::string& user_id,
                                                        const std::string& field,
                                                        const std::string& value) {
-  std::string sql = field == "avatar_url" ? "UPDATE users SET avatar_url=? WHERE user_id=?"
-                                          : "UPDATE users SET displayname=? WHERE user_id=?";
-  auto job = [sql, value, user_id](Conn& c) -> Status {
-    return c.exec(sql, {value.empty() ? storage::Value(nullptr) : storage::Value(value), user_id});
+  // An empty value clears the field.
+  std::optional<std::string> v;
+  if (!value.empty()) v = value;
+  bool avatar = field == "avatar_url";
+  auto job = [avatar, v, user_id](Txn& t) -> Status {
+    return avatar ? t.users().set_avatar_url(user_id, v) : t.users().set_displayname(user_id, v);
   };
-  co_return co_await db_.write<Ok>(job);
+  co_return co_await db_.transact<Ok>(job);
 }
 
 Result<std::vector<DeviceInfo>> UserService::list_devices(const std::string& user_id) {
-  DS_ASSIGN(auto rows, db_.reader().query(
-                           "SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices "
-                           "WHERE user_id=? ORDER BY device_id",
-                           {user_id}));
+  DS_ASSIGN(auto devices, db_.read().devices().devices_of(user_id));
   std::vector<DeviceInfo> out;
-  for (auto& r : rows) out.push_back({r.str(0), r.str(1), r.str(3), r.i64(2)});
+  for (auto& d : devices) out.push_back(device_info(d));
   return out;
 }
 
 Result<DeviceInfo> UserService::get_device(const std::string& user_id, const std::string& device_id) {
-  DS_ASSIGN(auto row, storage::query_one(
-                          db_.reader(),
-                          "SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices "
-                          "WHERE user_id=? AND device_id=?",
-                          {user_id, device_id}));
-  if (!row) return Error::not_found("Unknown device");
-  return DeviceInfo{row->str(0), row->str(1), row->str(3), row->i64(2)};
+  DS_ASSIGN(auto d, db_.read().devices().device(user_id, device_id));
+  if (!d) return Error::not_found("Unknown device");
+  return device_info(*d);
 }
 
 asio::awaitable<Status> UserService::update_device(const std::string& user_id,
                                                    const std::string& device_id,
                                                    const std::string& display_name) {
-  auto job = [=](Conn& c) -> Status {
-    DS_TRY(c.exec("UPDATE devices SET display_name=? WHERE user_id=? AND device_id=?",
-                  {display_name, user_id, device_id}));
-    if (c.changes() == 0) return Error::not_found("Unknown device");
+  auto job = [=](Txn& t) -> Status {
+    DS_ASSIGN(bool found, t.devices().set_display_name(user_id, device_id, display_name));
+    if (!found) return Error::not_found("Unknown device");
     return ok_status();
   };
-  co_return co_await db_.write<Ok>(job);
+  co_return co_await db_.transact<Ok>(job);
 }
 
 asio::awaitable<Status> UserService::delete_devices(const std::string& user_id,
@@ -369,7 +378,7 @@ asio::awaitable<Status> UserService::delete_devices(const std::string& user_id,
   std::vector<std::string> wake;
   auto job = [=, this, &wake](Conn& c) -> Status {
     if (device_ids.empty()) return ok_status();
-    return remove_devices(c, user_id, device_ids, "", &wake);
+    return remove_devices(c, *db_.txn_over(c), user_id, device_ids, "", &wake);
   };
   auto r = co_await db_.write<Ok>(job);
   notifier_.notify_users(wake);
@@ -383,31 +392,43 @@ asio::awaitable<Status> UserService::delete_devices(const std::string& user_id,
 Result<json::array> UserService::search_directory(const std::string& searcher,
                                                   const std::string& term, size_t limit,
                                                   bool* limited) {
-  // Longer terms name no one, and an unbounded LIKE pattern is work for the database.
+  // Longer terms name no one, and an unbounded pattern is work for the database.
   if (term.size() > kMaxSearchTermBytes)
     return Error::invalid_param("search_term is too long (at most " + std::to_string(kMaxSearchTermBytes) + " bytes)");
-  std::string like = "%";
-  for (char ch : term) {
-    if (ch == '%' || ch == '_' || ch == '\\') like.push_back('\\');
-    like.push_back(ch);
+  storage::Stores& s = db_.read();
+  // Visible: the searcher, users sharing a joined room with the searcher, and users joined
+  // to a public room.
+  DS_ASSIGN(auto co_members, s.memberships().co_members(searcher));
+  std::unordered_set<std::string> shares_room(co_members.begin(), co_members.end());
+  DS_ASSIGN(auto public_rooms, s.rooms().public_rooms());
+  std::unordered_set<std::string> is_public(public_rooms.begin(), public_rooms.end());
+  auto visible = [&](const std::string& user) -> Result<bool> {
+    if (user == searcher || shares_room.count(user)) return true;
+    if (is_public.empty()) return false;
+    DS_ASSIGN(auto joined, s.memberships().rooms_with(user, {"join"}));
+    return std::any_of(joined.begin(), joined.end(), [&](const std::string& r) { return is_public.count(r) > 0; });
+  };
+  // Matches come in user ID order, a page at a time, until limit + 1 visible ones (the one
+  // beyond the limit only says that the answer is limited).
+  const size_t page = std::max<size_t>(limit + 1, 50);
+  std::vector<storage::UserMatch> found;
+  std::string after;
+  for (;;) {
+    DS_ASSIGN(auto matches, s.users().search(term, after, page));
+    for (auto& m : matches) {
+      after = m.user_id;
+      DS_ASSIGN(bool v, visible(m.user_id));
+      if (v) found.push_back(std::move(m));
+      if (found.size() > limit) break;
+    }
+    if (found.size() > limit || matches.size() < page) break;
   }
-  like += "%";
-  // Visible: users sharing a room with the searcher, or joined to a public room.
-  DS_ASSIGN(auto rows, db_.reader().query(
-      "SELECT u.user_id, u.displayname, u.avatar_url FROM users u WHERE u.deactivated=0 AND "
-      "(u.user_id LIKE ? ESCAPE '\\' OR u.displayname LIKE ? ESCAPE '\\') AND (u.user_id=? OR "
-      "EXISTS (SELECT 1 FROM memberships a JOIN memberships b ON a.room_id=b.room_id WHERE "
-      "a.user_id=? AND a.membership='join' AND b.user_id=u.user_id AND b.membership='join') OR "
-      "EXISTS (SELECT 1 FROM memberships m JOIN rooms r ON r.room_id=m.room_id WHERE "
-      "m.user_id=u.user_id AND m.membership='join' AND r.is_public=1)) "
-      "ORDER BY u.user_id LIMIT ?",
-      {like, like, searcher, searcher, static_cast<int64_t>(limit + 1)}));
   json::array out;
-  *limited = rows.size() > limit;
-  for (size_t i = 0; i < rows.size() && i < limit; ++i) {
-    json::object u{{"user_id", rows[i].str(0)}};
-    if (!rows[i].is_null(1)) u["display_name"] = rows[i].str(1);
-    if (!rows[i].is_null(2)) u["avatar_url"] = rows[i].str(2);
+  *limited = found.size() > limit;
+  for (size_t i = 0; i < found.size() && i < limit; ++i) {
+    json::object u{{"user_id", found[i].user_id}};
+    if (found[i].profile.displayname) u["display_name"] = *found[i].profile.displayname;
+    if (found[i].profile.avatar_url) u["avatar_url"] = *found[i].profile.avatar_url;
     out.push_back(std::move(u));
   }
   return out;

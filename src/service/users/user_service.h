@@ -40,9 +40,10 @@ inline constexpr size_t kMaxSearchTermBytes = 256;
 Result<std::string> hash_password(const std::string& password);
 bool verify_password(const std::string& hash, const std::string& password);
 
-// Creates a user in one write on `conn`. Used by registration and `despatch user add`.
-Status insert_user(storage::Conn& conn, const std::string& user_id,
-                   const std::string& password_hash, bool admin);
+// Inside a write job: creates a user (display name: the localpart), M_USER_IN_USE when the
+// ID is taken. Used by registration, `despatch user add` and the records keeper.
+Status insert_user(storage::Txn& t, const std::string& user_id, const std::string& password_hash,
+                   bool admin);
 
 class UserService {
  public:
@@ -80,6 +81,9 @@ class UserService {
   // erase: the user's messages are then served redacted to everyone else (never removed
   // from the records archive).
   boost::asio::awaitable<Status> deactivate(const std::string& user_id, bool erase);
+  // The same at the user's own request (POST /account/deactivate), with its audit log entry
+  // in the same commit.
+  boost::asio::awaitable<Status> deactivate_self(const std::string& user_id, bool erase);
 
   Result<bool> user_exists(const std::string& user_id);
   Result<json::object> get_profile(const std::string& user_id);
@@ -105,10 +109,15 @@ class UserService {
  private:
   void forget_tokens_where(const std::function<bool(const Session&)>& pred);
   // Inside a write job: removes devices (all of user's when devices is empty, except keep)
-  // with their tokens and keys; adds who must hear of it to wake.
-  Status remove_devices(storage::Conn& c, const std::string& user,
+  // with their tokens and keys; adds who must hear of it to wake. t is the job's
+  // transaction; c the same one as a connection, for KeyService::remove_device, which still
+  // takes one.
+  Status remove_devices(storage::Conn& c, storage::Txn& t, const std::string& user,
                         const std::vector<std::string>& devices, const std::string& keep,
                         std::vector<std::string>* wake);
+  // deactivate and deactivate_self; audit_details: the self-deactivation's audit entry.
+  boost::asio::awaitable<Status> deactivate_account(const std::string& user_id, bool erase,
+                                                    std::optional<json::object> audit_details);
   boost::asio::awaitable<Result<bool>> password_ok(const std::string& user_id,
                                                    const std::string& password);
 

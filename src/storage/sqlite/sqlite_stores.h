@@ -9,7 +9,9 @@
 #include "storage/sqlite/device_store.h"
 #include "storage/sqlite/event_store.h"
 #include "storage/sqlite/key_backup_store.h"
+#include "storage/sqlite/media_store.h"
 #include "storage/sqlite/membership_store.h"
+#include "storage/sqlite/meta_store.h"
 #include "storage/sqlite/receipt_store.h"
 #include "storage/sqlite/room_store.h"
 #include "storage/sqlite/state_store.h"
@@ -32,7 +34,9 @@ class SqliteStores final : public Txn {
   DeviceStore& devices() override { return devices_; }
   EventStore& events() override { return events_; }
   KeyBackupStore& key_backups() override { return key_backups_; }
+  MediaStore& media() override { return media_; }
   MembershipStore& memberships() override { return memberships_; }
+  MetaStore& meta() override { return meta_; }
   ReceiptStore& receipts() override { return receipts_; }
   RoomStore& rooms() override { return rooms_; }
   StateStore& state() override { return state_; }
@@ -51,7 +55,9 @@ class SqliteStores final : public Txn {
   SqliteDeviceStore devices_{c_};
   SqliteEventStore events_{c_};
   SqliteKeyBackupStore key_backups_{c_};
+  SqliteMediaStore media_{c_};
   SqliteMembershipStore memberships_{c_};
+  SqliteMetaStore meta_{c_};
   SqliteReceiptStore receipts_{c_};
   SqliteRoomStore rooms_{c_};
   SqliteStateStore state_{c_};

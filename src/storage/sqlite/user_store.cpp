@@ -2,13 +2,65 @@
 
 namespace despatch::storage {
 
+namespace {
+
+Value nullable(const std::optional<std::string>& s) {
+  if (!s) return nullptr;
+  return *s;
+}
+
+std::optional<std::string> opt_str(const Row& r, size_t i) {
+  if (r.is_null(i)) return std::nullopt;
+  return r.str(i);
+}
+
+// A LIKE pattern matching term anywhere, with LIKE's own wildcards (and the escape
+// character) taken literally: used with ESCAPE '\'.
+std::string contains_pattern(const std::string& term) {
+  std::string like = "%";
+  for (char ch : term) {
+    if (ch == '%' || ch == '_' || ch == '\\') like.push_back('\\');
+    like.push_back(ch);
+  }
+  like += "%";
+  return like;
+}
+
+}  // namespace
+
+Status SqliteUserStore::create(const UserAccount& a) {
+  return c_.exec("INSERT INTO users(user_id, password_hash, is_admin, created_ts, displayname, avatar_url) "
+                 "VALUES(?,?,?,?,?,?)",
+                 {a.user_id, nullable(a.password_hash), int64_t{a.is_admin ? 1 : 0}, a.created_ts,
+                  nullable(a.profile.displayname), nullable(a.profile.avatar_url)});
+}
+
+Result<bool> SqliteUserStore::exists(const std::string& user) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT 1 FROM users WHERE user_id=?", {user}));
+  return row.has_value();
+}
+
+Result<std::optional<UserAccount>> SqliteUserStore::account(const std::string& user) {
+  DS_ASSIGN(auto row, query_one(c_,
+                                "SELECT password_hash, is_admin, deactivated, erased, created_ts, displayname, "
+                                "avatar_url FROM users WHERE user_id=?",
+                                {user}));
+  if (!row) return std::optional<UserAccount>{};
+  UserAccount a;
+  a.user_id = user;
+  a.password_hash = opt_str(*row, 0);
+  a.is_admin = row->i64(1) != 0;
+  a.deactivated = row->i64(2) != 0;
+  a.erased = row->i64(3) != 0;
+  a.created_ts = row->i64(4);
+  a.profile = {opt_str(*row, 5), opt_str(*row, 6)};
+  return std::optional<UserAccount>(std::move(a));
+}
+
 Result<std::optional<UserProfile>> SqliteUserStore::profile(const std::string& user) {
   DS_ASSIGN(auto row, query_one(c_, "SELECT displayname, avatar_url FROM users WHERE user_id=?", {user}));
   if (!row) return std::optional<UserProfile>{};
-  UserProfile p;
-  if (!row->is_null(0)) p.displayname = row->str(0);
-  if (!row->is_null(1)) p.avatar_url = row->str(1);
-  return std::optional<UserProfile>(std::move(p));
+  return std::optional<UserProfile>(UserProfile{opt_str(*row, 0), opt_str(*row, 1)});
 }
 
 Result<bool> SqliteUserStore::is_active(const std::string& user) {
@@ -19,6 +71,63 @@ Result<bool> SqliteUserStore::is_active(const std::string& user) {
 Result<bool> SqliteUserStore::is_admin(const std::string& user) {
   DS_ASSIGN(auto row, query_one(c_, "SELECT is_admin FROM users WHERE user_id=?", {user}));
   return row && row->i64(0) != 0;
+}
+
+Status SqliteUserStore::set_password_hash(const std::string& user, const std::string& hash) {
+  return c_.exec("UPDATE users SET password_hash=? WHERE user_id=?", {hash, user});
+}
+
+Status SqliteUserStore::set_displayname(const std::string& user, const std::optional<std::string>& name) {
+  return c_.exec("UPDATE users SET displayname=? WHERE user_id=?", {nullable(name), user});
+}
+
+Status SqliteUserStore::set_avatar_url(const std::string& user, const std::optional<std::string>& url) {
+  return c_.exec("UPDATE users SET avatar_url=? WHERE user_id=?", {nullable(url), user});
+}
+
+Status SqliteUserStore::deactivate(const std::string& user, bool erase) {
+  if (erase) return c_.exec("UPDATE users SET deactivated=1, password_hash=NULL, erased=1 WHERE user_id=?", {user});
+  return c_.exec("UPDATE users SET deactivated=1, password_hash=NULL WHERE user_id=?", {user});
+}
+
+Result<std::vector<std::string>> SqliteUserStore::erased_users() {
+  DS_ASSIGN(auto rows, c_.query("SELECT user_id FROM users WHERE erased=1"));
+  std::vector<std::string> out;
+  for (auto& r : rows) out.push_back(r.str(0));
+  return out;
+}
+
+Result<std::vector<UserMatch>> SqliteUserStore::search(const std::string& term, const std::string& after,
+                                                       size_t limit) {
+  // SQLite's LIKE folds ASCII case only, as the interface promises.
+  std::string like = contains_pattern(term);
+  DS_ASSIGN(auto rows, c_.query("SELECT user_id, displayname, avatar_url FROM users WHERE deactivated=0 AND "
+                                "user_id>? AND (user_id LIKE ? ESCAPE '\\' OR displayname LIKE ? ESCAPE '\\') "
+                                "ORDER BY user_id LIMIT ?",
+                                {after, like, like, static_cast<int64_t>(limit)}));
+  std::vector<UserMatch> out;
+  for (auto& r : rows) out.push_back({r.str(0), {opt_str(r, 1), opt_str(r, 2)}});
+  return out;
+}
+
+Status SqliteUserStore::add_token(const std::string& token_hash, const std::string& user, const std::string& device,
+                                  int64_t created_ts) {
+  return c_.exec("INSERT INTO access_tokens(token, user_id, device_id, created_ts) VALUES(?,?,?,?)",
+                 {token_hash, user, device, created_ts});
+}
+
+Result<std::optional<TokenOwner>> SqliteUserStore::token_owner(const std::string& token_hash) {
+  // Both tables are this store's: one query.
+  DS_ASSIGN(auto row, query_one(c_,
+                                "SELECT t.user_id, t.device_id, u.is_admin, u.deactivated FROM access_tokens t "
+                                "JOIN users u ON u.user_id=t.user_id WHERE t.token=?",
+                                {token_hash}));
+  if (!row) return std::optional<TokenOwner>{};
+  return std::optional<TokenOwner>(TokenOwner{row->str(0), row->str(1), row->i64(2) != 0, row->i64(3) != 0});
+}
+
+Status SqliteUserStore::remove_tokens(const std::string& user, const std::string& device) {
+  return c_.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {user, device});
 }
 
 }  // namespace despatch::storage

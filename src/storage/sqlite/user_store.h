@@ -8,9 +8,23 @@ namespace despatch::storage {
 class SqliteUserStore final : public UserStore {
  public:
   explicit SqliteUserStore(Conn& c) : c_(c) {}
+  Status create(const UserAccount& a) override;
+  Result<bool> exists(const std::string& user) override;
+  Result<std::optional<UserAccount>> account(const std::string& user) override;
   Result<std::optional<UserProfile>> profile(const std::string& user) override;
   Result<bool> is_active(const std::string& user) override;
   Result<bool> is_admin(const std::string& user) override;
+  Status set_password_hash(const std::string& user, const std::string& hash) override;
+  Status set_displayname(const std::string& user, const std::optional<std::string>& name) override;
+  Status set_avatar_url(const std::string& user, const std::optional<std::string>& url) override;
+  Status deactivate(const std::string& user, bool erase) override;
+  Result<std::vector<std::string>> erased_users() override;
+  Result<std::vector<UserMatch>> search(const std::string& term, const std::string& after, size_t limit) override;
+
+  Status add_token(const std::string& token_hash, const std::string& user, const std::string& device,
+                   int64_t created_ts) override;
+  Result<std::optional<TokenOwner>> token_owner(const std::string& token_hash) override;
+  Status remove_tokens(const std::string& user, const std::string& device) override;
 
  private:
   Conn& c_;
