@@ -92,6 +92,9 @@ void add_sync_routes(http::Router& r, App& app) {
                if (!is_valid_event_id(req.param(2))) co_return Error::invalid_param("Invalid event ID");
                DS_CO_ASSIGN(auto thread, opt_string(req.body_object(), "thread_id"));
                if (type == "m.fully_read") {
+                 // The same rule as /read_markers, which writes the same marker.
+                 DS_CO_ASSIGN(std::string m, app.rooms->membership(req.param(0), req.who().user_id));
+                 if (m != "join") co_return Error::forbidden("You are not in this room");
                  json::object content{{"event_id", req.param(2)}};
                  DS_CO_TRY(co_await app.account->put_account_data(req.who().user_id, req.param(0), type, content));
                  co_return empty_reply();

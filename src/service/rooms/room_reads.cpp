@@ -161,9 +161,11 @@ asio::awaitable<Status> RoomService::delete_alias(const std::string& user, const
     allowed = admin.ok() && *admin;
   }
   if (!allowed) {
-    // Room moderators may tidy aliases too: whoever may change the canonical alias.
+    // Room moderators may tidy aliases too: joined members who may change the canonical
+    // alias. A power level left in the room's power levels after a leave or ban is not one.
+    auto m = membership(room_id, user);
     auto state = current_state(s, room_id);
-    if (state.ok()) {
+    if (m.ok() && *m == "join" && state.ok()) {
       PowerLevels pl = PowerLevels::from_state(state_map_of(*state));
       allowed = pl.user_level(user) >= pl.event_level("m.room.canonical_alias", true);
     }
@@ -177,7 +179,9 @@ Result<json::array> RoomService::room_aliases(const std::string& user, const std
   Stores& s = db_.read();
   DS_ASSIGN(std::string version, room_version(room_id));
   DS_ASSIGN(Visibility vis, Visibility::load(s, room_id, user));
-  if (vis.current_membership() != "join" && !vis.may_read_room())
+  // The list is current, not as of a leave: members who left or were banned are external
+  // users here (directory.yaml), unless the room is world_readable.
+  if (vis.current_membership() != "join" && !vis.world_readable())
     return Error::forbidden("You are not in this room");
   DS_ASSIGN(auto aliases, s.rooms().aliases_of(room_id));
   json::array out;
@@ -191,6 +195,11 @@ asio::awaitable<Status> RoomService::set_visibility(const std::string& user, con
   auto state = current_state(s, room_id);
   if (!state.ok()) co_return state.error();
   if (state->empty()) co_return Error::not_found("Unknown room");
+  // Only joined members: a power level kept after a leave or ban, or given to an invitee,
+  // must not publish a private room's name and topic.
+  auto m = membership(room_id, user);
+  if (!m.ok()) co_return m.error();
+  if (*m != "join") co_return Error::forbidden("You are not in this room");
   PowerLevels pl = PowerLevels::from_state(state_map_of(*state));
   if (pl.user_level(user) < pl.event_level("m.room.canonical_alias", true))
     co_return Error::forbidden("You may not change this room's directory visibility");

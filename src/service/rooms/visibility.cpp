@@ -55,8 +55,11 @@ int64_t Visibility::membership_pos() const {
 
 bool Visibility::may_read_room() const {
   auto m = current_membership();
-  return m == "join" || ((m == "leave" || m == "ban") && ever_joined()) ||
-         (!visibility_.empty() && visibility_.back().second == "world_readable");
+  return m == "join" || ((m == "leave" || m == "ban") && ever_joined()) || world_readable();
+}
+
+bool Visibility::world_readable() const {
+  return !visibility_.empty() && visibility_.back().second == "world_readable";
 }
 
 bool Visibility::ever_joined() const {

@@ -28,6 +28,8 @@ class Visibility {
   int64_t membership_pos() const;
   // True when the user may read the room's current state and history at all.
   bool may_read_room() const;
+  // True when the room's history visibility is world_readable now: anyone may read it.
+  bool world_readable() const;
   // Was the user ever a joined member?
   bool ever_joined() const;
 
