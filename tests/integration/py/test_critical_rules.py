@@ -109,12 +109,21 @@ class SendingRulesTests(unittest.TestCase):
         self.assertEqual(sorted(bodies), ["from the laptop", "from the phone"])
 
     def test_kicks_follow_power_levels(self):
-        owner, member, target = (ApiUser(self.server, p, PASSWORD) for p in ("owner", "member", "target"))
+        owner, member, target, mod, mod2 = (ApiUser(self.server, p, PASSWORD)
+                                            for p in ("owner", "member", "target", "mod", "mod2"))
         room = owner.ok("POST", "/createRoom", {"preset": "public_chat"})["room_id"]
-        for u in (member, target):
+        for u in (member, target, mod, mod2):
             u.ok("POST", "/join/%s" % q(room), {})
+        pl = owner.ok("GET", "/rooms/%s/state/m.room.power_levels/" % q(room))
+        # The member outranks the target but is below the kick level (50); the two
+        # moderators are at the kick level, equal to each other.
+        pl["users"].update({member.user_id: 25, mod.user_id: 50, mod2.user_id: 50})
+        owner.state(room, "m.room.power_levels", pl)
         st, body = member.http("POST", "/rooms/%s/kick" % q(room), {"user_id": target.user_id, "reason": "no"})
-        self.assertEqual((st, body.get("errcode")), (403, "M_FORBIDDEN"), "a member without power kicked someone")
+        self.assertEqual((st, body.get("errcode")), (403, "M_FORBIDDEN"), "a member below the kick level kicked someone")
+        st, body = mod.http("POST", "/rooms/%s/kick" % q(room), {"user_id": mod2.user_id})
+        self.assertEqual((st, body.get("errcode")), (403, "M_FORBIDDEN"), "a moderator kicked an equal")
+        mod.ok("POST", "/rooms/%s/kick" % q(room), {"user_id": member.user_id})  # above them: allowed
         owner.ok("POST", "/rooms/%s/kick" % q(room), {"user_id": target.user_id, "reason": "off topic"})
         ev = owner.ok("GET", "/rooms/%s/state/m.room.member/%s" % (q(room), q(target.user_id)))
         self.assertEqual((ev["membership"], ev.get("reason")), ("leave", "off topic"))

@@ -19,7 +19,7 @@ import unittest
 import uuid
 
 from harness import http_request, q, run_cli
-from records_helpers import (ADMIN, V3, RecordsServer, archive_event_ids, archive_rows, audit_cli,
+from records_helpers import (ADMIN, V3, RecordsServer, archive_event_ids, archive_hashes, archive_rows, audit_cli,
                              body_of, bundle_by_event_id, cli_export, copy_data_dir, db_connect,
                              dir_is_absent_or_empty, event_ids, flip_base64_char, flip_byte,
                              forge_archive,
@@ -441,6 +441,18 @@ class TamperTests(unittest.TestCase):
         self.assertTrue(any(re.search(r"record %d\b" % s, problem) for s in seqs),
                         "problem %r does not name record %s" % (problem, seqs))
         return problem
+
+    def test_content_rehashed_without_its_chain_hash_is_detected(self):
+        # Someone who edits a record and redoes its content hash, but not the chain hash that
+        # also covers its predecessor: the record's own hash check must catch it.
+        d = self.copy()
+        with db_connect(d) as conn:
+            row = dict(conn.execute("SELECT * FROM archive WHERE seq=?", (self.target,)).fetchone())
+            row["sealed"] = flip_base64_char(row["sealed"])
+            content, _ = archive_hashes(row, row["prev_hash"])
+            conn.execute("UPDATE archive SET sealed=?, content_hash=? WHERE seq=?", (row["sealed"], content, self.target))
+            conn.commit()
+        self.assertFailsAt(self.verify(d), {self.target}, ("hash", "changed", "altered"))
 
     def test_untouched_archive_passes(self):
         d = self.copy()
