@@ -30,7 +30,7 @@ if [ -n "$sanitize" ]; then
 fi
 export DESPATCH_BIN=$PWD/$DESPATCH_BUILD_DIR/despatch
 scripts/deps.sh || exit 1
-scripts/build.sh despatch unit_tests || exit 1
+scripts/build.sh despatch unit_tests layer_checks || exit 1
 
 logs=$(mktemp -d)
 passed=0

@@ -96,7 +96,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   app->config = std::move(config);
   app->db = std::move(db);
   App& a = *app;
-  a.push = std::make_unique<PushService>(*a.db);
+  a.push = std::make_unique<PushService>(*a.db, a.notifier);
   a.records_public_key = records_key;
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
   a.retention = std::make_unique<Retention>(a.config, *a.db);
@@ -182,20 +182,24 @@ void App::start_background() {
 
 http::Router App::routes() {
   http::Router r;
-  api::add_discovery_routes(r, *this);
-  api::add_account_routes(r, *this);
-  api::add_profile_routes(r, *this);
-  api::add_device_routes(r, *this);
-  api::add_room_routes(r, *this);
-  api::add_membership_routes(r, *this);
-  api::add_event_routes(r, *this);
-  api::add_sync_routes(r, *this);
-  api::add_account_data_routes(r, *this);
-  api::add_directory_routes(r, *this);
-  api::add_push_routes(r, *this);
-  api::add_keys_routes(r, *this);
-  api::add_key_backup_routes(r, *this);
-  api::add_media_routes(r, *this);
+  api_services_ = std::make_unique<api::Services>(api::Services{config, users.get(), rooms.get(), timeline.get(),
+                                                                sync.get(), typing.get(), account.get(), push.get(),
+                                                                keys.get(), backup.get(), media.get()});
+  const api::Services& s = *api_services_;
+  api::add_discovery_routes(r, s);
+  api::add_account_routes(r, s);
+  api::add_profile_routes(r, s);
+  api::add_device_routes(r, s);
+  api::add_room_routes(r, s);
+  api::add_membership_routes(r, s);
+  api::add_event_routes(r, s);
+  api::add_sync_routes(r, s);
+  api::add_account_data_routes(r, s);
+  api::add_directory_routes(r, s);
+  api::add_push_routes(r, s);
+  api::add_keys_routes(r, s);
+  api::add_key_backup_routes(r, s);
+  api::add_media_routes(r, s);
   api::add_admin_routes(r, *this);
   return r;
 }

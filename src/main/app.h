@@ -2,6 +2,7 @@
 // `despatch serve` (and by tests and benchmarks that run a server in-process).
 #pragma once
 
+#include "api/services.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "http/router.h"
@@ -50,6 +51,7 @@ struct App {
   std::unique_ptr<KeyService> keys;
   std::unique_ptr<KeyBackup> backup;
   std::unique_ptr<MediaService> media;
+  std::unique_ptr<api::Services> api_services_;  // what the client API handlers see (routes())
 
   // Opens the data folder (database, signing key) and builds every service.
   static Result<std::unique_ptr<App>> create(Config config);

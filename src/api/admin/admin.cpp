@@ -10,6 +10,9 @@
 #include "service/records/audit.h"
 #include "service/records/export.h"
 #include "service/records/verify.h"
+// Still the whole application: the admin handlers move to services of their own with the
+// records stores (the admin API is the records office's, see design-notes.md).
+#include "main/app.h"
 
 
 namespace despatch::api {

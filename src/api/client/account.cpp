@@ -8,32 +8,32 @@ namespace despatch::api {
 
 namespace {
 
-json::object login_reply(const LoginResult& l, App& app) {
+json::object login_reply(const LoginResult& l, const Services& svc) {
   return json::object{{"user_id", l.user_id},
                       {"access_token", l.access_token},
                       {"device_id", l.device_id},
-                      {"home_server", app.config.server_name}};
+                      {"home_server", svc.config.server_name}};
 }
 
 }  // namespace
 
-void add_account_routes(http::Router& r, App& app) {
+void add_account_routes(http::Router& r, const Services& svc) {
   // GET /_matrix/client/v3/register/available
   add_client(r, "GET", "/register/available", Auth::kNone, RateClass::kLogin,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto* name = req.query_param("username");
                if (!name) co_return Error::missing_param("username is required");
-               DS_CO_TRY(app.users->is_available(*name));
+               DS_CO_TRY(svc.users->is_available(*name));
                co_return json::object{{"available", true}};
              });
 
   // POST /_matrix/client/v3/register
   add_client(r, "POST", "/register", Auth::kNone, RateClass::kLogin,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto* kind = req.query_param("kind");
                if (kind && *kind == "guest")
                  co_return Error::make(403, errc::kGuestAccessForbidden, "Guest access is disabled");
-               if (!app.config.open_registration)
+               if (!svc.config.open_registration)
                  co_return Error::forbidden("Registration is closed: ask an administrator for an account");
                auto& body = req.body_object();
                DS_CO_ASSIGN(auto username, opt_string(body, "username"));
@@ -41,7 +41,7 @@ void add_account_routes(http::Router& r, App& app) {
                if (username) {
                  std::string lower = *username;
                  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                 DS_CO_TRY(app.users->is_available(lower));
+                 DS_CO_TRY(svc.users->is_available(lower));
                }
                DS_CO_ASSIGN(auto auth, opt_object(body, "auth"));
                std::string type;
@@ -62,12 +62,12 @@ void add_account_routes(http::Router& r, App& app) {
                std::string localpart = username ? *username : "u" + random_string(12);
                for (auto& ch : localpart)
                  ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-               auto id = co_await app.users->register_user(localpart, *password, false);
+               auto id = co_await svc.users->register_user(localpart, *password, false);
                if (!id.ok()) co_return id.error();
                if (inhibit && *inhibit) co_return json::object{{"user_id", *id}};
-               auto login = co_await app.users->open_session(*id, device_id.value_or(""), display.value_or(""));
+               auto login = co_await svc.users->open_session(*id, device_id.value_or(""), display.value_or(""));
                if (!login.ok()) co_return login.error();
-               co_return login_reply(*login, app);
+               co_return login_reply(*login, svc);
              });
 
   // GET /_matrix/client/v3/login
@@ -77,7 +77,7 @@ void add_account_routes(http::Router& r, App& app) {
 
   // POST /_matrix/client/v3/login
   add_client(r, "POST", "/login", Auth::kNone, RateClass::kLogin,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto& body = req.body_object();
                DS_CO_ASSIGN(std::string type, req_string(body, "type"));
                if (type != "m.login.password")
@@ -98,24 +98,24 @@ void add_account_routes(http::Router& r, App& app) {
                DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
                DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));
                for (auto& ch : user) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-               auto id = app.users->qualify(user, false);
+               auto id = svc.users->qualify(user, false);
                if (!id.ok()) co_return Error::forbidden("Invalid username or password");
-               auto login = co_await app.users->login(*id, password, device_id.value_or(""), display.value_or(""));
+               auto login = co_await svc.users->login(*id, password, device_id.value_or(""), display.value_or(""));
                if (!login.ok()) co_return login.error();
-               co_return login_reply(*login, app);
+               co_return login_reply(*login, svc);
              });
 
   // POST /_matrix/client/v3/logout
   add_client(r, "POST", "/logout", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_TRY(co_await app.users->logout(req.who().access_token));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_TRY(co_await svc.users->logout(req.who().access_token));
                co_return empty_reply();
              });
 
   // POST /_matrix/client/v3/logout/all
   add_client(r, "POST", "/logout/all", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_TRY(co_await app.users->logout_all(req.who().user_id));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_TRY(co_await svc.users->logout_all(req.who().user_id));
                co_return empty_reply();
              });
 
@@ -129,26 +129,26 @@ void add_account_routes(http::Router& r, App& app) {
 
   // POST /_matrix/client/v3/account/password
   add_client(r, "POST", "/account/password", Auth::kRequired, RateClass::kLogin,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto& body = req.body_object();
                DS_CO_ASSIGN(std::string pw, req_string(body, "new_password"));
                DS_CO_ASSIGN(auto logout, opt_bool(body, "logout_devices"));
-               DS_CO_TRY(co_await app.users->check_uia(req.who().user_id, body.if_contains("auth")));
-               DS_CO_TRY(co_await app.users->set_password(req.who().user_id, pw, logout.value_or(true),
+               DS_CO_TRY(co_await svc.users->check_uia(req.who().user_id, body.if_contains("auth")));
+               DS_CO_TRY(co_await svc.users->set_password(req.who().user_id, pw, logout.value_or(true),
                                                           req.who().device_id));
                co_return empty_reply();
              });
 
   // POST /_matrix/client/v3/account/deactivate
   add_client(r, "POST", "/account/deactivate", Auth::kRequired, RateClass::kLogin,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto& body = req.body_object();
                DS_CO_ASSIGN(auto erase, opt_bool(body, "erase"));
                std::string user = req.who().user_id;
                const json::value* auth = body.if_contains(std::string_view("auth"));
-               DS_CO_TRY(co_await app.users->check_uia(user, auth));
-               co_await app.rooms->leave_all(user);
-               DS_CO_TRY(co_await app.users->deactivate_self(user, erase.value_or(false)));
+               DS_CO_TRY(co_await svc.users->check_uia(user, auth));
+               co_await svc.rooms->leave_all(user);
+               DS_CO_TRY(co_await svc.users->deactivate_self(user, erase.value_or(false)));
                co_return json::object{{"id_server_unbind_result", "no-support"}};
              });
 }

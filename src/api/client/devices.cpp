@@ -19,11 +19,11 @@ json::object device_json(const DeviceInfo& d) {
 
 }  // namespace
 
-void add_device_routes(http::Router& r, App& app) {
+void add_device_routes(http::Router& r, const Services& svc) {
   // GET /_matrix/client/v3/devices
   add_client(r, "GET", "/devices", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(auto devices, app.users->list_devices(req.who().user_id));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_ASSIGN(auto devices, svc.users->list_devices(req.who().user_id));
                json::array out;
                for (auto& d : devices) out.push_back(device_json(d));
                co_return json::object{{"devices", std::move(out)}};
@@ -31,37 +31,37 @@ void add_device_routes(http::Router& r, App& app) {
 
   // GET /_matrix/client/v3/devices/{deviceId}
   add_client(r, "GET", "/devices/{deviceId}", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(auto d, app.users->get_device(req.who().user_id, req.param(0)));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_ASSIGN(auto d, svc.users->get_device(req.who().user_id, req.param(0)));
                co_return device_json(d);
              });
 
   // PUT /_matrix/client/v3/devices/{deviceId}
   add_client(r, "PUT", "/devices/{deviceId}", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_ASSIGN(auto name, opt_string(req.body_object(), "display_name"));
                if (!name) {
-                 DS_CO_TRY(app.users->get_device(req.who().user_id, req.param(0)));
+                 DS_CO_TRY(svc.users->get_device(req.who().user_id, req.param(0)));
                  co_return empty_reply();
                }
-               DS_CO_TRY(co_await app.users->update_device(req.who().user_id, req.param(0), *name));
+               DS_CO_TRY(co_await svc.users->update_device(req.who().user_id, req.param(0), *name));
                co_return empty_reply();
              });
 
   // DELETE /_matrix/client/v3/devices/{deviceId}
   add_client(r, "DELETE", "/devices/{deviceId}", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_TRY(app.users->get_device(req.who().user_id, req.param(0)));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_TRY(svc.users->get_device(req.who().user_id, req.param(0)));
                const json::value* auth = req.body_object().if_contains(kAuth);
-               DS_CO_TRY(co_await app.users->check_uia(req.who().user_id, auth));
+               DS_CO_TRY(co_await svc.users->check_uia(req.who().user_id, auth));
                std::vector<std::string> ids{req.param(0)};
-               DS_CO_TRY(co_await app.users->delete_devices(req.who().user_id, ids));
+               DS_CO_TRY(co_await svc.users->delete_devices(req.who().user_id, ids));
                co_return empty_reply();
              });
 
   // POST /_matrix/client/v3/delete_devices
   add_client(r, "POST", "/delete_devices", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto* ids = req.body_object().if_contains("devices");
                if (!ids || !ids->is_array()) co_return Error::bad_json("devices must be an array");
                std::vector<std::string> devices;
@@ -70,8 +70,8 @@ void add_device_routes(http::Router& r, App& app) {
                  devices.emplace_back(d.as_string());
                }
                const json::value* auth = req.body_object().if_contains(kAuth);
-               DS_CO_TRY(co_await app.users->check_uia(req.who().user_id, auth));
-               DS_CO_TRY(co_await app.users->delete_devices(req.who().user_id, devices));
+               DS_CO_TRY(co_await svc.users->check_uia(req.who().user_id, auth));
+               DS_CO_TRY(co_await svc.users->delete_devices(req.who().user_id, devices));
                co_return empty_reply();
              });
 }

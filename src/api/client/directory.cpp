@@ -4,65 +4,65 @@
 
 namespace despatch::api {
 
-void add_directory_routes(http::Router& r, App& app) {
+void add_directory_routes(http::Router& r, const Services& svc) {
   // GET /_matrix/client/v3/directory/room/{roomAlias}
   add_client(r, "GET", "/directory/room/{roomAlias}", Auth::kOptional, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(std::string room_id, app.rooms->resolve_alias(req.param(0)));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_ASSIGN(std::string room_id, svc.rooms->resolve_alias(req.param(0)));
                co_return json::object{{"room_id", room_id},
-                                      {"servers", json::array{json::string(app.config.server_name)}}};
+                                      {"servers", json::array{json::string(svc.config.server_name)}}};
              });
   // PUT /_matrix/client/v3/directory/room/{roomAlias}
   add_client(r, "PUT", "/directory/room/{roomAlias}", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_ASSIGN(std::string room_id, req_string(req.body_object(), "room_id"));
-               DS_CO_TRY(co_await app.rooms->create_alias(req.who().user_id, req.param(0), room_id));
+               DS_CO_TRY(co_await svc.rooms->create_alias(req.who().user_id, req.param(0), room_id));
                co_return empty_reply();
              });
   // DELETE /_matrix/client/v3/directory/room/{roomAlias}
   add_client(r, "DELETE", "/directory/room/{roomAlias}", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_TRY(co_await app.rooms->delete_alias(req.who().user_id, req.param(0)));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_TRY(co_await svc.rooms->delete_alias(req.who().user_id, req.param(0)));
                co_return empty_reply();
              });
   // GET /_matrix/client/v3/rooms/{roomId}/aliases
   add_client(r, "GET", "/rooms/{roomId}/aliases", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
-               DS_CO_ASSIGN(json::array aliases, app.rooms->room_aliases(req.who().user_id, req.param(0)));
+               DS_CO_ASSIGN(json::array aliases, svc.rooms->room_aliases(req.who().user_id, req.param(0)));
                co_return json::object{{"aliases", std::move(aliases)}};
              });
 
   // GET /_matrix/client/v3/directory/list/room/{roomId}
   add_client(r, "GET", "/directory/list/room/{roomId}", Auth::kNone, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
-               DS_CO_ASSIGN(bool pub, app.rooms->get_visibility(req.param(0)));
+               DS_CO_ASSIGN(bool pub, svc.rooms->get_visibility(req.param(0)));
                co_return json::object{{"visibility", pub ? "public" : "private"}};
              });
   // PUT /_matrix/client/v3/directory/list/room/{roomId}
   add_client(r, "PUT", "/directory/list/room/{roomId}", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
                DS_CO_ASSIGN(auto vis, opt_string(req.body_object(), "visibility"));
                if (vis && *vis != "public" && *vis != "private")
                  co_return Error::invalid_param("visibility must be public or private");
-               DS_CO_TRY(co_await app.rooms->set_visibility(req.who().user_id, req.param(0),
+               DS_CO_TRY(co_await svc.rooms->set_visibility(req.who().user_id, req.param(0),
                                                             vis.value_or("public") == "public"));
                co_return empty_reply();
              });
 
   // GET /_matrix/client/v3/publicRooms
   add_client(r, "GET", "/publicRooms", Auth::kOptional, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_ASSIGN(auto limit, query_int(req, "limit", 0, 100000));
                auto* since = req.query_param("since");
-               DS_CO_ASSIGN(json::object out, app.rooms->public_rooms(limit.value_or(0), since ? *since : "", ""));
+               DS_CO_ASSIGN(json::object out, svc.rooms->public_rooms(limit.value_or(0), since ? *since : "", ""));
                co_return out;
              });
   // POST /_matrix/client/v3/publicRooms
   add_client(r, "POST", "/publicRooms", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto& body = req.body_object();
                DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
                DS_CO_ASSIGN(auto since, opt_string(body, "since"));
@@ -72,7 +72,7 @@ void add_directory_routes(http::Router& r, App& app) {
                  DS_CO_ASSIGN(auto t, opt_string(*filter, "generic_search_term"));
                  term = t.value_or("");
                }
-               DS_CO_ASSIGN(json::object out, app.rooms->public_rooms(limit.value_or(0), since.value_or(""), term));
+               DS_CO_ASSIGN(json::object out, svc.rooms->public_rooms(limit.value_or(0), since.value_or(""), term));
                co_return out;
              });
 }

@@ -6,13 +6,13 @@
 
 namespace despatch::api {
 
-void add_discovery_routes(http::Router& r, App& app) {
+void add_discovery_routes(http::Router& r, const Services& svc) {
   // GET /.well-known/matrix/client
   r.add({"GET", "/.well-known/matrix/client", Auth::kNone, RateClass::kNone, http::Body::kJson,
-         [&app](Request&) -> Awaitable {
-           std::string base = app.config.public_baseurl;
+         [&svc](Request&) -> Awaitable {
+           std::string base = svc.config.public_baseurl;
            if (base.empty())
-             base = "http://" + app.config.listen_address + ":" + std::to_string(app.config.listen_port);
+             base = "http://" + svc.config.listen_address + ":" + std::to_string(svc.config.listen_port);
            co_return json::object{{"m.homeserver", json::object{{"base_url", base}}}};
          }});
 
@@ -26,14 +26,14 @@ void add_discovery_routes(http::Router& r, App& app) {
 
   // GET /_matrix/client/v3/capabilities
   add_client(r, "GET", "/capabilities", Auth::kRequired, RateClass::kNone,
-             [&app](Request&) -> Awaitable {
+             [&svc](Request&) -> Awaitable {
                json::object available;  // the versions createRoom accepts
                for (const RoomVersion& v : room_versions())
                  if (can_create_room_version(v.id)) available[v.id] = "stable";
                json::object caps{
                    {"m.change_password", json::object{{"enabled", true}}},
                    {"m.room_versions",
-                    json::object{{"default", app.config.default_room_version},
+                    json::object{{"default", svc.config.default_room_version},
                                  {"available", available}}},
                    {"m.set_displayname", json::object{{"enabled", true}}},
                    {"m.set_avatar_url", json::object{{"enabled", true}}},

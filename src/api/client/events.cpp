@@ -13,10 +13,10 @@ constexpr size_t kMaxEventBytes = 65536;
 
 }  // namespace
 
-void add_event_routes(http::Router& r, App& app) {
+void add_event_routes(http::Router& r, const Services& svc) {
   // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}
   add_client(r, "PUT", "/rooms/{roomId}/send/{eventType}/{txnId}", Auth::kRequired,
-             RateClass::kNormal, [&app](Request& req) -> Awaitable {
+             RateClass::kNormal, [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
                DS_CO_TRY(check_event_type(req.param(1)));
                DS_CO_TRY(check_txn_id(req.param(2)));
@@ -25,7 +25,7 @@ void add_event_routes(http::Router& r, App& app) {
                if (req.param(1) == "m.room.redaction")
                  co_return Error::invalid_param("Use /redact to redact events");
                TxnRef txn{req.who().device_id, req.param(2), "send:" + req.param(0) + ":"};
-               DS_CO_ASSIGN(std::string id, co_await app.rooms->send_event(req.who().user_id, req.param(0),
+               DS_CO_ASSIGN(std::string id, co_await svc.rooms->send_event(req.who().user_id, req.param(0),
                                                                            req.param(1), req.body_object(),
                                                                            std::nullopt, txn));
                co_return json::object{{"event_id", id}};
@@ -33,13 +33,13 @@ void add_event_routes(http::Router& r, App& app) {
 
   // PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}
   add_client(r, "PUT", "/rooms/{roomId}/redact/{eventId}/{txnId}", Auth::kRequired,
-             RateClass::kNormal, [&app](Request& req) -> Awaitable {
+             RateClass::kNormal, [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
                if (!is_valid_event_id(req.param(1))) co_return Error::invalid_param("Invalid event ID");
                DS_CO_TRY(check_txn_id(req.param(2)));
                DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
                TxnRef txn{req.who().device_id, req.param(2), "redact:" + req.param(0) + ":"};
-               DS_CO_ASSIGN(std::string id, co_await app.rooms->redact(req.who().user_id, req.param(0),
+               DS_CO_ASSIGN(std::string id, co_await svc.rooms->redact(req.who().user_id, req.param(0),
                                                                        req.param(1), reason, txn));
                co_return json::object{{"event_id", id}};
              });
@@ -47,7 +47,7 @@ void add_event_routes(http::Router& r, App& app) {
   // GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]
   for (const char* suffix : {"", "/{relType}", "/{relType}/{eventType}"}) {
     r.add({"GET", std::string("/_matrix/client/v1/rooms/{roomId}/relations/{eventId}") + suffix, Auth::kRequired,
-           RateClass::kNone, http::Body::kJson, [&app](Request& req) -> Awaitable {
+           RateClass::kNone, http::Body::kJson, [&svc](Request& req) -> Awaitable {
              DS_CO_TRY(require_room_id(req.param(0)));
              if (!is_valid_event_id(req.param(1))) co_return Error::invalid_param("Invalid event ID");
              std::string rel_type = req.params.size() > 2 ? req.param(2) : "";
@@ -61,7 +61,7 @@ void add_event_routes(http::Router& r, App& app) {
              }
              DS_CO_ASSIGN(auto limit, query_int(req, "limit", 0, 1'000'000));
              DS_CO_ASSIGN(json::object out,
-                          app.timeline->relations(req.who().user_id, req.who().device_id, req.param(0), req.param(1),
+                          svc.timeline->relations(req.who().user_id, req.who().device_id, req.param(0), req.param(1),
                                                   rel_type, event_type, from, !dir || *dir == "b",
                                                   static_cast<int>(std::min<int64_t>(limit.value_or(50), 1000))));
              co_return out;
@@ -70,7 +70,7 @@ void add_event_routes(http::Router& r, App& app) {
 
   // GET /_matrix/client/v3/rooms/{roomId}/messages
   add_client(r, "GET", "/rooms/{roomId}/messages", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
                auto* dir = req.query_param("dir");
                bool backwards = true;
@@ -93,7 +93,7 @@ void add_event_routes(http::Router& r, App& app) {
                  DS_CO_ASSIGN(filter, parse_room_event_filter_param(*f));
                }
                int n = static_cast<int>(std::min<int64_t>(limit.value_or(filter.limit.value_or(10)), 1000));
-               DS_CO_ASSIGN(json::object out, app.timeline->messages(req.who().user_id, req.who().device_id,
+               DS_CO_ASSIGN(json::object out, svc.timeline->messages(req.who().user_id, req.who().device_id,
                                                                      req.param(0), from, to, backwards,
                                                                      std::max(n, 1), filter));
                co_return out;

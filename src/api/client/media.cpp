@@ -45,8 +45,8 @@ void add_raw(http::Router& r, const char* method, std::string path, Auth auth, R
 
 }  // namespace
 
-void add_media_routes(http::Router& r, App& app) {
-  MediaService& media = *app.media;
+void add_media_routes(http::Router& r, const Services& svc) {
+  MediaService& media = *svc.media;
   size_t max_upload = media.max_upload_bytes();
 
   // POST /_matrix/media/v3/upload

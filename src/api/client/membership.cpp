@@ -6,10 +6,10 @@
 
 namespace despatch::api {
 
-void add_membership_routes(http::Router& r, App& app) {
-  auto join = [&app](Request& req) -> Awaitable {
+void add_membership_routes(http::Router& r, const Services& svc) {
+  auto join = [&svc](Request& req) -> Awaitable {
     DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
-    DS_CO_ASSIGN(std::string room_id, co_await app.rooms->join(req.who().user_id, req.param(0), reason));
+    DS_CO_ASSIGN(std::string room_id, co_await svc.rooms->join(req.who().user_id, req.param(0), reason));
     co_return json::object{{"room_id", room_id}};
   };
   // POST /_matrix/client/v3/rooms/{roomId}/join (a room ID only; aliases use /join/)
@@ -23,19 +23,19 @@ void add_membership_routes(http::Router& r, App& app) {
 
   // POST /_matrix/client/v3/rooms/{roomId}/leave
   add_client(r, "POST", "/rooms/{roomId}/leave", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
                DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
-               DS_CO_TRY(co_await app.rooms->set_membership(req.who().user_id, req.param(0),
+               DS_CO_TRY(co_await svc.rooms->set_membership(req.who().user_id, req.param(0),
                                                             req.who().user_id, "leave", reason));
                co_return empty_reply();
              });
 
   // POST /_matrix/client/v3/rooms/{roomId}/forget
   add_client(r, "POST", "/rooms/{roomId}/forget", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(require_room_id(req.param(0)));
-               DS_CO_TRY(co_await app.rooms->forget(req.who().user_id, req.param(0)));
+               DS_CO_TRY(co_await svc.rooms->forget(req.who().user_id, req.param(0)));
                co_return empty_reply();
              });
 
@@ -49,19 +49,19 @@ void add_membership_routes(http::Router& r, App& app) {
     std::string name = a.path;
     std::string membership = a.membership;
     add_client(r, "POST", "/rooms/{roomId}/" + name, Auth::kRequired, RateClass::kNormal,
-               [&app, name, membership](Request& req) -> Awaitable {
+               [&svc, name, membership](Request& req) -> Awaitable {
                  const std::string& room_id = req.param(0);
                  DS_CO_TRY(require_room_id(room_id));
                  DS_CO_ASSIGN(std::string target, req_string(req.body_object(), "user_id"));
                  if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user_id");
                  DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
                  if (name == "unban") {
-                   DS_CO_ASSIGN(std::string current, app.rooms->membership(room_id, target));
+                   DS_CO_ASSIGN(std::string current, svc.rooms->membership(room_id, target));
                    if (current != "ban") co_return Error::forbidden(target + " is not banned");
                  }
                  if (name == "kick" && target == req.who().user_id)
                    co_return Error::forbidden("Use /leave to leave a room");
-                 DS_CO_TRY(co_await app.rooms->set_membership(req.who().user_id, room_id, target,
+                 DS_CO_TRY(co_await svc.rooms->set_membership(req.who().user_id, room_id, target,
                                                               membership, reason));
                  co_return empty_reply();
                });

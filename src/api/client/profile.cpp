@@ -6,23 +6,23 @@
 
 namespace despatch::api {
 
-void add_profile_routes(http::Router& r, App& app) {
+void add_profile_routes(http::Router& r, const Services& svc) {
   // GET /_matrix/client/v3/profile/{userId}
   add_client(r, "GET", "/profile/{userId}", Auth::kOptional, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                const std::string& user = req.param(0);
                if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
-               DS_CO_ASSIGN(json::object p, app.users->get_profile(user));
+               DS_CO_ASSIGN(json::object p, svc.users->get_profile(user));
                co_return p;
              });
 
   for (std::string field : {"displayname", "avatar_url"}) {
     // GET /_matrix/client/v3/profile/{userId}/displayname (and avatar_url)
     add_client(r, "GET", "/profile/{userId}/" + field, Auth::kOptional, RateClass::kNone,
-               [&app, field](Request& req) -> Awaitable {
+               [&svc, field](Request& req) -> Awaitable {
                  const std::string& user = req.param(0);
                  if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
-                 DS_CO_ASSIGN(json::object p, app.users->get_profile(user));
+                 DS_CO_ASSIGN(json::object p, svc.users->get_profile(user));
                  json::object out;
                  if (auto* v = p.if_contains(field)) out[field] = *v;
                  else co_return Error::not_found("No " + field + " set");
@@ -30,20 +30,20 @@ void add_profile_routes(http::Router& r, App& app) {
                });
     // PUT /_matrix/client/v3/profile/{userId}/displayname (and avatar_url)
     add_client(r, "PUT", "/profile/{userId}/" + field, Auth::kRequired, RateClass::kNormal,
-               [&app, field](Request& req) -> Awaitable {
+               [&svc, field](Request& req) -> Awaitable {
                  DS_CO_TRY(require_self(req, req.param(0)));
                  DS_CO_ASSIGN(auto value, opt_string(req.body_object(), field.c_str()));
                  if (!value) co_return Error::missing_param(field + " is required");
                  if (value->size() > 256) co_return Error::invalid_param(field + " is too long");
-                 DS_CO_TRY(co_await app.users->set_profile_field(req.who().user_id, field, *value));
-                 co_await app.rooms->propagate_profile(req.who().user_id);
+                 DS_CO_TRY(co_await svc.users->set_profile_field(req.who().user_id, field, *value));
+                 co_await svc.rooms->propagate_profile(req.who().user_id);
                  co_return empty_reply();
                });
   }
 
   // POST /_matrix/client/v3/user_directory/search
   add_client(r, "POST", "/user_directory/search", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                auto& body = req.body_object();
                DS_CO_ASSIGN(std::string term, req_string(body, "search_term"));
                DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
@@ -51,7 +51,7 @@ void add_profile_routes(http::Router& r, App& app) {
                if (n < 1 || n > 100) n = std::clamp<int64_t>(n, 1, 100);
                bool limited = false;
                DS_CO_ASSIGN(json::array results,
-                            app.users->search_directory(req.who().user_id, term,
+                            svc.users->search_directory(req.who().user_id, term,
                                                         static_cast<size_t>(n), &limited));
                co_return json::object{{"results", std::move(results)}, {"limited", limited}};
              });

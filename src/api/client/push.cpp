@@ -4,84 +4,80 @@
 
 namespace despatch::api {
 
-void add_push_routes(http::Router& r, App& app) {
+void add_push_routes(http::Router& r, const Services& svc) {
   // GET /_matrix/client/v3/pushrules/
-  auto get_all = [&app](Request& req) -> Awaitable {
-    co_return *app.push->effective(req.who().user_id);
+  auto get_all = [&svc](Request& req) -> Awaitable {
+    co_return *svc.push->effective(req.who().user_id);
   };
   add_client(r, "GET", "/pushrules/", Auth::kRequired, RateClass::kNone, get_all);
   add_client(r, "GET", "/pushrules", Auth::kRequired, RateClass::kNone, get_all);
   // GET /_matrix/client/v3/pushrules/global/
   add_client(r, "GET", "/pushrules/global/", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               co_return app.push->effective(req.who().user_id)->at("global").as_object();
+             [&svc](Request& req) -> Awaitable {
+               co_return svc.push->effective(req.who().user_id)->at("global").as_object();
              });
 
   // GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}
   add_client(r, "GET", "/pushrules/global/{kind}/{ruleId}", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(json::object ov, app.push->overrides(req.who().user_id));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_ASSIGN(json::object ov, svc.push->overrides(req.who().user_id));
                DS_CO_ASSIGN(json::object rule, get_push_rule(req.who().user_id, ov, req.param(0), req.param(1)));
                co_return rule;
              });
   // PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}
   add_client(r, "PUT", "/pushrules/global/{kind}/{ruleId}", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                std::optional<std::string> before, after;
                if (auto* b = req.query_param("before")) before = *b;
                if (auto* a = req.query_param("after")) after = *a;
                std::string kind = req.param(0), id = req.param(1);
                json::object body = req.body_object();
-               DS_CO_TRY(co_await app.push->edit(req.who().user_id, [&](const json::object& ov) {
+               DS_CO_TRY(co_await svc.push->edit(req.who().user_id, [&](const json::object& ov) {
                  return put_push_rule(ov, kind, id, body,
                                       before ? std::optional<std::string_view>(*before) : std::nullopt,
                                       after ? std::optional<std::string_view>(*after) : std::nullopt);
                }));
-               app.notifier.notify_users({req.who().user_id});
                co_return empty_reply();
              });
   // DELETE /_matrix/client/v3/pushrules/global/{kind}/{ruleId}
   add_client(r, "DELETE", "/pushrules/global/{kind}/{ruleId}", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                std::string kind = req.param(0), id = req.param(1);
-               DS_CO_TRY(co_await app.push->edit(req.who().user_id, [&](const json::object& ov) {
+               DS_CO_TRY(co_await svc.push->edit(req.who().user_id, [&](const json::object& ov) {
                  return delete_push_rule(ov, kind, id);
                }));
-               app.notifier.notify_users({req.who().user_id});
                co_return empty_reply();
              });
 
   // GET/PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled and /actions
   add_client(r, "GET", "/pushrules/global/{kind}/{ruleId}/enabled", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(json::object ov, app.push->overrides(req.who().user_id));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_ASSIGN(json::object ov, svc.push->overrides(req.who().user_id));
                DS_CO_ASSIGN(bool on, get_push_rule_enabled(req.who().user_id, ov, req.param(0), req.param(1)));
                co_return json::object{{"enabled", on}};
              });
   add_client(r, "GET", "/pushrules/global/{kind}/{ruleId}/actions", Auth::kRequired, RateClass::kNone,
-             [&app](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(json::object ov, app.push->overrides(req.who().user_id));
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_ASSIGN(json::object ov, svc.push->overrides(req.who().user_id));
                DS_CO_ASSIGN(json::array a, get_push_rule_actions(req.who().user_id, ov, req.param(0), req.param(1)));
                co_return json::object{{"actions", std::move(a)}};
              });
   add_client(r, "PUT", "/pushrules/global/{kind}/{ruleId}/enabled", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                std::string kind = req.param(0), id = req.param(1);
                json::object body = req.body_object();
-               DS_CO_TRY(co_await app.push->edit(req.who().user_id, [&](const json::object& ov) {
+               DS_CO_TRY(co_await svc.push->edit(req.who().user_id, [&](const json::object& ov) {
                  return set_push_rule_enabled(ov, kind, id, body);
                }));
-               app.notifier.notify_users({req.who().user_id});
                co_return empty_reply();
              });
   add_client(r, "PUT", "/pushrules/global/{kind}/{ruleId}/actions", Auth::kRequired, RateClass::kNormal,
-             [&app](Request& req) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                std::string kind = req.param(0), id = req.param(1);
                json::object body = req.body_object();
-               DS_CO_TRY(co_await app.push->edit(req.who().user_id, [&](const json::object& ov) {
+               DS_CO_TRY(co_await svc.push->edit(req.who().user_id, [&](const json::object& ov) {
                  return set_push_rule_actions(ov, kind, id, body);
                }));
-               app.notifier.notify_users({req.who().user_id});
                co_return empty_reply();
              });
 }

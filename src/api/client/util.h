@@ -4,7 +4,7 @@
 
 #include "http/request.h"
 #include "http/router.h"
-#include "main/app.h"
+#include "api/services.h"
 
 #include <boost/asio/awaitable.hpp>
 

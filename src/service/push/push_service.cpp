@@ -35,8 +35,11 @@ boost::asio::awaitable<Status> PushService::edit(
                                 t.next_stream_pos());
   };
   auto r = co_await db_.transact<Ok>(job);
-  std::lock_guard lock(mu_);
-  cache_.erase(user_id);
+  {
+    std::lock_guard lock(mu_);
+    cache_.erase(user_id);
+  }
+  if (r.ok()) notifier_.notify_users({user_id});
   co_return r;
 }
 

@@ -2,6 +2,7 @@
 // writer (which evaluates them for every new event) and to /pushrules and /sync.
 #pragma once
 
+#include "service/notifier/notifier.h"
 #include "service/push/push_rules.h"
 #include "storage/database.h"
 
@@ -16,19 +17,21 @@ namespace despatch {
 
 class PushService {
  public:
-  explicit PushService(storage::Database& db) : db_(db) {}
+  PushService(storage::Database& db, Notifier& notifier) : db_(db), notifier_(notifier) {}
 
   // The user's stored overrides ({} when none).
   Result<json::object> overrides(const std::string& user_id);
   // The merged ruleset ({"global": ...}), cached.
   std::shared_ptr<const json::object> effective(const std::string& user_id);
-  // Applies an edit to the user's overrides and stores the result.
+  // Applies an edit to the user's overrides, stores the result and wakes the user's syncs
+  // (the new rules reach their clients as m.push_rules account data).
   boost::asio::awaitable<Status> edit(
       const std::string& user_id,
       std::function<Result<json::object>(const json::object& overrides)> change);
 
  private:
   storage::Database& db_;
+  Notifier& notifier_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const json::object>> cache_;
 };

@@ -1,0 +1,34 @@
+// What the API handlers may call: the services and the configuration, nothing of storage,
+// of the HTTP server's internals or of how the application is wired. App fills one in and
+// hands it to each section's route registration.
+#pragma once
+
+#include "core/config.h"
+#include "service/account/account_service.h"
+#include "service/keys/key_backup.h"
+#include "service/keys/key_service.h"
+#include "service/media/media_service.h"
+#include "service/push/push_service.h"
+#include "service/rooms/room_service.h"
+#include "service/sync/sync_service.h"
+#include "service/sync/timeline.h"
+#include "service/sync/typing.h"
+#include "service/users/user_service.h"
+
+namespace despatch::api {
+
+struct Services {
+  const Config& config;
+  UserService* users;
+  RoomService* rooms;
+  Timeline* timeline;
+  SyncService* sync;
+  Typing* typing;
+  AccountService* account;
+  PushService* push;
+  KeyService* keys;
+  KeyBackup* backup;
+  MediaService* media;
+};
+
+}  // namespace despatch::api
