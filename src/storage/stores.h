@@ -9,12 +9,16 @@
 namespace despatch::storage {
 
 class AccountDataStore;
+class ArchiveStore;
+class AuditStore;
 class CrossSigningStore;
 class DeviceKeyStore;
 class DeviceListStore;
 class DeviceStore;
 class EventStore;
+class KeeperStore;
 class KeyBackupStore;
+class LegalHoldStore;
 class MediaStore;
 class MembershipStore;
 class MetaStore;
@@ -28,12 +32,16 @@ class Stores {
  public:
   virtual ~Stores() = default;
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
+  virtual ArchiveStore& archive() = 0;           // archive_keys, archive, archive_checkpoints
+  virtual AuditStore& audit() = 0;               // audit_log
   virtual CrossSigningStore& cross_signing() = 0;  // cross_signing_keys, key_signatures
   virtual DeviceKeyStore& device_keys() = 0;     // device_keys, one_time_keys, fallback_keys
   virtual DeviceListStore& device_lists() = 0;   // device_list_changes
   virtual DeviceStore& devices() = 0;            // devices
   virtual EventStore& events() = 0;              // events, txn_ids
+  virtual KeeperStore& keeper() = 0;             // keeper_account, keeper_*_sessions, _pending, _withheld
   virtual KeyBackupStore& key_backups() = 0;     // backup_versions, backup_keys
+  virtual LegalHoldStore& legal_holds() = 0;     // legal_holds
   virtual MediaStore& media() = 0;               // media, media_thumbnails
   virtual MembershipStore& memberships() = 0;    // memberships
   virtual MetaStore& meta() = 0;                 // meta (but its stream_pos: the database's own)

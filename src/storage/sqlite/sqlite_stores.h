@@ -3,12 +3,16 @@
 #pragma once
 
 #include "storage/sqlite/account_data_store.h"
+#include "storage/sqlite/archive_store.h"
+#include "storage/sqlite/audit_store.h"
 #include "storage/sqlite/cross_signing_store.h"
 #include "storage/sqlite/device_key_store.h"
 #include "storage/sqlite/device_list_store.h"
 #include "storage/sqlite/device_store.h"
 #include "storage/sqlite/event_store.h"
+#include "storage/sqlite/keeper_store.h"
 #include "storage/sqlite/key_backup_store.h"
+#include "storage/sqlite/legal_hold_store.h"
 #include "storage/sqlite/media_store.h"
 #include "storage/sqlite/membership_store.h"
 #include "storage/sqlite/meta_store.h"
@@ -28,12 +32,16 @@ class SqliteStores final : public Txn {
   SqliteStores(Conn& c, std::function<int64_t()> next_pos) : c_(c), next_pos_(std::move(next_pos)) {}
 
   AccountDataStore& account_data() override { return account_data_; }
+  ArchiveStore& archive() override { return archive_; }
+  AuditStore& audit() override { return audit_; }
   CrossSigningStore& cross_signing() override { return cross_signing_; }
   DeviceKeyStore& device_keys() override { return device_keys_; }
   DeviceListStore& device_lists() override { return device_lists_; }
   DeviceStore& devices() override { return devices_; }
   EventStore& events() override { return events_; }
+  KeeperStore& keeper() override { return keeper_; }
   KeyBackupStore& key_backups() override { return key_backups_; }
+  LegalHoldStore& legal_holds() override { return legal_holds_; }
   MediaStore& media() override { return media_; }
   MembershipStore& memberships() override { return memberships_; }
   MetaStore& meta() override { return meta_; }
@@ -49,12 +57,16 @@ class SqliteStores final : public Txn {
   std::function<int64_t()> next_pos_;
   // One line per store, each over the same connection.
   SqliteAccountDataStore account_data_{c_};
+  SqliteArchiveStore archive_{c_};
+  SqliteAuditStore audit_{c_};
   SqliteCrossSigningStore cross_signing_{c_};
   SqliteDeviceKeyStore device_keys_{c_};
   SqliteDeviceListStore device_lists_{c_};
   SqliteDeviceStore devices_{c_};
   SqliteEventStore events_{c_};
+  SqliteKeeperStore keeper_{c_};
   SqliteKeyBackupStore key_backups_{c_};
+  SqliteLegalHoldStore legal_holds_{c_};
   SqliteMediaStore media_{c_};
   SqliteMembershipStore memberships_{c_};
   SqliteMetaStore meta_{c_};

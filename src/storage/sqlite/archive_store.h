@@ -1,0 +1,29 @@
+#pragma once
+
+#include "storage/archive_store.h"
+#include "storage/conn.h"
+
+namespace despatch::storage {
+
+class SqliteArchiveStore final : public ArchiveStore {
+ public:
+  explicit SqliteArchiveStore(Conn& c) : c_(c) {}
+  Result<int64_t> add_data_key(const std::string& sealed_key) override;
+  Result<std::optional<std::string>> data_key(int64_t id) override;
+  Status append(const ArchiveRow& row) override;
+  Result<std::optional<ChainHead>> head() override;
+  Result<std::vector<ArchiveRow>> records_after(int64_t after, int64_t limit) override;
+  Result<std::optional<std::string>> hash_at(int64_t seq) override;
+  Result<std::optional<int64_t>> seq_of_hash(const std::string& hash) override;
+  Result<std::vector<ArchiveRow>> matching(const RecordQuery& q, int64_t after, int64_t limit) override;
+  Result<std::vector<LiveRecord>> live_before(int64_t before_ts, int64_t after, int64_t limit) override;
+  Status tombstone(int64_t seq) override;
+  Status add_checkpoint(const ArchiveCheckpoint& cp) override;
+  Result<int64_t> last_checkpoint_seq() override;
+  Result<std::vector<ArchiveCheckpoint>> checkpoints() override;
+
+ private:
+  Conn& c_;
+};
+
+}  // namespace despatch::storage
