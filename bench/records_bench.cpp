@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   auto fill_t0 = Clock::now();
   for (int64_t done = 0; done < records; done += batch) {
     int64_t n = std::min(batch, records - done);
-    auto r = db.write_blocking<double>([&](storage::Conn& c) -> Result<double> {
+    auto r = db.transact_blocking<double>([&](storage::Txn& t) -> Result<double> {
       auto t0 = Clock::now();
       for (int64_t i = done; i < done + n; ++i) {
         std::string sender = "@user" + std::to_string(i % users) + ":bench.gov";
@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
         const char* type = i % kMemberEvery == 0 ? "m.room.member" : "m.room.message";
         ArchiveEntry e{i + 1, "$ev" + std::to_string(i), room, sender, type, ts, "OFFICIAL",
                        "event", event_json(i, room, sender, ts, subject)};
-        DS_TRY(archive.append(c, e));
+        DS_TRY(archive.append(t, e));
       }
       return seconds_since(t0);
     });
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
 
   // 2. Verify speed.
   auto v0 = Clock::now();
-  auto rep = verify_archive(db.reader(), server_key.public_key());
+  auto rep = verify_archive(db.read(), server_key.public_key());
   double verify_seconds = seconds_since(v0);
   if (!rep.ok() || !rep->ok) {
     std::fprintf(stderr, "verify failed: %s\n", rep.ok() ? rep->problem.c_str() : rep.error().message.c_str());
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   f.to_ts = start_ts + year_ms;
   std::string out = dir + "/export";
   auto e0 = Clock::now();
-  auto res = export_records(db.reader(), office, f, out, server_key, "BENCH-1");
+  auto res = export_records(db.read(), office, f, out, server_key, "BENCH-1");
   double export_seconds = seconds_since(e0);
   if (!res.ok()) {
     std::fprintf(stderr, "export failed: %s\n", res.error().message.c_str());

@@ -99,6 +99,8 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.push = std::make_unique<PushService>(*a.db, a.notifier);
   a.records_public_key = records_key;
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
+  a.audit = std::make_unique<AuditLog>(*a.db);
+  a.records = std::make_unique<RecordsOffice>(*a.db, a.key);
   a.retention = std::make_unique<Retention>(a.config, *a.db);
   DS_TRY(a.record_retention_policy());
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
@@ -130,21 +132,17 @@ Status App::record_retention_policy() {
                       {"retention_group_days", config.retention_group_days},
                       {"retention_rooms", rooms}};
   std::string text = json::serialize(policy);
-  // The audit log still takes the job's connection; the meta store, its transaction.
-  return db->write_blocking<Ok>([&](storage::Conn& c) -> Status {
-    auto t = db->txn_over(c);
-    DS_ASSIGN(auto previous, t->meta().get("retention_policy"));
+  return db->transact_blocking<Ok>([&](storage::Txn& t) -> Status {
+    DS_ASSIGN(auto previous, t.meta().get("retention_policy"));
     if (previous && *previous == text) return ok_status();
     json::object details{{"policy", policy}};
     if (previous) details["previous"] = json::parse(*previous);
-    DS_TRY(audit_append(c, "config", "records.retention_policy", "", details));
-    return t->meta().put("retention_policy", text);
+    DS_TRY(audit_append(t, "config", "records.retention_policy", "", details));
+    return t.meta().put("retention_policy", text);
   });
 }
 
-Status App::checkpoint_archive() {
-  return db->write_blocking<Ok>([this](storage::Conn& c) -> Status { return archive->checkpoint(c); });
-}
+Status App::checkpoint_archive() { return archive->checkpoint_blocking(); }
 
 void App::every(int64_t seconds, std::function<boost::asio::awaitable<void>()> fn) {
   if (seconds <= 0) return;
@@ -164,8 +162,7 @@ void App::every(int64_t seconds, std::function<boost::asio::awaitable<void>()> f
 
 void App::start_background() {
   every(config.records_checkpoint_seconds, [this]() -> boost::asio::awaitable<void> {
-    auto job = [this](storage::Conn& c) -> Status { return archive->checkpoint(c); };
-    auto r = co_await db->write<Ok>(job);
+    auto r = co_await archive->checkpoint();
     if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);
   });
   every(config.retention_check_seconds, [this]() -> boost::asio::awaitable<void> {

@@ -14,7 +14,9 @@
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
+#include "service/records/audit.h"
 #include "service/records/keeper.h"
+#include "service/records/office.h"
 #include "service/records/retention.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/sync_service.h"
@@ -39,6 +41,8 @@ struct App {
   Notifier notifier;
   std::unique_ptr<PushService> push;
   std::unique_ptr<Archive> archive;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<RecordsOffice> records;  // verify, search and export for the admin API
   std::unique_ptr<Retention> retention;
   std::unique_ptr<RecordsKeeper> keeper;  // null when [records] keeper = false
   std::string records_public_key;  // raw X25519 key the archive seals to

@@ -7,8 +7,7 @@
 #include "main/commands.h"
 #include "service/records/archive.h"
 #include "service/records/audit.h"
-#include "service/records/export.h"
-#include "service/records/verify.h"
+#include "service/records/office.h"
 
 #include <sys/stat.h>
 
@@ -92,12 +91,10 @@ int verify(Args& args) {
   if (!db.ok()) return fail(db.error().message);
   auto key = load_signing_key(cfg.data_dir);
   if (!key.ok()) return fail(key.error().message);
-  auto rep = verify_archive((*db)->reader(), key->public_key());
+  auto rep = RecordsOffice(**db, *key).verify_archive();
   if (!rep.ok()) return fail(rep.error().message);
-  (void)(*db)->write_blocking<int64_t>([&](storage::Conn& c) {
-    return audit_append(c, "cli", "records.verify", "",
-                        json::object{{"ok", rep->ok}, {"records", rep->records}, {"problem", rep->problem}});
-  });
+  (void)AuditLog(**db).record_blocking(
+      "cli", "records.verify", "", json::object{{"ok", rep->ok}, {"records", rep->records}, {"problem", rep->problem}});
   if (!rep->ok) {
     std::printf("archive FAILED verification at record %lld: %s\n", static_cast<long long>(rep->first_bad_seq),
                 rep->problem.c_str());
@@ -137,15 +134,13 @@ int export_cmd(Args& args) {
   auto server_key = load_signing_key(cfg.data_dir);
   if (!server_key.ok()) return fail(server_key.error().message);
   auto kp = records_key_pair(cfg, std::move(*secret));
-  auto res = kp.ok() ? export_records((*db)->reader(), *kp, f, *out, *server_key, *case_ref)
+  auto res = kp.ok() ? RecordsOffice(**db, *server_key).export_to(*kp, f, *out, *case_ref)
                      : Result<ExportResult>(kp.error());
   // Key use is audited whether or not it worked.
   json::object details{{"filter", fj}, {"out", *out}, {"ok", res.ok()}};
   if (res.ok()) details["records"] = res->records;
   else details["error"] = res.error().message;
-  auto logged = (*db)->write_blocking<int64_t>([&](storage::Conn& c) {
-    return audit_append(c, actor, "records.export", *case_ref, details);
-  });
+  auto logged = AuditLog(**db).record_blocking(actor, "records.export", *case_ref, details);
   if (!logged.ok()) return fail("audit log: " + logged.error().message);
   if (!res.ok()) {
     std::error_code ec;
@@ -205,7 +200,7 @@ int cmd_audit(Args& args) {
   Config cfg = config_from(args);
   auto db = storage::Database::open_sqlite(cfg.data_dir);
   if (!db.ok()) return fail(db.error().message);
-  auto rep = verify_audit_log((*db)->reader());
+  auto rep = AuditLog(**db).verify();
   if (!rep.ok()) return fail(rep.error().message);
   if (!rep->ok) {
     std::printf("audit log FAILED verification at entry %lld: %s\n", static_cast<long long>(rep->first_bad_seq),

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/base64.h"
@@ -12,6 +13,7 @@
 #include "core/crypto.h"
 #include "olm_test_client.h"
 #include "service/records/verify.h"
+#include "storage/archive_store.h"
 
 namespace despatch {
 namespace {
@@ -147,13 +149,15 @@ class KeeperTest : public ::testing::Test {
     return record(event_id, "plaintext");
   }
   std::optional<json::object> record(const std::string& event_id, const std::string& kind) {
-    Conn& c = db_->reader();
-    auto row = storage::query_one(c, std::string("SELECT ") + kArchiveColumns + " FROM archive WHERE event_id=? AND kind=?",
-                                  {event_id, kind});
-    EXPECT_TRUE(row.ok());
-    if (!row.ok() || !*row) return std::nullopt;
-    ArchiveOpener opener(c, records_);
-    auto text = opener.open(parse_archive_row(**row));
+    storage::ArchiveStore& archive = db_->read().archive();
+    auto rows = archive.records_after(0, 1'000'000);
+    EXPECT_TRUE(rows.ok());
+    if (!rows.ok()) return std::nullopt;
+    auto it = std::find_if(rows->begin(), rows->end(),
+                           [&](const ArchiveRow& a) { return a.event_id == event_id && a.kind == kind; });
+    if (it == rows->end()) return std::nullopt;
+    ArchiveOpener opener(archive, records_);
+    auto text = opener.open(*it);
     EXPECT_TRUE(text.ok());
     return json::parse(*text).as_object();
   }
@@ -238,7 +242,7 @@ TEST_F(KeeperTest, DecryptsRoomEventsIntoTheArchiveAcrossARestart) {
   ASSERT_TRUE(plaintext("$three"));
   EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_pending"), 0);
   // Room keys and plaintext records chain like any other record.
-  auto report = verify_archive(db_->reader(), server_key_.public_key());
+  auto report = verify_archive(db_->read(), server_key_.public_key());
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok) << report->problem;
   EXPECT_EQ(report->records, count("SELECT COUNT(*) FROM archive"));

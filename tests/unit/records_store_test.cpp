@@ -11,7 +11,9 @@
 #include "test_support.h"
 
 #include <filesystem>
-#include <functional>
+
+#include "service/records/archive.h"
+#include "service/records/audit.h"
 
 namespace despatch::storage {
 namespace {
@@ -505,6 +507,37 @@ TEST_F(RecordsStoreTest, AFailedJobLeavesNoRecordsBehind) {
   auto last = read().audit().last();
   ASSERT_TRUE(last.ok());
   EXPECT_FALSE(*last);
+}
+
+// The hash formats that `records verify` and `audit verify` check old archives against;
+// the expected values were computed outside Despatch (SHA-256 over canonical JSON).
+TEST(RecordsHashFormat, ArchiveAndAuditHashesAreUnchanged) {
+  ArchiveRow a;
+  a.seq = 7;
+  a.stream_pos = 42;
+  a.event_id = "$ev:example.org";
+  a.room_id = "!room:example.org";
+  a.sender = "@alice:example.org";
+  a.type = "m.room.message";
+  a.ts = 1700000000000;
+  a.classification = "OFFICIAL";
+  a.kind = "event";
+  a.key_id = 3;
+  a.sealed = "c2VhbGVk";
+  std::string content = archive_content_hash(a);
+  EXPECT_EQ(content, "4797311113356b01a5653b9c82eb4853f79bf0f47abee317f21f7aa1c0e2ba41");
+  std::string prev;
+  for (int i = 0; i < 32; ++i) prev += "ab";
+  EXPECT_EQ(archive_chain_hash(prev, content), "f9da00fd7aaf8f6ad3ded454059052f6f3cfa8594f45a0eea1bfb1b75ac617a3");
+
+  AuditEntry e;
+  e.seq = 1;
+  e.ts = 1700000000000;
+  e.actor = "@admin:example.org";
+  e.action = "legal_hold.place";
+  e.case_ref = "FOI-1";
+  e.details = "{\"hold_id\":1}";
+  EXPECT_EQ(audit_hash(kGenesisHash, e), "3adf3f3922a76b4b73a40a486b914af83411e6f35bb469e2cd918de8f9a4c48a");
 }
 
 }  // namespace

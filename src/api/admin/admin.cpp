@@ -8,8 +8,7 @@
 #include "core/ids.h"
 #include "service/common/time.h"
 #include "service/records/audit.h"
-#include "service/records/export.h"
-#include "service/records/verify.h"
+#include "service/records/office.h"
 // Still the whole application: the admin handlers move to services of their own with the
 // records stores (the admin API is the records office's, see design-notes.md).
 #include "main/app.h"
@@ -28,8 +27,7 @@ void add(http::Router& r, const char* method, const std::string& path, http::Han
 // Records an admin action; a failure to audit fails the action's reply.
 asio::awaitable<Status> audit(App& app, const std::string& actor, const std::string& action,
                               const std::string& case_ref, json::object details) {
-  auto job = [&](storage::Conn& c) -> Result<int64_t> { return audit_append(c, actor, action, case_ref, details); };
-  auto r = co_await app.db->write<int64_t>(job);
+  auto r = co_await app.audit->record(actor, action, case_ref, details);
   if (!r.ok()) co_return r.error();
   co_return ok_status();
 }
@@ -64,7 +62,7 @@ void add_admin_routes(http::Router& r, App& app) {
   add(r, "GET", "/audit", [&app](Request& req) -> Awaitable {
     DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 1000));
     DS_CO_ASSIGN(auto before, query_int(req, "before", 0, INT64_MAX));
-    DS_CO_ASSIGN(json::array entries, audit_list(app.db->reader(), limit.value_or(100), before.value_or(0)));
+    DS_CO_ASSIGN(json::array entries, app.audit->entries(limit.value_or(100), before.value_or(0)));
     co_return json::object{{"entries", std::move(entries)}};
   });
 
@@ -101,7 +99,7 @@ void add_admin_routes(http::Router& r, App& app) {
   // POST /_despatch/admin/v1/records/verify
   add(r, "POST", "/records/verify", [&app](Request& req) -> Awaitable {
     // Records work reads the whole archive: it runs on its own thread, never an I/O thread.
-    auto work = [&app] { return verify_archive(app.db->reader(), app.key.public_key()); };
+    auto work = [&app] { return app.records->verify_archive(); };
     DS_CO_ASSIGN(VerifyReport rep, co_await app.records_pool.run(work));
     json::object out{{"ok", rep.ok}, {"records", rep.records}, {"checkpoints", rep.checkpoints},
                      {"tombstones", rep.tombstones}};
@@ -119,7 +117,7 @@ void add_admin_routes(http::Router& r, App& app) {
   // the server.
   add(r, "POST", "/records/export", [&app](Request& req) -> Awaitable {
     DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(req.body_object(), app));
-    auto work = [&app, &rr] { return build_export(app.db->reader(), rr.keys, rr.filter, app.key, rr.case_ref); };
+    auto work = [&app, &rr] { return app.records->build_export(rr.keys, rr.filter, rr.case_ref); };
     auto bundle = co_await app.records_pool.run(work);
     json::object details{{"filter", rr.filter.to_json()}, {"ok", bundle.ok()}};
     if (bundle.ok()) details["records"] = bundle->counts.records;
@@ -142,7 +140,7 @@ void add_admin_routes(http::Router& r, App& app) {
     DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
     int64_t n = limit.value_or(100);
     if (n < 1 || n > 1000) co_return Error::invalid_param("limit must be between 1 and 1000");
-    auto work = [&app, &rr, n] { return find_records(app.db->reader(), rr.keys, rr.filter, static_cast<size_t>(n) + 1); };
+    auto work = [&app, &rr, n] { return app.records->search(rr.keys, rr.filter, static_cast<size_t>(n) + 1); };
     auto found = co_await app.records_pool.run(work);
     json::object details{{"filter", filter.to_json()}, {"ok", found.ok()}};
     if (found.ok()) details["records"] = static_cast<int64_t>(std::min<size_t>(found->size(), n));

@@ -11,7 +11,7 @@
 
 namespace despatch {
 
-using storage::Conn;
+using storage::Txn;
 
 namespace {
 
@@ -27,25 +27,6 @@ Result<std::string> read_key_file(const std::string& path) {
 }
 
 }  // namespace
-
-ArchiveRow parse_archive_row(const storage::Row& r) {
-  ArchiveRow a;
-  a.seq = r.i64(0);
-  a.stream_pos = r.i64(1);
-  a.event_id = r.str(2);
-  a.room_id = r.str(3);
-  a.sender = r.str(4);
-  a.type = r.str(5);
-  a.ts = r.i64(6);
-  a.classification = r.str(7);
-  a.kind = r.str(8);
-  a.sealed = r.str(9);
-  a.content_hash = r.str(10);
-  a.prev_hash = r.str(11);
-  a.hash = r.str(12);
-  a.key_id = r.i64(13);
-  return a;
-}
 
 std::string archive_content_hash(const ArchiveRow& a) {
   json::object o{{"seq", a.seq},          {"stream_pos", a.stream_pos}, {"event_id", a.event_id},
@@ -96,9 +77,9 @@ ArchiveOpener::~ArchiveOpener() {
 Result<std::string> ArchiveOpener::open(const ArchiveRow& row) {
   auto it = data_keys_.find(row.key_id);
   if (it == data_keys_.end()) {
-    DS_ASSIGN(auto kr, storage::query_one(c_, "SELECT sealed_key FROM archive_keys WHERE id=?", {row.key_id}));
+    DS_ASSIGN(auto kr, archive_.data_key(row.key_id));
     if (!kr) return Error::internal("record " + std::to_string(row.seq) + " names a missing data key");
-    auto sealed = base64_decode(kr->str(0));
+    auto sealed = base64_decode(*kr);
     if (!sealed || sealed->size() != crypto_box_SEALBYTES + 32) return Error::internal("malformed data key");
     std::string key(32, '\0');
     if (crypto_box_seal_open(reinterpret_cast<unsigned char*>(key.data()),
@@ -137,18 +118,17 @@ Archive::Archive(storage::Database& db, const SigningKey& server_key,
   });
 }
 
-Status Archive::load_head(Conn& c) {
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT seq, hash FROM archive ORDER BY seq DESC LIMIT 1"));
-  head_seq_ = row ? row->i64(0) : 0;
-  head_hash_ = row ? row->str(1) : kGenesisHash;
-  DS_ASSIGN(auto cp, storage::query_one(c, "SELECT MAX(seq) FROM archive_checkpoints"));
-  checkpoint_seq_ = cp && !cp->is_null(0) ? cp->i64(0) : 0;
+Status Archive::load_head(Txn& t) {
+  DS_ASSIGN(auto head, t.archive().head());
+  head_seq_ = head ? head->seq : 0;
+  head_hash_ = head ? head->hash : kGenesisHash;
+  DS_ASSIGN(checkpoint_seq_, t.archive().last_checkpoint_seq());
   head_loaded_ = true;
   return ok_status();
 }
 
-Result<int64_t> Archive::append(Conn& c, const ArchiveEntry& e) {
-  if (!head_loaded_) DS_TRY(load_head(c));
+Result<int64_t> Archive::append(Txn& t, const ArchiveEntry& e) {
+  if (!head_loaded_) DS_TRY(load_head(t));
   if (data_key_id_ == 0 || data_key_uses_ >= kDataKeyUses) {
     data_key_.assign(32, '\0');
     crypto_aead_xchacha20poly1305_ietf_keygen(reinterpret_cast<unsigned char*>(data_key_.data()));
@@ -156,9 +136,7 @@ Result<int64_t> Archive::append(Conn& c, const ArchiveEntry& e) {
     crypto_box_seal(reinterpret_cast<unsigned char*>(sealed_key.data()),
                     reinterpret_cast<const unsigned char*>(data_key_.data()), 32,
                     reinterpret_cast<const unsigned char*>(records_public_key_.data()));
-    DS_TRY(c.exec("INSERT INTO archive_keys(sealed_key) VALUES(?)", {base64_encode(sealed_key)}));
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT MAX(id) FROM archive_keys"));
-    data_key_id_ = row->i64(0);
+    DS_ASSIGN(data_key_id_, t.archive().add_data_key(base64_encode(sealed_key)));
     data_key_uses_ = 0;
   }
   ++data_key_uses_;
@@ -187,25 +165,29 @@ Result<int64_t> Archive::append(Conn& c, const ArchiveEntry& e) {
   a.content_hash = archive_content_hash(a);
   a.prev_hash = head_hash_;
   a.hash = archive_chain_hash(a.prev_hash, a.content_hash);
-  DS_TRY(c.exec("INSERT INTO archive(seq, stream_pos, event_id, room_id, sender, type, ts, classification, "
-                "kind, key_id, sealed, content_hash, prev_hash, hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                {a.seq, a.stream_pos, a.event_id, a.room_id, a.sender, a.type, a.ts, a.classification,
-                 a.kind, a.key_id, a.sealed, a.content_hash, a.prev_hash, a.hash}));
+  DS_TRY(t.archive().append(a));
   head_seq_ = a.seq;
   head_hash_ = a.hash;
-  if (checkpoint_every_ > 0 && head_seq_ - checkpoint_seq_ >= checkpoint_every_) DS_TRY(checkpoint(c));
+  if (checkpoint_every_ > 0 && head_seq_ - checkpoint_seq_ >= checkpoint_every_) DS_TRY(checkpoint(t));
   return a.seq;
 }
 
-Status Archive::checkpoint(Conn& c) {
-  if (!head_loaded_) DS_TRY(load_head(c));
+Status Archive::checkpoint(Txn& t) {
+  if (!head_loaded_) DS_TRY(load_head(t));
   if (head_seq_ == 0 || head_seq_ == checkpoint_seq_) return ok_status();
   int64_t ts = now_ms();
   std::string sig = base64_encode(key_.sign(checkpoint_message(head_seq_, head_hash_, ts)));
-  DS_TRY(c.exec("INSERT INTO archive_checkpoints(seq, hash, ts, key_id, signature) VALUES(?,?,?,?,?)",
-                {head_seq_, head_hash_, ts, key_.key_id(), sig}));
+  DS_TRY(t.archive().add_checkpoint({head_seq_, head_hash_, ts, key_.key_id(), sig}));
   checkpoint_seq_ = head_seq_;
   return ok_status();
+}
+
+boost::asio::awaitable<Status> Archive::checkpoint() {
+  co_return co_await db_.transact<Ok>([this](Txn& t) { return checkpoint(t); });
+}
+
+Status Archive::checkpoint_blocking() {
+  return db_.transact_blocking<Ok>([this](Txn& t) { return checkpoint(t); });
 }
 
 }  // namespace despatch

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/crypto.h"
+#include "storage/archive_store.h"
 #include "storage/database.h"
 
 #include <map>
@@ -22,15 +23,7 @@ struct ArchiveEntry {
 };
 
 // Column values of one archive row, as verify and export read them.
-struct ArchiveRow {
-  int64_t seq = 0, stream_pos = 0, ts = 0, key_id = 0;
-  std::string event_id, room_id, sender, type, classification, kind, sealed;
-  std::string content_hash, prev_hash, hash;
-};
-inline constexpr const char* kArchiveColumns =
-    "seq, stream_pos, event_id, room_id, sender, type, ts, classification, kind, sealed, "
-    "content_hash, prev_hash, hash, key_id";
-ArchiveRow parse_archive_row(const storage::Row& r);
+using storage::ArchiveRow;
 
 // The content hash of a row (hex), from every column but the hashes.
 std::string archive_content_hash(const ArchiveRow& row);
@@ -48,16 +41,17 @@ struct RecordsKeyPair {
 };
 Result<std::string> load_records_public_key(const std::string& path);
 Result<std::string> load_records_secret_key(const std::string& path);
-// Opens archived records with the records office's key pair, caching data keys.
+// Opens archived records with the records office's key pair, caching data keys read from
+// archive (a read view's store).
 class ArchiveOpener {
  public:
-  ArchiveOpener(storage::Conn& c, RecordsKeyPair keys) : c_(c), keys_(std::move(keys)) {}
+  ArchiveOpener(storage::ArchiveStore& archive, RecordsKeyPair keys) : archive_(archive), keys_(std::move(keys)) {}
   ~ArchiveOpener();
   // The record's plaintext; M_FORBIDDEN when the office key does not fit.
   Result<std::string> open(const ArchiveRow& row);
 
  private:
-  storage::Conn& c_;
+  storage::ArchiveStore& archive_;
   RecordsKeyPair keys_;
   std::map<int64_t, std::string> data_keys_;
 };
@@ -69,12 +63,17 @@ class Archive {
           int64_t checkpoint_every);
 
   // Inside a write job: appends entry; returns its seq.
-  Result<int64_t> append(storage::Conn& c, const ArchiveEntry& entry);
+  Result<int64_t> append(storage::Txn& t, const ArchiveEntry& entry);
+  // The same for a write job that still takes a Conn (RoomWriter's); goes when none does.
+  Result<int64_t> append(storage::Conn& c, const ArchiveEntry& entry) { return append(*db_.txn_over(c), entry); }
   // Inside a write job: signs the current head, if it moved since the last checkpoint.
-  Status checkpoint(storage::Conn& c);
+  Status checkpoint(storage::Txn& t);
+  // Signs the current head in a write job of its own.
+  boost::asio::awaitable<Status> checkpoint();
+  Status checkpoint_blocking();
 
  private:
-  Status load_head(storage::Conn& c);
+  Status load_head(storage::Txn& t);
   storage::Database& db_;
   const SigningKey& key_;
   std::string records_public_key_;

@@ -13,26 +13,52 @@ std::string audit_hash(const std::string& prev_hash, const AuditEntry& e) {
   return archive_chain_hash(prev_hash, archive_chain_hash("", canonical_json(o)));
 }
 
-Result<int64_t> audit_append(storage::Conn& c, const std::string& actor, const std::string& action,
+Result<int64_t> audit_append(storage::Txn& t, const std::string& actor, const std::string& action,
                              const std::string& case_ref, const json::object& details) {
-  DS_ASSIGN(auto head, storage::query_one(c, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
-  AuditEntry e{head ? head->i64(0) + 1 : 1, now_ms(), actor, action, case_ref, json::serialize(details)};
-  std::string prev = head ? head->str(1) : kGenesisHash;
-  DS_TRY(c.exec("INSERT INTO audit_log(seq, ts, actor, action, case_ref, details, prev_hash, hash) "
-                "VALUES(?,?,?,?,?,?,?,?)",
-                {e.seq, e.ts, e.actor, e.action, e.case_ref, e.details, prev, audit_hash(prev, e)}));
+  DS_ASSIGN(auto head, t.audit().last());
+  AuditEntry e;
+  e.seq = head ? head->seq + 1 : 1;
+  e.ts = now_ms();
+  e.actor = actor;
+  e.action = action;
+  e.case_ref = case_ref;
+  e.details = json::serialize(details);
+  e.prev_hash = head ? head->hash : kGenesisHash;
+  e.hash = audit_hash(e.prev_hash, e);
+  DS_TRY(t.audit().append(e));
   return e.seq;
 }
 
-Result<json::array> audit_list(storage::Conn& c, int64_t limit, int64_t before) {
-  DS_ASSIGN(auto rows, c.query("SELECT seq, ts, actor, action, case_ref, details, hash FROM audit_log WHERE "
-                               "(?=0 OR seq<?) ORDER BY seq DESC LIMIT ?",
-                               {before, before, limit}));
+boost::asio::awaitable<Result<int64_t>> AuditLog::record(const std::string& actor, const std::string& action,
+                                                         const std::string& case_ref,
+                                                         const json::object& details) {
+  auto job = [actor, action, case_ref, details](storage::Txn& t) {
+    return audit_append(t, actor, action, case_ref, details);
+  };
+  co_return co_await db_.transact<int64_t>(job);
+}
+
+Result<int64_t> AuditLog::record_blocking(const std::string& actor, const std::string& action,
+                                          const std::string& case_ref, const json::object& details) {
+  return db_.transact_blocking<int64_t>(
+      [&](storage::Txn& t) { return audit_append(t, actor, action, case_ref, details); });
+}
+
+Result<json::array> AuditLog::entries(int64_t limit, int64_t before) {
+  DS_ASSIGN(auto rows, db_.read().audit().newest(limit, before));
   json::array out;
-  for (auto& r : rows)
-    out.push_back(json::object{{"seq", r.i64(0)}, {"ts", r.i64(1)}, {"actor", r.str(2)}, {"action", r.str(3)},
-                               {"case_ref", r.str(4)}, {"details", json::parse(r.str(5))}, {"hash", r.str(6)}});
+  for (auto& e : rows) {
+    boost::system::error_code ec;
+    json::value details = json::parse(e.details, ec);
+    if (ec) return Error::internal("corrupt audit entry " + std::to_string(e.seq));
+    out.push_back(json::object{{"seq", e.seq},         {"ts", e.ts},
+                               {"actor", e.actor},     {"action", e.action},
+                               {"case_ref", e.case_ref}, {"details", std::move(details)},
+                               {"hash", e.hash}});
+  }
   return out;
 }
+
+Result<VerifyReport> AuditLog::verify() { return verify_audit_log(db_.read()); }
 
 }  // namespace despatch

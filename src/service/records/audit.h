@@ -2,24 +2,45 @@
 // key use, retention changes, deactivations), hash-chained like the archive.
 #pragma once
 
-#include "storage/conn.h"
+#include "service/records/verify.h"
+#include "storage/audit_store.h"
+#include "storage/database.h"
+
+#include <boost/asio/awaitable.hpp>
 
 #include <string>
 
 namespace despatch {
 
-struct AuditEntry {
-  int64_t seq = 0, ts = 0;
-  std::string actor, action, case_ref, details;  // details: JSON text
-};
+using AuditEntry = storage::AuditRecord;
 
+// The chain hash of an entry (from its seq, ts, actor, action, case_ref and details).
 std::string audit_hash(const std::string& prev_hash, const AuditEntry& e);
 
-// Inside a write: appends an entry (seq and ts are filled in). Returns its seq.
-Result<int64_t> audit_append(storage::Conn& c, const std::string& actor, const std::string& action,
+// Inside a write job: appends an entry (seq and ts are filled in). Returns its seq.
+Result<int64_t> audit_append(storage::Txn& t, const std::string& actor, const std::string& action,
                              const std::string& case_ref, const json::object& details);
 
-// Entries newest first, at most limit, before seq `before` (0: from the newest).
-Result<json::array> audit_list(storage::Conn& c, int64_t limit, int64_t before);
+// The audit log for callers outside a write job: handlers, tools and start-up.
+class AuditLog {
+ public:
+  explicit AuditLog(storage::Database& db) : db_(db) {}
+
+  // Appends an entry in a write job of its own. Returns its seq.
+  boost::asio::awaitable<Result<int64_t>> record(const std::string& actor, const std::string& action,
+                                                 const std::string& case_ref, const json::object& details);
+  Result<int64_t> record_blocking(const std::string& actor, const std::string& action,
+                                  const std::string& case_ref, const json::object& details);
+
+  // Entries newest first, at most limit, before seq `before` (0: from the newest), as the
+  // admin API shows them.
+  Result<json::array> entries(int64_t limit, int64_t before);
+
+  // Checks the chain (this thread's read view).
+  Result<VerifyReport> verify();
+
+ private:
+  storage::Database& db_;
+};
 
 }  // namespace despatch

@@ -153,52 +153,39 @@ Result<ExportFilter> ExportFilter::from_json(const json::object& o) {
   return f;
 }
 
-Result<std::vector<FoundRecord>> find_records(storage::Conn& c, const RecordsKeyPair& keys,
+Result<std::vector<FoundRecord>> find_records(storage::Stores& s, const RecordsKeyPair& keys,
                                               const ExportFilter& f, size_t limit) {
   // The clear metadata narrows the search; the sealed content is opened only for candidates.
   // Room keys the records keeper sealed into the archive are for the records office's own
-  // checks and never go into an export.
-  std::string sql = std::string("SELECT ") + kArchiveColumns + " FROM archive WHERE kind NOT IN ('tombstone', 'room_key')";
-  storage::Params p;
-  if (!f.user.empty()) {
-    sql += " AND (sender=? OR type='m.room.member')";
-    p.push_back(f.user);
-  }
-  if (!f.room.empty()) {
-    sql += " AND room_id=?";
-    p.push_back(f.room);
-  }
-  if (f.from_ts) {
-    sql += " AND ts>=?";
-    p.push_back(*f.from_ts);
-  }
-  if (f.to_ts) {
-    sql += " AND ts<=?";
-    p.push_back(*f.to_ts);
-  }
-  sql += " ORDER BY seq";
-  DS_ASSIGN(auto rows, c.query(sql, p));
+  // checks and never go into an export (the store never selects them).
+  storage::RecordQuery q{f.user, f.room, f.from_ts, f.to_ts};
   std::vector<FoundRecord> out;
-  ArchiveOpener opener(c, keys);
+  ArchiveOpener opener(s.archive(), keys);
   std::string needle = lower(f.text);
-  for (auto& r : rows) {
-    ArchiveRow a = parse_archive_row(r);
-    auto plain = opener.open(a);
-    if (!plain.ok()) return plain.error();
-    boost::system::error_code jec;
-    auto ev = json::parse(*plain, jec);
-    if (jec || !ev.is_object()) return Error::internal("record " + std::to_string(a.seq) + " is not JSON");
-    auto& obj = ev.as_object();
-    if (!f.user.empty() && a.sender != f.user) {
-      auto* sk = obj.if_contains("state_key");
-      if (!sk || !is_str(*sk, f.user)) continue;
+  // Pages keep memory flat however many records match.
+  constexpr int64_t kPage = 5000;
+  for (int64_t after = 0;;) {
+    DS_ASSIGN(auto rows, s.archive().matching(q, after, kPage));
+    if (rows.empty()) break;
+    for (ArchiveRow& a : rows) {
+      after = a.seq;
+      auto plain = opener.open(a);
+      if (!plain.ok()) return plain.error();
+      boost::system::error_code jec;
+      auto ev = json::parse(*plain, jec);
+      if (jec || !ev.is_object()) return Error::internal("record " + std::to_string(a.seq) + " is not JSON");
+      auto& obj = ev.as_object();
+      if (!f.user.empty() && a.sender != f.user) {
+        auto* sk = obj.if_contains("state_key");
+        if (!sk || !is_str(*sk, f.user)) continue;
+      }
+      if (!needle.empty()) {
+        auto* body = body_of(obj);
+        if (!body || lower(std::string(*body)).find(needle) == std::string::npos) continue;
+      }
+      out.push_back({std::move(a), std::move(obj)});
+      if (out.size() >= limit) return out;
     }
-    if (!needle.empty()) {
-      auto* body = body_of(obj);
-      if (!body || lower(std::string(*body)).find(needle) == std::string::npos) continue;
-    }
-    out.push_back({std::move(a), std::move(obj)});
-    if (out.size() >= limit) break;
   }
   return out;
 }
@@ -210,9 +197,9 @@ json::object FoundRecord::to_json() const {
                       {"kind", row.kind},       {"event", event}};
 }
 
-Result<ExportBundle> build_export(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
+Result<ExportBundle> build_export(storage::Stores& s, const RecordsKeyPair& keys, const ExportFilter& f,
                                   const SigningKey& server_key, const std::string& case_ref) {
-  DS_ASSIGN(auto found, find_records(c, keys, f, SIZE_MAX));
+  DS_ASSIGN(auto found, find_records(s, keys, f, SIZE_MAX));
   std::string jsonl;
   std::map<std::string, std::string> transcripts;  // room -> html rows
   ExportResult res;
@@ -256,13 +243,13 @@ Result<ExportBundle> build_export(storage::Conn& c, const RecordsKeyPair& keys, 
   return ExportBundle{res, std::move(files)};
 }
 
-Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& f,
+Result<ExportResult> export_records(storage::Stores& s, const RecordsKeyPair& keys, const ExportFilter& f,
                                     const std::string& out_dir, const SigningKey& server_key,
                                     const std::string& case_ref) {
   std::error_code ec;
   if (fs::exists(out_dir) && !fs::is_empty(out_dir, ec))
     return Error::invalid_param("output folder " + out_dir + " is not empty");
-  DS_ASSIGN(ExportBundle bundle, build_export(c, keys, f, server_key, case_ref));
+  DS_ASSIGN(ExportBundle bundle, build_export(s, keys, f, server_key, case_ref));
   fs::create_directories(fs::path(out_dir) / "transcripts", ec);
   if (ec) return Error::internal("cannot create " + out_dir + ": " + ec.message());
   for (auto& [name, data] : bundle.files) DS_TRY(write_file(fs::path(out_dir) / name, data));

@@ -5,7 +5,7 @@
 
 #include "core/crypto.h"
 #include "service/records/archive.h"
-#include "storage/conn.h"
+#include "storage/stores.h"
 
 #include <optional>
 #include <string>
@@ -41,16 +41,16 @@ struct FoundRecord {
   json::object to_json() const;
 };
 
-// The records matching filter, decrypted, oldest first, at most limit.
-Result<std::vector<FoundRecord>> find_records(storage::Conn& c, const RecordsKeyPair& keys,
+// The records matching filter in s (a read view), decrypted, oldest first, at most limit.
+Result<std::vector<FoundRecord>> find_records(storage::Stores& s, const RecordsKeyPair& keys,
                                               const ExportFilter& filter, size_t limit);
 
 // Builds the signed bundle of the records matching filter.
-Result<ExportBundle> build_export(storage::Conn& c, const RecordsKeyPair& keys, const ExportFilter& filter,
+Result<ExportBundle> build_export(storage::Stores& s, const RecordsKeyPair& keys, const ExportFilter& filter,
                                   const SigningKey& server_key, const std::string& case_ref);
 
 // build_export, written into out_dir (created; must be empty or absent).
-Result<ExportResult> export_records(storage::Conn& c, const RecordsKeyPair& keys,
+Result<ExportResult> export_records(storage::Stores& s, const RecordsKeyPair& keys,
                                     const ExportFilter& filter, const std::string& out_dir,
                                     const SigningKey& server_key, const std::string& case_ref);
 

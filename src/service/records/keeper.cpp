@@ -201,7 +201,7 @@ Status RecordsKeeper::create_account(Conn& c) {
                        {"ed25519", dev.ed25519_key()},
                        {"curve25519", dev.curve25519_key()},
                        {"master_key", master.public_key_base64()}};
-  DS_TRY(audit_append(c, "server", "records.keeper_created", "", details));
+  DS_TRY(audit_append(*db_.txn_over(c), "server", "records.keeper_created", "", details));
   return ok_status();
 }
 

@@ -3,15 +3,35 @@
 #include "core/ids.h"
 #include "service/common/time.h"
 #include "service/records/audit.h"
+#include "storage/archive_store.h"
+#include "storage/legal_hold_store.h"
+#include "storage/room_store.h"
+
+#include <algorithm>
+#include <map>
 
 namespace despatch {
 
 namespace asio = boost::asio;
-using storage::Conn;
+using storage::Txn;
 
 namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kBatch = 20'000;  // bounds one run's transaction
+constexpr int64_t kPage = 5'000;    // records read at a time
+
+// The kind of a room ("direct" or "group"; "group" when this server does not know it),
+// cached in kinds.
+Result<std::string> room_kind(Txn& t, const std::string& room_id, std::map<std::string, std::string>& kinds) {
+  if (auto it = kinds.find(room_id); it != kinds.end()) return it->second;
+  DS_ASSIGN(auto room, t.rooms().room(room_id));
+  return kinds[room_id] = room ? room->kind : "group";
+}
+
+bool covers(const storage::LegalHold& h, const storage::LiveRecord& r) {
+  return (!h.user_id || *h.user_id == r.sender) && (!h.room_id || *h.room_id == r.room_id) &&
+         (!h.from_ts || r.ts >= *h.from_ts) && (!h.to_ts || r.ts <= *h.to_ts);
+}
 }  // namespace
 
 Result<HoldRequest> HoldRequest::from_json(const json::object& body) {
@@ -58,30 +78,25 @@ int64_t Retention::shortest_period_ms() const {
 }
 
 asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_t now) {
-  auto job = [this, actor, now](Conn& c) -> Result<int64_t> {
+  auto job = [this, actor, now](Txn& t) -> Result<int64_t> {
     // Nothing younger than the shortest period can have expired: most runs read nothing.
     int64_t shortest = shortest_period_ms();
     if (shortest <= 0) return int64_t{0};
-    DS_ASSIGN(auto rows, c.query("SELECT a.seq, a.room_id, a.sender, a.ts, COALESCE(r.kind, 'group') FROM archive a "
-                                 "LEFT JOIN rooms r ON r.room_id=a.room_id WHERE a.kind<>'tombstone' AND a.ts<? "
-                                 "ORDER BY a.seq",
-                                 {now - shortest}));
-    DS_ASSIGN(auto holds, c.query("SELECT user_id, room_id, from_ts, to_ts FROM legal_holds WHERE lifted_ts IS NULL"));
+    DS_ASSIGN(auto holds, t.legal_holds().list(false));
+    std::map<std::string, std::string> kinds;
     std::vector<int64_t> doomed;
-    for (auto& r : rows) {
-      int64_t period = period_ms(r.str(1), r.str(4));
-      if (period <= 0 || r.i64(3) >= now - period) continue;
-      bool held = false;
-      for (auto& h : holds) {
-        bool covers = (h.is_null(0) || h.str(0) == r.str(2)) && (h.is_null(1) || h.str(1) == r.str(1)) &&
-                      (h.is_null(2) || r.i64(3) >= h.i64(2)) && (h.is_null(3) || r.i64(3) <= h.i64(3));
-        if (covers) {
-          held = true;
-          break;
-        }
+    for (int64_t after = 0; static_cast<int64_t>(doomed.size()) < kBatch;) {
+      DS_ASSIGN(auto rows, t.archive().live_before(now - shortest, after, kPage));
+      if (rows.empty()) break;
+      for (auto& r : rows) {
+        after = r.seq;
+        DS_ASSIGN(std::string kind, room_kind(t, r.room_id, kinds));
+        int64_t period = period_ms(r.room_id, kind);
+        if (period <= 0 || r.ts >= now - period) continue;
+        bool held = std::any_of(holds.begin(), holds.end(), [&](auto& h) { return covers(h, r); });
+        if (!held) doomed.push_back(r.seq);
+        if (static_cast<int64_t>(doomed.size()) >= kBatch) break;
       }
-      if (!held) doomed.push_back(r.i64(0));
-      if (static_cast<int64_t>(doomed.size()) >= kBatch) break;
     }
     if (doomed.empty()) return int64_t{0};
     json::array ranges;
@@ -91,67 +106,64 @@ asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_
       ranges.push_back(json::array{doomed[i], doomed[j]});
       i = j + 1;
     }
-    for (int64_t seq : doomed)
-      DS_TRY(c.exec("UPDATE archive SET kind='tombstone', sealed=NULL WHERE seq=?", {seq}));
+    for (int64_t seq : doomed) DS_TRY(t.archive().tombstone(seq));
     // verify accepts a tombstone only when an entry like this one names it.
-    DS_TRY(audit_append(c, actor, "records.retention", "",
+    DS_TRY(audit_append(t, actor, "records.retention", "",
                         json::object{{"deleted", static_cast<int64_t>(doomed.size())}, {"ranges", ranges}}));
     return static_cast<int64_t>(doomed.size());
   };
-  co_return co_await db_.write<int64_t>(job);
+  co_return co_await db_.transact<int64_t>(job);
 }
 
 asio::awaitable<Result<int64_t>> Retention::place_hold(const std::string& actor, const HoldRequest& h) {
-  auto job = [actor, h](Conn& c) -> Result<int64_t> {
-    auto opt_str = [](const std::string& s) { return s.empty() ? storage::Value(nullptr) : storage::Value(s); };
-    auto opt_int = [](const std::optional<int64_t>& v) { return v ? storage::Value(*v) : storage::Value(nullptr); };
-    DS_TRY(c.exec("INSERT INTO legal_holds(case_ref, user_id, room_id, from_ts, to_ts, placed_by, placed_ts) "
-                  "VALUES(?,?,?,?,?,?,?)",
-                  {h.case_ref, opt_str(h.user_id), opt_str(h.room_id), opt_int(h.from_ts), opt_int(h.to_ts), actor,
-                   now_ms()}));
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT MAX(id) FROM legal_holds"));
-    int64_t id = row->i64(0);
+  auto job = [actor, h](Txn& t) -> Result<int64_t> {
+    auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
+    storage::LegalHold hold;
+    hold.case_ref = h.case_ref;
+    hold.user_id = opt(h.user_id);
+    hold.room_id = opt(h.room_id);
+    hold.from_ts = h.from_ts;
+    hold.to_ts = h.to_ts;
+    hold.placed_by = actor;
+    hold.placed_ts = now_ms();
+    DS_ASSIGN(int64_t id, t.legal_holds().place(hold));
     json::object details{{"hold_id", id}};
     if (!h.user_id.empty()) details["user_id"] = h.user_id;
     if (!h.room_id.empty()) details["room_id"] = h.room_id;
     if (h.from_ts) details["from_ts"] = *h.from_ts;
     if (h.to_ts) details["to_ts"] = *h.to_ts;
-    DS_TRY(audit_append(c, actor, "legal_hold.place", h.case_ref, details));
+    DS_TRY(audit_append(t, actor, "legal_hold.place", h.case_ref, details));
     return id;
   };
-  co_return co_await db_.write<int64_t>(job);
+  co_return co_await db_.transact<int64_t>(job);
 }
 
 asio::awaitable<Status> Retention::lift_hold(const std::string& actor, int64_t id, const std::string& case_ref) {
-  auto job = [actor, id, case_ref](Conn& c) -> Status {
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT case_ref FROM legal_holds WHERE id=? AND lifted_ts IS NULL", {id}));
-    if (!row) return Error::not_found("No active legal hold with that ID");
-    DS_TRY(c.exec("UPDATE legal_holds SET lifted_by=?, lifted_ts=? WHERE id=?", {actor, now_ms(), id}));
-    return audit_append(c, actor, "legal_hold.lift", case_ref.empty() ? row->str(0) : case_ref,
-                        json::object{{"hold_id", id}}).ok()
-               ? ok_status()
-               : Error::internal("audit log");
+  auto job = [actor, id, case_ref](Txn& t) -> Status {
+    DS_ASSIGN(auto hold, t.legal_holds().active(id));
+    if (!hold) return Error::not_found("No active legal hold with that ID");
+    DS_TRY(t.legal_holds().lift(id, actor, now_ms()));
+    DS_TRY(audit_append(t, actor, "legal_hold.lift", case_ref.empty() ? hold->case_ref : case_ref,
+                        json::object{{"hold_id", id}}));
+    return ok_status();
   };
-  co_return co_await db_.write<Ok>(job);
+  co_return co_await db_.transact<Ok>(job);
 }
 
 Result<json::array> Retention::list_holds(bool include_lifted) {
-  DS_ASSIGN(auto rows, db_.reader().query("SELECT id, case_ref, user_id, room_id, from_ts, to_ts, placed_by, placed_ts, "
-                                          "lifted_by, lifted_ts FROM legal_holds WHERE ?=1 OR lifted_ts IS NULL "
-                                          "ORDER BY id",
-                                          {int64_t{include_lifted ? 1 : 0}}));
+  DS_ASSIGN(auto holds, db_.read().legal_holds().list(include_lifted));
   json::array out;
-  for (auto& r : rows) {
-    json::object h{{"hold_id", r.i64(0)}, {"case_ref", r.str(1)}, {"placed_by", r.str(6)}, {"placed_ts", r.i64(7)}};
-    if (!r.is_null(2)) h["user_id"] = r.str(2);
-    if (!r.is_null(3)) h["room_id"] = r.str(3);
-    if (!r.is_null(4)) h["from_ts"] = r.i64(4);
-    if (!r.is_null(5)) h["to_ts"] = r.i64(5);
-    if (!r.is_null(9)) {
-      h["lifted_by"] = r.str(8);
-      h["lifted_ts"] = r.i64(9);
+  for (auto& h : holds) {
+    json::object o{{"hold_id", h.id}, {"case_ref", h.case_ref}, {"placed_by", h.placed_by}, {"placed_ts", h.placed_ts}};
+    if (h.user_id) o["user_id"] = *h.user_id;
+    if (h.room_id) o["room_id"] = *h.room_id;
+    if (h.from_ts) o["from_ts"] = *h.from_ts;
+    if (h.to_ts) o["to_ts"] = *h.to_ts;
+    if (h.lifted_ts) {
+      o["lifted_by"] = h.lifted_by.value_or("");
+      o["lifted_ts"] = *h.lifted_ts;
     }
-    out.push_back(std::move(h));
+    out.push_back(std::move(o));
   }
   return out;
 }

@@ -4,6 +4,8 @@
 #include "core/crypto.h"
 #include "service/records/archive.h"
 #include "service/records/audit.h"
+#include "storage/archive_store.h"
+#include "storage/audit_store.h"
 
 #include <algorithm>
 
@@ -20,15 +22,8 @@ VerifyReport fail(VerifyReport r, int64_t seq, std::string problem) {
 
 }  // namespace
 
-// Where the record whose hash is prev_hash sits, for telling reordering from tampering.
-// Scans only hashes, and only once something is already wrong.
-static Result<std::optional<int64_t>> seq_of_hash(storage::Conn& c, const std::string& hash) {
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT seq FROM archive WHERE hash=? LIMIT 1", {hash}));
-  if (!row) return std::optional<int64_t>{};
-  return std::optional<int64_t>(row->i64(0));
-}
-
-Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_public_key) {
+Result<VerifyReport> verify_archive(storage::Stores& s, const std::string& server_public_key) {
+  storage::ArchiveStore& archive = s.archive();
   VerifyReport rep;
   std::string prev = kGenesisHash;
   int64_t expected = 1;
@@ -36,12 +31,9 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
   // Pages keep memory flat however large the archive grows.
   constexpr int64_t kPage = 5000;
   for (int64_t after = 0;;) {
-    DS_ASSIGN(auto rows, c.query(std::string("SELECT ") + kArchiveColumns +
-                                     " FROM archive WHERE seq>? ORDER BY seq LIMIT ?",
-                                 {after, kPage}));
+    DS_ASSIGN(auto rows, archive.records_after(after, kPage));
     if (rows.empty()) break;
-    for (auto& r : rows) {
-      ArchiveRow a = parse_archive_row(r);
+    for (ArchiveRow& a : rows) {
       after = a.seq;
       rep.records++;
       if (a.kind == "tombstone") {
@@ -58,9 +50,10 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
       bool content_ok = a.kind == "tombstone" || archive_content_hash(a) == a.content_hash;
       bool hash_ok = archive_chain_hash(a.prev_hash, a.content_hash) == a.hash;
       if (!content_ok || !hash_ok) {
-        // A record whose hashes hold under another sequence number was moved: find where from.
+        // A record whose hashes hold under another sequence number was moved: find where from
+        // (a scan of the hashes, only once something is already wrong).
         std::vector<int64_t> candidates;
-        DS_ASSIGN(auto pred, seq_of_hash(c, a.prev_hash));
+        DS_ASSIGN(auto pred, archive.seq_of_hash(a.prev_hash));
         if (pred) candidates.push_back(*pred + 1);
         for (int64_t d = -16; d <= 16; ++d)
           if (d != 0 && a.seq + d > 0) candidates.push_back(a.seq + d);
@@ -81,7 +74,7 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
         return fail(rep, a.seq, "record " + std::to_string(a.seq) + " was changed: its content does not match its hash");
       }
       if (a.prev_hash != prev) {
-        DS_ASSIGN(auto pred, seq_of_hash(c, a.prev_hash));
+        DS_ASSIGN(auto pred, archive.seq_of_hash(a.prev_hash));
         if (pred)
           return fail(rep, a.seq, "record " + std::to_string(a.seq) + " was reordered: it follows record " +
                                       std::to_string(*pred) + " in the chain");
@@ -97,10 +90,10 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
   // A tombstone is legitimate only when a retention run recorded it in the audit log.
   if (!tombstones.empty()) {
     std::vector<std::pair<int64_t, int64_t>> ranges;
-    DS_ASSIGN(auto runs, c.query("SELECT details FROM audit_log WHERE action='records.retention'"));
+    DS_ASSIGN(auto runs, s.audit().with_action("records.retention"));
     for (auto& run : runs) {
       boost::system::error_code ec;
-      auto d = json::parse(run.str(0), ec);
+      auto d = json::parse(run.details, ec);
       if (ec || !d.is_object() || !d.as_object().contains("ranges")) continue;
       for (auto& rg : d.as_object().at("ranges").as_array())
         if (rg.is_array() && rg.as_array().size() == 2)
@@ -115,17 +108,17 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
     }
   }
 
-  DS_ASSIGN(auto cps, c.query("SELECT seq, hash, ts, key_id, signature FROM archive_checkpoints ORDER BY seq"));
+  DS_ASSIGN(auto cps, archive.checkpoints());
   int64_t last_good = 0;  // the newest checkpoint that still matches
   for (auto& cp : cps) {
     rep.checkpoints++;
-    int64_t seq = cp.i64(0);
-    auto sig = base64_decode(cp.str(4));
-    if (!sig || !ed25519_verify(server_public_key, checkpoint_message(seq, cp.str(1), cp.i64(2)), *sig))
+    int64_t seq = cp.seq;
+    auto sig = base64_decode(cp.signature);
+    if (!sig || !ed25519_verify(server_public_key, checkpoint_message(seq, cp.hash, cp.ts), *sig))
       return fail(rep, seq, "checkpoint at record " + std::to_string(seq) + " has an invalid signature");
-    DS_ASSIGN(auto at, storage::query_one(c, "SELECT hash FROM archive WHERE seq=?", {seq}));
+    DS_ASSIGN(auto at, archive.hash_at(seq));
     if (!at) return fail(rep, seq, "record " + std::to_string(seq) + " was removed: a signed checkpoint covers it");
-    if (at->str(0) != cp.str(1))
+    if (*at != cp.hash)
       // The chain holds together, so it was recomputed after a change somewhere since the
       // last checkpoint that matches; which record, only the checkpoints can narrow down.
       return fail(rep, seq, "record " + std::to_string(seq) + " differs from the signed checkpoint: a record from " +
@@ -136,23 +129,26 @@ Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_
   return rep;
 }
 
-Result<VerifyReport> verify_audit_log(storage::Conn& c) {
+Result<VerifyReport> verify_audit_log(storage::Stores& s) {
   VerifyReport rep;
-  DS_ASSIGN(auto rows, c.query("SELECT seq, ts, actor, action, case_ref, details, prev_hash, hash FROM audit_log "
-                               "ORDER BY seq"));
   std::string prev = kGenesisHash;
   int64_t expected = 1;
-  for (auto& r : rows) {
-    rep.records++;
-    int64_t seq = r.i64(0);
-    if (seq != expected)
-      return fail(rep, expected, "audit entry " + std::to_string(expected) + " was removed or inserted");
-    AuditEntry e{seq, r.i64(1), r.str(2), r.str(3), r.str(4), r.str(5)};
-    if (r.str(6) != prev) return fail(rep, seq, "audit entry " + std::to_string(seq) + " does not follow its predecessor");
-    if (audit_hash(prev, e) != r.str(7))
-      return fail(rep, seq, "audit entry " + std::to_string(seq) + " was changed");
-    prev = r.str(7);
-    expected = seq + 1;
+  constexpr int64_t kPage = 5000;
+  for (int64_t after = 0;;) {
+    DS_ASSIGN(auto entries, s.audit().entries_after(after, kPage));
+    if (entries.empty()) break;
+    for (const AuditEntry& e : entries) {
+      after = e.seq;
+      rep.records++;
+      if (e.seq != expected)
+        return fail(rep, expected, "audit entry " + std::to_string(expected) + " was removed or inserted");
+      if (e.prev_hash != prev)
+        return fail(rep, e.seq, "audit entry " + std::to_string(e.seq) + " does not follow its predecessor");
+      if (audit_hash(prev, e) != e.hash)
+        return fail(rep, e.seq, "audit entry " + std::to_string(e.seq) + " was changed");
+      prev = e.hash;
+      expected = e.seq + 1;
+    }
   }
   return rep;
 }

@@ -2,7 +2,8 @@
 // the first record that was changed, removed, inserted or reordered.
 #pragma once
 
-#include "storage/conn.h"
+#include "core/result.h"
+#include "storage/stores.h"
 
 #include <string>
 
@@ -15,8 +16,9 @@ struct VerifyReport {
   std::string problem;  // human-readable, names the record and what happened to it
 };
 
-// server_public_key: the raw ed25519 key that signed the checkpoints.
-Result<VerifyReport> verify_archive(storage::Conn& c, const std::string& server_public_key);
-Result<VerifyReport> verify_audit_log(storage::Conn& c);
+// Over a read view (or a write job's stores). server_public_key: the raw ed25519 key that
+// signed the checkpoints.
+Result<VerifyReport> verify_archive(storage::Stores& s, const std::string& server_public_key);
+Result<VerifyReport> verify_audit_log(storage::Stores& s);
 
 }  // namespace despatch

@@ -125,10 +125,10 @@ static asio::awaitable<Result<T>> run_room_job(RoomService& svc, storage::Databa
     std::string actor(details["sender"].as_string());
     DS_LOG(kWarn, "refused {}'s attempt ({}) to remove the records keeper from {}", actor,
            std::string(details["attempt"].as_string()), std::string(details["room_id"].as_string()));
-    auto audit = [actor, details](Conn& c) -> Result<int64_t> {
-      return audit_append(c, actor, "suspicious.keeper_removal", "", details);
+    auto audit = [actor, details](storage::Txn& t) -> Result<int64_t> {
+      return audit_append(t, actor, "suspicious.keeper_removal", "", details);
     };
-    auto a = co_await db.write<int64_t>(audit);
+    auto a = co_await db.transact<int64_t>(audit);
     if (!a.ok()) DS_LOG(kError, "cannot audit a refused keeper removal: {}", a.error().message);
   }
   co_return r;
@@ -466,7 +466,7 @@ Status RoomService::adopt_rooms_for_keeper() {
       auto* k = find_state(room->state, "m.room.member", keeper_user_);
       if (k && k->at("content").at("membership") == "invite") DS_TRY(w.keeper_join(room_id, inviter));
       else DS_TRY(w.add_keeper(room_id, inviter));
-      DS_TRY(audit_append(c, "server", "records.keeper_joined", "",
+      DS_TRY(audit_append(*db_.txn_over(c), "server", "records.keeper_joined", "",
                           json::object{{"room_id", room_id}, {"invited_by", inviter}}));
       w.commit();
       return inviter;

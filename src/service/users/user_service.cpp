@@ -317,7 +317,7 @@ asio::awaitable<Status> UserService::deactivate_account(const std::string& user_
     auto t = db_.txn_over(c);
     DS_TRY(t->users().deactivate(user_id, erase));
     DS_TRY(remove_devices(c, *t, user_id, {}, "", &wake));
-    if (audit_details) DS_TRY(audit_append(c, user_id, "user.deactivate", "", *audit_details));
+    if (audit_details) DS_TRY(audit_append(*t, user_id, "user.deactivate", "", *audit_details));
     return ok_status();
   };
   auto r = co_await db_.write<Ok>(job);
