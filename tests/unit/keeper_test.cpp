@@ -14,6 +14,7 @@
 #include "olm_test_client.h"
 #include "service/records/verify.h"
 #include "storage/archive_store.h"
+#include "storage/device_key_store.h"
 
 namespace despatch {
 namespace {
@@ -44,8 +45,8 @@ class KeeperTest : public ::testing::Test {
                       {"device_id", "ALICEDEV"},
                       {"keys", json::object{{"curve25519:ALICEDEV", alice_.curve25519()},
                                             {"ed25519:ALICEDEV", alice_.ed25519()}}}};
-      return c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES(?,'ALICEDEV',?)",
-                    {std::string(kAlice), json::serialize(dk)});
+      // Through the store, which also files the identity key under which forwarded keys are found.
+      return db_->txn_over(c)->device_keys().put_device_keys(kAlice, "ALICEDEV", dk);
     });
   }
   void TearDown() override {
@@ -265,7 +266,7 @@ TEST_F(KeeperTest, UndecryptableEventsAreFlaggedAndRetriedWhenKeysArrive) {
   ASSERT_TRUE(flag);
   EXPECT_NE(std::string(flag->at("reason").as_string()).find("no room key"), std::string::npos);
   EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_pending"), 1);
-  auto listed = keeper_->undecryptable(db_->reader(), 10);
+  auto listed = keeper_->undecryptable(10);
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->at("count"), 1);
   EXPECT_EQ(listed->at("events").as_array()[0].at("event_id"), "$early");
@@ -276,7 +277,7 @@ TEST_F(KeeperTest, UndecryptableEventsAreFlaggedAndRetriedWhenKeysArrive) {
                                       json::object{{"room_id", kRoom}, {"session_id", group.id()},
                                                    {"sender_key", alice_.curve25519()}, {"code", "m.unverified"}});
   });
-  listed = keeper_->undecryptable(db_->reader(), 10);
+  listed = keeper_->undecryptable(10);
   EXPECT_NE(std::string(listed->at("events").as_array()[0].at("reason").as_string()).find("m.unverified"),
             std::string::npos);
 
@@ -361,7 +362,7 @@ TEST_F(KeeperTest, AWedgedOlmSessionIsRenewedWithAnMDummy) {
   // Another failure within the hour starts no second session.
   deliver(olm_message(olm, "m.room_key", room_key(second)));
   EXPECT_EQ(count("SELECT COUNT(*) FROM to_device"), 1);
-  EXPECT_EQ(keeper_->metrics(db_->reader()).at("keeper_olm_sessions_renewed_total"), 1);
+  EXPECT_EQ(keeper_->metrics().at("keeper_olm_sessions_renewed_total"), 1);
 }
 
 TEST_F(KeeperTest, DropsMessagesThatDoNotCheckOut) {
@@ -379,7 +380,7 @@ TEST_F(KeeperTest, DropsMessagesThatDoNotCheckOut) {
   // Garbage.
   deliver(json::object{{"algorithm", kOlmAlgorithm}, {"sender_key", "nonsense"}, {"ciphertext", "x"}});
   EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_megolm_sessions"), 0);
-  EXPECT_EQ(keeper_->metrics(db_->reader()).at("keeper_rejected_to_device_total"), 5);
+  EXPECT_EQ(keeper_->metrics().at("keeper_rejected_to_device_total"), 5);
   // The genuine message still gets through.
   deliver(olm_message(olm, "m.room_key", room_key(group)));
   EXPECT_EQ(count("SELECT COUNT(*) FROM keeper_megolm_sessions"), 1);

@@ -157,7 +157,7 @@ void add_admin_routes(http::Router& r, App& app) {
   add(r, "GET", "/records/undecryptable", [&app](Request& req) -> Awaitable {
     DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 1000));
     if (!app.keeper) co_return json::object{{"count", 0}, {"events", json::array{}}, {"keeper", false}};
-    DS_CO_ASSIGN(json::object out, app.keeper->undecryptable(app.db->reader(), limit.value_or(100)));
+    DS_CO_ASSIGN(json::object out, app.keeper->undecryptable(limit.value_or(100)));
     out["keeper"] = app.keeper->user_id();
     co_return out;
   });
@@ -167,7 +167,7 @@ void add_admin_routes(http::Router& r, App& app) {
     json::object out{{"db_commits_total", app.db->commit_count()},
                      {"stream_position", app.db->committed_stream_pos()}};
     if (app.keeper)
-      for (auto& [k, v] : app.keeper->metrics(app.db->reader())) out[k] = v;
+      for (auto& [k, v] : app.keeper->metrics()) out[k] = v;
     co_return out;
   });
 

@@ -7,6 +7,13 @@
 #include "service/common/time.h"
 #include "service/records/audit.h"
 #include "service/users/user_service.h"
+#include "storage/cross_signing_store.h"
+#include "storage/device_key_store.h"
+#include "storage/device_store.h"
+#include "storage/event_store.h"
+#include "storage/keeper_store.h"
+#include "storage/membership_store.h"
+#include "storage/user_store.h"
 
 #include <sodium.h>
 #include <sys/stat.h>
@@ -18,7 +25,7 @@
 namespace despatch {
 
 using storage::Conn;
-using storage::Value;
+using storage::Txn;
 
 namespace {
 
@@ -42,22 +49,21 @@ std::optional<json::object> parse_object(std::string_view text) {
   return std::move(v.as_object());
 }
 
-// A device of user whose published keys have this curve25519 identity key (and, when given,
-// this ed25519 signing key).
+// A device of user whose published keys have this curve25519 identity key (and, when
+// ed25519 is not empty, this ed25519 signing key).
 struct DeviceIdentity {
   std::string device_id, ed25519;
 };
-Result<std::optional<DeviceIdentity>> device_with_keys(Conn& c, const std::string& user, const std::string& curve25519,
+Result<std::optional<DeviceIdentity>> device_with_keys(Txn& t, const std::string& user, const std::string& curve25519,
                                                        const std::string& ed25519) {
-  DS_ASSIGN(auto devices, c.query("SELECT device_id, json FROM device_keys WHERE user_id=?", {user}));
+  DS_ASSIGN(auto devices, t.device_keys().device_keys_of({user}));
   for (auto& d : devices) {
-    auto dk = parse_object(d.str(1));
-    auto* keys = dk ? obj(*dk, "keys") : nullptr;
+    auto* keys = obj(d.keys, "keys");
     if (!keys) continue;
-    auto* curve = str(*keys, ("curve25519:" + d.str(0)).c_str());
-    auto* ed = str(*keys, ("ed25519:" + d.str(0)).c_str());
+    auto* curve = str(*keys, ("curve25519:" + d.device_id).c_str());
+    auto* ed = str(*keys, ("ed25519:" + d.device_id).c_str());
     if (curve && *curve == curve25519 && ed && (ed25519.empty() || *ed == ed25519))
-      return std::optional<DeviceIdentity>(DeviceIdentity{d.str(0), std::string(*ed)});
+      return std::optional<DeviceIdentity>(DeviceIdentity{d.device_id, std::string(*ed)});
   }
   return std::optional<DeviceIdentity>{};
 }
@@ -132,13 +138,13 @@ Result<std::unique_ptr<RecordsKeeper>> RecordsKeeper::open(const Config& config,
   std::unique_ptr<RecordsKeeper> k(new RecordsKeeper(config, db, archive, std::move(key)));
   RecordsKeeper* raw = k.get();
   db.add_on_rollback([raw] { raw->invalidate(); });
-  auto job = [raw](Conn& c) -> Status {
-    DS_ASSIGN(auto row, storage::query_one(c, "SELECT 1 FROM keeper_account WHERE user_id=?", {raw->user_id_}));
-    if (!row) DS_TRY(raw->create_account(c));
-    DS_TRY(raw->load(c));
-    return raw->publish_one_time_keys(c);
+  auto job = [raw](Txn& t) -> Status {
+    DS_ASSIGN(auto account, t.keeper().account(raw->user_id_));
+    if (!account) DS_TRY(raw->create_account(t));
+    DS_TRY(raw->load(t));
+    return raw->publish_one_time_keys(t);
   };
-  DS_TRY(db.write_blocking<Ok>(job));
+  DS_TRY(db.transact_blocking<Ok>(job));
   DS_LOG(kInfo, "records keeper {} (device {}, ed25519 {}) is ready", raw->user_id_, raw->device_id_,
          raw->device_->ed25519_key());
   return k;
@@ -149,19 +155,17 @@ bool RecordsKeeper::covers(const std::string& room_kind) const {
   return std::find(ex.begin(), ex.end(), room_kind) == ex.end();
 }
 
-Status RecordsKeeper::create_account(Conn& c) {
-  DS_ASSIGN(auto existing, storage::query_one(c, "SELECT 1 FROM users WHERE user_id=?", {user_id_}));
+Status RecordsKeeper::create_account(Txn& t) {
+  DS_ASSIGN(bool existing, t.users().exists(user_id_));
   if (existing)
     return Error::internal("the account " + user_id_ + " exists but is not the records keeper this server made; "
                            "choose another name with [records] keeper_localpart");
-  DS_TRY(insert_user(*db_.txn_over(c), user_id_, "", false));  // no password: nobody logs in as the keeper
-  DS_TRY(c.exec("UPDATE users SET displayname=? WHERE user_id=?", {std::string(kDisplayName), user_id_}));
-  DS_TRY(c.exec("INSERT INTO devices(user_id, device_id, display_name, created_ts) VALUES(?,?,?,?)",
-                {user_id_, device_id_, std::string(kDisplayName), now_ms()}));
+  DS_TRY(insert_user(t, user_id_, "", false));  // no password: nobody logs in as the keeper
+  DS_TRY(t.users().set_displayname(user_id_, std::string(kDisplayName)));
+  DS_TRY(t.devices().add_or_touch(user_id_, device_id_, std::string(kDisplayName), now_ms()));
   DS_ASSIGN(OlmDevice dev, OlmDevice::create());
   json::object dk = dev.device_keys(user_id_, device_id_);
-  DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES(?,?,?)",
-                {user_id_, device_id_, json::serialize(dk)}));
+  DS_TRY(t.device_keys().put_device_keys(user_id_, device_id_, dk));
 
   // Cross-signing keys made by the server: the self-signing key signs the device, so clients
   // that share keys only with cross-signed devices share with the keeper too.
@@ -183,33 +187,29 @@ Status RecordsKeeper::create_account(Conn& c) {
   sign_json(signed_dk, user_id_, self_signing);
   std::string device_sig(signed_dk["signatures"].as_object()[user_id_].as_object()[self_signing.key_id()].as_string());
   for (auto [usage, key] : {std::pair{"master", &mk}, std::pair{"self_signing", &ssk}})
-    DS_TRY(c.exec("INSERT INTO cross_signing_keys(user_id, usage, json) VALUES(?,?,?) ON CONFLICT(user_id, usage) "
-                  "DO UPDATE SET json=excluded.json",
-                  {user_id_, std::string(usage), json::serialize(*key)}));
-  DS_TRY(c.exec("INSERT INTO key_signatures(target_user, target_key, signer, signer_key_id, signature) "
-                "VALUES(?,?,?,?,?)",
-                {user_id_, device_id_, user_id_, self_signing.key_id(), device_sig}));
+    DS_TRY(t.cross_signing().put_key(user_id_, usage, *key));
+  DS_TRY(t.cross_signing().put_signature({user_id_, device_id_, user_id_, self_signing.key_id(), device_sig}));
 
   json::object seeds{{"master", base64_encode(master.seed())},
                      {"self_signing", base64_encode(self_signing.seed())}};
   DS_ASSIGN(std::string pickle, dev.pickle_account(key_));
-  DS_TRY(c.exec("INSERT INTO keeper_account(user_id, device_id, pickle, cross_signing, created_ts) VALUES(?,?,?,?,?)",
-                {user_id_, device_id_, pickle, seal_at_rest(key_, json::serialize(seeds)), now_ms()}));
-  DS_TRY(KeyService::mark_changed(*db_.txn_over(c), user_id_));
+  DS_TRY(t.keeper().create_account(
+      {user_id_, device_id_, pickle, seal_at_rest(key_, json::serialize(seeds)), now_ms()}));
+  DS_TRY(KeyService::mark_changed(t, user_id_));
   json::object details{{"user_id", user_id_},
                        {"device_id", device_id_},
                        {"ed25519", dev.ed25519_key()},
                        {"curve25519", dev.curve25519_key()},
                        {"master_key", master.public_key_base64()}};
-  DS_TRY(audit_append(*db_.txn_over(c), "server", "records.keeper_created", "", details));
+  DS_TRY(audit_append(t, "server", "records.keeper_created", "", details));
   return ok_status();
 }
 
-Status RecordsKeeper::load(Conn& c) {
-  DS_ASSIGN(auto row, storage::query_one(c, "SELECT device_id, pickle FROM keeper_account WHERE user_id=?", {user_id_}));
-  if (!row) return Error::internal("the records keeper's account is missing");
-  device_id_ = row->str(0);
-  DS_ASSIGN(OlmDevice dev, OlmDevice::unpickle_account(row->str(1), key_));
+Status RecordsKeeper::load(Txn& t) {
+  DS_ASSIGN(auto account, t.keeper().account(user_id_));
+  if (!account) return Error::internal("the records keeper's account is missing");
+  device_id_ = account->device_id;
+  DS_ASSIGN(OlmDevice dev, OlmDevice::unpickle_account(account->pickle, key_));
   device_ = std::make_unique<OlmDevice>(std::move(dev));
   loaded_senders_.clear();
   megolm_.clear();
@@ -217,96 +217,88 @@ Status RecordsKeeper::load(Conn& c) {
   return ok_status();
 }
 
-Status RecordsKeeper::ensure_fresh(Conn& c) {
+Status RecordsKeeper::ensure_fresh(Txn& t) {
   if (!stale_) return ok_status();
-  return load(c);
+  return load(t);
 }
 
-Status RecordsKeeper::save_account(Conn& c) {
+Status RecordsKeeper::save_account(Txn& t) {
   DS_ASSIGN(std::string pickle, device_->pickle_account(key_));
-  return c.exec("UPDATE keeper_account SET pickle=? WHERE user_id=?", {pickle, user_id_});
+  return t.keeper().set_account_pickle(user_id_, pickle);
 }
 
-Status RecordsKeeper::publish_one_time_keys(Conn& c) {
+Status RecordsKeeper::publish_one_time_keys(Txn& t) {
   bool changed = false;
-  DS_ASSIGN(auto count, storage::query_one(c, "SELECT COUNT(*) FROM one_time_keys WHERE user_id=? AND device_id=? "
-                                              "AND algorithm=?",
-                                           {user_id_, device_id_, std::string(kSignedCurve25519)}));
-  int64_t have = count ? count->i64(0) : 0;
+  DS_ASSIGN(auto counts, t.device_keys().one_time_key_counts(user_id_, device_id_));
+  int64_t have = counts.count(kSignedCurve25519) ? counts.at(kSignedCurve25519) : 0;
   if (have < static_cast<int64_t>(kKeeperOneTimeKeysLow)) {
     DS_ASSIGN(json::object keys, device_->one_time_keys(user_id_, device_id_, kKeeperOneTimeKeys - have));
     for (auto& [full, key] : keys) {
       std::string id(full);
       auto colon = id.find(':');
-      DS_TRY(c.exec("INSERT INTO one_time_keys(user_id, device_id, algorithm, key_id, json) VALUES(?,?,?,?,?) "
-                    "ON CONFLICT DO NOTHING",
-                    {user_id_, device_id_, id.substr(0, colon), id.substr(colon + 1), json::serialize(key)}));
+      DS_TRY(t.device_keys().add_one_time_key(user_id_, device_id_, {id.substr(0, colon), id.substr(colon + 1), key}));
     }
     changed = true;
   }
-  DS_ASSIGN(auto fb, storage::query_one(c, "SELECT used FROM fallback_keys WHERE user_id=? AND device_id=? AND algorithm=?",
-                                        {user_id_, device_id_, std::string(kSignedCurve25519)}));
-  if (!fb || fb->i64(0) != 0) {
+  DS_ASSIGN(auto fallback, t.device_keys().fallback_key(user_id_, device_id_, kSignedCurve25519));
+  if (!fallback || fallback->used) {
     // A used fallback key is replaced; libolm keeps the one before for messages still due.
-    if (fb) device_->forget_old_fallback_key();
+    if (fallback) device_->forget_old_fallback_key();
     DS_ASSIGN(json::object keys, device_->fallback_key(user_id_, device_id_));
     for (auto& [full, key] : keys) {
       std::string id(full);
       auto colon = id.find(':');
-      DS_TRY(c.exec("INSERT INTO fallback_keys(user_id, device_id, algorithm, key_id, json, used) VALUES(?,?,?,?,?,0) "
-                    "ON CONFLICT(user_id, device_id, algorithm) DO UPDATE SET key_id=excluded.key_id, "
-                    "json=excluded.json, used=0",
-                    {user_id_, device_id_, id.substr(0, colon), id.substr(colon + 1), json::serialize(key)}));
+      DS_TRY(t.device_keys().put_fallback_key(user_id_, device_id_,
+                                              {id.substr(0, colon), id.substr(colon + 1), key, false}));
     }
     changed = true;
   }
-  if (changed) DS_TRY(save_account(c));
+  if (changed) DS_TRY(save_account(t));
   return ok_status();
 }
 
 Status RecordsKeeper::keys_claimed(Conn& c) {
-  Status st = ensure_fresh(c);
-  if (st.ok()) st = publish_one_time_keys(c);
+  auto t = db_.txn_over(c);
+  Status st = ensure_fresh(*t);
+  if (st.ok()) st = publish_one_time_keys(*t);
   if (!st.ok()) stale_ = true;
   return st;
 }
 
-Status RecordsKeeper::load_olm_sessions(Conn& c, const std::string& sender_key) {
+Status RecordsKeeper::load_olm_sessions(Txn& t, const std::string& sender_key) {
   if (loaded_senders_.count(sender_key)) return ok_status();
-  DS_ASSIGN(auto rows, c.query("SELECT session_id, pickle FROM keeper_olm_sessions WHERE sender_key=? ORDER BY rank",
-                               {sender_key}));
-  for (auto& r : rows) {
-    auto st = device_->restore_session({sender_key, r.str(0), r.str(1)}, key_);
-    if (!st.ok()) DS_LOG(kWarn, "records keeper: dropping unreadable Olm session {}: {}", r.str(0), st.error().message);
+  DS_ASSIGN(auto sessions, t.keeper().olm_sessions(sender_key));
+  for (auto& s : sessions) {
+    auto st = device_->restore_session({sender_key, s.session_id, s.pickle}, key_);
+    if (!st.ok())
+      DS_LOG(kWarn, "records keeper: dropping unreadable Olm session {}: {}", s.session_id, st.error().message);
   }
   loaded_senders_.insert(sender_key);
   return ok_status();
 }
 
-Status RecordsKeeper::save_olm_sessions(Conn& c, const std::string& sender_key) {
-  DS_ASSIGN(auto sessions, device_->pickle_sessions(key_, sender_key));
-  DS_TRY(c.exec("DELETE FROM keeper_olm_sessions WHERE sender_key=?", {sender_key}));
-  int64_t rank = 0;
-  for (auto& s : sessions)
-    DS_TRY(c.exec("INSERT INTO keeper_olm_sessions(sender_key, session_id, rank, pickle) VALUES(?,?,?,?) "
-                  "ON CONFLICT DO NOTHING",
-                  {sender_key, s.session_id, rank++, s.pickle}));
-  return ok_status();
+Status RecordsKeeper::save_olm_sessions(Txn& t, const std::string& sender_key) {
+  DS_ASSIGN(auto pickled, device_->pickle_sessions(key_, sender_key));
+  std::vector<storage::KeeperOlmSession> sessions;
+  sessions.reserve(pickled.size());
+  for (auto& s : pickled) sessions.push_back({std::move(s.session_id), std::move(s.pickle)});
+  return t.keeper().replace_olm_sessions(sender_key, sessions);
 }
 
 Status RecordsKeeper::receive_to_device(Conn& c, const std::string& sender, const std::string& type,
                                         const json::object& content) {
-  Status st = ensure_fresh(c);
+  auto t = db_.txn_over(c);
+  Status st = ensure_fresh(*t);
   if (st.ok()) {
-    if (type == "m.room.encrypted") st = handle_olm(c, sender, content);
-    else if (type == "m.room_key.withheld") st = handle_withheld(c, sender, content);
+    if (type == "m.room.encrypted") st = handle_olm(*t, sender, content);
+    else if (type == "m.room_key.withheld") st = handle_withheld(*t, sender, content);
     else DS_LOG(kDebug, "records keeper: ignoring a {} to-device message from {}", type, sender);
   }
   if (!st.ok()) stale_ = true;
   return st;
 }
 
-Status RecordsKeeper::handle_olm(Conn& c, const std::string& sender, const json::object& content) {
+Status RecordsKeeper::handle_olm(Txn& t, const std::string& sender, const json::object& content) {
   auto reject = [&](const std::string& why) {
     ++rejected_;
     DS_LOG(kWarn, "records keeper: dropped a to-device message from {}: {}", sender, why);
@@ -324,16 +316,16 @@ Status RecordsKeeper::handle_olm(Conn& c, const std::string& sender, const json:
   if (!type_v || !type_v->is_int64() || !body) return reject("malformed ciphertext entry");
   int message_type = static_cast<int>(type_v->as_int64());
 
-  DS_TRY(load_olm_sessions(c, sender_key));
+  DS_TRY(load_olm_sessions(t, sender_key));
   auto plain = device_->decrypt_olm(sender_key, message_type, std::string(*body));
   if (!plain.ok()) {
     // The sender holds a session the keeper lost (a normal message no session decrypts, or a
     // pre-key message for a one-time key already used up).
-    DS_TRY(recover_session(c, sender, sender_key));
+    DS_TRY(recover_session(t, sender, sender_key));
     return reject("Olm: " + plain.error().message);
   }
-  DS_TRY(save_olm_sessions(c, sender_key));
-  if (message_type == kOlmPreKeyMessage) DS_TRY(save_account(c));  // a one-time key was used
+  DS_TRY(save_olm_sessions(t, sender_key));
+  if (message_type == kOlmPreKeyMessage) DS_TRY(save_account(t));  // a one-time key was used
 
   // The spec's checks on a decrypted Olm payload: who sent it, to whom, and with which keys.
   auto payload = parse_object(*plain);
@@ -350,26 +342,26 @@ Status RecordsKeeper::handle_olm(Conn& c, const std::string& sender, const json:
     return reject("Olm payload names another recipient key");
   if (!p_keys || !str(*p_keys, "ed25519") || !p_type || !p_content) return reject("Olm payload lacks keys, type or content");
   // The sender's device with this identity key must have this signing key.
-  DS_ASSIGN(auto device, device_with_keys(c, sender, sender_key, std::string(*str(*p_keys, "ed25519"))));
+  DS_ASSIGN(auto device, device_with_keys(t, sender, sender_key, std::string(*str(*p_keys, "ed25519"))));
   if (!device) return reject("no device of " + sender + " has these identity keys");
 
-  if (*p_type == "m.room_key") return handle_room_key(c, sender, sender_key, *p_content, false);
-  if (*p_type == "m.forwarded_room_key") return handle_room_key(c, sender, sender_key, *p_content, true);
+  if (*p_type == "m.room_key") return handle_room_key(t, sender, sender_key, *p_content, false);
+  if (*p_type == "m.forwarded_room_key") return handle_room_key(t, sender, sender_key, *p_content, true);
   DS_LOG(kDebug, "records keeper: ignoring an encrypted {} from {}", std::string(*p_type), sender);
   return ok_status();
 }
 
-Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const std::string& sender_key) {
+Status RecordsKeeper::recover_session(Txn& t, const std::string& sender, const std::string& sender_key) {
   constexpr int64_t kHourMs = 3'600'000;
   int64_t now = now_ms();
   if (auto it = recovered_at_.find(sender_key); it != recovered_at_.end() && now - it->second < kHourMs)
     return ok_status();
   // The sender's device with that identity key, and its signing key.
-  DS_ASSIGN(auto device, device_with_keys(c, sender, sender_key, ""));
+  DS_ASSIGN(auto device, device_with_keys(t, sender, sender_key, ""));
   if (!device) return ok_status();
   const std::string& device_id = device->device_id;
   const std::string& ed25519 = device->ed25519;
-  DS_ASSIGN(auto claimed, claim_device_key(*db_.txn_over(c), sender, device_id, kSignedCurve25519));
+  DS_ASSIGN(auto claimed, claim_device_key(t, sender, device_id, kSignedCurve25519));
   if (!claimed) return ok_status();
   auto key_obj = claimed->key.is_object() ? std::optional(claimed->key.as_object()) : std::nullopt;
   auto* one_time = key_obj ? str(*key_obj, "key") : nullptr;
@@ -386,13 +378,13 @@ Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const 
                        {"recipient_keys", json::object{{"ed25519", ed25519}}},
                        {"keys", json::object{{"ed25519", device_->ed25519_key()}}}};
   DS_ASSIGN(auto sealed, device_->encrypt_olm(sender_key, json::serialize(payload)));
-  DS_TRY(save_olm_sessions(c, sender_key));
+  DS_TRY(save_olm_sessions(t, sender_key));
   json::object content{{"algorithm", kOlmAlgorithm},
                        {"sender_key", device_->curve25519_key()},
                        {"ciphertext", json::object{{sender_key, json::object{{"type", sealed.first},
                                                                             {"body", sealed.second}}}}}};
-  DS_TRY(KeyService::queue_to_device(*db_.txn_over(c), ToDeviceLimits{}, sender, device_id, user_id_,
-                                     "m.room.encrypted", json::serialize(content)));
+  DS_TRY(KeyService::queue_to_device(t, ToDeviceLimits{}, sender, device_id, user_id_, "m.room.encrypted",
+                                     json::serialize(content)));
   recovered_at_[sender_key] = now;
   ++sessions_renewed_;
   DS_LOG(kInfo, "records keeper: renewed the Olm session with {} {} after an undecryptable message", sender,
@@ -400,7 +392,7 @@ Status RecordsKeeper::recover_session(Conn& c, const std::string& sender, const 
   return ok_status();
 }
 
-Status RecordsKeeper::handle_room_key(Conn& c, const std::string& sender, const std::string& sender_key,
+Status RecordsKeeper::handle_room_key(Txn& t, const std::string& sender, const std::string& sender_key,
                                       const json::object& content, bool forwarded) {
   auto reject = [&](const std::string& why) {
     ++rejected_;
@@ -416,11 +408,9 @@ Status RecordsKeeper::handle_room_key(Conn& c, const std::string& sender, const 
     return reject("not a Megolm room key");
   std::string room(*room_id);
   // Keys of rooms the keeper is in, from people who are or were members.
-  DS_ASSIGN(auto mine, storage::query_one(c, "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
-                                          {room, user_id_}));
-  if (!mine || mine->str(0) != "join") return reject("the keeper is not in " + room);
-  DS_ASSIGN(auto theirs, storage::query_one(c, "SELECT membership FROM memberships WHERE room_id=? AND user_id=?",
-                                            {room, sender}));
+  DS_ASSIGN(auto mine, t.memberships().membership(room, user_id_));
+  if (!mine || *mine != "join") return reject("the keeper is not in " + room);
+  DS_ASSIGN(auto theirs, t.memberships().membership(room, sender));
   if (!theirs) return reject(sender + " was never in " + room);
 
   std::string owner_key = sender_key, owner = sender;
@@ -430,29 +420,22 @@ Status RecordsKeeper::handle_room_key(Conn& c, const std::string& sender, const 
     auto* original = str(content, "sender_key");
     if (!original) return reject("forwarded key without sender_key");
     owner_key = std::string(*original);
-    DS_ASSIGN(auto rows, c.query("SELECT user_id, device_id, json FROM device_keys WHERE json LIKE ?",
-                                 {"%" + owner_key + "%"}));
-    owner.clear();
-    for (auto& r : rows) {
-      auto dk = parse_object(r.str(2));
-      auto* keys = dk ? obj(*dk, "keys") : nullptr;
-      auto* curve = keys ? str(*keys, ("curve25519:" + r.str(1)).c_str()) : nullptr;
-      if (curve && *curve == owner_key) owner = r.str(0);
-    }
+    DS_ASSIGN(auto devices, t.device_keys().devices_with_identity_key(owner_key));
+    owner = devices.empty() ? "" : devices.back().user_id;
     if (owner.empty()) return reject("no known device has the forwarded key's sender_key");
   }
   auto session = forwarded ? MegolmInbound::import_key(std::string(*session_key))
                            : MegolmInbound::from_room_key(std::string(*session_key));
   if (!session.ok()) return reject(session.error().message);
   if (session->session_id() != *session_id) return reject("session_id does not match the session key");
-  DS_ASSIGN(bool stored, store_megolm(c, room, owner_key, owner, sender,
+  DS_ASSIGN(bool stored, store_megolm(t, room, owner_key, owner, sender,
                                       forwarded ? "m.forwarded_room_key" : "m.room_key", std::move(*session)));
   if (!stored) return ok_status();
   ++room_keys_;
-  return retry_pending(c, room, std::string(*session_id));
+  return retry_pending(t, room, std::string(*session_id));
 }
 
-Status RecordsKeeper::handle_withheld(Conn& c, const std::string& sender, const json::object& content) {
+Status RecordsKeeper::handle_withheld(Txn& t, const std::string& sender, const json::object& content) {
   auto* room_id = str(content, "room_id");
   auto* session_id = str(content, "session_id");
   auto* code = str(content, "code");
@@ -461,16 +444,13 @@ Status RecordsKeeper::handle_withheld(Conn& c, const std::string& sender, const 
   auto* reason = str(content, "reason");
   std::string why = "withheld by " + sender + ": " + std::string(*code) +
                     (reason ? " (" + std::string(*reason) + ")" : "");
-  DS_TRY(c.exec("INSERT INTO keeper_withheld(room_id, session_id, sender_key, sender, code, reason, ts) "
-                "VALUES(?,?,?,?,?,?,?) ON CONFLICT(room_id, session_id, sender_key) DO UPDATE SET "
-                "sender=excluded.sender, code=excluded.code, reason=excluded.reason, ts=excluded.ts",
-                {std::string(*room_id), std::string(*session_id), sender_key ? std::string(*sender_key) : "",
-                 sender, std::string(*code), reason ? std::string(*reason) : "", now_ms()}));
-  return c.exec("UPDATE keeper_pending SET reason=? WHERE room_id=? AND session_id=? AND sender=?",
-                {why, std::string(*room_id), std::string(*session_id), sender});
+  DS_TRY(t.keeper().put_withheld({std::string(*room_id), std::string(*session_id),
+                                   sender_key ? std::string(*sender_key) : "", sender, std::string(*code),
+                                   reason ? std::string(*reason) : "", now_ms()}));
+  return t.keeper().set_pending_reason(std::string(*room_id), std::string(*session_id), sender, why);
 }
 
-Result<const RecordsKeeper::Megolm*> RecordsKeeper::find_megolm(Conn& c, const std::string& room_id,
+Result<const RecordsKeeper::Megolm*> RecordsKeeper::find_megolm(Txn& t, const std::string& room_id,
                                                                 const std::string& session_id,
                                                                 const std::string& sender_key) {
   if (!sender_key.empty()) {
@@ -478,34 +458,27 @@ Result<const RecordsKeeper::Megolm*> RecordsKeeper::find_megolm(Conn& c, const s
     if (it != megolm_.end()) return &it->second;
   }
   // Newer clients may leave sender_key out of events: any session with this ID in the room.
-  std::string sql = "SELECT sender_key, sender_user, source, first_index, pickle FROM keeper_megolm_sessions "
-                    "WHERE room_id=? AND session_id=?";
-  storage::Params p{room_id, session_id};
-  if (!sender_key.empty()) {
-    sql += " AND sender_key=?";
-    p.push_back(sender_key);
-  }
-  DS_ASSIGN(auto row, storage::query_one(c, sql + " LIMIT 1", p));
+  DS_ASSIGN(auto row, t.keeper().megolm_session(room_id, session_id, sender_key));
   if (!row) return static_cast<const Megolm*>(nullptr);
-  std::string key = cache_key(room_id, session_id, row->str(0));
+  std::string key = cache_key(room_id, session_id, row->sender_key);
   if (auto it = megolm_.find(key); it != megolm_.end()) return &it->second;
-  auto session = MegolmInbound::unpickle(row->str(4), key_);
+  auto session = MegolmInbound::unpickle(row->pickle, key_);
   if (!session.ok()) {
     DS_LOG(kError, "records keeper: cannot read Megolm session {}: {}", session_id, session.error().message);
     return static_cast<const Megolm*>(nullptr);
   }
   if (megolm_.size() >= kMaxCachedSessions) megolm_.clear();
-  Megolm m{std::make_shared<MegolmInbound>(std::move(*session)), row->str(1), row->str(2), row->str(0),
-           static_cast<uint32_t>(row->i64(3))};
+  Megolm m{std::make_shared<MegolmInbound>(std::move(*session)), row->sender_user, row->source, row->sender_key,
+           static_cast<uint32_t>(row->first_index)};
   return &(megolm_[key] = std::move(m));
 }
 
-Result<bool> RecordsKeeper::store_megolm(Conn& c, const std::string& room_id, const std::string& sender_key,
+Result<bool> RecordsKeeper::store_megolm(Txn& t, const std::string& room_id, const std::string& sender_key,
                                          const std::string& owner, const std::string& shared_by,
                                          const std::string& source, MegolmInbound session) {
   std::string session_id = session.session_id();
   uint32_t first = session.first_known_index();
-  DS_ASSIGN(const Megolm* have, find_megolm(c, room_id, session_id, sender_key));
+  DS_ASSIGN(const Megolm* have, find_megolm(t, room_id, session_id, sender_key));
   if (have) {
     if (have->sender_user != owner) return false;
     bool better = first < have->first_index || (first == have->first_index && have->source != "m.room_key" &&
@@ -522,11 +495,8 @@ Result<bool> RecordsKeeper::store_megolm(Conn& c, const std::string& room_id, co
   }
   DS_ASSIGN(std::string pickle, session.pickle(key_));
   DS_ASSIGN(std::string exported, session.export_at(first));
-  DS_TRY(c.exec("INSERT INTO keeper_megolm_sessions(room_id, session_id, sender_key, sender_user, first_index, source, "
-                "pickle, received_ts) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(room_id, session_id, sender_key) DO UPDATE "
-                "SET sender_user=excluded.sender_user, first_index=excluded.first_index, source=excluded.source, "
-                "pickle=excluded.pickle, received_ts=excluded.received_ts",
-                {room_id, session_id, sender_key, owner, int64_t{first}, source, pickle, now_ms()}));
+  DS_TRY(t.keeper().put_megolm_session(
+      {room_id, session_id, sender_key, owner, int64_t{first}, source, pickle, now_ms()}));
   // The key itself is sealed into the archive, so that the records office can check any
   // plaintext record against the ciphertext it came from.
   json::object rec{{"algorithm", kMegolmAlgorithm}, {"room_id", room_id},   {"session_id", session_id},
@@ -534,14 +504,14 @@ Result<bool> RecordsKeeper::store_megolm(Conn& c, const std::string& room_id, co
                    {"source", source},              {"first_known_index", int64_t{first}},
                    {"session_key", exported}};
   ArchiveEntry entry{0, "", room_id, owner, source, now_ms(), "", "room_key", canonical_json(rec)};
-  DS_TRY(archive_.append(c, entry));
+  DS_TRY(archive_.append(t, entry));
   if (megolm_.size() >= kMaxCachedSessions) megolm_.clear();
   megolm_[cache_key(room_id, session_id, sender_key)] =
       Megolm{std::make_shared<MegolmInbound>(std::move(session)), owner, source, sender_key, first};
   return true;
 }
 
-Result<bool> RecordsKeeper::decrypt_event(Conn& c, const json::object& event, Decrypted* out, std::string* why) {
+Result<bool> RecordsKeeper::decrypt_event(Txn& t, const json::object& event, Decrypted* out, std::string* why) {
   auto* content = obj(event, "content");
   auto* alg = content ? str(*content, "algorithm") : nullptr;
   if (!alg || *alg != kMegolmAlgorithm) {
@@ -556,14 +526,12 @@ Result<bool> RecordsKeeper::decrypt_event(Conn& c, const json::object& event, De
     return false;
   }
   std::string room_id(event.at("room_id").as_string());
-  DS_ASSIGN(const Megolm* m, find_megolm(c, room_id, std::string(*session_id),
+  DS_ASSIGN(const Megolm* m, find_megolm(t, room_id, std::string(*session_id),
                                          sender_key ? std::string(*sender_key) : ""));
   if (!m) {
-    DS_ASSIGN(auto w, storage::query_one(c, "SELECT sender, code, reason FROM keeper_withheld WHERE room_id=? AND "
-                                            "session_id=? LIMIT 1",
-                                         {room_id, std::string(*session_id)}));
+    DS_ASSIGN(auto w, t.keeper().withheld(room_id, std::string(*session_id)));
     if (w)
-      *why = "withheld by " + w->str(0) + ": " + w->str(1) + (w->str(2).empty() ? "" : " (" + w->str(2) + ")");
+      *why = "withheld by " + w->sender + ": " + w->code + (w->reason.empty() ? "" : " (" + w->reason + ")");
     else
       *why = "no room key for session " + std::string(*session_id);
     return false;
@@ -591,7 +559,7 @@ Result<bool> RecordsKeeper::decrypt_event(Conn& c, const json::object& event, De
   return true;
 }
 
-Status RecordsKeeper::archive_plaintext(Conn& c, const json::object& event, int64_t pos, const Decrypted& d) {
+Status RecordsKeeper::archive_plaintext(Txn& t, const json::object& event, int64_t pos, const Decrypted& d) {
   json::object content = d.payload.at("content").as_object();
   // Relations travel outside the ciphertext (spec: "Mixing end-to-end encryption and relations").
   if (auto* rel = event.at("content").as_object().if_contains("m.relates_to"); rel && !content.contains("m.relates_to"))
@@ -621,21 +589,21 @@ Status RecordsKeeper::archive_plaintext(Conn& c, const json::object& event, int6
                      "",
                      "plaintext",
                      canonical_json(rec)};
-  DS_TRY(archive_.append(c, entry));
+  DS_TRY(archive_.append(t, entry));
   ++decrypted_;
   return ok_status();
 }
 
-Status RecordsKeeper::on_encrypted_event(Conn& c, const json::object& event, int64_t pos) {
-  Status st = ensure_fresh(c);
+Status RecordsKeeper::on_encrypted_event(Txn& t, const json::object& event, int64_t pos) {
+  Status st = ensure_fresh(t);
   if (!st.ok()) {
     stale_ = true;
     return st;
   }
   Decrypted d;
   std::string why;
-  DS_ASSIGN(bool decrypted, decrypt_event(c, event, &d, &why));
-  if (decrypted) return archive_plaintext(c, event, pos, d);
+  DS_ASSIGN(bool decrypted, decrypt_event(t, event, &d, &why));
+  if (decrypted) return archive_plaintext(t, event, pos, d);
 
   // Archived as ciphertext (the event record) plus this flag, and retried when keys arrive.
   const json::object* c_obj = obj(event, "content");
@@ -646,62 +614,63 @@ Status RecordsKeeper::on_encrypted_event(Conn& c, const json::object& event, int
   std::string event_id(event.at("event_id").as_string()), room_id(event.at("room_id").as_string());
   std::string sender(event.at("sender").as_string());
   int64_t ts = event.at("origin_server_ts").as_int64();
-  DS_TRY(c.exec("INSERT INTO keeper_pending(event_id, room_id, session_id, sender_key, sender, stream_pos, ts, reason, "
-                "first_seen_ts) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING",
-                {event_id, room_id, session_id, sender_key, sender, pos, ts, why, now_ms()}));
+  storage::KeeperPending pending{event_id, room_id, session_id, sender_key, sender, pos, ts, why};
+  pending.first_seen_ts = now_ms();
+  DS_TRY(t.keeper().add_pending(pending));
   json::object rec{{"event_id", event_id}, {"room_id", room_id},       {"sender", sender},
                    {"origin_server_ts", ts}, {"session_id", session_id}, {"sender_key", sender_key},
                    {"reason", why}};
   ArchiveEntry entry{pos, event_id, room_id, sender, "m.room.encrypted", ts, "", "undecryptable", canonical_json(rec)};
-  DS_TRY(archive_.append(c, entry));
+  DS_TRY(archive_.append(t, entry));
   ++undecryptable_;
   DS_LOG(kInfo, "records keeper: cannot decrypt {} in {} yet: {}", event_id, room_id, why);
   return ok_status();
 }
 
-Status RecordsKeeper::retry_pending(Conn& c, const std::string& room_id, const std::string& session_id) {
-  DS_ASSIGN(auto rows, c.query("SELECT p.event_id, p.stream_pos, e.json FROM keeper_pending p JOIN events e ON "
-                               "e.event_id=p.event_id WHERE p.room_id=? AND p.session_id=? ORDER BY p.stream_pos",
-                               {room_id, session_id}));
-  for (auto& r : rows) {
-    auto event = parse_object(r.str(2));
-    if (!event) continue;
-    (*event)["event_id"] = r.str(0);
+Status RecordsKeeper::retry_pending(Txn& t, const std::string& room_id, const std::string& session_id) {
+  DS_ASSIGN(auto pending, t.keeper().pending_for_session(room_id, session_id));
+  for (auto& p : pending) {
+    DS_ASSIGN(auto stored, t.events().event(p.event_id));
+    if (!stored) continue;
+    json::object event = stored->pdu;
+    event["event_id"] = p.event_id;
     Decrypted d;
     std::string why;
-    DS_ASSIGN(bool decrypted, decrypt_event(c, *event, &d, &why));
+    DS_ASSIGN(bool decrypted, decrypt_event(t, event, &d, &why));
     if (!decrypted) {
-      DS_TRY(c.exec("UPDATE keeper_pending SET reason=?, attempts=attempts+1 WHERE event_id=?", {why, r.str(0)}));
+      DS_TRY(t.keeper().note_failed_attempt(p.event_id, why));
       continue;
     }
-    DS_TRY(archive_plaintext(c, *event, r.i64(1), d));
-    DS_TRY(c.exec("DELETE FROM keeper_pending WHERE event_id=?", {r.str(0)}));
-    DS_LOG(kInfo, "records keeper: decrypted {} once its keys arrived", r.str(0));
+    DS_TRY(archive_plaintext(t, event, p.stream_pos, d));
+    DS_TRY(t.keeper().drop_pending(p.event_id));
+    DS_LOG(kInfo, "records keeper: decrypted {} once its keys arrived", p.event_id);
   }
   return ok_status();
 }
 
-Result<json::object> RecordsKeeper::undecryptable(Conn& c, int64_t limit) {
-  DS_ASSIGN(auto count, storage::query_one(c, "SELECT COUNT(*) FROM keeper_pending"));
-  DS_ASSIGN(auto rows, c.query("SELECT event_id, room_id, sender, session_id, sender_key, reason, attempts, ts, "
-                               "first_seen_ts FROM keeper_pending ORDER BY stream_pos DESC LIMIT ?",
-                               {limit}));
+Result<json::object> RecordsKeeper::undecryptable(int64_t limit) {
+  storage::KeeperStore& store = db_.read().keeper();
+  DS_ASSIGN(int64_t count, store.pending_count());
+  DS_ASSIGN(auto rows, store.newest_pending(limit));
   json::array events;
-  for (auto& r : rows)
-    events.push_back(json::object{{"event_id", r.str(0)},   {"room_id", r.str(1)},       {"sender", r.str(2)},
-                                  {"session_id", r.str(3)}, {"sender_key", r.str(4)},    {"reason", r.str(5)},
-                                  {"attempts", r.i64(6)},   {"origin_server_ts", r.i64(7)},
-                                  {"first_seen_ts", r.i64(8)}});
-  return json::object{{"count", count ? count->i64(0) : 0}, {"events", std::move(events)}};
+  for (auto& p : rows)
+    events.push_back(json::object{{"event_id", p.event_id},     {"room_id", p.room_id},
+                                  {"sender", p.sender},         {"session_id", p.session_id},
+                                  {"sender_key", p.sender_key}, {"reason", p.reason},
+                                  {"attempts", p.attempts},     {"origin_server_ts", p.ts},
+                                  {"first_seen_ts", p.first_seen_ts}});
+  return json::object{{"count", count}, {"events", std::move(events)}};
 }
 
-json::object RecordsKeeper::metrics(Conn& c) {
-  auto pending = storage::query_one(c, "SELECT COUNT(*) FROM keeper_pending");
-  auto otks = storage::query_one(c, "SELECT COUNT(*) FROM one_time_keys WHERE user_id=? AND device_id=?",
-                                 {user_id_, device_id_});
+json::object RecordsKeeper::metrics() {
+  auto pending = db_.read().keeper().pending_count();
+  auto counts = db_.read().device_keys().one_time_key_counts(user_id_, device_id_);
+  int64_t otks = 0;
+  if (counts.ok())
+    for (auto& [algorithm, n] : *counts) otks += n;
   return json::object{
-      {"records_undecryptable", pending.ok() && *pending ? (*pending)->i64(0) : -1},
-      {"keeper_one_time_keys", otks.ok() && *otks ? (*otks)->i64(0) : -1},
+      {"records_undecryptable", pending.ok() ? *pending : -1},
+      {"keeper_one_time_keys", counts.ok() ? otks : -1},
       {"keeper_decrypted_total", decrypted_.load()},
       {"keeper_undecryptable_total", undecryptable_.load()},
       {"keeper_room_keys_total", room_keys_.load()},

@@ -55,7 +55,11 @@ class RecordsKeeper : public ServerDevice {
   // Writer thread, inside a write job. An m.room.encrypted event (with event_id) was just
   // stored at pos in a room the keeper has joined: seals its plaintext into the archive, or
   // an "undecryptable" record plus a keeper_pending row. Only database errors fail.
-  Status on_encrypted_event(storage::Conn& c, const json::object& event, int64_t pos);
+  Status on_encrypted_event(storage::Txn& t, const json::object& event, int64_t pos);
+  // The same for a write job that still takes a Conn (RoomWriter's); goes when none does.
+  Status on_encrypted_event(storage::Conn& c, const json::object& event, int64_t pos) {
+    return on_encrypted_event(*db_.txn_over(c), event, pos);
+  }
   // A to-device message for the keeper's device (ServerDevice). Olm-decrypts it, checks its
   // sender, recipient and keys fields, stores the Megolm session it carries and retries the
   // pending events of that session. A message that does not check out is logged and dropped;
@@ -65,10 +69,11 @@ class RecordsKeeper : public ServerDevice {
   // Tops up one-time keys and replaces a used fallback key (ServerDevice).
   Status keys_claimed(storage::Conn& c) override;
 
-  // Reads: the events not (yet) decrypted, newest first, and their number.
-  Result<json::object> undecryptable(storage::Conn& c, int64_t limit);
+  // Reads (this thread's read view): the events not (yet) decrypted, newest first, and their
+  // number.
+  Result<json::object> undecryptable(int64_t limit);
   // Counters for the admin metrics.
-  json::object metrics(storage::Conn& c);
+  json::object metrics();
 
   // Writer thread: drops in-memory state so that the next use reloads it from the database
   // (after a failed job or group commit).
@@ -83,35 +88,35 @@ class RecordsKeeper : public ServerDevice {
   struct Decrypted;
 
   RecordsKeeper(const Config& config, storage::Database& db, Archive& archive, std::string key);
-  Status create_account(storage::Conn& c);
-  Status load(storage::Conn& c);
-  Status ensure_fresh(storage::Conn& c);
-  Status save_account(storage::Conn& c);
-  Status publish_one_time_keys(storage::Conn& c);
-  Status load_olm_sessions(storage::Conn& c, const std::string& sender_key);
-  Status save_olm_sessions(storage::Conn& c, const std::string& sender_key);
+  Status create_account(storage::Txn& t);
+  Status load(storage::Txn& t);
+  Status ensure_fresh(storage::Txn& t);
+  Status save_account(storage::Txn& t);
+  Status publish_one_time_keys(storage::Txn& t);
+  Status load_olm_sessions(storage::Txn& t, const std::string& sender_key);
+  Status save_olm_sessions(storage::Txn& t, const std::string& sender_key);
 
-  Status handle_olm(storage::Conn& c, const std::string& sender, const json::object& content);
+  Status handle_olm(storage::Txn& t, const std::string& sender, const json::object& content);
   // An Olm message from sender_key did not decrypt: the session is wedged (spec: "Recovering
   // from undecryptable messages"). Claims a one-time key of that device, starts a new session
   // and sends it an m.dummy over it, at most once an hour per device. Best effort: only
   // database errors fail.
-  Status recover_session(storage::Conn& c, const std::string& sender, const std::string& sender_key);
-  Status handle_room_key(storage::Conn& c, const std::string& sender, const std::string& sender_key,
+  Status recover_session(storage::Txn& t, const std::string& sender, const std::string& sender_key);
+  Status handle_room_key(storage::Txn& t, const std::string& sender, const std::string& sender_key,
                          const json::object& content, bool forwarded);
-  Status handle_withheld(storage::Conn& c, const std::string& sender, const json::object& content);
+  Status handle_withheld(storage::Txn& t, const std::string& sender, const json::object& content);
   // Stores a session unless one at least as complete is known; returns whether it was stored.
-  Result<bool> store_megolm(storage::Conn& c, const std::string& room_id, const std::string& sender_key,
+  Result<bool> store_megolm(storage::Txn& t, const std::string& room_id, const std::string& sender_key,
                             const std::string& owner, const std::string& shared_by,
                             const std::string& source, MegolmInbound session);
-  Result<const Megolm*> find_megolm(storage::Conn& c, const std::string& room_id,
+  Result<const Megolm*> find_megolm(storage::Txn& t, const std::string& room_id,
                                     const std::string& session_id, const std::string& sender_key);
-  Status retry_pending(storage::Conn& c, const std::string& room_id, const std::string& session_id);
+  Status retry_pending(storage::Txn& t, const std::string& room_id, const std::string& session_id);
   // Decrypts an m.room.encrypted event (with event_id) into *out: true, or false with *why
   // saying why it cannot (yet). Only database errors fail.
-  Result<bool> decrypt_event(storage::Conn& c, const json::object& event, Decrypted* out,
+  Result<bool> decrypt_event(storage::Txn& t, const json::object& event, Decrypted* out,
                              std::string* why);
-  Status archive_plaintext(storage::Conn& c, const json::object& event, int64_t pos,
+  Status archive_plaintext(storage::Txn& t, const json::object& event, int64_t pos,
                            const Decrypted& d);
 
   const Config& config_;
