@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+namespace json = boost::json;
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view s(reinterpret_cast<const char*>(data), size);
   auto v = despatch::parse_strict_json(s);

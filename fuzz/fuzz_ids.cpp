@@ -23,8 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)despatch::is_valid_event_id(s);
   (void)despatch::server_name_of(s);
   (void)despatch::localpart_of(s);
-  (void)despatch::is_valid_media_id(s);
-  (void)despatch::base_content_type(s);
-  (void)despatch::content_disposition(s, s);
+  (void)despatch::media::is_valid_media_id(s);
+  (void)despatch::media::base_content_type(s);
+  (void)despatch::media::content_disposition(s, s);
   return 0;
 }

@@ -7,7 +7,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view s(reinterpret_cast<const char*>(data), size);
-  (void)despatch::sniff_content_type(s);
-  (void)despatch::looks_encrypted(s);
+  (void)despatch::media::sniff_content_type(s);
+  (void)despatch::media::looks_encrypted(s);
   return 0;
 }

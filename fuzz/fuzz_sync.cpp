@@ -1,4 +1,5 @@
 // /sync and /messages tokens, and filters (inline JSON in a query string or a stored body).
+#include "core/canonical_json.h"
 #include "service/sync/filter.h"
 #include "service/sync/sync_service.h"
 #include "service/sync/timeline.h"
@@ -6,6 +7,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
+
+namespace json = boost::json;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view s(reinterpret_cast<const char*>(data), size);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target (fuzz/fuzz_*.cpp, libFuzzer with ASan and UBSan, built by clang into
+# Runs every fuzz target (fuzz/fuzz_*.cpp, libFuzzer with AddressSanitizer, built by clang into
 # build-fuzz/) for the given number of seconds each, starting from the checked-in seed corpus
 # (fuzz/corpus/<target>/) and keeping what it finds new in build-fuzz/corpus/<target>/.
 # A crash leaves its input as build-fuzz/crash-<target>-*; turn each into a regression test.
