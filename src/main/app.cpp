@@ -197,7 +197,14 @@ http::Router App::routes() {
   api::add_keys_routes(r, s);
   api::add_key_backup_routes(r, s);
   api::add_media_routes(r, s);
-  api::add_admin_routes(r, *this);
+  storage::Database* database = db.get();
+  admin_services_ = std::make_unique<api::AdminServices>(api::AdminServices{
+      users.get(), rooms.get(), retention.get(), keeper.get(), audit.get(), records.get(), &records_pool,
+      records_public_key, [database] {
+        return json::object{{"db_commits_total", database->commit_count()},
+                            {"stream_position", database->committed_stream_pos()}};
+      }});
+  api::add_admin_routes(r, *admin_services_);
   return r;
 }
 

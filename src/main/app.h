@@ -2,6 +2,7 @@
 // `despatch serve` (and by tests and benchmarks that run a server in-process).
 #pragma once
 
+#include "api/admin/routes.h"
 #include "api/services.h"
 #include "core/config.h"
 #include "core/crypto.h"
@@ -56,6 +57,7 @@ struct App {
   std::unique_ptr<KeyBackup> backup;
   std::unique_ptr<MediaService> media;
   std::unique_ptr<api::Services> api_services_;  // what the client API handlers see (routes())
+  std::unique_ptr<api::AdminServices> admin_services_;  // what the admin handlers see (routes())
 
   // Opens the data folder (database, signing key) and builds every service.
   static Result<std::unique_ptr<App>> create(Config config);

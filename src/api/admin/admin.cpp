@@ -9,9 +9,6 @@
 #include "service/common/time.h"
 #include "service/records/audit.h"
 #include "service/records/office.h"
-// Still the whole application: the admin handlers move to services of their own with the
-// records stores (the admin API is the records office's, see design-notes.md).
-#include "main/app.h"
 
 
 namespace despatch::api {
@@ -25,9 +22,9 @@ void add(http::Router& r, const char* method, const std::string& path, http::Han
 }
 
 // Records an admin action; a failure to audit fails the action's reply.
-asio::awaitable<Status> audit(App& app, const std::string& actor, const std::string& action,
+asio::awaitable<Status> audit(const AdminServices& svc, const std::string& actor, const std::string& action,
                               const std::string& case_ref, json::object details) {
-  auto r = co_await app.audit->record(actor, action, case_ref, details);
+  auto r = co_await svc.audit->record(actor, action, case_ref, details);
   if (!r.ok()) co_return r.error();
   co_return ok_status();
 }
@@ -39,7 +36,7 @@ struct RecordsRequest {
   RecordsKeyPair keys;
 };
 
-Result<RecordsRequest> parse_records_request(const json::object& body, const App& app) {
+Result<RecordsRequest> parse_records_request(const json::object& body, const AdminServices& svc) {
   RecordsRequest rr;
   DS_ASSIGN(rr.case_ref, req_string(body, "case_ref"));
   if (rr.case_ref.empty()) return Error::missing_param("case_ref is required");
@@ -50,64 +47,64 @@ Result<RecordsRequest> parse_records_request(const json::object& body, const App
   if (!secret || secret->size() != 32) return Error::invalid_param("records_key must be a base64 32-byte key");
   DS_ASSIGN(rr.keys, RecordsKeyPair::from_secret(std::move(*secret)));
   // A wrong key is refused before any record is read or any file written.
-  if (rr.keys.public_key != app.records_public_key)
+  if (rr.keys.public_key != svc.records_public_key)
     return Error::forbidden("records_key is not the records office key this archive is sealed to");
   return rr;
 }
 
 }  // namespace
 
-void add_admin_routes(http::Router& r, App& app) {
+void add_admin_routes(http::Router& r, const AdminServices& svc) {
   // GET /_despatch/admin/v1/audit?limit=&before=
-  add(r, "GET", "/audit", [&app](Request& req) -> Awaitable {
+  add(r, "GET", "/audit", [&svc](Request& req) -> Awaitable {
     DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 1000));
     DS_CO_ASSIGN(auto before, query_int(req, "before", 0, INT64_MAX));
-    DS_CO_ASSIGN(json::array entries, app.audit->entries(limit.value_or(100), before.value_or(0)));
+    DS_CO_ASSIGN(json::array entries, svc.audit->entries(limit.value_or(100), before.value_or(0)));
     co_return json::object{{"entries", std::move(entries)}};
   });
 
   // GET /_despatch/admin/v1/legal_holds?include_lifted=true
-  add(r, "GET", "/legal_holds", [&app](Request& req) -> Awaitable {
+  add(r, "GET", "/legal_holds", [&svc](Request& req) -> Awaitable {
     auto* all = req.query_param("include_lifted");
-    DS_CO_ASSIGN(json::array holds, app.retention->list_holds(all && *all == "true"));
+    DS_CO_ASSIGN(json::array holds, svc.retention->list_holds(all && *all == "true"));
     co_return json::object{{"holds", std::move(holds)}};
   });
   // POST /_despatch/admin/v1/legal_holds
-  add(r, "POST", "/legal_holds", [&app](Request& req) -> Awaitable {
+  add(r, "POST", "/legal_holds", [&svc](Request& req) -> Awaitable {
     DS_CO_ASSIGN(HoldRequest hold, HoldRequest::from_json(req.body_object()));
-    DS_CO_ASSIGN(int64_t id, co_await app.retention->place_hold(req.who().user_id, hold));
+    DS_CO_ASSIGN(int64_t id, co_await svc.retention->place_hold(req.who().user_id, hold));
     co_return json::object{{"hold_id", id}};
   });
   // DELETE /_despatch/admin/v1/legal_holds/{holdId}
-  add(r, "DELETE", "/legal_holds/{holdId}", [&app](Request& req) -> Awaitable {
+  add(r, "DELETE", "/legal_holds/{holdId}", [&svc](Request& req) -> Awaitable {
     const std::string& id = req.param(0);
     if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos)
       co_return Error::not_found("No active legal hold with that ID");
     DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
-    DS_CO_TRY(co_await app.retention->lift_hold(req.who().user_id, std::stoll(id), case_ref.value_or("")));
+    DS_CO_TRY(co_await svc.retention->lift_hold(req.who().user_id, std::stoll(id), case_ref.value_or("")));
     co_return empty_reply();
   });
 
   // POST /_despatch/admin/v1/retention/run: deletes what has expired now (never ahead of time).
-  add(r, "POST", "/retention/run", [&app](Request& req) -> Awaitable {
+  add(r, "POST", "/retention/run", [&svc](Request& req) -> Awaitable {
     if (req.body_object().contains("now_ts"))
       co_return Error::invalid_param("retention runs at the server's clock; now_ts is not accepted");
-    DS_CO_ASSIGN(int64_t n, co_await app.retention->run(req.who().user_id, now_ms()));
+    DS_CO_ASSIGN(int64_t n, co_await svc.retention->run(req.who().user_id, now_ms()));
     co_return json::object{{"deleted", n}};
   });
 
   // POST /_despatch/admin/v1/records/verify
-  add(r, "POST", "/records/verify", [&app](Request& req) -> Awaitable {
+  add(r, "POST", "/records/verify", [&svc](Request& req) -> Awaitable {
     // Records work reads the whole archive: it runs on its own thread, never an I/O thread.
-    auto work = [&app] { return app.records->verify_archive(); };
-    DS_CO_ASSIGN(VerifyReport rep, co_await app.records_pool.run(work));
+    auto work = [&svc] { return svc.records->verify_archive(); };
+    DS_CO_ASSIGN(VerifyReport rep, co_await svc.records_pool->run(work));
     json::object out{{"ok", rep.ok}, {"records", rep.records}, {"checkpoints", rep.checkpoints},
                      {"tombstones", rep.tombstones}};
     if (!rep.ok) {
       out["first_bad_seq"] = rep.first_bad_seq;
       out["problem"] = rep.problem;
     }
-    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.verify", "", out));
+    DS_CO_TRY(co_await audit(svc, req.who().user_id, "records.verify", "", out));
     co_return out;
   });
 
@@ -115,14 +112,14 @@ void add_admin_routes(http::Router& r, App& app) {
   // The records office's secret key travels with the request and is used once. The bundle
   // comes back in the reply ({"files": {path: contents}}); nothing decrypted is written on
   // the server.
-  add(r, "POST", "/records/export", [&app](Request& req) -> Awaitable {
-    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(req.body_object(), app));
-    auto work = [&app, &rr] { return app.records->build_export(rr.keys, rr.filter, rr.case_ref); };
-    auto bundle = co_await app.records_pool.run(work);
+  add(r, "POST", "/records/export", [&svc](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(req.body_object(), svc));
+    auto work = [&svc, &rr] { return svc.records->build_export(rr.keys, rr.filter, rr.case_ref); };
+    auto bundle = co_await svc.records_pool->run(work);
     json::object details{{"filter", rr.filter.to_json()}, {"ok", bundle.ok()}};
     if (bundle.ok()) details["records"] = bundle->counts.records;
     else details["error"] = bundle.error().message;
-    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.export", rr.case_ref, details));
+    DS_CO_TRY(co_await audit(svc, req.who().user_id, "records.export", rr.case_ref, details));
     if (!bundle.ok()) co_return bundle.error();
     json::object files;
     for (auto& [path, data] : bundle->files) files[path] = std::move(data);
@@ -132,20 +129,20 @@ void add_admin_routes(http::Router& r, App& app) {
 
   // POST /_despatch/admin/v1/records/search {case_ref, filter, records_key, limit}
   // Like export, but the matching records come back in the reply instead of a bundle.
-  add(r, "POST", "/records/search", [&app](Request& req) -> Awaitable {
+  add(r, "POST", "/records/search", [&svc](Request& req) -> Awaitable {
     auto& body = req.body_object();
-    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(body, app));
+    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(body, svc));
     const std::string& case_ref = rr.case_ref;
     const ExportFilter& filter = rr.filter;
     DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
     int64_t n = limit.value_or(100);
     if (n < 1 || n > 1000) co_return Error::invalid_param("limit must be between 1 and 1000");
-    auto work = [&app, &rr, n] { return app.records->search(rr.keys, rr.filter, static_cast<size_t>(n) + 1); };
-    auto found = co_await app.records_pool.run(work);
+    auto work = [&svc, &rr, n] { return svc.records->search(rr.keys, rr.filter, static_cast<size_t>(n) + 1); };
+    auto found = co_await svc.records_pool->run(work);
     json::object details{{"filter", filter.to_json()}, {"ok", found.ok()}};
     if (found.ok()) details["records"] = static_cast<int64_t>(std::min<size_t>(found->size(), n));
     else details["error"] = found.error().message;
-    DS_CO_TRY(co_await audit(app, req.who().user_id, "records.search", case_ref, details));
+    DS_CO_TRY(co_await audit(svc, req.who().user_id, "records.search", case_ref, details));
     if (!found.ok()) co_return found.error();
     json::array records;
     for (size_t i = 0; i < found->size() && static_cast<int64_t>(i) < n; ++i) records.push_back((*found)[i].to_json());
@@ -154,37 +151,36 @@ void add_admin_routes(http::Router& r, App& app) {
 
   // GET /_despatch/admin/v1/records/undecryptable?limit=
   // End-to-end encrypted events the records keeper could not decrypt yet, newest first.
-  add(r, "GET", "/records/undecryptable", [&app](Request& req) -> Awaitable {
+  add(r, "GET", "/records/undecryptable", [&svc](Request& req) -> Awaitable {
     DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 1000));
-    if (!app.keeper) co_return json::object{{"count", 0}, {"events", json::array{}}, {"keeper", false}};
-    DS_CO_ASSIGN(json::object out, app.keeper->undecryptable(limit.value_or(100)));
-    out["keeper"] = app.keeper->user_id();
+    if (!svc.keeper) co_return json::object{{"count", 0}, {"events", json::array{}}, {"keeper", false}};
+    DS_CO_ASSIGN(json::object out, svc.keeper->undecryptable(limit.value_or(100)));
+    out["keeper"] = svc.keeper->user_id();
     co_return out;
   });
 
   // GET /_despatch/admin/v1/metrics
-  add(r, "GET", "/metrics", [&app](Request& req) -> Awaitable {
-    json::object out{{"db_commits_total", app.db->commit_count()},
-                     {"stream_position", app.db->committed_stream_pos()}};
-    if (app.keeper)
-      for (auto& [k, v] : app.keeper->metrics()) out[k] = v;
+  add(r, "GET", "/metrics", [&svc](Request& req) -> Awaitable {
+    json::object out = svc.db_metrics();
+    if (svc.keeper)
+      for (auto& [k, v] : svc.keeper->metrics()) out[k] = v;
     co_return out;
   });
 
   // POST /_despatch/admin/v1/users/{userId}/deactivate {case_ref, erase}
-  add(r, "POST", "/users/{userId}/deactivate", [&app](Request& req) -> Awaitable {
+  add(r, "POST", "/users/{userId}/deactivate", [&svc](Request& req) -> Awaitable {
     const std::string& user = req.param(0);
     if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
-    if (app.keeper && user == app.keeper->user_id())
+    if (svc.keeper && user == svc.keeper->user_id())
       co_return Error::forbidden("The records keeper cannot be deactivated; set [records] keeper = false instead");
-    DS_CO_ASSIGN(bool exists, app.users->user_exists(user));
+    DS_CO_ASSIGN(bool exists, svc.users->user_exists(user));
     if (!exists) co_return Error::not_found("Unknown user");
     DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
     DS_CO_ASSIGN(auto erase, opt_bool(req.body_object(), "erase"));
-    co_await app.rooms->leave_all(user);
-    DS_CO_TRY(co_await app.users->deactivate(user, erase.value_or(false)));
+    co_await svc.rooms->leave_all(user);
+    DS_CO_TRY(co_await svc.users->deactivate(user, erase.value_or(false)));
     json::object details{{"user_id", user}, {"erase", erase.value_or(false)}};
-    DS_CO_TRY(co_await audit(app, req.who().user_id, "user.deactivate", case_ref.value_or(""), details));
+    DS_CO_TRY(co_await audit(svc, req.who().user_id, "user.deactivate", case_ref.value_or(""), details));
     co_return empty_reply();
   });
 }

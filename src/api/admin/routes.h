@@ -2,13 +2,34 @@
 #pragma once
 
 #include "http/router.h"
+#include "service/common/cpu_pool.h"
+#include "service/records/audit.h"
+#include "service/records/keeper.h"
+#include "service/records/office.h"
+#include "service/records/retention.h"
+#include "service/rooms/room_service.h"
+#include "service/users/user_service.h"
 
-namespace despatch {
-struct App;
-}
+#include <functional>
+#include <string>
 
 namespace despatch::api {
 
-void add_admin_routes(http::Router& r, App& app);  // admin.cpp
+// What the admin handlers may call: the records office's services (audit log, archive
+// verification, search and export, retention and legal holds, the records keeper) and the
+// users and rooms services for deactivation. No database and no App.
+struct AdminServices {
+  UserService* users;
+  RoomService* rooms;
+  Retention* retention;
+  RecordsKeeper* keeper;  // null when [records] keeper = false
+  AuditLog* audit;
+  RecordsOffice* records;
+  CpuPool* records_pool;           // long records reads run here, never on an I/O thread
+  std::string records_public_key;  // the raw X25519 key the archive is sealed to
+  std::function<json::object()> db_metrics;  // the database's counters for /metrics
+};
+
+void add_admin_routes(http::Router& r, const AdminServices& svc);  // admin.cpp
 
 }  // namespace despatch::api
