@@ -133,6 +133,23 @@ TEST(EventFormatTest, SigningKeepsOtherServersSignaturesAndVerifiesInV11) {
   EXPECT_TRUE(verify_event_signature(extra, "11", "one", "ed25519:a", key.public_key()).ok());
 }
 
+// A new event is canonicalised once for its signature and its ID: the ID must still be the
+// reference hash, and the signature must still verify, in every event ID format.
+TEST(EventFormatTest, SignAndIdentifyAgreesWithComputeEventId) {
+  SigningKey key = SigningKey::generate("k");
+  for (const char* version : {"1", "3", "4", "10", "11"}) {
+    json::object event = obj(R"({"type":"m.room.message","room_id":"!r:one","sender":"@u:one",
+      "origin_server_ts":5,"depth":3,"prev_events":[],"auth_events":[],
+      "content":{"body":"hello"},"unsigned":{"age":1}})");
+    if (std::string(version) == "1") event["event_id"] = "$chosen:one";
+    std::string id = hash_sign_and_identify(event, "one", key, version);
+    EXPECT_EQ(id, compute_event_id(event, version)) << "room version " << version;
+    EXPECT_TRUE(verify_event_signature(event, version, "one", "ed25519:k", key.public_key()).ok())
+        << "room version " << version;
+    EXPECT_TRUE(verify_event_content_hash(event).ok());
+  }
+}
+
 // Expected IDs computed independently with Python's json/hashlib over the redacted event.
 TEST(EventFormatTest, EventIdIsReferenceHashOfRedactedEvent) {
   json::object event = obj(R"({"type":"m.room.member","state_key":"@u:domain",

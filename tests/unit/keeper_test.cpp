@@ -141,7 +141,7 @@ class KeeperTest : public ::testing::Test {
                      int64_t{1000}, json::serialize(ev)}));
       json::object with_id = ev;
       with_id["event_id"] = event_id;
-      return keeper_->on_encrypted_event(c, with_id, pos);
+      return keeper_->on_encrypted_event(*db_->txn_over(c), with_id, pos);
     });
   }
 

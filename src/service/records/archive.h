@@ -64,8 +64,6 @@ class Archive {
 
   // Inside a write job: appends entry; returns its seq.
   Result<int64_t> append(storage::Txn& t, const ArchiveEntry& entry);
-  // The same for a write job that still takes a Conn (RoomWriter's); goes when none does.
-  Result<int64_t> append(storage::Conn& c, const ArchiveEntry& entry) { return append(*db_.txn_over(c), entry); }
   // Inside a write job: signs the current head, if it moved since the last checkpoint.
   Status checkpoint(storage::Txn& t);
   // Signs the current head in a write job of its own.

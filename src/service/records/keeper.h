@@ -56,10 +56,6 @@ class RecordsKeeper : public ServerDevice {
   // stored at pos in a room the keeper has joined: seals its plaintext into the archive, or
   // an "undecryptable" record plus a keeper_pending row. Only database errors fail.
   Status on_encrypted_event(storage::Txn& t, const json::object& event, int64_t pos);
-  // The same for a write job that still takes a Conn (RoomWriter's); goes when none does.
-  Status on_encrypted_event(storage::Conn& c, const json::object& event, int64_t pos) {
-    return on_encrypted_event(*db_.txn_over(c), event, pos);
-  }
   // A to-device message for the keeper's device (ServerDevice). Olm-decrypts it, checks its
   // sender, recipient and keys fields, stores the Megolm session it carries and retries the
   // pending events of that session. A message that does not check out is logged and dropped;

@@ -139,12 +139,40 @@ std::vector<std::string> event_refs(const json::object& event, std::string_view 
   return ids;
 }
 
-void hash_and_sign_event(json::object& event, const std::string& server_name, const SigningKey& key,
-                         std::string_view room_version) {
+std::string hash_sign_and_identify(json::object& event, const std::string& server_name, const SigningKey& key,
+                                   std::string_view room_version) {
   event["hashes"] = json::object{{"sha256", compute_content_hash(event)}};
   json::object redacted = redact_event(event, room_version);
-  sign_json(redacted, server_name, key);
-  event["signatures"] = std::move(redacted["signatures"]);
+  json::value signatures = redacted.contains("signatures") ? redacted["signatures"] : json::value(json::object{});
+  redacted.erase("signatures");
+  redacted.erase("unsigned");
+  EventIdFormat format = rules_for(room_version).event_ids;
+  // What is signed is what the reference hash covers, but for an event_id member: a new
+  // event from v3 on has none, so one canonical form serves both.
+  std::string canonical = canonical_json(redacted);
+  std::string id_input = canonical;
+  if (format != EventIdFormat::kOpaque && redacted.erase("event_id") > 0) id_input = canonical_json(redacted);
+  if (!signatures.is_object()) signatures = json::object{};
+  json::value& mine = signatures.as_object()[server_name];
+  if (!mine.is_object()) mine = json::object{};
+  mine.as_object()[key.key_id()] = base64_encode(key.sign(canonical));
+  event["signatures"] = std::move(signatures);
+  switch (format) {
+    case EventIdFormat::kOpaque: {
+      const json::value* id = event.if_contains("event_id");
+      return id != nullptr && id->is_string() ? std::string(id->get_string()) : std::string();
+    }
+    case EventIdFormat::kReferenceHash:
+      return "$" + base64_encode(sha256(id_input));
+    case EventIdFormat::kUrlSafeReferenceHash:
+      break;
+  }
+  return "$" + base64url_encode(sha256(id_input));
+}
+
+void hash_and_sign_event(json::object& event, const std::string& server_name, const SigningKey& key,
+                         std::string_view room_version) {
+  (void)hash_sign_and_identify(event, server_name, key, room_version);
 }
 
 Status verify_event_content_hash(const json::object& event) {

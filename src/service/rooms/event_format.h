@@ -50,6 +50,11 @@ std::vector<std::string> event_refs(const json::object& event, std::string_view 
 void hash_and_sign_event(json::object& event, const std::string& server_name, const SigningKey& key,
                          std::string_view room_version);
 
+// hash_and_sign_event, returning the event's ID (compute_event_id) from the same canonical
+// form that was signed, so a new event is canonicalised once for both.
+std::string hash_sign_and_identify(json::object& event, const std::string& server_name, const SigningKey& key,
+                                   std::string_view room_version);
+
 // Checks hashes.sha256 matches compute_content_hash. A missing or malformed hash is
 // 400 M_BAD_JSON; a mismatch (the event was redacted or tampered with) is 403 M_FORBIDDEN.
 Status verify_event_content_hash(const json::object& event);

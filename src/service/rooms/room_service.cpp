@@ -15,7 +15,6 @@
 namespace despatch {
 
 namespace asio = boost::asio;
-using storage::Conn;
 
 namespace {
 
@@ -53,7 +52,7 @@ const json::string* string_field(const json::object& o, const char* key) {
 
 Status RoomWriter::keeper_join(const std::string& room_id, const std::string& sponsor) {
   const std::string& keeper = svc_.keeper_user_;
-  DS_ASSIGN(json::object jc, join_content(*t_, keeper));
+  DS_ASSIGN(json::object jc, join_content(read_, keeper));
   DS_TRY(append(room_id, member_proto(keeper, keeper, jc)));
   DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
   // In a room made without it, the member who brought the keeper in raises it to their own
@@ -89,49 +88,36 @@ Status RoomWriter::add_keeper(const std::string& room_id, const std::string& inv
 
 RoomService::RoomService(const Config& config, storage::Database& db, Notifier& notifier,
                          const SigningKey& key, PushService& push, Archive& archive)
-    : config_(config), db_(db), notifier_(notifier), key_(key), push_(push), archive_(archive) {
-  db_.add_on_rollback([this] { rooms_.clear(); });
-}
+    : config_(config), db_(db), notifier_(notifier), key_(key), push_(push), archive_(archive),
+      lanes_(*this, db, notifier) {}
 
 void RoomService::set_keeper(RecordsKeeper* keeper) {
   keeper_ = keeper;
   keeper_user_ = keeper ? keeper->user_id() : "";
 }
 
-// Runs fn as one write job and wakes the users it touched once the commit is durable. An
-// attempt to remove or silence the records keeper is refused by RoomWriter and then written
-// to the audit log as suspicious.
 template <class T>
-static asio::awaitable<Result<T>> run_room_job(RoomService& svc, storage::Database& db,
-                                               Notifier& notifier,
-                                               std::function<Result<T>(RoomWriter&)> fn) {
-  auto wake = std::make_shared<std::vector<std::string>>();
-  auto refusal = std::make_shared<std::optional<json::object>>();
-  auto job = [&svc, fn, wake, refusal](Conn& c) -> Result<T> {
-    RoomWriter w(svc, c);
-    auto res = fn(w);
-    if (res.ok()) {
-      w.commit();
-      wake->assign(w.wake().begin(), w.wake().end());
-    } else if (w.keeper_refusal()) {
-      *refusal = *w.keeper_refusal();
-    }
-    return res;
-  };
-  auto r = co_await db.write<T>(job);
-  if (r.ok()) notifier.notify_users(*wake);
-  if (!r.ok() && *refusal) {
-    json::object details = **refusal;
-    std::string actor(details["sender"].as_string());
-    DS_LOG(kWarn, "refused {}'s attempt ({}) to remove the records keeper from {}", actor,
-           std::string(details["attempt"].as_string()), std::string(details["room_id"].as_string()));
-    auto audit = [actor, details](storage::Txn& t) -> Result<int64_t> {
-      return audit_append(t, actor, "suspicious.keeper_removal", "", details);
-    };
-    auto a = co_await db.transact<int64_t>(audit);
-    if (!a.ok()) DS_LOG(kError, "cannot audit a refused keeper removal: {}", a.error().message);
-  }
-  co_return r;
+asio::awaitable<Result<T>> RoomService::room_job(const std::string& room_id,
+                                                 std::function<Result<T>(RoomWriter&)> fn) {
+  // Not a coroutine, like Database::write: async_initiate keeps fn in the awaitable.
+  return asio::async_initiate<decltype(asio::use_awaitable), void(Result<T>)>(
+      [this, room_id](auto handler, std::function<Result<T>(RoomWriter&)> f) {
+        asio::any_io_executor ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        auto state = std::make_shared<std::optional<Result<T>>>();
+        RoomLanes::Job job{[state, f = std::move(f)](RoomWriter& w) -> Status {
+                             state->emplace(f(w));
+                             if (!(*state)->ok()) return (*state)->error();
+                             return ok_status();
+                           },
+                           [state, h, ex](const Error* err) {
+                             if (err) state->emplace(*err);
+                             if (!*state) state->emplace(Error::internal("room job failed"));
+                             asio::post(ex, [h, state]() mutable { (*h)(std::move(**state)); });
+                           }};
+        lanes_.submit(room_id, ex, std::move(job));
+      },
+      asio::use_awaitable, std::move(fn));
 }
 
 bool can_create_room_version(std::string_view room_version) {
@@ -206,7 +192,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
   bool with_keeper = keeper_ && keeper_->covers(is_direct ? "direct" : "group");
   std::string keeper = keeper_user_;
   auto job = [=](RoomWriter& w) -> Result<std::string> {
-        storage::Txn& t = w.txn();
+        storage::Stores& t = w.read();
         if (!alias.empty()) {
           DS_ASSIGN(auto taken, t.rooms().alias(alias));
           if (taken) return Error::make(400, errc::kRoomInUse, "Room alias already taken");
@@ -223,7 +209,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         row.is_public = is_public;
         row.created_ts = now_ms();
         row.kind = is_direct ? "direct" : "group";
-        DS_TRY(t.rooms().create(row));
+        w.then([row](storage::Txn& tx) { return tx.rooms().create(row); });
         w.new_room(room_id, version);
 
         json::object create_content;
@@ -261,7 +247,12 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         }
         DS_TRY(w.append(room_id, state_proto(creator, "m.room.power_levels", "", pl)));
         if (!alias.empty()) {
-          DS_TRY(t.rooms().add_alias({alias, room_id, creator}));
+          w.then([alias, room_id, creator](storage::Txn& tx) -> Status {
+            // Checked again where it is written: another room may have taken it meanwhile.
+            DS_ASSIGN(auto taken, tx.rooms().alias(alias));
+            if (taken) return Error::make(400, errc::kRoomInUse, "Room alias already taken");
+            return tx.rooms().add_alias({alias, room_id, creator});
+          });
           DS_TRY(w.append(room_id, state_proto(creator, "m.room.canonical_alias", "",
                                                json::object{{"alias", alias}})));
         }
@@ -297,8 +288,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         }
         return room_id;
       };
-  co_return co_await run_room_job<std::string>(
-      *this, db_, notifier_, job);
+  co_return co_await room_job<std::string>(room_id, job);
 }
 
 asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& sender,
@@ -317,8 +307,7 @@ asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& 
         DS_ASSIGN(json::object ev, w.append(room_id, std::move(proto), txn ? &*txn : nullptr));
         return std::string(ev["event_id"].as_string());
       };
-  co_return co_await run_room_job<std::string>(
-      *this, db_, notifier_, job);
+  co_return co_await room_job<std::string>(room_id, job);
 }
 
 asio::awaitable<Result<std::string>> RoomService::redact(const std::string& sender,
@@ -331,7 +320,7 @@ asio::awaitable<Result<std::string>> RoomService::redact(const std::string& send
           DS_ASSIGN(auto prior, w.find_txn(sender, *txn));
           if (prior) return *prior;
         }
-        DS_ASSIGN(auto target, w.txn().events().event(event_id));
+        DS_ASSIGN(auto target, w.read().events().event(event_id));
         if (!target || !is_str(target->pdu["room_id"], room_id)) return Error::not_found("Event not found in this room");
         DS_ASSIGN(RoomState * room, w.room(room_id));
         // The auth rules let anyone send a redaction event in v11; whether it takes effect is
@@ -347,8 +336,7 @@ asio::awaitable<Result<std::string>> RoomService::redact(const std::string& send
         DS_ASSIGN(json::object ev, w.append(room_id, std::move(proto), txn ? &*txn : nullptr));
         return std::string(ev["event_id"].as_string());
       };
-  co_return co_await run_room_job<std::string>(
-      *this, db_, notifier_, job);
+  co_return co_await room_job<std::string>(room_id, job);
 }
 
 asio::awaitable<Result<std::string>> RoomService::set_membership(
@@ -356,7 +344,7 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
     const std::string& membership, std::optional<std::string> reason, json::object extra) {
   if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user ID");
   auto job = [=, this](RoomWriter& w) -> Result<std::string> {
-        storage::Txn& t = w.txn();
+        storage::Stores& t = w.read();
         DS_ASSIGN(RoomState * room, w.room(room_id));
         std::string current;
         if (auto* m = find_state(room->state, "m.room.member", target))
@@ -383,8 +371,7 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
         if (membership == "invite" && !keeper_user_.empty() && target == keeper_user_) DS_TRY(w.keeper_join(room_id, sender));
         return std::string(ev["event_id"].as_string());
       };
-  co_return co_await run_room_job<std::string>(
-      *this, db_, notifier_, job);
+  co_return co_await room_job<std::string>(room_id, job);
 }
 
 asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
@@ -422,7 +409,7 @@ asio::awaitable<void> RoomService::propagate_profile(const std::string& user) {
       auto* m = find_state(room->state, "m.room.member", user);
       if (!m || m->at("content").at("membership") != "join") return ok_status();
       json::object content = m->at("content").as_object();
-      DS_ASSIGN(json::object jc, join_content(w.txn(), user));
+      DS_ASSIGN(json::object jc, join_content(w.read(), user));
       content.erase("displayname");
       content.erase("avatar_url");
       for (auto& [k, v] : jc) content[k] = v;
@@ -430,7 +417,7 @@ asio::awaitable<void> RoomService::propagate_profile(const std::string& user) {
       DS_TRY(w.append(room_id, member_proto(user, user, content)));
       return ok_status();
     };
-    co_await run_room_job<Ok>(*this, db_, notifier_, job);
+    co_await room_job<Ok>(room_id, job);
   }
 }
 
@@ -452,8 +439,8 @@ Status RoomService::adopt_rooms_for_keeper() {
     if (keeper_membership == "join") continue;
     DS_ASSIGN(int64_t joined, s.memberships().count(room_id, "join"));
     if (joined == 0) continue;
-    auto job = [this, room_id](Conn& c) -> Result<std::string> {
-      RoomWriter w(*this, c);
+    auto res = std::make_shared<Result<std::string>>(std::string());
+    auto prepare = [this, room_id, res](RoomWriter& w) -> Status {
       DS_ASSIGN(RoomState * room, w.room(room_id));
       PowerLevels pl = PowerLevels::from_state(room->state);
       std::string inviter;
@@ -462,22 +449,34 @@ Status RoomService::adopt_rooms_for_keeper() {
         if (pl.user_level(m) < pl.invite) continue;
         if (inviter.empty() || pl.user_level(m) > pl.user_level(inviter)) inviter = m;
       }
-      if (inviter.empty()) return std::string();
+      if (inviter.empty()) return ok_status();
       auto* k = find_state(room->state, "m.room.member", keeper_user_);
       if (k && k->at("content").at("membership") == "invite") DS_TRY(w.keeper_join(room_id, inviter));
       else DS_TRY(w.add_keeper(room_id, inviter));
-      DS_TRY(audit_append(*db_.txn_over(c), "server", "records.keeper_joined", "",
-                          json::object{{"room_id", room_id}, {"invited_by", inviter}}));
-      w.commit();
-      return inviter;
+      w.then([room_id, inviter](storage::Txn& t) -> Status {
+        DS_TRY(audit_append(t, "server", "records.keeper_joined", "",
+                            json::object{{"room_id", room_id}, {"invited_by", inviter}}));
+        return ok_status();
+      });
+      *res = inviter;
+      return ok_status();
     };
-    auto res = db_.write_blocking<std::string>(job);
-    if (!res.ok())
-      DS_LOG(kWarn, "records keeper could not join {}: {}", room_id, res.error().message);
-    else if (res->empty())
+    auto finish = [res](const Error* err) {
+      if (err) *res = *err;
+    };
+    lanes_.run_blocking(room_id, RoomLanes::Job{
+                                     [prepare, res](RoomWriter& w) -> Status {
+                                       Status st = prepare(w);
+                                       if (!st.ok()) *res = st.error();
+                                       return st;
+                                     },
+                                     finish});
+    if (!res->ok())
+      DS_LOG(kWarn, "records keeper could not join {}: {}", room_id, res->error().message);
+    else if ((*res)->empty())
       DS_LOG(kWarn, "records keeper could not join {}: no local member may invite it", room_id);
     else
-      DS_LOG(kInfo, "records keeper joined {} (invited by {})", room_id, *res);
+      DS_LOG(kInfo, "records keeper joined {} (invited by {})", room_id, **res);
   }
   return ok_status();
 }

@@ -1,9 +1,8 @@
 // Rooms: creating them, appending events (auth rules, hashing, signing, state), membership,
 // redaction, aliases, the public directory, and the reads clients make of a room.
 //
-// Every event is appended on the database's writer thread (see Database::write), which
-// serialises a room's history without locks: the writer owns a cache of each room's current
-// state, so auth checks need no reads.
+// Every event is appended on its room's lane (room_lanes.h), which serialises that room's
+// history without locks and keeps the room's current state, so auth checks need no reads.
 #pragma once
 
 #include "core/config.h"
@@ -12,6 +11,7 @@
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
 #include "service/records/keeper.h"
+#include "service/rooms/room_lanes.h"
 #include "service/rooms/state_map.h"
 #include "storage/database.h"
 
@@ -124,17 +124,14 @@ class RoomService {
   // policy covered them, invited by the most powerful local member who may invite.
   Status adopt_rooms_for_keeper();
 
-  // Writer-thread cache of one room's current state and where its graph ends.
-  struct RoomState {
-    std::string version;
-    StateMap state;                       // events carry "event_id"
-    std::vector<std::string> extremities;  // forward extremities: the next event's prev_events
-    int64_t depth = 0;                     // the deepest extremity's depth
-    int64_t state_group = 0;               // the state group of `state` (0: empty)
-  };
+  using RoomState = RoomCache;
 
  private:
   friend class RoomWriter;
+  // Runs fn on room_id's lane (see room_lanes.h); completes when what it wrote is durable.
+  template <class T>
+  boost::asio::awaitable<Result<T>> room_job(const std::string& room_id,
+                                             std::function<Result<T>(RoomWriter&)> fn);
   const Config& config_;
   storage::Database& db_;
   Notifier& notifier_;
@@ -143,8 +140,7 @@ class RoomService {
   Archive& archive_;
   RecordsKeeper* keeper_ = nullptr;
   std::string keeper_user_;  // "" without a keeper
-  // Writer thread only.
-  std::unordered_map<std::string, std::shared_ptr<RoomState>> rooms_;
+  RoomLanes lanes_;
 };
 
 }  // namespace despatch

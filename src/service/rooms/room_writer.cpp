@@ -33,27 +33,58 @@ std::vector<std::string> room_members(const StateMap& state, bool include_invite
   return out;
 }
 
-RoomWriter::~RoomWriter() {
-  if (committed_) return;
-  for (auto& id : touched_) svc_.rooms_.erase(id);
+RoomWriter::RoomWriter(RoomService& svc, std::string room_id,
+                       std::shared_ptr<RoomService::RoomState>& cache, storage::Stores& read)
+    : svc_(svc), room_id_(std::move(room_id)), cache_(cache), read_(read) {}
+
+void RoomWriter::begin_job() {
+  undo_ = Undo{};
+  undo_.steps = steps_.size();
+  if (cache_) {
+    undo_.extremities = cache_->extremities;
+    undo_.depth = cache_->depth;
+  }
 }
 
-RoomService::RoomState& RoomWriter::new_room(const std::string& room_id,
-                                             const std::string& version) {
-  auto st = std::make_shared<RoomService::RoomState>();
-  st->version = version;
-  touched_.insert(room_id);
-  return *(svc_.rooms_[room_id] = std::move(st));
+void RoomWriter::remember_state(const StateKey& key) {
+  auto it = cache_->state.find(key);
+  undo_.state.emplace_back(key, it == cache_->state.end() ? std::nullopt : std::optional(it->second));
+}
+
+void RoomWriter::end_job(bool keep) {
+  if (keep) return;
+  steps_.erase(steps_.begin() + static_cast<long>(undo_.steps), steps_.end());
+  for (auto& k : undo_.txns) txn_events_.erase(k);
+  if (undo_.created) {
+    cache_.reset();
+    return;
+  }
+  if (!cache_) return;
+  for (auto it = undo_.state.rbegin(); it != undo_.state.rend(); ++it) {
+    if (it->second) cache_->state[it->first] = std::move(*it->second);
+    else cache_->state.erase(it->first);
+  }
+  cache_->extremities = std::move(undo_.extremities);
+  cache_->depth = undo_.depth;
+}
+
+RoomService::RoomState& RoomWriter::new_room(const std::string& room_id, const std::string& version) {
+  cache_ = std::make_shared<RoomService::RoomState>();
+  cache_->version = version;
+  undo_.created = true;
+  (void)room_id;
+  return *cache_;
 }
 
 Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
-  auto it = svc_.rooms_.find(room_id);
-  if (it != svc_.rooms_.end()) return it->second.get();
-  DS_ASSIGN(auto row, t_->rooms().room(room_id));
+  if (room_id != room_id_) return Error::internal("a room job touched another room");
+  if (cache_) return cache_.get();
+  // Nothing of this room is being written (its lane is here), so committed data is current.
+  DS_ASSIGN(auto row, read_.rooms().room(room_id));
   if (!row) return Error::not_found("Unknown room");
   auto st = std::make_shared<RoomService::RoomState>();
   st->version = row->room_version;
-  DS_ASSIGN(auto extremities, t_->events().forward_extremities(room_id));
+  DS_ASSIGN(auto extremities, read_.events().forward_extremities(room_id));
   for (auto& x : extremities) {
     st->extremities.push_back(x.event_id);
     st->depth = std::max(st->depth, x.depth);
@@ -61,12 +92,12 @@ Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
   if (!extremities.empty()) {
     // The current state is the state after the extremities; with one (local history) that is
     // its own state group. Several come from other servers, and state resolution merges them.
-    DS_ASSIGN(auto groups, t_->state().event_groups(extremities.front().event_id));
+    DS_ASSIGN(auto groups, read_.state().event_groups(extremities.front().event_id));
     if (groups) st->state_group = groups->after;
   }
-  DS_ASSIGN(auto entries, t_->state().current(room_id));
+  DS_ASSIGN(auto entries, read_.state().current(room_id));
   for (auto& entry : entries) {
-    DS_ASSIGN(auto stored, t_->events().event(entry.event_id));
+    DS_ASSIGN(auto stored, read_.events().event(entry.event_id));
     if (!stored) return Error::internal("current state names a missing event " + entry.event_id);
     // Authorization sees a redacted state event as redacted (a redacted power_levels event
     // loses its invite level, for instance).
@@ -74,21 +105,22 @@ Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
     ev["event_id"] = entry.event_id;
     st->state[{entry.type, entry.state_key}] = std::move(ev);
   }
-  auto* raw = st.get();
-  svc_.rooms_[room_id] = std::move(st);
-  return raw;
+  cache_ = std::move(st);
+  undo_.extremities = cache_->extremities;
+  undo_.depth = cache_->depth;
+  return cache_.get();
 }
 
-Result<std::optional<std::string>> RoomWriter::find_txn(const std::string& user,
-                                                        const TxnRef& txn) {
-  return t_->events().txn_event(user, txn.device_id, txn.scope + txn.txn_id);
+Result<std::optional<std::string>> RoomWriter::find_txn(const std::string& user, const TxnRef& txn) {
+  auto it = txn_events_.find({user, txn.device_id, txn.scope + txn.txn_id});
+  if (it != txn_events_.end()) return std::optional(it->second);
+  return read_.events().txn_event(user, txn.device_id, txn.scope + txn.txn_id);
 }
 
 Result<json::object> RoomWriter::append(const std::string& room_id, json::object ev,
                                         const TxnRef* txn) {
   DS_TRY(check_event_shape(ev));
   DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
-  touched_.insert(room_id);
   const std::string& sender = ev["sender"].as_string().c_str();
   std::string type(ev["type"].as_string());
   bool is_state = ev.contains("state_key");
@@ -118,9 +150,8 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   DS_TRY(check_event_auth(ev, room->state, room->version));
 
   const json::object* prior = is_state ? find_state(room->state, type, state_key) : nullptr;
-  hash_and_sign_event(ev, svc_.config_.server_name, svc_.key_, room->version);
+  std::string event_id = hash_sign_and_identify(ev, svc_.config_.server_name, svc_.key_, room->version);
   DS_TRY(check_event_size(ev));
-  std::string event_id = compute_event_id(ev, room->version);
   if (prior) {
     // Unsigned data is outside the hashes: the previous state helps clients render changes.
     json::object& u = ev["unsigned"].emplace_object();
@@ -129,79 +160,112 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     u["prev_sender"] = prior->at("sender");
   }
 
-  int64_t pos = t_->next_stream_pos();
+  Prepared p;
   std::string relates, rel_type;
   if (auto* c = ev["content"].as_object().if_contains("m.relates_to"); c && c->is_object()) {
     if (auto* e = c->as_object().if_contains("event_id"); e && e->is_string()) relates = e->as_string();
     if (auto* t = c->as_object().if_contains("rel_type"); t && t->is_string()) rel_type = t->as_string();
   }
-  storage::NewEvent row{pos, event_id, room_id, type, std::nullopt, sender, ev["origin_server_ts"].as_int64(),
-                        json::serialize(ev), std::nullopt, std::nullopt, relates, rel_type};
-  if (is_state) row.state_key = state_key;
-  row.depth = room->depth + 1;
-  for (auto& p : ev["prev_events"].as_array()) row.prev_events.emplace_back(p.as_string());
+  p.row = storage::NewEvent{0, event_id, room_id, type, std::nullopt, sender, ev["origin_server_ts"].as_int64(),
+                            json::serialize(ev), std::nullopt, std::nullopt, relates, rel_type};
+  if (is_state) p.row.state_key = state_key;
+  p.row.depth = room->depth + 1;
+  for (auto& pe : ev["prev_events"].as_array()) p.row.prev_events.emplace_back(pe.as_string());
   if (txn) {
-    row.txn_device = txn->device_id;
-    row.txn_id = txn->txn_id;
+    p.txn = *txn;
+    p.row.txn_device = txn->device_id;
+    p.row.txn_id = txn->txn_id;
+    std::tuple<std::string, std::string, std::string> k{sender, txn->device_id, txn->scope + txn->txn_id};
+    txn_events_[k] = event_id;
+    undo_.txns.push_back(std::move(k));
   }
-  DS_TRY(t_->events().insert(row));
-  // Sending in a room reads everything before it (spec: push, "Marking notifications as read").
-  DS_TRY(t_->receipts().clear_notifications_before(room_id, sender, pos));
-  if (txn) DS_TRY(t_->events().put_txn(sender, txn->device_id, txn->scope + txn->txn_id, event_id));
-  DS_TRY(t_->events().advance_extremities(room_id, row.prev_events, event_id));
-  // The state before the event is the room's; a state event starts a new group after it.
-  storage::EventStateGroups groups{room->state_group, room->state_group};
-  if (is_state) {
-    DS_ASSIGN(groups.after, t_->state().add_group(room_id, groups.before, {{type, state_key, event_id}}));
-  }
-  DS_TRY(t_->state().set_event_groups(event_id, groups));
-  if (is_state) {
-    DS_TRY(t_->state().set_current(room_id, {type, state_key, event_id, pos}));
-    if (type == "m.room.member") {
-      std::string membership(ev["content"].as_object()["membership"].as_string());
-      DS_TRY(t_->memberships().set({room_id, state_key, membership, pos}, event_id));
-      wake_.insert(state_key);
-    }
-  }
+  if (is_state && type == "m.room.member") p.membership = ev["content"].as_object()["membership"].as_string();
   if (type == "m.room.redaction") {
     const json::value* target = ev.contains("redacts") ? &ev["redacts"] : nullptr;
     if (!target) target = ev["content"].as_object().if_contains("redacts");
-    if (target && target->is_string()) {
-      std::string target_id(target->as_string());
-      DS_TRY(t_->events().mark_redacted(target_id, room_id, event_id));
-      for (auto& [key, state_ev] : room->state) {
-        if (!is_str(state_ev["event_id"], target_id)) continue;
-        state_ev = redact_event(state_ev, room->version);
-        state_ev["event_id"] = target_id;
-        break;
-      }
-    }
+    if (target && target->is_string()) p.redacts = target->as_string();
   }
   // The record goes into the same transaction as the event: nothing is acknowledged unarchived.
   json::object record = ev;
   record["event_id"] = event_id;
-  ArchiveEntry entry{pos, event_id, room_id, sender, type, ev["origin_server_ts"].as_int64(), "",
-                     "event", canonical_json(record)};
-  DS_TRY(svc_.archive_.append(c_, entry));
+  p.record = canonical_json(record);
   // In rooms the keeper has joined, the plaintext of an encrypted event is sealed beside it.
   if (type == "m.room.encrypted" && svc_.keeper_) {
     auto* k = find_state(room->state, "m.room.member", svc_.keeper_user_);
     if (k && k->at("content").as_object().if_contains("membership") && k->at("content").at("membership") == "join")
-      DS_TRY(svc_.keeper_->on_encrypted_event(c_, record, pos));
+      p.keeper_record = std::move(record);
   }
-  // Everything stored: now the cache may change.
+
+  // Everything checked: now the cache may change.
+  if (!p.redacts.empty()) {
+    for (auto& [key, state_ev] : room->state) {
+      if (!is_str(state_ev["event_id"], p.redacts)) continue;
+      remember_state(key);
+      state_ev = redact_event(state_ev, room->version);
+      state_ev["event_id"] = p.redacts;
+      break;
+    }
+  }
   // Extremities left out of prev_events (more than the cap) stay; the new event is deepest.
-  std::vector<std::string> rest(room->extremities.begin() + static_cast<long>(row.prev_events.size()),
+  std::vector<std::string> rest(room->extremities.begin() + static_cast<long>(p.row.prev_events.size()),
                                 room->extremities.end());
   room->extremities = {event_id};
   room->extremities.insert(room->extremities.end(), rest.begin(), rest.end());
   room->depth += 1;
-  room->state_group = groups.after;
   ev["event_id"] = event_id;
-  if (is_state) room->state[{type, state_key}] = ev;
-  DS_TRY(store_notifications(*room, ev, pos));
+  if (is_state) {
+    remember_state({type, state_key});
+    room->state[{type, state_key}] = ev;
+    if (type == "m.room.member") wake_.insert(state_key);
+  }
+  p.notify = notifications(*room, ev);
   for (auto& m : room_members(room->state, true)) wake_.insert(m);
+  steps_.emplace_back(std::move(p));
   return ev;
+}
+
+Status RoomWriter::commit(storage::Txn& t) {
+  group_ = cache_ ? cache_->state_group : 0;
+  for (auto& step : steps_) {
+    if (auto* p = std::get_if<Prepared>(&step)) {
+      DS_TRY(write_event(t, *p));
+    } else if (auto& fn = std::get<std::function<Status(storage::Txn&)>>(step)) {
+      DS_TRY(fn(t));
+    }
+  }
+  return ok_status();
+}
+
+void RoomWriter::committed() {
+  if (cache_) cache_->state_group = group_;
+}
+
+Status RoomWriter::write_event(storage::Txn& t, Prepared& p) {
+  int64_t pos = t.next_stream_pos();
+  storage::NewEvent& row = p.row;
+  row.pos = pos;
+  DS_TRY(t.events().insert(row));
+  // Sending in a room reads everything before it (spec: push, "Marking notifications as read").
+  DS_TRY(t.receipts().clear_notifications_before(row.room_id, row.sender, pos));
+  if (p.txn) DS_TRY(t.events().put_txn(row.sender, p.txn->device_id, p.txn->scope + p.txn->txn_id, row.event_id));
+  DS_TRY(t.events().advance_extremities(row.room_id, row.prev_events, row.event_id));
+  // The state before the event is the room's; a state event starts a new group after it.
+  storage::EventStateGroups groups{group_, group_};
+  if (row.state_key) {
+    DS_ASSIGN(groups.after, t.state().add_group(row.room_id, groups.before, {{row.type, *row.state_key, row.event_id}}));
+    DS_TRY(t.state().set_current(row.room_id, {row.type, *row.state_key, row.event_id, pos}));
+    if (row.type == "m.room.member")
+      DS_TRY(t.memberships().set({row.room_id, *row.state_key, p.membership, pos}, row.event_id));
+  }
+  DS_TRY(t.state().set_event_groups(row.event_id, groups));
+  group_ = groups.after;
+  if (!p.redacts.empty()) DS_TRY(t.events().mark_redacted(p.redacts, row.room_id, row.event_id));
+  ArchiveEntry entry{pos, row.event_id, row.room_id, row.sender, row.type, row.origin_server_ts, "",
+                     "event", std::move(p.record)};
+  DS_TRY(svc_.archive_.append(t, entry));
+  if (p.keeper_record) DS_TRY(svc_.keeper_->on_encrypted_event(t, *p.keeper_record, pos));
+  for (auto& [user, highlight] : p.notify) DS_TRY(t.receipts().add_notification(row.room_id, user, pos, highlight));
+  return ok_status();
 }
 
 Status RoomWriter::guard_keeper(const RoomService::RoomState& room, const json::object& ev,
@@ -245,8 +309,9 @@ Status RoomWriter::guard_keeper(const RoomService::RoomState& room, const json::
   return ok_status();
 }
 
-Status RoomWriter::store_notifications(const RoomService::RoomState& room,
-                                       const json::object& event, int64_t pos) {
+std::vector<std::pair<std::string, bool>> RoomWriter::notifications(const RoomService::RoomState& room,
+                                                                    const json::object& event) {
+  std::vector<std::pair<std::string, bool>> out;
   auto joined = room_members(room.state, false);
   PowerLevels pl = PowerLevels::from_state(room.state);
   json::object notif_levels;
@@ -277,9 +342,9 @@ Status RoomWriter::store_notifications(const RoomService::RoomState& room,
     auto rules = svc_.push_.effective(user);
     PushActions a = evaluate_push_rules(*rules, event, ctx);
     if (!a.notify) continue;
-    DS_TRY(t_->receipts().add_notification(std::string(event.at("room_id").as_string()), user, pos, a.highlight));
+    out.emplace_back(user, a.highlight);
   }
-  return ok_status();
+  return out;
 }
 
 }  // namespace despatch
