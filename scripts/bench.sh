@@ -6,7 +6,7 @@
 # bench (archive append, verify, export; RECORDS=N records, default 1,000,000) and the
 # end-to-end encryption bench (keys/query and to-device fan-out; E2EE_USERS=N, default 1,000)
 # and the media bench (upload and thumbnail throughput for 1 MB images; MEDIA_COUNT=N images
-# per run, default 40).
+# per run, default 40). BENCH_PERF=FILE adds a perf profile of the server during the load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,7 +70,23 @@ echo "bench: server pid $server_pid on 127.0.0.1:$port, data in $work/data"
 # The figures assume the machine is otherwise idle; other work running meanwhile skews them.
 echo "bench: load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 status=0
+# BENCH_PERF=FILE samples the server's stacks (perf, cpu-clock) while the load runs and
+# prints where its CPU time went.
+perf_pid=""
+if [ -n "${BENCH_PERF:-}" ]; then
+  perf record -e cpu-clock -F 999 -g -p "$server_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 build/load_bench --port "$port" --pid "$server_pid" "$@" || status=$?
+if [ -n "$perf_pid" ]; then
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  echo "== where the server's CPU time went (perf, self time by function, top 40)"
+  perf report -i "$BENCH_PERF" --no-children --sort dso,symbol --stdio 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -n 40
+  echo "== by thread"
+  perf report -i "$BENCH_PERF" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head
+fi
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   wait "$server_pid" && code=0 || code=$?

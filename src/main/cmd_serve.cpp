@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <cstdio>
+#include <pthread.h>
 #include <thread>
 
 namespace despatch {
@@ -126,7 +127,12 @@ int cmd_serve(Args& args) {
 
   app->start_background();
   std::vector<std::thread> threads;
-  for (int i = 1; i < cfg.io_threads; ++i) threads.emplace_back([a] { a->io.run(); });
+  for (int i = 1; i < cfg.io_threads; ++i)
+    threads.emplace_back([a] {
+      pthread_setname_np(pthread_self(), "ds-io");
+      a->io.run();
+    });
+  pthread_setname_np(pthread_self(), "ds-io");
   app->io.run();
   for (auto& t : threads) t.join();
   signals.reset();
