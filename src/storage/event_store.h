@@ -21,6 +21,13 @@ struct StoredEvent {
   std::string txn_device, txn_id;
 };
 
+// How an event stands in its room: in the timeline (all false/empty), or set aside.
+struct EventFlags {
+  bool outlier = false;
+  std::string rejected;  // the failed rule
+  bool soft_failed = false;
+};
+
 // A new event as the writer stores it: the PDU text and the columns queries select on.
 struct NewEvent {
   int64_t pos = 0;
@@ -62,6 +69,7 @@ class EventStore {
   virtual Status mark_redacted(const std::string& target_id, const std::string& room_id,
                                const std::string& redaction_id) = 0;
 
+  virtual Result<std::optional<EventFlags>> flags(const std::string& event_id) = 0;
   virtual Result<std::optional<StoredEvent>> event(const std::string& event_id) = 0;
   // The stream position of an event of the room, nullopt when the room has no such event.
   virtual Result<std::optional<int64_t>> stream_pos_of(const std::string& event_id, const std::string& room_id) = 0;

@@ -146,7 +146,7 @@ TEST_F(DatabaseTest, TheWalStaysBoundedUnderSteadyWritesAndReads) {
   std::vector<std::thread> writers;
   for (int t = 0; t < 4; ++t)
     writers.emplace_back([&, t] {
-      for (int i = 0; i < 64; ++i) {
+      for (int i = 0; i < 128; ++i) {
         ASSERT_TRUE(insert_blob(*db, std::to_string(t) + ":" + std::to_string(i), 256 << 10).ok());
         uintmax_t now = wal_size(dir_), was = peak.load();
         while (now > was && !peak.compare_exchange_weak(was, now)) {
@@ -156,10 +156,12 @@ TEST_F(DatabaseTest, TheWalStaysBoundedUnderSteadyWritesAndReads) {
   for (auto& w : writers) w.join();
   done = true;
   for (auto& r : threads) r.join();
-  // 64 MiB were written; the WAL is started over past 32 MiB.
-  EXPECT_LT(peak.load(), 48u << 20);
+  // 128 MiB were written; the WAL is started over past 32 MiB, and a restart that readers
+  // hold off is retried within a second, so it stays far below what was written (on a busy
+  // machine a retry or two may be missed: hence half, not just over 32 MiB).
+  EXPECT_LT(peak.load(), 64u << 20);
   auto n = query_one(db->reader(), "SELECT COUNT(*) FROM meta WHERE length(value) = 262144");
-  EXPECT_EQ((*n)->i64(0), 4 * 64);
+  EXPECT_EQ((*n)->i64(0), 4 * 128);
 }
 
 TEST_F(DatabaseTest, MigrationsAreRecorded) {

@@ -71,6 +71,9 @@ void RoomLanes::submit(const std::string& room_id, const asio::any_io_executor& 
   {
     std::lock_guard lock(mu_);
     l = lane(room_id);
+  }
+  {
+    std::lock_guard lock(l->mu);
     l->queue.push_back(std::move(job));
     if (l->active) return;
     l->active = true;
@@ -82,7 +85,7 @@ asio::awaitable<void> RoomLanes::drain(std::string room_id, std::shared_ptr<Lane
   for (;;) {
     std::deque<Job> batch;
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(lane->mu);
       if (lane->queue.empty()) {
         lane->active = false;
         co_return;
@@ -122,6 +125,9 @@ void RoomLanes::run_blocking(const std::string& room_id, Job job) {
   {
     std::lock_guard lock(mu_);
     l = lane(room_id);
+  }
+  {
+    std::lock_guard lock(l->mu);
     if (l->active) {
       Error busy = Error::internal("the room is being written to");
       job.finish(&busy);
@@ -147,7 +153,7 @@ void RoomLanes::run_blocking(const std::string& room_id, Job job) {
   batch[0].finish(failure(out.prepared[0], commit_error));
   bool more = false;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(l->mu);
     l->active = false;
     more = !l->queue.empty();
   }

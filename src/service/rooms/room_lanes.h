@@ -48,7 +48,10 @@ class RoomLanes {
   void run_blocking(const std::string& room_id, Job job);
 
  private:
+  // A drain touches nothing of RoomLanes after finishing its last job but the lane, which it
+  // holds: so the lanes may go (a test's, say) as soon as their last job has finished.
   struct Lane {
+    std::mutex mu;
     std::deque<Job> queue;
     bool active = false;
     std::shared_ptr<RoomCache> cache;
@@ -59,7 +62,7 @@ class RoomLanes {
   RoomService& rooms_;
   storage::Database& db_;
   Notifier& notifier_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards lanes_ (each lane's queue has its own)
   std::unordered_map<std::string, std::shared_ptr<Lane>> lanes_;
 };
 

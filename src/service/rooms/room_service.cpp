@@ -310,6 +310,29 @@ asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& 
   co_return co_await room_job<std::string>(room_id, job);
 }
 
+asio::awaitable<Result<std::vector<Received>>> RoomService::receive_events(const std::string& room_id,
+                                                                          std::vector<json::object> pdus) {
+  auto job = [room_id, pdus = std::move(pdus)](RoomWriter& w) -> Result<std::vector<Received>> {
+    std::vector<Received> out;
+    for (auto& pdu : pdus) {
+      auto r = w.receive(room_id, pdu);
+      if (!r.ok()) {
+        if (r.error().errcode == errc::kNotFound && r.error().message == "Unknown room") return r.error();
+        // One bad event does not spoil the others: it is reported and left out.
+        Received bad;
+        bad.verdict = Acceptance::kRejected;
+        bad.reason = r.error().message;
+        if (auto* id = pdu.if_contains("event_id"); id && id->is_string()) bad.event_id = id->as_string();
+        out.push_back(std::move(bad));
+        continue;
+      }
+      out.push_back(std::move(*r));
+    }
+    return out;
+  };
+  co_return co_await room_job<std::vector<Received>>(room_id, job);
+}
+
 asio::awaitable<Result<std::string>> RoomService::redact(const std::string& sender,
                                                          const std::string& room_id,
                                                          const std::string& event_id,

@@ -49,6 +49,7 @@ struct PageRequest {
 };
 
 class RoomFilterView;  // forward: filters live in service/sync
+struct Received;        // room_writer.h
 
 class RoomService {
  public:
@@ -77,6 +78,12 @@ class RoomService {
                                                              const std::string& membership,
                                                              std::optional<std::string> reason,
                                                              json::object extra_content = {});
+  // Takes in events another server sent to a room this server is in, in order (see
+  // RoomWriter::receive: their signatures and content hashes are checked by the caller).
+  // One result per event; an error for the whole batch only when the room is unknown.
+  boost::asio::awaitable<Result<std::vector<Received>>> receive_events(const std::string& room_id,
+                                                                       std::vector<json::object> pdus);
+
   // Joins by room ID or alias; returns the room ID.
   boost::asio::awaitable<Result<std::string>> join(const std::string& user,
                                                    const std::string& room_id_or_alias,

@@ -21,6 +21,8 @@ namespace {
 constexpr size_t kMaxPrevEvents = 20;
 }  // namespace
 
+const int64_t RoomWriter::kGroupToStore;
+
 std::vector<std::string> room_members(const StateMap& state, bool include_invited) {
   std::vector<std::string> out;
   for (auto it = state.lower_bound({"m.room.member", ""});
@@ -55,6 +57,11 @@ void RoomWriter::end_job(bool keep) {
   if (keep) return;
   steps_.erase(steps_.begin() + static_cast<long>(undo_.steps), steps_.end());
   for (auto& k : undo_.txns) txn_events_.erase(k);
+  for (auto& id : undo_.received) {
+    events_.erase(id);
+    batch_after_.erase(id);
+    rejected_.erase(id);
+  }
   if (undo_.created) {
     cache_.reset();
     return;
@@ -89,11 +96,14 @@ Result<RoomService::RoomState*> RoomWriter::room(const std::string& room_id) {
     st->extremities.push_back(x.event_id);
     st->depth = std::max(st->depth, x.depth);
   }
-  if (!extremities.empty()) {
-    // The current state is the state after the extremities; with one (local history) that is
-    // its own state group. Several come from other servers, and state resolution merges them.
+  if (extremities.size() == 1) {
+    // The current state is the state after the extremities; with one that is its own state
+    // group. Several came from other servers, and the current state is their resolved state,
+    // stored as a group of its own when the next commit needs it.
     DS_ASSIGN(auto groups, read_.state().event_groups(extremities.front().event_id));
     if (groups) st->state_group = groups->after;
+  } else if (extremities.size() > 1) {
+    st->state_group = kGroupToStore;
   }
   DS_ASSIGN(auto entries, read_.state().current(room_id));
   for (auto& entry : entries) {
@@ -226,6 +236,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
 
 Status RoomWriter::commit(storage::Txn& t) {
   group_ = cache_ ? cache_->state_group : 0;
+  groups_after_.clear();
   for (auto& step : steps_) {
     if (auto* p = std::get_if<Prepared>(&step)) {
       DS_TRY(write_event(t, *p));
@@ -236,11 +247,38 @@ Status RoomWriter::commit(storage::Txn& t) {
   return ok_status();
 }
 
+Result<int64_t> RoomWriter::group_after(storage::Txn& t, const std::string& event_id) {
+  if (auto it = groups_after_.find(event_id); it != groups_after_.end()) return it->second;
+  DS_ASSIGN(auto groups, t.state().event_groups(event_id));
+  if (!groups) return Error::internal("no state is recorded after " + event_id);
+  return groups->after;
+}
+
+Result<int64_t> RoomWriter::current_group(storage::Txn& t) {
+  DS_ASSIGN(auto extremities, t.events().forward_extremities(room_id_));
+  if (extremities.empty()) return int64_t{0};
+  DS_ASSIGN(int64_t base, group_after(t, extremities.front().event_id));
+  DS_ASSIGN(storage::StateIds base_state, t.state().group_state(base));
+  DS_ASSIGN(auto current, t.state().current(room_id_));
+  std::vector<storage::StateDelta> delta;
+  for (auto& e : current) {
+    auto it = base_state.find({e.type, e.state_key});
+    if (it == base_state.end() || it->second != e.event_id) delta.push_back({e.type, e.state_key, e.event_id});
+  }
+  if (delta.empty()) return base;
+  return t.state().add_group(room_id_, base, delta);
+}
+
 void RoomWriter::committed() {
   if (cache_) cache_->state_group = group_;
 }
 
 Status RoomWriter::write_event(storage::Txn& t, Prepared& p) {
+  // A forked room loaded from storage: store its current state's group while the
+  // extremities still say what it is the state after.
+  if (group_ == kGroupToStore) {
+    DS_ASSIGN(group_, current_group(t));
+  }
   int64_t pos = t.next_stream_pos();
   storage::NewEvent& row = p.row;
   row.pos = pos;
@@ -248,20 +286,47 @@ Status RoomWriter::write_event(storage::Txn& t, Prepared& p) {
   // Sending in a room reads everything before it (spec: push, "Marking notifications as read").
   DS_TRY(t.receipts().clear_notifications_before(row.room_id, row.sender, pos));
   if (p.txn) DS_TRY(t.events().put_txn(row.sender, p.txn->device_id, p.txn->scope + p.txn->txn_id, row.event_id));
-  DS_TRY(t.events().advance_extremities(row.room_id, row.prev_events, row.event_id));
-  // The state before the event is the room's; a state event starts a new group after it.
-  storage::EventStateGroups groups{group_, group_};
-  if (row.state_key) {
-    DS_ASSIGN(groups.after, t.state().add_group(row.room_id, groups.before, {{row.type, *row.state_key, row.event_id}}));
-    DS_TRY(t.state().set_current(row.room_id, {row.type, *row.state_key, row.event_id, pos}));
-    if (row.type == "m.room.member")
-      DS_TRY(t.memberships().set({row.room_id, *row.state_key, p.membership, pos}, row.event_id));
+  if (p.extremity) DS_TRY(t.events().advance_extremities(row.room_id, row.prev_events, row.event_id));
+  if (!row.outlier) {
+    // The state before a local event is the room's current state; a received one names the
+    // prev event it follows. A state event starts a new group after it.
+    storage::EventStateGroups groups;
+    if (p.base_event) {
+      DS_ASSIGN(groups.before, group_after(t, *p.base_event));
+      if (!p.before_delta.empty()) {
+        DS_ASSIGN(groups.before, t.state().add_group(row.room_id, groups.before, p.before_delta));
+      }
+    } else {
+      groups.before = group_;
+    }
+    groups.after = groups.before;
+    if (row.state_key && p.adds_state) {
+      DS_ASSIGN(groups.after, t.state().add_group(row.room_id, groups.before, {{row.type, *row.state_key, row.event_id}}));
+    }
+    DS_TRY(t.state().set_event_groups(row.event_id, groups));
+    groups_after_[row.event_id] = groups.after;
+    if (p.moves_current) {
+      if (row.state_key) {
+        DS_TRY(t.state().set_current(row.room_id, {row.type, *row.state_key, row.event_id, pos}));
+        if (row.type == "m.room.member")
+          DS_TRY(t.memberships().set({row.room_id, *row.state_key, p.membership, pos}, row.event_id));
+      }
+      std::vector<storage::StateDelta> deltas;
+      for (auto& c : p.current_delta) {
+        deltas.push_back(c.delta);
+        DS_TRY(t.state().set_current(row.room_id, {c.delta.type, c.delta.state_key, c.delta.event_id, pos}));
+        if (c.delta.type == "m.room.member")
+          DS_TRY(t.memberships().set({row.room_id, c.delta.state_key, c.membership, pos}, c.delta.event_id));
+      }
+      group_ = groups.after;
+      if (!deltas.empty()) {
+        DS_ASSIGN(group_, t.state().add_group(row.room_id, groups.after, deltas));
+      }
+    }
   }
-  DS_TRY(t.state().set_event_groups(row.event_id, groups));
-  group_ = groups.after;
   if (!p.redacts.empty()) DS_TRY(t.events().mark_redacted(p.redacts, row.room_id, row.event_id));
   ArchiveEntry entry{pos, row.event_id, row.room_id, row.sender, row.type, row.origin_server_ts, "",
-                     "event", std::move(p.record)};
+                     p.archive_kind, std::move(p.record)};
   DS_TRY(svc_.archive_.append(t, entry));
   if (p.keeper_record) DS_TRY(svc_.keeper_->on_encrypted_event(t, *p.keeper_record, pos));
   for (auto& [user, highlight] : p.notify) DS_TRY(t.receipts().add_notification(row.room_id, user, pos, highlight));

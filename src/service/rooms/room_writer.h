@@ -5,7 +5,9 @@
 // positions, state groups, the archive's hash chain.
 #pragma once
 
+#include "service/rooms/event_acceptance.h"
 #include "service/rooms/room_service.h"
+#include "storage/state_store.h"
 #include "storage/event_store.h"
 #include "storage/stores.h"
 
@@ -16,6 +18,14 @@
 #include <variant>
 
 namespace despatch {
+
+// What became of an event another server sent.
+struct Received {
+  std::string event_id;
+  Acceptance verdict = Acceptance::kAccepted;
+  std::string reason;     // the failed rule, when not accepted
+  bool duplicate = false;  // known already: nothing done
+};
 
 class RoomWriter {
  public:
@@ -33,6 +43,13 @@ class RoomWriter {
   // the commit. Returns the event as stored, with event_id.
   Result<json::object> append(const std::string& room_id, json::object proto,
                               const TxnRef* txn = nullptr);
+  // Takes in an event another server sent, whose signatures and content hash the caller has
+  // checked and whose auth and prev events are known: the three checks on receipt, the state
+  // before it (resolved when its prev_events fork), and the room's new current state across
+  // its forward extremities. A rejected or soft-failed event is kept, set aside. M_NOT_FOUND
+  // when a prev or auth event is unknown (the caller fetches it first).
+  Result<Received> receive(const std::string& room_id, json::object pdu);
+
   // A previous /send with the same transaction, if any (committed, or earlier in the batch).
   Result<std::optional<std::string>> find_txn(const std::string& user, const TxnRef& txn);
 
@@ -65,6 +82,13 @@ class RoomWriter {
   const std::set<std::string>& wake() const { return wake_; }
 
  private:
+  // RoomCache::state_group of a forked room loaded from storage: its group is not stored yet.
+  static constexpr int64_t kGroupToStore = -1;
+  // A change to the current state that comes from resolving forks, not from the event itself.
+  struct CurrentChange {
+    storage::StateDelta delta;
+    std::string membership;  // for m.room.member keys
+  };
   // An event ready to be written: everything but its stream position and state groups.
   struct Prepared {
     storage::NewEvent row;
@@ -74,6 +98,15 @@ class RoomWriter {
     std::string record;       // the archive record: canonical JSON of the event with its ID
     std::optional<json::object> keeper_record;  // the event, when the keeper must decrypt it
     std::vector<std::pair<std::string, bool>> notify;  // (user, highlight)
+    // Where the state before the event starts: nullopt for the room's current state (local
+    // events), else the state after this prev event, changed by before_delta.
+    std::optional<std::string> base_event;
+    std::vector<storage::StateDelta> before_delta;
+    bool adds_state = true;     // its state counts after it (not rejected)
+    bool moves_current = true;  // it changes the current state (accepted)
+    bool extremity = true;      // it becomes a forward extremity (accepted)
+    std::vector<CurrentChange> current_delta;  // current state beyond its own state (forks)
+    std::string archive_kind = "event";
   };
   using Step = std::variant<Prepared, std::function<Status(storage::Txn&)>>;
   // What a job changed in the cache, to put back if it fails.
@@ -84,12 +117,24 @@ class RoomWriter {
     bool created = false;  // the job created the room
     size_t steps = 0;
     std::vector<std::tuple<std::string, std::string, std::string>> txns;
+    std::vector<std::string> received;  // events receive prepared
   };
   Status guard_keeper(const RoomService::RoomState& room, const json::object& ev,
                       const std::string& type, bool is_state, const std::string& state_key);
   std::vector<std::pair<std::string, bool>> notifications(const RoomService::RoomState& room,
                                                           const json::object& event);
   Status write_event(storage::Txn& t, Prepared& p);
+  // The state group after an event: written earlier in this commit, or stored before.
+  Result<int64_t> group_after(storage::Txn& t, const std::string& event_id);
+  // The current state's group when the lane loaded a forked room: stored on first use.
+  Result<int64_t> current_group(storage::Txn& t);
+  // What receive reads: events (stored or earlier in the batch) and the state after them.
+  Result<const json::object*> known_event(const std::string& event_id);
+  Result<std::optional<storage::StateIds>> state_after(const std::string& event_id);
+  Result<StateMap> state_map(const storage::StateIds& ids);
+  Result<storage::StateIds> resolve(const std::vector<storage::StateIds>& sets);
+  // The event a received redaction takes effect on ("" for none).
+  std::string redaction_target(const json::object& ev, const StateMap& before, const std::string& room_id);
   void remember_state(const StateKey& key);
 
   RoomService& svc_;
@@ -102,6 +147,12 @@ class RoomWriter {
   std::set<std::string> wake_;
   std::optional<json::object> keeper_refusal_;
   int64_t group_ = 0;  // the state group the commit has reached (writer thread)
+  std::map<std::string, int64_t> groups_after_;  // events written in this commit
+  // Events this writer has read or prepared (with event_id), and the state after those it
+  // prepared, for receive.
+  std::map<std::string, json::object> events_;
+  std::map<std::string, storage::StateIds> batch_after_;
+  std::map<std::string, bool> rejected_;
 };
 
 // Users with membership join or invite in a room's state.

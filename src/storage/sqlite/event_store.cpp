@@ -28,6 +28,16 @@ Result<std::optional<StoredEvent>> SqliteEventStore::event(const std::string& ev
   return std::optional<StoredEvent>(std::move(e));
 }
 
+Result<std::optional<EventFlags>> SqliteEventStore::flags(const std::string& event_id) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT outlier, rejected, soft_failed FROM events WHERE event_id=?", {event_id}));
+  if (!row) return std::optional<EventFlags>{};
+  EventFlags f;
+  f.outlier = row->i64(0) != 0;
+  f.rejected = row->str(1);
+  f.soft_failed = row->i64(2) != 0;
+  return std::optional(f);
+}
+
 Result<std::optional<int64_t>> SqliteEventStore::stream_pos_of(const std::string& event_id,
                                                                const std::string& room_id) {
   DS_ASSIGN(auto row, query_one(c_, "SELECT stream_pos FROM events WHERE event_id=? AND room_id=?",

@@ -15,6 +15,7 @@ class SqliteEventStore final : public EventStore {
   Status insert(const NewEvent& e) override;
   Status mark_redacted(const std::string& target_id, const std::string& room_id,
                        const std::string& redaction_id) override;
+  Result<std::optional<EventFlags>> flags(const std::string& event_id) override;
   Result<std::optional<StoredEvent>> event(const std::string& event_id) override;
   Result<std::optional<int64_t>> stream_pos_of(const std::string& event_id, const std::string& room_id) override;
   Result<std::vector<std::string>> rooms_changed(int64_t from, int64_t to) override;

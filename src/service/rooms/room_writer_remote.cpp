@@ -1,0 +1,243 @@
+// RoomWriter::receive: an event from another server joins the room's graph. The state before
+// it is the state after its prev_events (resolved when there are several), it is judged by the
+// three checks on receipt, and the room's current state becomes the resolved state across the
+// forward extremities.
+#include "service/rooms/room_writer.h"
+
+#include "core/canonical_json.h"
+#include "service/common/time.h"
+#include "service/rooms/event_format.h"
+#include "core/ids.h"
+#include "service/rooms/event_limits.h"
+#include "service/rooms/power_levels.h"
+#include "service/rooms/room_version.h"
+#include "service/rooms/state_res.h"
+#include "storage/event_store.h"
+
+#include <algorithm>
+
+namespace despatch {
+
+namespace {
+
+storage::StateIds ids_of(const StateMap& state) {
+  storage::StateIds out;
+  for (auto& [key, ev] : state)
+    if (auto* id = ev.if_contains("event_id"); id && id->is_string()) out[key] = id->as_string();
+  return out;
+}
+
+std::string membership_of(const json::object& ev) {
+  auto* c = ev.if_contains("content");
+  auto* m = c && c->is_object() ? c->as_object().if_contains("membership") : nullptr;
+  return m && m->is_string() ? std::string(m->as_string()) : "";
+}
+
+}  // namespace
+
+std::string RoomWriter::redaction_target(const json::object& ev, const StateMap& before, const std::string& room_id) {
+  const json::value* target = ev.if_contains("redacts");
+  if (auto* c = ev.at("content").as_object().if_contains("redacts"); c && (!target || !target->is_string())) target = c;
+  if (!target || !target->is_string()) return "";
+  std::string id(target->as_string());
+  auto known = known_event(id);
+  if (!known.ok() || !*known || !is_str((**known).at("room_id"), room_id)) return "";
+  // The auth rules let a server redact its own users' events; anyone else needs the level.
+  std::string sender(ev.at("sender").as_string());
+  std::string target_sender((**known).at("sender").as_string());
+  PowerLevels pl = PowerLevels::from_state(before);
+  if (server_name_of(sender) != server_name_of(target_sender) && pl.user_level(sender) < pl.redact) return "";
+  return id;
+}
+
+Result<const json::object*> RoomWriter::known_event(const std::string& event_id) {
+  if (auto it = events_.find(event_id); it != events_.end()) return &it->second;
+  DS_ASSIGN(auto stored, read_.events().event(event_id));
+  if (!stored) return static_cast<const json::object*>(nullptr);
+  DS_ASSIGN(auto flags, read_.events().flags(event_id));
+  rejected_[event_id] = flags && !flags->rejected.empty();
+  json::object ev = std::move(stored->pdu);
+  ev["event_id"] = event_id;
+  return &(events_[event_id] = std::move(ev));
+}
+
+Result<std::optional<storage::StateIds>> RoomWriter::state_after(const std::string& event_id) {
+  if (auto it = batch_after_.find(event_id); it != batch_after_.end()) return std::optional(it->second);
+  DS_ASSIGN(auto groups, read_.state().event_groups(event_id));
+  if (!groups) return std::optional<storage::StateIds>{};
+  DS_ASSIGN(storage::StateIds ids, read_.state().group_state(groups->after));
+  return std::optional(std::move(ids));
+}
+
+Result<StateMap> RoomWriter::state_map(const storage::StateIds& ids) {
+  StateMap out;
+  for (auto& [key, id] : ids) {
+    DS_ASSIGN(const json::object* ev, known_event(id));
+    if (!ev) return Error::not_found("State event " + id + " is unknown");
+    out[key] = *ev;
+  }
+  return out;
+}
+
+Result<storage::StateIds> RoomWriter::resolve(const std::vector<storage::StateIds>& sets) {
+  if (sets.size() == 1) return sets.front();
+  // The lookup must hand out stable pointers: load every event it may ask for on demand.
+  std::optional<Error> missing;
+  EventLookup lookup = [&](const std::string& id) -> const json::object* {
+    auto ev = known_event(id);
+    if (!ev.ok()) {
+      missing = ev.error();
+      return nullptr;
+    }
+    return *ev;
+  };
+  RejectedCheck rejected = [&](const std::string& id) {
+    auto it = rejected_.find(id);
+    return it != rejected_.end() && it->second;
+  };
+  DS_ASSIGN(StateIds resolved, resolve_state(cache_->version, sets, lookup, rejected));
+  if (missing) return *missing;
+  return resolved;
+}
+
+Result<Received> RoomWriter::receive(const std::string& room_id, json::object pdu) {
+  DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
+  const std::string version = room->version;
+  if (!is_str(pdu["room_id"], room_id)) return Error::bad_json("The event belongs to another room");
+  DS_TRY(check_event_shape(pdu));
+  DS_TRY(check_event_size(pdu));
+  std::string event_id = compute_event_id(pdu, version);
+  if (event_id.empty()) return Error::bad_json("The event has no event ID");
+  Received out{event_id};
+  DS_ASSIGN(const json::object* known, known_event(event_id));
+  if (known) {
+    out.duplicate = true;
+    return out;
+  }
+  json::object ev = pdu;
+  ev.erase("unsigned");  // what another server says outside the signed event is not kept
+  ev["event_id"] = event_id;
+
+  std::vector<json::object> auth_events;
+  for (auto& id : event_refs(ev, "auth_events")) {
+    DS_ASSIGN(const json::object* a, known_event(id));
+    if (!a) return Error::not_found("Auth event " + id + " is unknown");
+    auth_events.push_back(*a);
+  }
+  std::vector<std::string> prevs = event_refs(ev, "prev_events");
+  std::vector<storage::StateIds> before_sets;
+  for (auto& id : prevs) {
+    DS_ASSIGN(auto st, state_after(id));
+    if (!st) return Error::not_found("Prev event " + id + " is unknown");
+    before_sets.push_back(std::move(*st));
+  }
+  if (prevs.empty() && !is_str(ev["type"], "m.room.create"))
+    return Error::bad_json("Only the create event may have no prev_events");
+  DS_ASSIGN(storage::StateIds before, resolve(before_sets));
+  DS_ASSIGN(StateMap before_map, state_map(before));
+  AcceptanceResult verdict = check_received_event(ev, auth_events, before_map, room->state, version);
+  out.verdict = verdict.verdict;
+  out.reason = verdict.reason;
+
+  std::string type(ev["type"].as_string());
+  bool is_state = ev.contains("state_key") && ev["state_key"].is_string();
+  std::string state_key = is_state ? std::string(ev["state_key"].as_string()) : "";
+  json::object ev_without_id = ev;  // stored as sent, without what it is known by
+  ev_without_id.erase("event_id");
+  if (find_room_version(version) && find_room_version(version)->event_ids == EventIdFormat::kOpaque)
+    ev_without_id["event_id"] = event_id;  // v1-2 events carry their ID
+  Prepared p;
+  p.row = storage::NewEvent{0, event_id, room_id, type, std::nullopt, std::string(ev["sender"].as_string()),
+                            ev["origin_server_ts"].is_int64() ? ev["origin_server_ts"].as_int64() : now_ms(),
+                            json::serialize(ev_without_id),
+                            std::nullopt, std::nullopt, "", ""};
+  if (is_state) p.row.state_key = state_key;
+  p.row.depth = ev["depth"].is_int64() ? ev["depth"].as_int64() : 0;
+  p.row.prev_events = prevs;
+  if (auto* c = ev["content"].as_object().if_contains("m.relates_to"); c && c->is_object()) {
+    if (auto* e = c->as_object().if_contains("event_id"); e && e->is_string()) p.row.relates_to = e->as_string();
+    if (auto* t = c->as_object().if_contains("rel_type"); t && t->is_string()) p.row.rel_type = t->as_string();
+  }
+  if (!prevs.empty()) {
+    // The state before is stored as a change of the first prev event's state after.
+    p.base_event = prevs.front();
+    for (auto& [key, id] : before)
+      if (auto it = before_sets.front().find(key); it == before_sets.front().end() || it->second != id)
+        p.before_delta.push_back({key.first, key.second, id});
+  }
+  p.membership = is_state && type == "m.room.member" ? membership_of(ev) : "";
+  p.record = canonical_json(ev);
+
+  storage::StateIds after = before;
+  if (verdict.verdict == Acceptance::kRejected) {
+    p.row.rejected = verdict.reason.empty() ? "rejected" : verdict.reason;
+    p.adds_state = p.moves_current = p.extremity = false;
+    p.archive_kind = "rejected";
+  } else if (verdict.verdict == Acceptance::kSoftFailed) {
+    // Its own state counts for events that follow it, but the room does not take it.
+    p.row.soft_failed = true;
+    p.moves_current = p.extremity = false;
+    p.archive_kind = "soft_failed";
+    if (is_state) after[{type, state_key}] = event_id;
+  } else if (is_state) {
+    after[{type, state_key}] = event_id;
+  }
+  // Known from here on (state resolution below looks it up); forgotten again on failure.
+  events_[event_id] = ev;
+  rejected_[event_id] = verdict.verdict == Acceptance::kRejected;
+  struct Forget {
+    RoomWriter* w;
+    const std::string& id;
+    bool keep = false;
+    ~Forget() {
+      if (keep) return;
+      w->events_.erase(id);
+      w->rejected_.erase(id);
+    }
+  } forget{this, event_id};
+  if (verdict.verdict == Acceptance::kAccepted) {
+    // The new extremities: this event in place of the prev events it names.
+    std::vector<std::string> extremities{event_id};
+    for (auto& x : room->extremities)
+      if (std::find(prevs.begin(), prevs.end(), x) == prevs.end()) extremities.push_back(x);
+    std::vector<storage::StateIds> sets{after};
+    for (size_t i = 1; i < extremities.size(); ++i) {
+      DS_ASSIGN(auto st, state_after(extremities[i]));
+      if (st) sets.push_back(std::move(*st));
+    }
+    DS_ASSIGN(storage::StateIds current, resolve(sets));
+    for (auto& [key, id] : current) {
+      if (auto it = after.find(key); it != after.end() && it->second == id) continue;
+      DS_ASSIGN(const json::object* e, known_event(id));
+      if (!e) return Error::not_found("State event " + id + " is unknown");
+      p.current_delta.push_back({{key.first, key.second, id}, key.first == "m.room.member" ? membership_of(*e) : ""});
+    }
+    // The cache follows: every key whose event changed (looked up first, so that a failure
+    // leaves the cache as it was).
+    storage::StateIds old_ids = ids_of(room->state);
+    std::vector<std::pair<StateKey, json::object>> changed;
+    for (auto& [key, id] : current) {
+      if (auto it = old_ids.find(key); it != old_ids.end() && it->second == id) continue;
+      DS_ASSIGN(const json::object* e, known_event(id));
+      if (!e) return Error::not_found("State event " + id + " is unknown");
+      changed.emplace_back(key, *e);
+    }
+    for (auto& [key, e] : changed) {
+      remember_state(key);
+      room->state[key] = std::move(e);
+      if (key.first == "m.room.member") wake_.insert(key.second);
+    }
+    if (type == "m.room.redaction") p.redacts = redaction_target(ev, before_map, room_id);
+    room->extremities = std::move(extremities);
+    room->depth = std::max(room->depth, p.row.depth);
+    p.notify = notifications(*room, ev);
+    for (auto& m : room_members(room->state, true)) wake_.insert(m);
+  }
+  batch_after_[event_id] = after;
+  forget.keep = true;
+  undo_.received.push_back(event_id);
+  steps_.emplace_back(std::move(p));
+  return out;
+}
+
+}  // namespace despatch
