@@ -3,6 +3,7 @@
 #include "core/base64.h"
 #include "core/canonical_json.h"
 #include "core/ids.h"
+#include "core/server_name.h"
 
 #include <cctype>
 
@@ -108,8 +109,10 @@ Result<XMatrixAuth> parse_xmatrix(std::string_view h) {
   if (!origin) return unauthorized("X-Matrix header has no origin");
   if (!key) return unauthorized("X-Matrix header has no key");
   if (!sig) return unauthorized("X-Matrix header has no sig");
-  if (!is_valid_server_name(*origin)) return unauthorized("X-Matrix origin is not a server name");
-  if (destination && !is_valid_server_name(*destination))
+  // parse_server_name, not the bare grammar: a port must also be 1 to 65535, so that the
+  // allow-list and discovery see the same names as this check.
+  if (!parse_server_name(*origin)) return unauthorized("X-Matrix origin is not a server name");
+  if (destination && !parse_server_name(*destination))
     return unauthorized("X-Matrix destination is not a server name");
   if (!is_key_id(*key)) return unauthorized("X-Matrix key is not an ed25519 key ID");
   if (sig->empty() || !base64_decode(*sig)) return unauthorized("X-Matrix sig is not base64");

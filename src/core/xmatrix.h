@@ -26,8 +26,8 @@ inline constexpr size_t kMaxXMatrixHeaderBytes = 4096;
 // the scheme, one or more spaces, comma-separated name=value pairs with optional spaces or
 // tabs around the commas; names case-insensitive; values as tokens or quoted strings with
 // backslash escapes; colons allowed in unquoted values). Unknown parameters are ignored; a
-// repeated known parameter is an error. origin must be a server name, destination (when
-// present) one too, key an ed25519 key ID. Any failure: 401 M_UNAUTHORIZED naming the fault.
+// repeated known parameter is an error. origin must be a server name with a usable port (1
+// to 65535, when it has one), destination (when present) one too, key an ed25519 key ID. Any failure: 401 M_UNAUTHORIZED naming the fault.
 Result<XMatrixAuth> parse_xmatrix(std::string_view header);
 
 // The object a request's signature covers: method, uri, origin, destination and, when the

@@ -73,6 +73,8 @@ TEST(XMatrixParse, RefusesBrokenHeaders) {
       "X-Matrix origin=a.org,key=ed25519:1,sig=\"\"",
       "X-Matrix origin=a.org,key=ed25519:1,sig=\"not base64!\"",
       "X-Matrix origin=a.org\n,key=ed25519:1,sig=AAAA",          // control character
+      "X-Matrix origin=127.0.0.1:84448,key=ed25519:1,sig=AAAA",  // five digits, but no port (found by fuzzing)
+      "X-Matrix origin=a.org,destination=a.org:0,key=ed25519:1,sig=AAAA",
   };
   for (const char* h : bad) {
     auto a = parse_xmatrix(h);
