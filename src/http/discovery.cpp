@@ -67,6 +67,23 @@ std::string with_port(const std::string& host, std::optional<uint16_t> port, boo
 
 }  // namespace
 
+std::optional<ResolvedServer> direct_target(const std::string& server_name) {
+  auto p = parse_server_name(server_name);
+  if (!p || !(p->ip_literal || p->port)) return std::nullopt;
+  return ResolvedServer{p->host, p->port.value_or(kDefaultFederationPort), p->host, server_name};
+}
+
+std::optional<ResolvedServer> delegated_target(const std::string& delegated) {
+  auto d = parse_server_name(delegated);
+  if (!d || !(d->ip_literal || d->port)) return std::nullopt;
+  bool ipv6 = d->host.find(':') != std::string::npos;
+  return ResolvedServer{d->host, d->port.value_or(kDefaultFederationPort), d->host, with_port(d->host, d->port, ipv6)};
+}
+
+ResolvedServer default_target(const std::string& hostname) {
+  return ResolvedServer{hostname, kDefaultFederationPort, hostname, hostname};
+}
+
 ServerResolver::~ServerResolver() { dns_.join(); }
 
 asio::awaitable<std::optional<ResolvedServer>> ServerResolver::srv(const std::string& hostname) {
@@ -80,9 +97,7 @@ asio::awaitable<std::optional<ResolvedServer>> ServerResolver::srv(const std::st
 asio::awaitable<Result<ResolvedServer>> ServerResolver::resolve(const std::string& server_name) {
   auto parts = parse_server_name(server_name);
   if (!parts) co_return Error::invalid_param("not a server name: " + server_name);
-  // 1 and 2: an IP literal, or a host name with an explicit port, is used as it is.
-  if (parts->ip_literal || parts->port)
-    co_return ResolvedServer{parts->host, parts->port.value_or(kDefaultFederationPort), parts->host, server_name};
+  if (auto direct = direct_target(server_name)) co_return *direct;  // 1 and 2
 
   auto now = std::chrono::steady_clock::now();
   {
@@ -98,21 +113,18 @@ asio::awaitable<Result<ResolvedServer>> ServerResolver::resolve(const std::strin
   std::optional<std::string> delegated = wk ? parse_well_known_server(wk->body) : std::nullopt;
   if (delegated) {
     expires = now + std::chrono::seconds(well_known_cache_seconds(wk->cache_control));
-    auto d = parse_server_name(*delegated);
-    bool ipv6 = d->host.find(':') != std::string::npos;
-    if (d->ip_literal || d->port) {
-      // 3.1 and 3.2: the delegated IP or host with its port (or 8448).
-      out = {d->host, d->port.value_or(kDefaultFederationPort), d->host, with_port(d->host, d->port, ipv6)};
-    } else if (auto s = co_await srv(d->host)) {
+    if (auto target = delegated_target(*delegated)) {
+      out = *target;  // 3.1 and 3.2
+    } else if (auto s = co_await srv(*delegated)) {
       out = *s;  // 3.3: _matrix-fed._tcp.<delegated_hostname>
     } else {
-      out = {d->host, kDefaultFederationPort, d->host, d->host};  // 3.5
+      out = default_target(*delegated);  // 3.5
     }
   } else if (auto s = co_await srv(hostname)) {
     out = *s;  // 4: _matrix-fed._tcp.<hostname>
     expires = now + kSrvCache;
   } else {
-    out = {hostname, kDefaultFederationPort, hostname, hostname};  // 6
+    out = default_target(hostname);  // 6
   }
   DS_LOG(kDebug, "federation: {} resolves to {}:{} (certificate name {})", server_name, out.connect_host, out.port,
          out.tls_name);

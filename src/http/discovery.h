@@ -26,6 +26,16 @@ struct ResolvedServer {
   std::string host_header;
 };
 
+// The steps that need no lookup, as pure functions:
+// 1 and 2: an IP literal, or a host name with an explicit port, is its own target; nullopt
+// when the name needs .well-known and SRV (or is not a server name).
+std::optional<ResolvedServer> direct_target(const std::string& server_name);
+// 3.1 and 3.2: a delegated name that is an IP literal or has a port; nullopt when it needs
+// an SRV lookup (3.3) or is not a server name.
+std::optional<ResolvedServer> delegated_target(const std::string& delegated);
+// 3.5 and 6: the host name on port 8448.
+ResolvedServer default_target(const std::string& hostname);
+
 // The body and Cache-Control header of a /.well-known/matrix/server answer with status 200,
 // or nullopt when there was none (not reachable, any other status).
 struct WellKnownAnswer {
