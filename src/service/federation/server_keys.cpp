@@ -198,14 +198,17 @@ asio::awaitable<json::array> ServerKeys::notary(const std::string& server_name, 
     auto parsed = parse_strict_json((*stored)->json);
     if (parsed.ok() && parsed->is_object()) response = parsed->as_object();
   }
+  // Anyone may ask a notary, so its fetches are spaced like failed ones, whatever the
+  // outcome: a caller cannot make this server hammer another by asking for keys valid far
+  // into the future.
   if (!response && sender_.allows(server_name) && may_fetch(server_name, now)) {
-    auto fetched = co_await fetch(server_name);
-    if (fetched.ok()) {
-      response = std::move(fetched).value();
-    } else {
+    {
       std::lock_guard lock(mu_);
+      if (last_fetch_.size() > 10000) last_fetch_.clear();
       last_fetch_[server_name] = now;
     }
+    auto fetched = co_await fetch(server_name);
+    if (fetched.ok()) response = std::move(fetched).value();
   }
   // The server could not be reached: its last answer still lets old signatures be checked.
   if (!response && stored.ok() && *stored) {

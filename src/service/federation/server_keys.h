@@ -53,7 +53,8 @@ class ServerKeys {
 
   // Notary: the key responses for server_name valid until at least minimum_valid_until_ts,
   // each countersigned by this server: its own, else the cached one, else fetched (allowed
-  // servers only). Empty when none can be had.
+  // servers only, at most once every 30 seconds per server), else the last one cached even
+  // if older. Empty when none can be had.
   boost::asio::awaitable<json::array> notary(const std::string& server_name, int64_t minimum_valid_until_ts);
 
   // Fetches server_name's keys, checks them and stores them with the response.

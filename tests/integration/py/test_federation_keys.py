@@ -333,6 +333,29 @@ class FederationKeysTest(unittest.TestCase):
         self.assertGreaterEqual(self.rogue.connections, 1)  # A did try, over TLS
         self.assertEqual(self.rogue.requests, 0)  # and sent nothing once the certificate failed
 
+    def test_verification_off_is_explicit_and_logged(self):
+        # The same untrusted listener, from a server told not to check certificates: the
+        # request goes through (the stub answers nothing, hence 502), and the server said
+        # at start that it does not check.
+        d = Peer(self.tmp, "D", [self.rogue_name], self.ca, os.path.join(self.tmp, "server.pem"),
+                 os.path.join(self.tmp, "server.key"))
+        d.fx.config_toml = '[federation]\nverify_tls = false\n'
+        with open(d.fx.config_path, "w") as f:
+            f.write(d.fx.config_toml)
+        try:
+            d.start()
+            self.assertIn("verify_tls = false", d.fx.stderr_text())
+            self.assertIn("warn", d.fx.stderr_text())
+            requests = self.rogue.requests
+            st, body = d.client("GET", "/profile/" + q("@someone:" + self.rogue_name))
+            self.assertEqual(st, 502, body)
+            deadline = time.monotonic() + 5
+            while self.rogue.requests == requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(self.rogue.requests, requests + 1)
+        finally:
+            d.fx.teardown()
+
 
 if __name__ == "__main__":
     unittest.main()
