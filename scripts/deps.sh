@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libsodium-dev libssl-dev libsqlite3-dev libtomlplusplus-dev libolm-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-matrix-nio curl
+  openssl ca-certificates
   libvips-dev libmagic-dev clamav-daemon clamav libvips-tools opus-tools
 )
 

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "service/account/account_service.h"
+#include "service/federation/sender.h"
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
 #include "service/media/media_service.h"
@@ -29,6 +30,7 @@ struct Services {
   KeyService* keys;
   KeyBackup* backup;
   MediaService* media;
+  FederationSender* federation;  // other servers' users' profiles; refuses all when federation is off
 };
 
 }  // namespace despatch::api

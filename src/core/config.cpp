@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include "core/server_name.h"
+
 #include <toml++/toml.h>
 
 #include <set>
@@ -55,6 +57,34 @@ Status read_string_list(const toml::table& t, const char* path, std::vector<std:
 
 }  // namespace
 
+std::string Federation::listen_host() const {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return "";
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+uint16_t Federation::listen_port() const {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return 0;
+  std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return 0;
+  int n = std::stoi(port);
+  return n <= 65535 ? static_cast<uint16_t>(n) : 0;
+}
+
+Status check_federation(const Federation& f) {
+  if (f.listen_host().empty() || (f.listen_port() == 0 && f.listen.substr(f.listen.rfind(':') + 1) != "0"))
+    return Error::invalid_param("config: federation.listen wants HOST:PORT, not " + f.listen);
+  for (const auto& name : f.allow)
+    if (name != "*" && !parse_server_name(name))
+      return Error::invalid_param("config: federation.allow: " + name + " is not a server name");
+  if (f.enabled && (f.tls_cert_file.empty() || f.tls_key_file.empty()))
+    return Error::invalid_param("config: federation needs tls_cert_file and tls_key_file (the listener is TLS only)");
+  return ok_status();
+}
+
 Result<Config> load_config_file(const std::string& path) {
   toml::table t;
   try {
@@ -78,7 +108,9 @@ Result<Config> load_config_file(const std::string& path) {
       "media.thumbnails", "media.max_thumbnail_pixels", "media.worker_threads",
       "media.unused_upload_seconds", "media.max_pending_uploads", "media.max_user_bytes", "media.max_download_wait_ms",
       "media.remote_retention_days", "media.cleanup_seconds", "media.antivirus",
-      "media.clamd_socket", "media.clamd_timeout_seconds", "media.scan_on_download"};
+      "media.clamd_socket", "media.clamd_timeout_seconds", "media.scan_on_download",
+      "federation.enabled", "federation.listen", "federation.tls_cert_file", "federation.tls_key_file",
+      "federation.ca_file", "federation.verify_tls", "federation.allow"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -161,6 +193,16 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "media.scan_on_download", m.scan_on_download));
   DS_TRY(read_string_list(t, "media.allowed_types", m.allowed_types,
                           "config: media.allowed_types must be a list of strings"));
+  Federation& f = c.federation;
+  DS_TRY(read(t, "federation.enabled", f.enabled));
+  DS_TRY(read(t, "federation.listen", f.listen));
+  DS_TRY(read(t, "federation.tls_cert_file", f.tls_cert_file));
+  DS_TRY(read(t, "federation.tls_key_file", f.tls_key_file));
+  DS_TRY(read(t, "federation.ca_file", f.ca_file));
+  DS_TRY(read(t, "federation.verify_tls", f.verify_tls));
+  DS_TRY(read_string_list(t, "federation.allow", f.allow,
+                          "config: federation.allow must be a list of server names"));
+  DS_TRY(check_federation(f));
   if (m.worker_threads < 1) m.worker_threads = 1;
   if (m.max_upload_bytes < 1) return Error::invalid_param("config: media.max_upload_bytes must be positive");
   if (c.default_room_version != "10" && c.default_room_version != "11")
@@ -297,6 +339,30 @@ clamd_socket = "/var/run/clamav/clamd.ctl"
 clamd_timeout_seconds = 30
 # Scan again before every download (catches files that newer signatures recognise).
 scan_on_download = false
+
+[federation]
+# Federation with other servers (server-server API) on a TLS listener of its own, serving
+# /_matrix/federation/* and /_matrix/key/*. Off by default. `despatch serve` flags:
+# --federation-listen, --federation-allow (repeatable), --tls-cert, --tls-key.
+enabled = false
+# Address of the TLS listener, "host:port". Other servers find it from the server name
+# (an explicit port, /.well-known/matrix/server, or 8448 by default).
+listen = "0.0.0.0:8448"
+# The listener's certificate chain and private key (PEM). Both are required when enabled.
+tls_cert_file = ""
+tls_key_file = ""
+# CA certificates (PEM) trusted for outgoing connections instead of the system's CAs
+# (a department's own CA, for example). Empty: the system CAs.
+ca_file = ""
+# Check other servers' certificates (chain and host name or IP address). Setting this to
+# false accepts any certificate: it is logged as a warning at every start; never do it in
+# production.
+verify_tls = true
+# The server names this server federates with. Empty: nobody. "*": anyone. A server not
+# listed is never contacted, and each of its requests gets M_FORBIDDEN (403), is counted in
+# the admin metrics (federation_refused_not_allowed) and audited (federation.refused, at
+# most one entry per server per minute; the rest are counted).
+allow = []
 )";
 }
 

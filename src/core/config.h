@@ -46,6 +46,26 @@ struct Media {
   bool scan_on_download = false;  // also scan again before serving (signatures may be newer)
 };
 
+// Federation with other departments' servers ([federation] in the config file).
+struct Federation {
+  bool enabled = false;
+  std::string listen = "0.0.0.0:8448";  // the TLS listener, "host:port"
+  std::string tls_cert_file;  // PEM certificate chain the listener presents
+  std::string tls_key_file;   // its PEM private key
+  // CA certificates (PEM) that outgoing connections trust instead of the system's. Empty:
+  // the system CAs.
+  std::string ca_file;
+  // Check the certificates of the servers we connect to (chain and name). Turning this off
+  // must be said in the config and is logged as a warning at every start.
+  bool verify_tls = true;
+  // Server names federated with: empty federates with nobody, "*" with anyone. Others are
+  // never contacted and their requests get M_FORBIDDEN.
+  std::vector<std::string> allow;
+
+  std::string listen_host() const;  // the parts of listen; "" / 0 when it is malformed
+  uint16_t listen_port() const;
+};
+
 struct Config {
   std::string server_name = "localhost";
   std::string listen_address = "127.0.0.1";
@@ -97,7 +117,12 @@ struct Config {
   }
 
   Media media;
+  Federation federation;
 };
+
+// Checks [federation] after the file and the flags: listen is HOST:PORT, allow holds server
+// names or "*", and an enabled listener has its certificate and key.
+Status check_federation(const Federation& f);
 
 // Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.
 Result<Config> load_config_file(const std::string& path);

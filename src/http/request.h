@@ -32,6 +32,7 @@ struct Request {
   json::value json;                   // the parsed body for JSON routes ({} when empty)
   std::string remote;                 // peer address
   std::optional<Caller> caller;
+  std::string origin;                 // Auth::kFederation: the server the X-Matrix header proved
 
   const std::string& param(size_t i) const { return params.at(i); }
   // Returns the first value of a query parameter, or nullptr.
@@ -55,7 +56,10 @@ struct Reply {
   Reply(int s, json::value b) : status(s), body(std::move(b)) {}
 };
 
-enum class Auth { kNone, kOptional, kRequired, kAdmin };
+// kFederation: the request must carry a valid X-Matrix Authorization header from another
+// server (checked by the server's FederationAuthenticator after the body is parsed, since
+// the signature covers it); the handler finds the origin in Request::origin.
+enum class Auth { kNone, kOptional, kRequired, kAdmin, kFederation };
 enum class Body { kJson, kRaw };
 enum class RateClass { kNone, kNormal, kLogin };
 

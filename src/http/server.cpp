@@ -8,6 +8,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include <atomic>
 #include <optional>
@@ -49,17 +50,25 @@ bool is_clean_text(std::string_view s) {
 
 }  // namespace
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// The socket under a plain or TLS stream, for timeouts and shutdown.
+beast::tcp_stream& tcp_of(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& tcp_of(TlsStream& s) { return s.next_layer(); }
+
 struct Server::Impl {
   asio::io_context& io;
   ServerOptions opts;
   Router router;
   Authenticator auth;
+  FederationAuthenticator federation_auth;
   RateLimiter normal_limiter, login_limiter;
   tcp::acceptor acceptor;
+  std::optional<asio::ssl::context> tls;  // set by start() when the listener is TLS
   std::atomic<bool> stopping{false};
 
-  Impl(asio::io_context& io_, ServerOptions o, Router r, Authenticator a)
-      : io(io_), opts(std::move(o)), router(std::move(r)), auth(std::move(a)),
+  Impl(asio::io_context& io_, ServerOptions o, Router r, Authenticator a, FederationAuthenticator f)
+      : io(io_), opts(std::move(o)), router(std::move(r)), auth(std::move(a)), federation_auth(std::move(f)),
         normal_limiter(opts.rate_per_second, opts.rate_burst),
         login_limiter(opts.login_per_second, opts.login_burst), acceptor(io_) {}
 
@@ -77,7 +86,8 @@ struct Server::Impl {
       }
       sock.set_option(tcp::no_delay(true));
       // A strand per connection: the notifier relies on it to order wake-ups (see notifier.h).
-      asio::co_spawn(asio::make_strand(io), session(std::move(sock)), asio::detached);
+      if (tls) asio::co_spawn(asio::make_strand(io), tls_session(std::move(sock)), asio::detached);
+      else asio::co_spawn(asio::make_strand(io), plain_session(std::move(sock)), asio::detached);
     }
   }
 
@@ -129,7 +139,7 @@ struct Server::Impl {
       if (!is_valid_utf8(k) || !is_valid_utf8(v))
         co_return error_reply(Error::invalid_param("A query parameter is not valid UTF-8"));
 
-    if (route.auth != Auth::kNone) {
+    if (route.auth != Auth::kNone && route.auth != Auth::kFederation) {
       std::string token = bearer_token(r);
       if (token.empty()) {
         if (route.auth != Auth::kOptional)
@@ -169,6 +179,14 @@ struct Server::Impl {
         // Infinity broke /sync): refuse such numbers before anything is stored.
         if (auto st = check_json_numbers(r.json); !st.ok()) co_return error_reply(st.error());
       }
+    }
+
+    // After the body: the X-Matrix signature covers the parsed content.
+    if (route.auth == Auth::kFederation) {
+      if (!federation_auth) co_return error_reply({401, errc::kUnauthorized, "Federation is not enabled here", {}});
+      auto origin = co_await federation_auth(r);
+      if (!origin.ok()) co_return error_reply(origin.error());
+      r.origin = std::move(origin).value();
     }
 
     try {
@@ -224,13 +242,14 @@ struct Server::Impl {
   }
 
   // Reads the next request; nullopt when the connection is done (closed, timed out, broken).
-  asio::awaitable<std::optional<Incoming>> read_request(beast::tcp_stream& stream, beast::flat_buffer& buf) {
+  template <class Stream>
+  asio::awaitable<std::optional<Incoming>> read_request(Stream& stream, beast::flat_buffer& buf) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(kHeaderLimit);
     // No body limit while reading the header: Beast would fail the header on a large
     // Content-Length, and the client deserves a 413 rather than a dropped connection.
     parser.body_limit(boost::none);
-    stream.expires_after(std::chrono::seconds(120));  // idle keep-alive connection
+    tcp_of(stream).expires_after(std::chrono::seconds(120));  // idle keep-alive connection
     auto [ec, n] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
     auto& hreq = parser.get();
     Incoming in;
@@ -273,7 +292,7 @@ struct Server::Impl {
         co_return in;
       }
     }
-    stream.expires_never();  // handlers such as long-poll /sync bound their own time
+    tcp_of(stream).expires_never();  // handlers such as long-poll /sync bound their own time
     if (too_large) {
       in.refused = Error{413, errc::kTooLarge,
                          "Request body too large (at most " + std::to_string(limit) + " bytes)", {}};
@@ -292,7 +311,8 @@ struct Server::Impl {
   }
 
   // Writes the reply; false when the write failed.
-  asio::awaitable<bool> write_reply(beast::tcp_stream& stream, Reply reply, unsigned version, bool keep_alive) {
+  template <class Stream>
+  asio::awaitable<bool> write_reply(Stream& stream, Reply reply, unsigned version, bool keep_alive) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(reply.status), version};
     res.set(bhttp::field::server, "Despatch");
     res.set(bhttp::field::access_control_allow_origin, "*");
@@ -310,27 +330,54 @@ struct Server::Impl {
     // Said outright even to HTTP/1.0 clients, for whom it is the default.
     if (!keep_alive) res.set(bhttp::field::connection, "close");
     res.prepare_payload();
-    stream.expires_after(std::chrono::seconds(60));
+    tcp_of(stream).expires_after(std::chrono::seconds(60));
     auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
     co_return !wec;
   }
 
-  asio::awaitable<void> session(tcp::socket sock) {
+  static std::string remote_of(tcp::socket& sock) {
+    boost::system::error_code ec;
+    auto ep = sock.remote_endpoint(ec);
+    return ec ? std::string() : ep.address().to_string();
+  }
+
+  asio::awaitable<void> plain_session(tcp::socket sock) {
+    std::string remote = remote_of(sock);
     beast::tcp_stream stream(std::move(sock));
-    beast::flat_buffer buf;
-    std::string remote;
-    {
-      boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
-      if (!ec) remote = ep.address().to_string();
+    if (co_await serve(stream, remote)) co_await drain_unread(stream);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  asio::awaitable<void> tls_session(tcp::socket sock) {
+    std::string remote = remote_of(sock);
+    TlsStream stream(std::move(sock), *tls);
+    stream.next_layer().expires_after(std::chrono::seconds(30));
+    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (hec) {
+      DS_LOG(kDebug, "TLS handshake with {} failed: {}", remote, hec.message());
+      co_return;
     }
+    bool refused = co_await serve(stream, remote);
+    // close_notify, then (after a refusal) what the peer still sends is read and dropped
+    // until its own close_notify or the timeout, as drain_unread does for plain HTTP.
+    stream.next_layer().expires_after(std::chrono::seconds(refused ? 5 : 2));
+    (void)co_await stream.async_shutdown(kTuple);
+    boost::system::error_code ignored;
+    stream.next_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // Serves the requests of one connection until it ends. True when it ended by refusing a
+  // request that was not read to its end (the caller drains the connection).
+  template <class Stream>
+  asio::awaitable<bool> serve(Stream& stream, const std::string& remote) {
+    beast::flat_buffer buf;
     for (;;) {
       std::optional<Incoming> in = co_await read_request(stream, buf);
-      if (!in) break;
+      if (!in) co_return false;
       if (in->refused) {
-        if (!co_await write_reply(stream, error_reply(*in->refused), in->version, false)) break;
-        co_await drain_unread(stream);
-        co_return;
+        if (!co_await write_reply(stream, error_reply(*in->refused), in->version, false)) co_return false;
+        co_return true;
       }
       in->request.remote = remote;
       // Nothing pipelined behind this request: give the read buffer back while it runs.
@@ -339,10 +386,8 @@ struct Server::Impl {
       bool keep_alive = in->keep_alive;
       unsigned version = in->version;
       in.reset();
-      if (!co_await write_reply(stream, std::move(reply), version, keep_alive) || !keep_alive) break;
+      if (!co_await write_reply(stream, std::move(reply), version, keep_alive) || !keep_alive) co_return false;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   // After refusing a request we did not read to its end: closing a socket with unread data
@@ -363,12 +408,23 @@ struct Server::Impl {
   }
 };
 
-Server::Server(asio::io_context& io, ServerOptions opts, Router router, Authenticator auth)
-    : impl_(std::make_unique<Impl>(io, std::move(opts), std::move(router), std::move(auth))) {}
+Server::Server(asio::io_context& io, ServerOptions opts, Router router, Authenticator auth,
+               FederationAuthenticator federation_auth)
+    : impl_(std::make_unique<Impl>(io, std::move(opts), std::move(router), std::move(auth),
+                                   std::move(federation_auth))) {}
 Server::~Server() = default;
 
 Result<uint16_t> Server::start() {
   boost::system::error_code ec;
+  if (!impl_->opts.tls_cert_file.empty() || !impl_->opts.tls_key_file.empty()) {
+    auto& ctx = impl_->tls.emplace(asio::ssl::context::tls_server);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    ctx.use_certificate_chain_file(impl_->opts.tls_cert_file, ec);
+    if (ec) return Error::internal("cannot load TLS certificate " + impl_->opts.tls_cert_file + ": " + ec.message());
+    ctx.use_private_key_file(impl_->opts.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) return Error::internal("cannot load TLS key " + impl_->opts.tls_key_file + ": " + ec.message());
+  }
   auto addr = asio::ip::make_address(impl_->opts.address, ec);
   if (ec) return Error::invalid_param("bad listen address: " + impl_->opts.address);
   tcp::endpoint ep(addr, impl_->opts.port);

@@ -1,5 +1,6 @@
 // The HTTP/1.1 listener: reads requests with Beast, applies limits, authenticates, routes,
-// and writes replies. The only file set that includes Beast.
+// and writes replies. The only file set that includes Beast. The same pipeline serves plain
+// HTTP (the client listener) and TLS (the federation listener, when a certificate is set).
 #pragma once
 
 #include "http/rate_limit.h"
@@ -20,17 +21,24 @@ struct ServerOptions {
   bool rate_limit = true;
   double rate_per_second = 10, rate_burst = 50;
   double login_per_second = 1, login_burst = 10;
+  // Both set: the listener speaks TLS only (PEM certificate chain and private key).
+  std::string tls_cert_file, tls_key_file;
 };
 
 // Resolves an access token to its caller, or returns M_UNKNOWN_TOKEN.
 using Authenticator = std::function<Result<Caller>(const std::string& token)>;
+// Checks a federation request's X-Matrix header (routes with Auth::kFederation) and returns
+// the origin server it proves, or the error to answer with (401 or 403).
+using FederationAuthenticator = std::function<boost::asio::awaitable<Result<std::string>>(const Request&)>;
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, ServerOptions opts, Router router, Authenticator auth);
+  Server(boost::asio::io_context& io, ServerOptions opts, Router router, Authenticator auth,
+         FederationAuthenticator federation_auth = {});
   ~Server();
 
-  // Binds and starts accepting. Returns the bound port (useful with port 0).
+  // Binds and starts accepting (loading the TLS certificate first, if any). Returns the
+  // bound port (useful with port 0).
   Result<uint16_t> start();
   void stop();
 

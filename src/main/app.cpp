@@ -5,6 +5,7 @@
 #include "core/base64.h"
 #include "core/file.h"
 #include "core/ids.h"
+#include "http/federation_client.h"
 #include "core/log.h"
 #include "service/users/erasure.h"
 #include "service/common/time.h"
@@ -121,7 +122,39 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   a.media = std::make_unique<MediaService>(a.config, *a.db);
   DS_TRY(a.media->init());
+  DS_TRY(a.start_federation());
   return app;
+}
+
+Status App::start_federation() {
+  const Federation& f = config.federation;
+  if (f.enabled) {
+    if (!f.verify_tls)
+      DS_LOG(kWarn, "federation: verify_tls = false: other servers' TLS certificates are NOT checked; "
+                    "anyone on the network path can impersonate them");
+    if (f.allow.empty()) DS_LOG(kWarn, "federation: enabled but [federation] allow is empty: federating with nobody");
+    http::FederationClientOptions opts;
+    opts.ca_file = f.ca_file;
+    opts.verify_tls = f.verify_tls;
+    opts.allow = ServerAllowList(f.allow);
+    DS_ASSIGN(federation_transport, http::FederationClient::create(std::move(opts)));
+  }
+  federation = std::make_unique<FederationSender>(config, key, federation_transport.get(), federation_metrics);
+  server_keys = std::make_unique<ServerKeys>(config, *db, key, *federation, federation_metrics);
+  DS_TRY(server_keys->init_blocking());
+  federation_auth = std::make_unique<FederationAuth>(config, *server_keys, *audit, federation_metrics);
+  return ok_status();
+}
+
+http::Router App::federation_routes() {
+  http::Router r;
+  federation_services_ = std::make_unique<api::FederationServices>(
+      api::FederationServices{config, server_keys.get(), users.get()});
+  const api::FederationServices& s = *federation_services_;
+  api::add_federation_key_routes(r, s);
+  api::add_federation_version_routes(r, s);
+  api::add_federation_query_routes(r, s);
+  return r;
 }
 
 Status App::record_retention_policy() {
@@ -181,7 +214,8 @@ http::Router App::routes() {
   http::Router r;
   api_services_ = std::make_unique<api::Services>(api::Services{config, users.get(), rooms.get(), timeline.get(),
                                                                 sync.get(), typing.get(), account.get(), push.get(),
-                                                                keys.get(), backup.get(), media.get()});
+                                                                keys.get(), backup.get(), media.get(),
+                                                                federation.get()});
   const api::Services& s = *api_services_;
   api::add_discovery_routes(r, s);
   api::add_account_routes(r, s);
@@ -203,7 +237,8 @@ http::Router App::routes() {
       records_public_key, [database] {
         return json::object{{"db_commits_total", database->commit_count()},
                             {"stream_position", database->committed_stream_pos()}};
-      }});
+      },
+      [this] { return federation_metrics.to_json(); }});
   api::add_admin_routes(r, *admin_services_);
   return r;
 }

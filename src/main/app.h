@@ -3,12 +3,18 @@
 #pragma once
 
 #include "api/admin/routes.h"
+#include "api/federation/routes.h"
 #include "api/services.h"
 #include "core/config.h"
 #include "core/crypto.h"
+#include "core/federation_transport.h"
 #include "http/router.h"
 #include "service/account/account_service.h"
 #include "service/common/cpu_pool.h"
+#include "service/federation/metrics.h"
+#include "service/federation/request_auth.h"
+#include "service/federation/sender.h"
+#include "service/federation/server_keys.h"
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
 #include "service/media/media_service.h"
@@ -56,16 +62,27 @@ struct App {
   std::unique_ptr<KeyService> keys;
   std::unique_ptr<KeyBackup> backup;
   std::unique_ptr<MediaService> media;
+  FederationMetrics federation_metrics;
+  std::unique_ptr<FederationTransport> federation_transport;  // outgoing HTTPS; null when federation is off
+  std::unique_ptr<FederationSender> federation;
+  std::unique_ptr<ServerKeys> server_keys;
+  std::unique_ptr<FederationAuth> federation_auth;
+  std::unique_ptr<api::FederationServices> federation_services_;  // what federation handlers see
   std::unique_ptr<api::Services> api_services_;  // what the client API handlers see (routes())
   std::unique_ptr<api::AdminServices> admin_services_;  // what the admin handlers see (routes())
 
   // Opens the data folder (database, signing key) and builds every service.
   static Result<std::unique_ptr<App>> create(Config config);
   http::Router routes();
+  // The federation listener's routes: /_matrix/federation/* and /_matrix/key/*.
+  http::Router federation_routes();
   // Starts periodic work (archive checkpoints) on io.
   void start_background();
   // Signs the archive head (at shutdown).
   Status checkpoint_archive();
+  // Builds the federation services (and the outgoing HTTPS client when enabled) and records
+  // this server's signing key for /_matrix/key/v2/server.
+  Status start_federation();
   // Audits a retention policy that differs from the one the last start recorded.
   Status record_retention_policy();
 

@@ -30,6 +30,12 @@ Options (each overrides the config file):
   --no-rate-limit        disable request rate limiting (benchmarks)
   --no-records-keeper    run without the records keeper ([records] keeper = false)
   --log-level LEVEL      debug, info, warn or error
+
+Federation ([federation] in the config file; the listener is TLS only):
+  --federation-listen ADDR:PORT   serve the server-server API here (turns federation on)
+  --federation-allow NAME         federate with this server name (repeatable; "*": anyone)
+  --tls-cert FILE                 the federation listener's PEM certificate chain
+  --tls-key FILE                  its PEM private key
 )";
 
 }  // namespace
@@ -56,6 +62,14 @@ static std::string apply_flags(Args& args, Config& cfg) {
   if (args.take_switch("open-registration")) cfg.open_registration = true;
   if (args.take_switch("no-rate-limit")) cfg.rate_limit_enabled = false;
   if (args.take_switch("no-records-keeper")) cfg.records_keeper = false;
+  if (auto v = args.take("federation-listen")) {
+    cfg.federation.listen = *v;
+    cfg.federation.enabled = true;
+  }
+  for (auto& name : args.take_all("federation-allow")) cfg.federation.allow.push_back(name);
+  if (auto v = args.take("tls-cert")) cfg.federation.tls_cert_file = *v;
+  if (auto v = args.take("tls-key")) cfg.federation.tls_key_file = *v;
+  if (auto st = check_federation(cfg.federation); !st.ok()) return st.error().message;
   return "";
 }
 
@@ -115,11 +129,46 @@ int cmd_serve(Args& args) {
     return 1;
   }
 
+  // The federation listener: TLS, the server-server and key routes, X-Matrix checked by
+  // the federation services.
+  std::unique_ptr<http::Server> federation_server;
+  std::optional<uint16_t> federation_port;
+  if (cfg.federation.enabled) {
+    http::ServerOptions fopts = opts;
+    fopts.address = cfg.federation.listen_host();
+    fopts.port = cfg.federation.listen_port();
+    fopts.tls_cert_file = cfg.federation.tls_cert_file;
+    fopts.tls_key_file = cfg.federation.tls_key_file;
+    http::FederationAuthenticator check = [a](const http::Request& r) {
+      auto it = r.headers.find("authorization");
+      const std::string* header = it == r.headers.end() ? nullptr : &it->second;
+      const json::value* content = r.body.empty() ? nullptr : &r.json;
+      return a->federation_auth->authenticate(r.method, r.target, header, content, r.remote);
+    };
+    federation_server = std::make_unique<http::Server>(
+        app->io, fopts, app->federation_routes(),
+        [](const std::string&) -> Result<http::Caller> { return Error::forbidden("No access tokens here"); },
+        std::move(check));
+    auto fport = federation_server->start();
+    if (!fport.ok()) {
+      DS_LOG(kError, "federation: {}", fport.error().message);
+      return 1;
+    }
+    federation_port = *fport;
+    DS_LOG(kInfo, "federation: serving {} on https://{}:{} (allow: {})", cfg.server_name, fopts.address, *fport,
+           cfg.federation.allow.empty() ? std::string("nobody") : [&] {
+             std::string names;
+             for (auto& n : cfg.federation.allow) names += (names.empty() ? "" : ", ") + n;
+             return names;
+           }());
+  }
+
   auto signals = std::make_unique<boost::asio::signal_set>(app->io, SIGTERM, SIGINT);
   signals->async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     DS_LOG(kInfo, "signal {}: shutting down", sig);
     server->stop();
+    if (federation_server) federation_server->stop();
     app->io.stop();
   });
   DS_LOG(kInfo, "despatch ready: serving {} on http://{}:{} (data {})", cfg.server_name,
@@ -136,6 +185,7 @@ int cmd_serve(Args& args) {
   app->io.run();
   for (auto& t : threads) t.join();
   signals.reset();
+  federation_server.reset();
   server.reset();
   if (auto st = app->checkpoint_archive(); !st.ok())
     DS_LOG(kError, "final archive checkpoint failed: {}", st.error().message);

@@ -12,8 +12,10 @@ namespace despatch {
 class Args {
  public:
   Args(int argc, char** argv);
-  // Value of --name, consuming it. Flags listed in `switches` take no value.
+  // Value of --name, consuming it (given more than once: the last one).
   std::optional<std::string> take(const std::string& name);
+  // Every value of a repeatable --name, in order, consuming them.
+  std::vector<std::string> take_all(const std::string& name);
   bool take_switch(const std::string& name);
   const std::vector<std::string>& positionals() const { return positional_; }
   bool help() const { return help_; }
@@ -23,7 +25,7 @@ class Args {
  private:
   std::vector<std::string> raw_;
   std::vector<std::string> positional_;
-  std::map<std::string, std::optional<std::string>> flags_;
+  std::multimap<std::string, std::optional<std::string>> flags_;  // equal names in order
   bool help_ = false;
 };
 
@@ -37,5 +39,6 @@ int cmd_user(Args& args);
 int cmd_config(Args& args);
 int cmd_records(Args& args);
 int cmd_audit(Args& args);
+int cmd_federation(Args& args);
 
 }  // namespace despatch

@@ -17,6 +17,7 @@ Commands:
   config example   print a fully commented example configuration
   records ...      records office tools: keygen, verify, export, verify-export
   audit verify     check the audit log's hash chain
+  federation sign-request   print a signed X-Matrix header (checking peers by hand)
 
 Run `despatch <command> --help` for a command's options.
 )";
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   if (cmd == "config") return cmd_config(args);
   if (cmd == "records") return cmd_records(args);
   if (cmd == "audit") return cmd_audit(args);
+  if (cmd == "federation") return cmd_federation(args);
   if (cmd == "--version" || cmd == "version") {
     std::puts("despatch 0.1.0");
     return 0;

@@ -300,6 +300,18 @@ UPDATE device_keys SET curve25519 = (SELECT value FROM json_each(device_keys.jso
 -- curve25519 identity key -> device
 CREATE INDEX device_keys_curve25519 ON device_keys(curve25519) WHERE curve25519 IS NOT NULL;
 )SQL",
+    // 9: federation's server signing keys (ServerKeyStore): this server's own, current and
+    // rotated out, and those fetched from other servers, with each remote server's last
+    // self-signed key response for the notary API.
+    R"SQL(
+-- (server_name, key_id) -> public key; expired_ts set for old_verify_keys
+CREATE TABLE server_keys (server_name TEXT NOT NULL, key_id TEXT NOT NULL, key TEXT NOT NULL,
+  valid_until_ts INTEGER NOT NULL, expired_ts INTEGER, fetched_ts INTEGER NOT NULL,
+  PRIMARY KEY (server_name, key_id));
+-- server_name -> its last verified /_matrix/key/v2/server response, as received
+CREATE TABLE server_key_responses (server_name TEXT PRIMARY KEY, json TEXT NOT NULL,
+  valid_until_ts INTEGER NOT NULL, fetched_ts INTEGER NOT NULL);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

@@ -24,6 +24,7 @@ class MembershipStore;
 class MetaStore;
 class ReceiptStore;
 class RoomStore;
+class ServerKeyStore;
 class StateStore;
 class ToDeviceStore;
 class UserStore;
@@ -47,6 +48,7 @@ class Stores {
   virtual MetaStore& meta() = 0;                 // meta (but its stream_pos: the database's own)
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RoomStore& rooms() = 0;                // rooms, room_aliases
+  virtual ServerKeyStore& server_keys() = 0;     // server_keys, server_key_responses
   virtual StateStore& state() = 0;               // current_state, state groups, event_state
   virtual ToDeviceStore& to_device() = 0;        // to_device, to_device_txns
   virtual UserStore& users() = 0;                // users, access_tokens

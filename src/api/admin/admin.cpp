@@ -162,6 +162,8 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
   // GET /_despatch/admin/v1/metrics
   add(r, "GET", "/metrics", [&svc](Request& req) -> Awaitable {
     json::object out = svc.db_metrics();
+    if (svc.federation_metrics)
+      for (auto& [k, v] : svc.federation_metrics()) out[k] = v;
     if (svc.keeper)
       for (auto& [k, v] : svc.keeper->metrics()) out[k] = v;
     co_return out;

@@ -28,6 +28,7 @@ struct AdminServices {
   CpuPool* records_pool;           // long records reads run here, never on an I/O thread
   std::string records_public_key;  // the raw X25519 key the archive is sealed to
   std::function<json::object()> db_metrics;  // the database's counters for /metrics
+  std::function<json::object()> federation_metrics;  // federation's counters for /metrics
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);  // admin.cpp

@@ -6,13 +6,24 @@
 
 namespace despatch::api {
 
+namespace {
+
+// The profile of any user: this server's from its users, another server's over federation.
+asio::awaitable<Result<json::object>> profile_of(const Services& svc, const std::string& user, const std::string& field) {
+  if (server_name_of(user) != svc.config.server_name && svc.config.federation.enabled)
+    co_return co_await svc.federation->query_profile(user, field);
+  co_return svc.users->get_profile(user);
+}
+
+}  // namespace
+
 void add_profile_routes(http::Router& r, const Services& svc) {
   // GET /_matrix/client/v3/profile/{userId}
   add_client(r, "GET", "/profile/{userId}", Auth::kOptional, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
                const std::string& user = req.param(0);
                if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
-               DS_CO_ASSIGN(json::object p, svc.users->get_profile(user));
+               DS_CO_ASSIGN(json::object p, co_await profile_of(svc, user, ""));
                co_return p;
              });
 
@@ -22,7 +33,7 @@ void add_profile_routes(http::Router& r, const Services& svc) {
                [&svc, field](Request& req) -> Awaitable {
                  const std::string& user = req.param(0);
                  if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
-                 DS_CO_ASSIGN(json::object p, svc.users->get_profile(user));
+                 DS_CO_ASSIGN(json::object p, co_await profile_of(svc, user, field));
                  json::object out;
                  if (auto* v = p.if_contains(field)) out[field] = *v;
                  else co_return Error::not_found("No " + field + " set");

@@ -18,6 +18,7 @@
 #include "storage/sqlite/meta_store.h"
 #include "storage/sqlite/receipt_store.h"
 #include "storage/sqlite/room_store.h"
+#include "storage/sqlite/server_key_store.h"
 #include "storage/sqlite/state_store.h"
 #include "storage/sqlite/to_device_store.h"
 #include "storage/sqlite/user_store.h"
@@ -47,6 +48,7 @@ class SqliteStores final : public Txn {
   MetaStore& meta() override { return meta_; }
   ReceiptStore& receipts() override { return receipts_; }
   RoomStore& rooms() override { return rooms_; }
+  ServerKeyStore& server_keys() override { return server_keys_; }
   StateStore& state() override { return state_; }
   ToDeviceStore& to_device() override { return to_device_; }
   UserStore& users() override { return users_; }
@@ -72,6 +74,7 @@ class SqliteStores final : public Txn {
   SqliteMetaStore meta_{c_};
   SqliteReceiptStore receipts_{c_};
   SqliteRoomStore rooms_{c_};
+  SqliteServerKeyStore server_keys_{c_};
   SqliteStateStore state_{c_};
   SqliteToDeviceStore to_device_{c_};
   SqliteUserStore users_{c_};

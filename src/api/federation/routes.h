@@ -1,0 +1,23 @@
+// Server-Server API route registration: one file per spec section, served by the federation
+// (TLS) listener only.
+#pragma once
+
+#include "core/config.h"
+#include "http/router.h"
+#include "service/federation/server_keys.h"
+#include "service/users/user_service.h"
+
+namespace despatch::api {
+
+// What the federation handlers may call: no database and no App.
+struct FederationServices {
+  const Config& config;
+  ServerKeys* keys;
+  UserService* users;
+};
+
+void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
+void add_federation_version_routes(http::Router& r, const FederationServices& svc);  // version.cpp
+void add_federation_query_routes(http::Router& r, const FederationServices& svc);    // query.cpp
+
+}  // namespace despatch::api

@@ -1,0 +1,39 @@
+// The seam between the federation services and outgoing HTTPS: services build and sign
+// requests, the transport (http/federation_client.h, injected by main/app.cpp) finds the
+// destination (server discovery), connects over TLS with the certificate checked, and
+// returns the answer. No HTTP library types cross this line.
+#pragma once
+
+#include "core/result.h"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+
+namespace despatch {
+
+struct FederationRequest {
+  std::string destination;  // the server name, before any delegation
+  std::string method;
+  std::string target;       // the path from /_matrix, with its query string
+  std::optional<json::value> body;
+  std::string authorization;  // the X-Matrix header value; empty: sent unsigned (key fetches)
+};
+
+struct FederationResponse {
+  int status = 0;
+  json::value body;  // the parsed JSON answer; null when the body was not JSON
+};
+
+class FederationTransport {
+ public:
+  virtual ~FederationTransport() = default;
+  // Sends one request. Any HTTP answer, whatever its status, is a FederationResponse. A
+  // destination not on the allow-list fails with 403 M_FORBIDDEN before anything is looked
+  // up or connected; one that cannot be found or reached (DNS, connection, TLS handshake or
+  // certificate, timeout, malformed answer) with 502 M_UNKNOWN saying why.
+  virtual boost::asio::awaitable<Result<FederationResponse>> send(FederationRequest req) = 0;
+};
+
+}  // namespace despatch
