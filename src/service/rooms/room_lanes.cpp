@@ -109,7 +109,10 @@ asio::awaitable<void> RoomLanes::drain(std::string room_id, std::shared_ptr<Lane
         lane->cache.reset();  // what the batch prepared was never written: reload next time
       }
     }
-    if (!commit_error) notifier_.notify_users({w->wake().begin(), w->wake().end()});
+    if (!commit_error) {
+      notifier_.notify_users({w->wake().begin(), w->wake().end()});
+      if (!w->sent().empty() && rooms_.sent_listener()) rooms_.sent_listener()(room_id, w->sent());
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (out.refusals[i]) {
         auto a = co_await db_.transact<int64_t>(refusal_audit(*out.refusals[i]));
@@ -148,7 +151,10 @@ void RoomLanes::run_blocking(const std::string& room_id, Job job) {
       l->cache.reset();
     }
   }
-  if (!commit_error) notifier_.notify_users({w.wake().begin(), w.wake().end()});
+  if (!commit_error) {
+    notifier_.notify_users({w.wake().begin(), w.wake().end()});
+    if (!w.sent().empty() && rooms_.sent_listener()) rooms_.sent_listener()(room_id, w.sent());
+  }
   if (out.refusals[0]) (void)db_.transact_blocking<int64_t>(refusal_audit(*out.refusals[0]));
   batch[0].finish(failure(out.prepared[0], commit_error));
   bool more = false;

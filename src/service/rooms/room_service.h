@@ -17,6 +17,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,13 @@ class RoomService {
   const Config& config() const { return config_; }
   storage::Database& db() { return db_; }
 
+  // Called after each commit with the events this server sent to a room (PDUs, in order),
+  // on the lane's thread: federation hands them to the other servers in the room. Set
+  // before serving.
+  using SentListener = std::function<void(const std::string& room_id, const std::vector<json::object>& pdus)>;
+  void set_sent_listener(SentListener fn) { sent_listener_ = std::move(fn); }
+  const SentListener& sent_listener() const { return sent_listener_; }
+
   // Puts the records keeper in every room the policy covers from now on (before serving).
   void set_keeper(RecordsKeeper* keeper);
   // Start-up: brings the keeper into covered rooms made before it existed or before the
@@ -147,6 +155,7 @@ class RoomService {
   Archive& archive_;
   RecordsKeeper* keeper_ = nullptr;
   std::string keeper_user_;  // "" without a keeper
+  SentListener sent_listener_;
   RoomLanes lanes_;
 };
 

@@ -42,6 +42,7 @@ RoomWriter::RoomWriter(RoomService& svc, std::string room_id,
 void RoomWriter::begin_job() {
   undo_ = Undo{};
   undo_.steps = steps_.size();
+  undo_.sent = sent_.size();
   if (cache_) {
     undo_.extremities = cache_->extremities;
     undo_.depth = cache_->depth;
@@ -56,6 +57,7 @@ void RoomWriter::remember_state(const StateKey& key) {
 void RoomWriter::end_job(bool keep) {
   if (keep) return;
   steps_.erase(steps_.begin() + static_cast<long>(undo_.steps), steps_.end());
+  sent_.resize(undo_.sent);
   for (auto& k : undo_.txns) txn_events_.erase(k);
   for (auto& id : undo_.received) {
     events_.erase(id);
@@ -231,6 +233,9 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   p.notify = notifications(*room, ev);
   for (auto& m : room_members(room->state, true)) wake_.insert(m);
   steps_.emplace_back(std::move(p));
+  json::object pdu = ev;
+  pdu.erase("event_id");
+  sent_.push_back(std::move(pdu));
   return ev;
 }
 

@@ -78,6 +78,8 @@ class RoomWriter {
   Status commit(storage::Txn& t);
   // After the commit: the cache takes the state group the commit reached.
   void committed();
+  // The events this server sent in the batch (PDUs as stored), for other servers in the room.
+  const std::vector<json::object>& sent() const { return sent_; }
   // Users whose /sync must wake after the commit.
   const std::set<std::string>& wake() const { return wake_; }
 
@@ -118,6 +120,7 @@ class RoomWriter {
     size_t steps = 0;
     std::vector<std::tuple<std::string, std::string, std::string>> txns;
     std::vector<std::string> received;  // events receive prepared
+    size_t sent = 0;
   };
   Status guard_keeper(const RoomService::RoomState& room, const json::object& ev,
                       const std::string& type, bool is_state, const std::string& state_key);
@@ -145,6 +148,7 @@ class RoomWriter {
   Undo undo_;
   std::map<std::tuple<std::string, std::string, std::string>, std::string> txn_events_;
   std::set<std::string> wake_;
+  std::vector<json::object> sent_;
   std::optional<json::object> keeper_refusal_;
   int64_t group_ = 0;  // the state group the commit has reached (writer thread)
   std::map<std::string, int64_t> groups_after_;  // events written in this commit
