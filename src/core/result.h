@@ -35,6 +35,7 @@ inline constexpr const char* kGuestAccessForbidden = "M_GUEST_ACCESS_FORBIDDEN";
 inline constexpr const char* kExclusive = "M_EXCLUSIVE";
 inline constexpr const char* kWeakPassword = "M_WEAK_PASSWORD";
 inline constexpr const char* kInvalidRoomState = "M_INVALID_ROOM_STATE";
+inline constexpr const char* kIncompatibleRoomVersion = "M_INCOMPATIBLE_ROOM_VERSION";
 inline constexpr const char* kBadState = "M_BAD_STATE";
 inline constexpr const char* kMissingParams = "M_MISSING_PARAM";
 inline constexpr const char* kServerNotTrusted = "M_SERVER_NOT_TRUSTED";

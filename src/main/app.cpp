@@ -143,17 +143,25 @@ Status App::start_federation() {
   server_keys = std::make_unique<ServerKeys>(config, *db, key, *federation, federation_metrics);
   DS_TRY(server_keys->init_blocking());
   federation_auth = std::make_unique<FederationAuth>(config, *server_keys, *audit, federation_metrics);
+  if (f.enabled) {
+    federation_joins = std::make_unique<FederationJoins>(config, key, *federation, *server_keys, *rooms);
+    rooms->set_remote_joiner([j = federation_joins.get()](const std::string& user, const std::string& room_id,
+                                                          std::vector<std::string> via) {
+      return j->join(user, room_id, std::move(via));
+    });
+  }
   return ok_status();
 }
 
 http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
-      api::FederationServices{config, server_keys.get(), users.get()});
+      api::FederationServices{config, server_keys.get(), users.get(), rooms.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
   api::add_federation_query_routes(r, s);
+  api::add_federation_membership_routes(r, s);
   return r;
 }
 

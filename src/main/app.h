@@ -12,6 +12,7 @@
 #include "service/account/account_service.h"
 #include "service/common/cpu_pool.h"
 #include "service/federation/metrics.h"
+#include "service/federation/joins.h"
 #include "service/federation/request_auth.h"
 #include "service/federation/sender.h"
 #include "service/federation/server_keys.h"
@@ -67,6 +68,7 @@ struct App {
   std::unique_ptr<FederationSender> federation;
   std::unique_ptr<ServerKeys> server_keys;
   std::unique_ptr<FederationAuth> federation_auth;
+  std::unique_ptr<FederationJoins> federation_joins;  // null when federation is off
   std::unique_ptr<api::FederationServices> federation_services_;  // what federation handlers see
   std::unique_ptr<api::Services> api_services_;  // what the client API handlers see (routes())
   std::unique_ptr<api::AdminServices> admin_services_;  // what the admin handlers see (routes())

@@ -9,7 +9,15 @@ namespace despatch::api {
 void add_membership_routes(http::Router& r, const Services& svc) {
   auto join = [&svc](Request& req) -> Awaitable {
     DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
-    DS_CO_ASSIGN(std::string room_id, co_await svc.rooms->join(req.who().user_id, req.param(0), reason));
+    // Servers that may let us in when this server is not in the room (server_name is the
+    // older name of via).
+    std::vector<std::string> via;
+    for (const char* name : {"via", "server_name"}) {
+      auto [from, to] = req.query.equal_range(name);
+      for (auto it = from; it != to; ++it)
+        if (is_valid_server_name(it->second)) via.push_back(it->second);
+    }
+    DS_CO_ASSIGN(std::string room_id, co_await svc.rooms->join(req.who().user_id, req.param(0), reason, via));
     co_return json::object{{"room_id", room_id}};
   };
   // POST /_matrix/client/v3/rooms/{roomId}/join (a room ID only; aliases use /join/)

@@ -5,6 +5,7 @@
 #include "core/config.h"
 #include "http/router.h"
 #include "service/federation/server_keys.h"
+#include "service/rooms/room_service.h"
 #include "service/users/user_service.h"
 
 namespace despatch::api {
@@ -14,10 +15,12 @@ struct FederationServices {
   const Config& config;
   ServerKeys* keys;
   UserService* users;
+  RoomService* rooms;
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
 void add_federation_version_routes(http::Router& r, const FederationServices& svc);  // version.cpp
 void add_federation_query_routes(http::Router& r, const FederationServices& svc);    // query.cpp
+void add_federation_membership_routes(http::Router& r, const FederationServices& svc);  // membership.cpp
 
 }  // namespace despatch::api

@@ -399,7 +399,8 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
 
 asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
                                                        const std::string& room_id_or_alias,
-                                                       std::optional<std::string> reason) {
+                                                       std::optional<std::string> reason,
+                                                       std::vector<std::string> via) {
   std::string room_id = room_id_or_alias;
   if (!room_id.empty() && room_id[0] == '#') {
     auto r = resolve_alias(room_id);
@@ -407,6 +408,13 @@ asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
     room_id = *r;
   } else if (!is_valid_room_id(room_id)) {
     co_return Error::invalid_param("Not a room ID or alias: " + room_id);
+  }
+  if (remote_joiner_ && !room_version(room_id).ok()) {
+    // Not a room this server is in: ask the room's own server (or those named) to let us in.
+    std::string home(server_name_of(room_id));
+    if (!home.empty() && home != config_.server_name && std::find(via.begin(), via.end(), home) == via.end())
+      via.insert(via.begin(), home);
+    if (!via.empty()) co_return co_await remote_joiner_(user, room_id, via);
   }
   auto r = co_await set_membership(user, room_id, user, "join", reason);
   if (!r.ok()) co_return r.error();

@@ -85,10 +85,31 @@ class RoomService {
   boost::asio::awaitable<Result<std::vector<Received>>> receive_events(const std::string& room_id,
                                                                        std::vector<json::object> pdus);
 
-  // Joins by room ID or alias; returns the room ID.
+  // Joins across servers (room_federation.cpp). A resident server's join template for
+  // user_id (make_join; M_INCOMPATIBLE_ROOM_VERSION unless versions has the room's), and its
+  // answer to send_join: the join taken in, the state before it and the auth chain.
+  Result<json::object> join_template(const std::string& room_id, const std::string& user_id,
+                                     const std::vector<std::string>& versions);
+  boost::asio::awaitable<Result<json::object>> accept_join(const std::string& origin, const std::string& room_id,
+                                                           const std::string& event_id, json::object pdu);
+  // The auth events of event_ids and theirs, transitively (PDUs).
+  Result<json::array> auth_chain(const std::vector<std::string>& event_ids);
+  // The joining side: takes in a room from a resident server's send_join answer (checked by
+  // the caller; events with event_id).
+  boost::asio::awaitable<Result<std::string>> adopt_room(const std::string& room_id, const std::string& version,
+                                                         std::vector<json::object> state,
+                                                         std::vector<json::object> auth_chain, json::object join);
+  // Joins a room this server is not in through another server (set by federation).
+  using RemoteJoiner = std::function<boost::asio::awaitable<Result<std::string>>(
+      const std::string& user, const std::string& room_id, std::vector<std::string> via)>;
+  void set_remote_joiner(RemoteJoiner fn) { remote_joiner_ = std::move(fn); }
+
+  // Joins by room ID or alias; returns the room ID. A room this server is not in is joined
+  // through the room ID's server or `via` when federation is on.
   boost::asio::awaitable<Result<std::string>> join(const std::string& user,
                                                    const std::string& room_id_or_alias,
-                                                   std::optional<std::string> reason);
+                                                   std::optional<std::string> reason,
+                                                   std::vector<std::string> via = {});
   boost::asio::awaitable<Status> forget(const std::string& user, const std::string& room_id);
   // Rewrites user's member event in every joined room after a profile change.
   boost::asio::awaitable<void> propagate_profile(const std::string& user);
@@ -156,6 +177,7 @@ class RoomService {
   RecordsKeeper* keeper_ = nullptr;
   std::string keeper_user_;  // "" without a keeper
   SentListener sent_listener_;
+  RemoteJoiner remote_joiner_;
   RoomLanes lanes_;
 };
 

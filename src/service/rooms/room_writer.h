@@ -50,6 +50,13 @@ class RoomWriter {
   // when a prev or auth event is unknown (the caller fetches it first).
   Result<Received> receive(const std::string& room_id, json::object pdu);
 
+  // A room this server joins through another (send_join): the room's state and auth chain
+  // as the resident server sent them (checked by the caller, with event_id), then this
+  // server's join. The state events become the room's state as of the join; the auth
+  // chain's other events are kept as outliers.
+  Status adopt(const std::string& room_id, const std::string& version, const std::vector<json::object>& state,
+               const std::vector<json::object>& auth_chain, const json::object& join);
+
   // A previous /send with the same transaction, if any (committed, or earlier in the batch).
   Result<std::optional<std::string>> find_txn(const std::string& user, const TxnRef& txn);
 

@@ -13,6 +13,7 @@
 #include "service/rooms/room_version.h"
 #include "service/rooms/state_res.h"
 #include "storage/event_store.h"
+#include "storage/room_store.h"
 
 #include <algorithm>
 
@@ -238,6 +239,83 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
   undo_.received.push_back(event_id);
   steps_.emplace_back(std::move(p));
   return out;
+}
+
+}  // namespace despatch
+
+namespace despatch {
+
+Status RoomWriter::adopt(const std::string& room_id, const std::string& version, const std::vector<json::object>& state,
+                         const std::vector<json::object>& auth_chain, const json::object& join) {
+  if (cache_) return Error::make(400, errc::kUnknown, "This server is in the room already");
+  const json::object* create = nullptr;
+  for (auto& e : state)
+    if (is_str(e.at("type"), "m.room.create")) create = &e;
+  if (!create) return Error::bad_json("The room's state has no create event");
+  storage::RoomRow row;
+  row.room_id = room_id;
+  row.room_version = version;
+  row.creator = room_creator(*create);
+  row.created_ts = now_ms();
+  row.kind = "group";
+  then([row](storage::Txn& t) { return t.rooms().create(row); });
+  RoomService::RoomState& room = new_room(room_id, version);
+
+  auto prepare = [&](const json::object& ev, bool in_state) -> Prepared {
+    Prepared p;
+    std::string type(ev.at("type").as_string());
+    std::string id(ev.at("event_id").as_string());
+    json::object pdu = ev;
+    pdu.erase("event_id");
+    if (find_room_version(version)->event_ids == EventIdFormat::kOpaque) pdu["event_id"] = id;
+    p.row = storage::NewEvent{0, id, room_id, type, std::nullopt, std::string(ev.at("sender").as_string()),
+                              ev.at("origin_server_ts").is_int64() ? ev.at("origin_server_ts").as_int64() : 0,
+                              json::serialize(pdu), std::nullopt, std::nullopt, "", ""};
+    if (auto* sk = ev.if_contains("state_key"); sk && sk->is_string()) p.row.state_key = std::string(sk->as_string());
+    p.row.depth = ev.at("depth").is_int64() ? ev.at("depth").as_int64() : 0;
+    p.row.prev_events = event_refs(ev, "prev_events");
+    p.membership = type == "m.room.member" ? membership_of(ev) : "";
+    p.record = canonical_json(ev);
+    p.extremity = false;
+    if (!in_state) {
+      // Only the auth chain needs it: known, never shown.
+      p.row.outlier = true;
+      p.adds_state = p.moves_current = false;
+      p.archive_kind = "outlier";
+    }
+    return p;
+  };
+  // The room's state comes first, the create event leading, each event as the state of the
+  // room at the join: so the room reads as it stood when this server joined.
+  std::set<std::string> in_state;
+  for (auto& e : state) in_state.insert(std::string(e.at("event_id").as_string()));
+  for (auto& e : auth_chain) {
+    std::string id(e.at("event_id").as_string());
+    if (in_state.count(id) || events_.count(id)) continue;
+    events_[id] = e;
+    steps_.emplace_back(prepare(e, false));
+  }
+  std::vector<const json::object*> ordered;
+  ordered.push_back(create);
+  for (auto& e : state)
+    if (&e != create) ordered.push_back(&e);
+  for (auto* e : ordered) {
+    std::string id(e->at("event_id").as_string());
+    events_[id] = *e;
+    steps_.emplace_back(prepare(*e, true));
+    if (auto* sk = e->if_contains("state_key"); sk && sk->is_string())
+      room.state[{std::string(e->at("type").as_string()), std::string(sk->as_string())}] = *e;
+  }
+  Prepared j = prepare(join, true);
+  j.extremity = true;
+  std::string join_id(join.at("event_id").as_string());
+  room.state[{"m.room.member", std::string(join.at("state_key").as_string())}] = join;
+  room.extremities = {join_id};
+  room.depth = j.row.depth;
+  events_[join_id] = join;
+  wake_.insert(std::string(join.at("state_key").as_string()));
+  steps_.emplace_back(std::move(j));
+  return ok_status();
 }
 
 }  // namespace despatch

@@ -1,0 +1,101 @@
+"""Joining a room of another server, between two real Despatch servers on loopback with
+certificates from a test CA: a user of B joins a public room of A by its ID (make_join, then
+send_join v2), after which A counts B's user among the members and B holds the room's state
+as of the join; an invite-only room refuses the join; an unknown room is reported as such.
+"""
+
+import os
+import shutil
+import tempfile
+import unittest
+
+from harness import q
+from test_federation_keys import Peer, make_ca, make_cert
+
+
+class FederationJoinTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="despatch-join-")
+        make_ca(cls.tmp, "ca")
+        make_cert(cls.tmp, "ca", "server")
+        ca = os.path.join(cls.tmp, "ca.pem")
+        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
+        cls.a = Peer(cls.tmp, "A", [], ca, cert, key)
+        cls.b = Peer(cls.tmp, "B", [], ca, cert, key)
+        cls.a.fx.extra_args += ["--federation-allow", cls.b.name]
+        cls.b.fx.extra_args += ["--federation-allow", cls.a.name]
+        cls.peers = [cls.a, cls.b]
+        try:
+            for p in cls.peers:
+                p.start()
+        except Exception:
+            cls.tearDownClass()
+            raise
+
+    def tearDown(self):
+        if os.environ.get("DESPATCH_TEST_LOGS"):
+            for p in self.peers:
+                print("---- %s\n%s" % (p.label, p.fx.stderr_text()[-4000:]))
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in cls.peers if hasattr(cls, "peers") else []:
+            p.fx.teardown()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def room_on_a(self, preset, name):
+        st, body = self.a.client("POST", "/createRoom", {"preset": preset, "name": name})
+        self.assertEqual(st, 200, body)
+        return body["room_id"]
+
+    def test_join_public_room_of_another_server(self):
+        room = self.room_on_a("public_chat", "Shared between departments")
+        st, body = self.b.client("POST", "/join/%s?via=%s" % (q(room), q(self.a.name)), {})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["room_id"], room)
+        # A: B's user is a member now.
+        st, members = self.a.client("GET", "/rooms/%s/joined_members" % q(room))
+        self.assertEqual(st, 200, members)
+        self.assertIn(self.b.user_id, members["joined"])
+        self.assertIn(self.a.user_id, members["joined"])
+        # B: the room with its state as of the join, and B's user in it.
+        st, joined = self.b.client("GET", "/joined_rooms")
+        self.assertEqual(st, 200, joined)
+        self.assertIn(room, joined["joined_rooms"])
+        st, state = self.b.client("GET", "/rooms/%s/state" % q(room))
+        self.assertEqual(st, 200, state)
+        kinds = {(e["type"], e.get("state_key")) for e in state}
+        self.assertIn(("m.room.create", ""), kinds)
+        self.assertIn(("m.room.member", self.a.user_id), kinds)
+        self.assertIn(("m.room.member", self.b.user_id), kinds)
+        names = [e["content"].get("name") for e in state if e["type"] == "m.room.name"]
+        self.assertEqual(names, ["Shared between departments"])
+        # B's client learns of the room from /sync like any other.
+        st, sync = self.b.client("GET", "/sync")
+        self.assertEqual(st, 200, sync)
+        self.assertIn(room, sync["rooms"]["join"])
+        # Joining again through the same path changes nothing and still succeeds.
+        st, body = self.b.client("POST", "/join/%s" % q(room), {})
+        self.assertEqual(st, 200, body)
+
+    def test_invite_only_room_refuses_the_join(self):
+        room = self.room_on_a("private_chat", "Invite only")
+        st, body = self.b.client("POST", "/join/%s?via=%s" % (q(room), q(self.a.name)), {})
+        self.assertEqual(st, 403, body)
+        self.assertEqual(body["errcode"], "M_FORBIDDEN")
+        st, members = self.a.client("GET", "/rooms/%s/joined_members" % q(room))
+        self.assertEqual(st, 200, members)
+        self.assertNotIn(self.b.user_id, members["joined"])
+        st, joined = self.b.client("GET", "/joined_rooms")
+        self.assertNotIn(room, joined["joined_rooms"])
+
+    def test_unknown_room_is_not_found(self):
+        room = "!nosuchroom:" + self.a.name
+        st, body = self.b.client("POST", "/join/%s" % q(room), {})
+        self.assertEqual(st, 404, body)
+        self.assertEqual(body["errcode"], "M_NOT_FOUND")
+
+
+if __name__ == "__main__":
+    unittest.main()
