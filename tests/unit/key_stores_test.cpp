@@ -13,39 +13,21 @@
 
 #include <gtest/gtest.h>
 
+#include "store_fixture.h"
+
 #include <filesystem>
 
 namespace despatch::storage {
 namespace {
 
-class KeyStoresTest : public ::testing::Test {
+class KeyStoresTest : public test::StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("despatch_key_stores_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    auto db = Database::open_sqlite(dir_.string());
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(db).value();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  // Runs fn in a write transaction and expects it to succeed.
-  void write(const std::function<Status(Txn&)>& fn) {
-    auto r = db_->transact_blocking<Ok>([&](Txn& t) -> Result<Ok> { return fn(t); });
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
   static json::object device_keys(const std::string& device, const std::string& curve) {
     return json::object{{"user_id", "@a:x"},
                         {"device_id", device},
                         {"algorithms", json::array{"m.olm.v1.curve25519-aes-sha2"}},
                         {"keys", json::object{{"curve25519:" + device, curve}, {"ed25519:" + device, "ed-" + device}}}};
   }
-  std::filesystem::path dir_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_F(KeyStoresTest, DeviceKeysAreFoundByDeviceAndByIdentityKey) {

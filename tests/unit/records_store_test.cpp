@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store_fixture.h"
+
 #include "test_support.h"
 
 #include <filesystem>
@@ -18,25 +20,8 @@
 namespace despatch::storage {
 namespace {
 
-class RecordsStoreTest : public ::testing::Test {
+class RecordsStoreTest : public test::StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = test::fresh_test_dir("despatch_records_store_test");
-    auto db = Database::open_sqlite(dir_.string());
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(db).value();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  // Runs fn in a write job and expects it to succeed.
-  void write(std::function<Status(Txn&)> fn) {
-    auto r = db_->transact_blocking<Ok>(std::move(fn));
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
-  Stores& read() { return db_->read(); }
 
   static ArchiveRow record(int64_t seq, const std::string& sender, const std::string& room, int64_t ts,
                            const std::string& type = "m.room.message", const std::string& kind = "event") {
@@ -64,8 +49,6 @@ class RecordsStoreTest : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<Database> db_;
 };
 
 constexpr const char* kAlice = "@alice:example.org";

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store_fixture.h"
+
 #include "test_support.h"
 
 #include <filesystem>
@@ -12,24 +14,8 @@
 namespace despatch::storage {
 namespace {
 
-class ServerKeyStoreTest : public ::testing::Test {
+class ServerKeyStoreTest : public test::StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = test::fresh_test_dir("despatch_server_key_store_test");
-    auto db = Database::open_sqlite(dir_.string());
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(db).value();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void write(const std::function<Status(Txn&)>& fn) {
-    auto r = db_->transact_blocking<Ok>([&](Txn& t) -> Result<Ok> { return fn(t); });
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
-  std::filesystem::path dir_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_F(ServerKeyStoreTest, KeysByServerAndId) {

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store_fixture.h"
+
 #include "test_support.h"
 
 #include <filesystem>
@@ -19,31 +21,14 @@
 namespace despatch::storage {
 namespace {
 
-class StoresTest : public ::testing::Test {
+class StoresTest : public test::StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = test::fresh_test_dir("despatch_stores_test");
-    auto db = Database::open_sqlite(dir_.string());
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(db).value();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  // Runs fn in a write transaction and expects it to succeed.
-  void write(const std::function<Status(Txn&)>& fn) {
-    auto r = db_->transact_blocking<Ok>([&](Txn& t) -> Result<Ok> { return fn(t); });
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
   NewEvent event(const std::string& id, const std::string& room, int64_t pos, const std::string& type,
                  std::optional<std::string> key = std::nullopt) {
     json::object pdu{{"type", type}, {"room_id", room}, {"sender", "@a:x"}, {"content", json::object{{"n", pos}}}};
     if (key) pdu["state_key"] = *key;
     return NewEvent{pos, id, room, type, key, "@a:x", 1000 + pos, json::serialize(pdu), {}, {}, "", ""};
   }
-  std::filesystem::path dir_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_F(StoresTest, AccountDataIsKeptPerRoomAndPagedByStreamPosition) {

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store_fixture.h"
+
 #include "test_support.h"
 
 #include <algorithm>
@@ -18,22 +20,8 @@
 namespace despatch::storage {
 namespace {
 
-class UserMediaStoresTest : public ::testing::Test {
+class UserMediaStoresTest : public test::StoreTest {
  protected:
-  void SetUp() override {
-    dir_ = test::fresh_test_dir("despatch_user_media_stores_test");
-    auto db = Database::open_sqlite(dir_.string());
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(db).value();
-  }
-  void TearDown() override {
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void write(const std::function<Status(Txn&)>& fn) {
-    auto r = db_->transact_blocking<Ok>([&](Txn& t) -> Result<Ok> { return fn(t); });
-    ASSERT_TRUE(r.ok()) << r.error().message;
-  }
   static UserAccount account(const std::string& id, std::optional<std::string> name = std::nullopt) {
     UserAccount a;
     a.user_id = id;
@@ -42,8 +30,6 @@ class UserMediaStoresTest : public ::testing::Test {
     a.profile.displayname = std::move(name);
     return a;
   }
-  std::filesystem::path dir_;
-  std::unique_ptr<Database> db_;
 };
 
 TEST_F(UserMediaStoresTest, AccountsKeepTheirFieldsAndDeactivationDropsThePassword) {
