@@ -4,6 +4,8 @@
 
 #include "core/config.h"
 #include "http/router.h"
+#include "service/federation/event_reads.h"
+#include "service/federation/inbox.h"
 #include "service/federation/server_keys.h"
 #include "service/users/user_service.h"
 
@@ -14,10 +16,14 @@ struct FederationServices {
   const Config& config;
   ServerKeys* keys;
   UserService* users;
+  Inbox* inbox;             // incoming transactions
+  FederationReads* reads;   // events, state, auth chains, backfill for other servers
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
 void add_federation_version_routes(http::Router& r, const FederationServices& svc);  // version.cpp
 void add_federation_query_routes(http::Router& r, const FederationServices& svc);    // query.cpp
+void add_federation_transaction_routes(http::Router& r, const FederationServices& svc);  // transactions.cpp
+void add_federation_event_routes(http::Router& r, const FederationServices& svc);        // events.cpp
 
 }  // namespace despatch::api
