@@ -222,12 +222,8 @@ asio::awaitable<void> Inbox::receive_room(const std::string& origin, const std::
         }
   sort_topologically(auth);
   std::vector<json::object> ordered;
-  std::set<std::string> fetched;
   for (auto* list : {&auth, &earlier})
-    for (auto& p : *list) {
-      fetched.insert(p.event_id);
-      ordered.push_back(p.pdu);
-    }
+    for (auto& p : *list) ordered.push_back(p.pdu);
   for (auto& p : pdus) ordered.push_back(p.pdu);
   auto results = co_await rooms_.receive_events(room_id, std::move(ordered));
   if (!results.ok()) {
@@ -237,12 +233,13 @@ asio::awaitable<void> Inbox::receive_room(const std::string& origin, const std::
     }
     co_return;
   }
-  std::map<std::string, const Received*> by_id;
-  for (auto& r : *results) by_id[r.event_id] = &r;
-  for (auto& p : pdus) {
-    auto it = by_id.find(p.event_id);
-    if (it == by_id.end() || it->second->verdict == Acceptance::kRejected) {
-      std::string why = it == by_id.end() ? "Not processed" : it->second->reason;
+  // One result per event handed over, in order: the transaction's own PDUs come last.
+  size_t first = results->size() >= pdus.size() ? results->size() - pdus.size() : 0;
+  for (size_t i = 0; i < pdus.size(); ++i) {
+    auto& p = pdus[i];
+    const Received* r = first + i < results->size() ? &(*results)[first + i] : nullptr;
+    if (!r || r->verdict == Acceptance::kRejected) {
+      std::string why = r ? r->reason : "Not processed";
       ++metrics_.pdus_refused;
       answers[p.event_id] = json::object{{"error", why}};
       continue;
@@ -250,9 +247,9 @@ asio::awaitable<void> Inbox::receive_room(const std::string& origin, const std::
     ++metrics_.pdus_accepted;
     answers[p.event_id] = json::object{};
   }
-  for (auto& r : *results)
-    if (fetched.count(r.event_id) && r.verdict == Acceptance::kRejected)
-      DS_LOG(kInfo, "federation: fetched event {} from {} refused: {}", r.event_id, origin, r.reason);
+  for (size_t i = 0; i < first; ++i)
+    if ((*results)[i].verdict == Acceptance::kRejected)
+      DS_LOG(kInfo, "federation: an event fetched from {} was refused: {}", origin, (*results)[i].reason);
 }
 
 asio::awaitable<std::vector<CheckedPdu>> Inbox::fetch_missing_prev(const std::string& origin,

@@ -100,11 +100,14 @@ void Outbox::send_edu(const std::string& destination, json::object edu) {
   push(std::move(items));
 }
 
+// co_spawn may start the coroutine at once on this thread, so it is never called with mu_ held.
 void Outbox::push(std::vector<Pending> items) {
-  std::lock_guard lock(mu_);
-  for (auto& i : items) pending_.push_back(std::move(i));
-  if (writing_) return;
-  writing_ = true;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& i : items) pending_.push_back(std::move(i));
+    if (writing_) return;
+    writing_ = true;
+  }
   asio::co_spawn(io_, write_pending(), asio::detached);
 }
 
@@ -187,14 +190,16 @@ void Outbox::heard_from(const std::string& server) {
 }
 
 void Outbox::wake(const std::string& destination) {
-  std::lock_guard lock(mu_);
-  Destination& d = destinations_[destination];
-  if (d.running) {
-    d.dirty = true;
-    return;
+  {
+    std::lock_guard lock(mu_);
+    Destination& d = destinations_[destination];
+    if (d.running) {
+      d.dirty = true;
+      return;
+    }
+    d.running = true;
+    d.dirty = false;
   }
-  d.running = true;
-  d.dirty = false;
   asio::co_spawn(io_, run(destination), asio::detached);
 }
 
