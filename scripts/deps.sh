@@ -9,7 +9,7 @@ APT_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsodium-dev libssl-dev libsqlite3-dev libtomlplusplus-dev libolm-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-matrix-nio curl
+  python3-matrix-nio python3-nacl curl
   openssl ca-certificates
   libvips-dev libmagic-dev clamav-daemon clamav libvips-tools opus-tools
 )

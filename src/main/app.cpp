@@ -143,7 +143,14 @@ Status App::start_federation() {
   server_keys = std::make_unique<ServerKeys>(config, *db, key, *federation, federation_metrics);
   DS_TRY(server_keys->init_blocking());
   federation_auth = std::make_unique<FederationAuth>(config, *server_keys, *audit, federation_metrics);
+  outbox = std::make_unique<Outbox>(config, *db, *federation, federation_metrics, io, Outbox::Retry{});
+  inbox = std::make_unique<Inbox>(config, *db, *rooms, *server_keys, *federation, federation_metrics, notifier,
+                                  *typing, *account, *keys, outbox.get());
+  federation_reads = std::make_unique<FederationReads>(config.server_name, *db);
   if (f.enabled) {
+    Outbox* out = outbox.get();
+    rooms->set_sent_listener(
+        [out](const std::string& room_id, const std::vector<json::object>& pdus) { out->on_sent(room_id, pdus); });
     federation_joins = std::make_unique<FederationJoins>(config, key, *federation, *server_keys, *rooms);
     rooms->set_remote_joiner([j = federation_joins.get()](const std::string& user, const std::string& room_id,
                                                           std::vector<std::string> via) {
@@ -156,12 +163,14 @@ Status App::start_federation() {
 http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
-      api::FederationServices{config, server_keys.get(), users.get(), rooms.get()});
+      api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
   api::add_federation_query_routes(r, s);
   api::add_federation_membership_routes(r, s);
+  api::add_federation_transaction_routes(r, s);
+  api::add_federation_event_routes(r, s);
   return r;
 }
 
@@ -202,6 +211,7 @@ void App::every(int64_t seconds, std::function<boost::asio::awaitable<void>()> f
 }
 
 void App::start_background() {
+  if (outbox) outbox->start();
   every(config.records_checkpoint_seconds, [this]() -> boost::asio::awaitable<void> {
     auto r = co_await archive->checkpoint();
     if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);

@@ -11,8 +11,11 @@
 #include "http/router.h"
 #include "service/account/account_service.h"
 #include "service/common/cpu_pool.h"
+#include "service/federation/event_reads.h"
+#include "service/federation/inbox.h"
 #include "service/federation/metrics.h"
 #include "service/federation/joins.h"
+#include "service/federation/outbox.h"
 #include "service/federation/request_auth.h"
 #include "service/federation/sender.h"
 #include "service/federation/server_keys.h"
@@ -69,6 +72,9 @@ struct App {
   std::unique_ptr<ServerKeys> server_keys;
   std::unique_ptr<FederationAuth> federation_auth;
   std::unique_ptr<FederationJoins> federation_joins;  // null when federation is off
+  std::unique_ptr<Outbox> outbox;             // transactions out: durable queues per destination
+  std::unique_ptr<Inbox> inbox;               // transactions in
+  std::unique_ptr<FederationReads> federation_reads;  // events and state for other servers
   std::unique_ptr<api::FederationServices> federation_services_;  // what federation handlers see
   std::unique_ptr<api::Services> api_services_;  // what the client API handlers see (routes())
   std::unique_ptr<api::AdminServices> admin_services_;  // what the admin handlers see (routes())

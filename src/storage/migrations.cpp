@@ -312,6 +312,15 @@ CREATE TABLE server_keys (server_name TEXT NOT NULL, key_id TEXT NOT NULL, key T
 CREATE TABLE server_key_responses (server_name TEXT PRIMARY KEY, json TEXT NOT NULL,
   valid_until_ts INTEGER NOT NULL, fetched_ts INTEGER NOT NULL);
 )SQL",
+    // 10: federation's outgoing queues (FederationQueueStore): PDUs and EDUs waiting for each
+    // destination until it acknowledges them. AUTOINCREMENT so that ids are never reused:
+    // transaction IDs are made of them.
+    R"SQL(
+-- id -> a PDU or EDU waiting for destination, in id order
+CREATE TABLE federation_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL,
+  kind TEXT NOT NULL, json TEXT NOT NULL, queued_ts INTEGER NOT NULL);
+CREATE INDEX federation_queue_destination ON federation_queue(destination, kind, id);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

@@ -16,6 +16,7 @@ class DeviceKeyStore;
 class DeviceListStore;
 class DeviceStore;
 class EventStore;
+class FederationQueueStore;
 class KeeperStore;
 class KeyBackupStore;
 class LegalHoldStore;
@@ -40,6 +41,7 @@ class Stores {
   virtual DeviceListStore& device_lists() = 0;   // device_list_changes
   virtual DeviceStore& devices() = 0;            // devices
   virtual EventStore& events() = 0;              // events, txn_ids
+  virtual FederationQueueStore& federation_queue() = 0;  // federation_queue
   virtual KeeperStore& keeper() = 0;             // keeper_account, keeper_*_sessions, _pending, _withheld
   virtual KeyBackupStore& key_backups() = 0;     // backup_versions, backup_keys
   virtual LegalHoldStore& legal_holds() = 0;     // legal_holds

@@ -4,6 +4,8 @@
 
 #include "core/config.h"
 #include "http/router.h"
+#include "service/federation/event_reads.h"
+#include "service/federation/inbox.h"
 #include "service/federation/server_keys.h"
 #include "service/rooms/room_service.h"
 #include "service/users/user_service.h"
@@ -16,11 +18,15 @@ struct FederationServices {
   ServerKeys* keys;
   UserService* users;
   RoomService* rooms;
+  Inbox* inbox;             // incoming transactions
+  FederationReads* reads;   // events, state, auth chains, backfill for other servers
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
 void add_federation_version_routes(http::Router& r, const FederationServices& svc);  // version.cpp
 void add_federation_query_routes(http::Router& r, const FederationServices& svc);    // query.cpp
 void add_federation_membership_routes(http::Router& r, const FederationServices& svc);  // membership.cpp
+void add_federation_transaction_routes(http::Router& r, const FederationServices& svc);  // transactions.cpp
+void add_federation_event_routes(http::Router& r, const FederationServices& svc);        // events.cpp
 
 }  // namespace despatch::api

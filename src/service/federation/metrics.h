@@ -22,6 +22,16 @@ struct FederationMetrics {
   std::atomic<int64_t> outgoing_refused_not_allowed{0};  // never contacted
   std::atomic<int64_t> outgoing_failed{0};               // not reached (DNS, TCP, TLS, timeout)
   std::atomic<int64_t> key_fetches{0}, key_fetch_failures{0};
+  // Transactions out (outbox.h).
+  std::atomic<int64_t> txn_sent{0};           // acknowledged with 200
+  std::atomic<int64_t> txn_send_failures{0};  // not reached, or any other answer: retried
+  std::atomic<int64_t> pdus_sent{0}, edus_sent{0};
+  std::atomic<int64_t> queue_backlog{0};      // PDUs and EDUs waiting, all destinations
+  // Transactions in (inbox.h).
+  std::atomic<int64_t> txn_received{0};
+  std::atomic<int64_t> txn_replayed{0};  // the same ID again: answered from memory
+  std::atomic<int64_t> pdus_received{0}, pdus_accepted{0}, pdus_refused{0};
+  std::atomic<int64_t> edus_received{0};
 
   json::object to_json() const {
     return json::object{
@@ -37,6 +47,17 @@ struct FederationMetrics {
         {"federation_outgoing_failed", outgoing_failed.load()},
         {"federation_key_fetches", key_fetches.load()},
         {"federation_key_fetch_failures", key_fetch_failures.load()},
+        {"federation_txn_sent", txn_sent.load()},
+        {"federation_txn_send_failures", txn_send_failures.load()},
+        {"federation_pdus_sent", pdus_sent.load()},
+        {"federation_edus_sent", edus_sent.load()},
+        {"federation_queue_backlog", queue_backlog.load()},
+        {"federation_txn_received", txn_received.load()},
+        {"federation_txn_replayed", txn_replayed.load()},
+        {"federation_pdus_received", pdus_received.load()},
+        {"federation_pdus_accepted", pdus_accepted.load()},
+        {"federation_pdus_refused", pdus_refused.load()},
+        {"federation_edus_received", edus_received.load()},
     };
   }
 };

@@ -10,6 +10,7 @@
 #include "storage/sqlite/device_list_store.h"
 #include "storage/sqlite/device_store.h"
 #include "storage/sqlite/event_store.h"
+#include "storage/sqlite/federation_queue_store.h"
 #include "storage/sqlite/keeper_store.h"
 #include "storage/sqlite/key_backup_store.h"
 #include "storage/sqlite/legal_hold_store.h"
@@ -40,6 +41,7 @@ class SqliteStores final : public Txn {
   DeviceListStore& device_lists() override { return device_lists_; }
   DeviceStore& devices() override { return devices_; }
   EventStore& events() override { return events_; }
+  FederationQueueStore& federation_queue() override { return federation_queue_; }
   KeeperStore& keeper() override { return keeper_; }
   KeyBackupStore& key_backups() override { return key_backups_; }
   LegalHoldStore& legal_holds() override { return legal_holds_; }
@@ -66,6 +68,7 @@ class SqliteStores final : public Txn {
   SqliteDeviceListStore device_lists_{c_};
   SqliteDeviceStore devices_{c_};
   SqliteEventStore events_{c_};
+  SqliteFederationQueueStore federation_queue_{c_};
   SqliteKeeperStore keeper_{c_};
   SqliteKeyBackupStore key_backups_{c_};
   SqliteLegalHoldStore legal_holds_{c_};

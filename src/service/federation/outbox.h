@@ -1,0 +1,100 @@
+// Outgoing transactions (server-server spec "Transactions"): what this server sends to a
+// room is queued durably for each other server in the room, and one sender per destination
+// delivers its queue in order with PUT /_matrix/federation/v1/send/{txnId}, retrying with
+// back-off while the destination cannot be reached. Queued rows go only when the
+// destination has answered 200, so a restart loses nothing.
+#pragma once
+
+#include "core/config.h"
+#include "service/federation/metrics.h"
+#include "service/federation/sender.h"
+#include "storage/database.h"
+#include "storage/federation_queue_store.h"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace despatch {
+
+// The spec's limits on one transaction.
+inline constexpr int kMaxTxnPdus = 50;
+inline constexpr int kMaxTxnEdus = 100;
+
+// The servers that must receive `pdus`, sent to a room whose joined members (after the
+// events) are `joined`: each joined user's server and, for an invite, kick or ban, the
+// target's server; never `own`, and only those `allowed`. Sorted, each once.
+std::vector<std::string> destinations_for(const std::vector<std::string>& joined,
+                                          const std::vector<json::object>& pdus, const std::string& own,
+                                          const ServerAllowList& allowed);
+
+// The transaction ID of a batch: its first and last queue ids, which are unique per
+// destination (ids are never reused) and the same for every retry of the batch.
+std::string transaction_id(const storage::QueueBatch& batch);
+
+class Outbox {
+ public:
+  // Back-off while a destination cannot be reached: first wait, and the longest.
+  struct Retry {
+    std::chrono::milliseconds first{1000};
+    std::chrono::milliseconds max{600000};
+  };
+  Outbox(const Config& config, storage::Database& db, FederationSender& sender, FederationMetrics& metrics,
+         boost::asio::io_context& io, Retry retry);
+
+  // RoomService's sent listener: queues the events this server sent to room_id for every
+  // other server in the room (durably, in order, off the caller's thread) and wakes their
+  // senders.
+  void on_sent(const std::string& room_id, const std::vector<json::object>& pdus);
+  // Queues an EDU for every other server with a user joined to room_id.
+  void send_edu_to_room(const std::string& room_id, json::object edu);
+  // Queues an EDU for one server.
+  void send_edu(const std::string& destination, json::object edu);
+  // Start-up: resumes the senders of destinations with rows waiting (dropping the rows of
+  // servers no longer on the allow-list).
+  void start();
+  // A destination was heard from (it sent us a transaction): a sender waiting out a
+  // back-off tries again now.
+  void heard_from(const std::string& server);
+
+ private:
+  struct Pending {
+    std::vector<std::string> destinations;
+    storage::QueueKind kind;
+    std::string json;
+  };
+  struct Destination {
+    bool running = false;
+    bool dirty = false;  // rows were queued while the sender was running
+    std::chrono::milliseconds backoff{0};
+    std::shared_ptr<boost::asio::steady_timer> timer;  // set while waiting out a back-off
+  };
+  std::vector<std::string> room_servers(const std::string& room_id);
+  void push(std::vector<Pending> items);
+  boost::asio::awaitable<void> write_pending();
+  void wake(const std::string& destination);
+  boost::asio::awaitable<void> run(std::string destination);
+  boost::asio::awaitable<bool> deliver(const std::string& destination, const storage::QueueBatch& batch);
+
+  const Config& config_;
+  storage::Database& db_;
+  FederationSender& sender_;
+  FederationMetrics& metrics_;
+  boost::asio::io_context& io_;
+  Retry retry_;
+  ServerAllowList allow_;
+
+  std::mutex mu_;
+  std::deque<Pending> pending_;  // queued by on_sent, not yet written
+  bool writing_ = false;
+  std::map<std::string, Destination> destinations_;
+};
+
+}  // namespace despatch
