@@ -1,12 +1,14 @@
 """Joining a room of another server, between two real Despatch servers on loopback with
 certificates from a test CA: a user of B joins a public room of A by its ID (make_join, then
 send_join v2), after which A counts B's user among the members and B holds the room's state
-as of the join; an invite-only room refuses the join; an unknown room is reported as such.
+as of the join, and messages go both ways (transactions); an invite-only room refuses the
+join; an unknown room is reported as such.
 """
 
 import os
 import shutil
 import tempfile
+import time
 import unittest
 
 from harness import q
@@ -78,6 +80,35 @@ class FederationJoinTest(unittest.TestCase):
         # Joining again through the same path changes nothing and still succeeds.
         st, body = self.b.client("POST", "/join/%s" % q(room), {})
         self.assertEqual(st, 200, body)
+
+    def wait_for_message(self, peer, room, body, timeout=20):
+        """Syncs as peer's user until a message with body arrives in room; returns its event."""
+        deadline = time.time() + timeout
+        since = None
+        while time.time() < deadline:
+            path = "/sync?timeout=2000" + ("&since=" + q(since) if since else "")
+            st, sync = peer.client("GET", path)
+            self.assertEqual(st, 200, sync)
+            since = sync["next_batch"]
+            for ev in sync.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", []):
+                if ev["type"] == "m.room.message" and ev["content"].get("body") == body:
+                    return ev
+        self.fail("%s never saw %r in %s" % (peer.label, body, room))
+
+    def test_chat_both_ways_after_a_join(self):
+        room = self.room_on_a("public_chat", "Chat across")
+        st, body = self.b.client("POST", "/join/%s" % q(room), {})
+        self.assertEqual(st, 200, body)
+        st, sent = self.a.client("PUT", "/rooms/%s/send/m.room.message/a1" % q(room), {"msgtype": "m.text", "body": "from A"})
+        self.assertEqual(st, 200, sent)
+        seen = self.wait_for_message(self.b, room, "from A")
+        self.assertEqual(seen["event_id"], sent["event_id"])
+        self.assertEqual(seen["sender"], self.a.user_id)
+        st, sent = self.b.client("PUT", "/rooms/%s/send/m.room.message/b1" % q(room), {"msgtype": "m.text", "body": "from B"})
+        self.assertEqual(st, 200, sent)
+        seen = self.wait_for_message(self.a, room, "from B")
+        self.assertEqual(seen["event_id"], sent["event_id"])
+        self.assertEqual(seen["sender"], self.b.user_id)
 
     def test_invite_only_room_refuses_the_join(self):
         room = self.room_on_a("private_chat", "Invite only")
