@@ -151,6 +151,10 @@ Status App::start_federation() {
     Outbox* out = outbox.get();
     rooms->set_sent_listener(
         [out](const std::string& room_id, const std::vector<json::object>& pdus) { out->on_sent(room_id, pdus); });
+    rooms->set_sent_queue([out](storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus) {
+      return out->enqueue_in(t, room_id, pdus);
+    });
+    out->queue_in_commits();
     federation_joins = std::make_unique<FederationJoins>(config, key, *federation, *server_keys, *rooms);
     rooms->set_remote_joiner([j = federation_joins.get()](const std::string& user, const std::string& room_id,
                                                           std::vector<std::string> via) {

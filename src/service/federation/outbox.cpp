@@ -75,8 +75,35 @@ std::vector<std::string> Outbox::room_servers(const std::string& room_id) {
   return *joined;
 }
 
+Status Outbox::enqueue_in(storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus) {
+  if (!config_.federation.enabled) return ok_status();
+  // The members as of these events, from the transaction that writes them.
+  DS_ASSIGN(auto joined, t.memberships().users_with(room_id, "join"));
+  auto dests = destinations_for(joined, pdus, config_.server_name, allow_);
+  if (dests.empty()) return ok_status();
+  int64_t ts = now_ms();
+  for (auto& pdu : pdus) {
+    std::string text = json::serialize(pdu);
+    for (auto& d : dests) DS_TRY(t.federation_queue().enqueue(d, storage::QueueKind::kPdu, text, ts));
+  }
+  // Counted now: if the commit fails the backlog reads a little high until the next start.
+  metrics_.queue_backlog += static_cast<int64_t>(dests.size() * pdus.size());
+  std::lock_guard lock(mu_);
+  queued_in_commit_.insert(dests.begin(), dests.end());
+  return ok_status();
+}
+
 void Outbox::on_sent(const std::string& room_id, const std::vector<json::object>& pdus) {
   if (!config_.federation.enabled) return;
+  std::set<std::string> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queued_in_commit_);
+  }
+  if (!queued.empty() || in_commit_) {
+    for (auto& d : queued) wake(d);
+    return;
+  }
   auto dests = destinations_for(room_servers(room_id), pdus, config_.server_name, allow_);
   if (dests.empty()) return;
   std::vector<Pending> items;

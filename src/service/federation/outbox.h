@@ -19,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,12 @@ class Outbox {
   // other server in the room (durably, in order, off the caller's thread) and wakes their
   // senders.
   void on_sent(const std::string& room_id, const std::vector<json::object>& pdus);
+  // Inside the commit of the events themselves (RoomService::set_sent_queue): queues pdus
+  // for the room's other servers in the same transaction, so that no acknowledged event can
+  // be lost to them by a crash after its commit. on_sent then only wakes their senders.
+  Status enqueue_in(storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus);
+  // Set once the rooms service calls enqueue_in (before serving).
+  void queue_in_commits() { in_commit_ = true; }
   // Queues an EDU for every other server with a user joined to room_id.
   void send_edu_to_room(const std::string& room_id, json::object edu);
   // Queues an EDU for one server.
@@ -92,6 +99,8 @@ class Outbox {
   ServerAllowList allow_;
 
   std::mutex mu_;
+  std::set<std::string> queued_in_commit_;
+  bool in_commit_ = false;  // destinations enqueue_in wrote to, to wake (mu_)
   std::deque<Pending> pending_;  // queued by on_sent, not yet written
   bool writing_ = false;
   std::map<std::string, Destination> destinations_;

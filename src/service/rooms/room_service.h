@@ -153,6 +153,10 @@ class RoomService {
   using SentListener = std::function<void(const std::string& room_id, const std::vector<json::object>& pdus)>;
   void set_sent_listener(SentListener fn) { sent_listener_ = std::move(fn); }
   const SentListener& sent_listener() const { return sent_listener_; }
+  // Called inside the commit with the same events and the commit's transaction, so that
+  // what must follow from them (the federation queues) is as durable as they are.
+  using SentQueue = std::function<Status(storage::Txn&, const std::string& room_id, const std::vector<json::object>& pdus)>;
+  void set_sent_queue(SentQueue fn) { sent_queue_ = std::move(fn); }
 
   // Puts the records keeper in every room the policy covers from now on (before serving).
   void set_keeper(RecordsKeeper* keeper);
@@ -177,6 +181,7 @@ class RoomService {
   RecordsKeeper* keeper_ = nullptr;
   std::string keeper_user_;  // "" without a keeper
   SentListener sent_listener_;
+  SentQueue sent_queue_;
   RemoteJoiner remote_joiner_;
   RoomLanes lanes_;
 };

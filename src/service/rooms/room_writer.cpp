@@ -249,6 +249,7 @@ Status RoomWriter::commit(storage::Txn& t) {
       DS_TRY(fn(t));
     }
   }
+  if (!sent_.empty() && svc_.sent_queue_) DS_TRY(svc_.sent_queue_(t, room_id_, sent_));
   return ok_status();
 }
 

@@ -7,6 +7,7 @@ join; an unknown room is reported as such.
 
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 import unittest
@@ -109,6 +110,30 @@ class FederationJoinTest(unittest.TestCase):
         seen = self.wait_for_message(self.a, room, "from B")
         self.assertEqual(seen["event_id"], sent["event_id"])
         self.assertEqual(seen["sender"], self.b.user_id)
+
+    def test_acknowledged_event_reaches_a_stopped_server_after_kill_9(self):
+        room = self.room_on_a("public_chat", "Durable delivery")
+        st, body = self.b.client("POST", "/join/%s" % q(room), {})
+        self.assertEqual(st, 200, body)
+        self.b.fx.stop()
+        try:
+            st, sent = self.a.client("PUT", "/rooms/%s/send/m.room.message/k9" % q(room),
+                                     {"msgtype": "m.text", "body": "sent while B was down"})
+            self.assertEqual(st, 200, sent)
+            # The event's queue row is committed with it: it is there as soon as the send is
+            # acknowledged, and a kill -9 of A right then loses nothing.
+            db = sqlite3.connect(os.path.join(self.a.fx.data_dir, "despatch.db"))
+            try:
+                rows = db.execute("SELECT count(*) FROM federation_queue WHERE destination=? AND json LIKE ?",
+                                  (self.b.name, "%sent while B was down%")).fetchone()[0]
+            finally:
+                db.close()
+            self.assertEqual(rows, 1)
+            self.a.fx.restart(kill=True)
+        finally:
+            self.b.fx.start()
+        seen = self.wait_for_message(self.b, room, "sent while B was down", timeout=40)
+        self.assertEqual(seen["event_id"], sent["event_id"])
 
     def test_invite_only_room_refuses_the_join(self):
         room = self.room_on_a("private_chat", "Invite only")
