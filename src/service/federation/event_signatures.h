@@ -1,5 +1,6 @@
-// Checking an event another server sent: its content hash and the signatures that vouch for
-// it (server-server API "Validating hashes and signatures on received events").
+// Checking the signatures on an event another server sent (server-server API "Validating
+// hashes and signatures on received events"). Used for transactions and for the events of a
+// send_join answer alike.
 #pragma once
 
 #include "core/result.h"
@@ -7,15 +8,22 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace despatch {
 
-// The sender's server must have signed the event (v1-2: the event ID's server as well) with
-// a key it publishes; M_FORBIDDEN naming what failed. A content hash that does not match
-// is M_FORBIDDEN too: an event redacted on the way is refused where this server must take it
-// whole (joins), which is what its callers need.
+// The servers that must have signed an event: its sender's, and in v1-2 also its event
+// ID's (event_id is the event's ID, as the caller knows it).
+std::vector<std::string> required_signers(const json::object& pdu, const std::string& event_id,
+                                          std::string_view room_version);
+
+// Each required signer must have signed the event with an ed25519 key it publishes; a
+// signature that does not verify with a key the server publishes refuses the event. 403
+// M_FORBIDDEN naming what failed. The content hash is the caller's to judge (a transaction
+// redacts the event, a join refuses it).
 boost::asio::awaitable<Status> check_event_signatures(ServerKeys& keys, const json::object& pdu,
-                                                      std::string_view room_version);
+                                                      const std::string& event_id, std::string_view room_version);
 
 }  // namespace despatch

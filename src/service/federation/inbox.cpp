@@ -1,5 +1,7 @@
 #include "service/federation/inbox.h"
 
+#include "service/federation/event_signatures.h"
+
 #include "core/ids.h"
 #include "core/log.h"
 #include "service/rooms/event_format.h"
@@ -84,13 +86,7 @@ Result<CheckedPdu> precheck_pdu(const json::value& v,
 }
 
 std::vector<std::string> required_signers(const CheckedPdu& p) {
-  std::vector<std::string> out{std::string(server_name_of(p.pdu.at("sender").as_string()))};
-  const RoomVersion* rv = find_room_version(p.room_version);
-  if (rv && rv->event_ids == EventIdFormat::kOpaque) {
-    std::string id_server(server_name_of(p.event_id));
-    if (id_server != out.front()) out.push_back(id_server);
-  }
-  return out;
+  return required_signers(p.pdu, p.event_id, p.room_version);
 }
 
 Status apply_content_hash(CheckedPdu& p) {
@@ -114,22 +110,7 @@ Inbox::Inbox(const Config& config, storage::Database& db, RoomService& rooms, Se
 asio::awaitable<Result<CheckedPdu>> Inbox::check(const json::value& v) {
   auto lookup = [this](const std::string& room_id) { return rooms_.room_version(room_id); };
   DS_CO_ASSIGN(CheckedPdu p, precheck_pdu(v, lookup, allow_));
-  const json::object& sigs = p.pdu.at("signatures").as_object();
-  for (auto& server : required_signers(p)) {
-    auto* mine = sigs.if_contains(server);
-    if (!mine || !mine->is_object()) co_return Error::forbidden("The PDU is not signed by " + server);
-    bool verified = false;
-    for (auto& [key_id, sig] : mine->as_object()) {
-      if (!key_id.starts_with("ed25519:")) continue;
-      std::string id(key_id);
-      auto key = co_await keys_.request_key(server, id);
-      if (!key.ok()) continue;  // another key of the server may do
-      Status st = verify_event_signature(p.pdu, p.room_version, server, id, *key);
-      if (!st.ok()) co_return Error::forbidden("Bad signature of " + server + " (" + id + ")");
-      verified = true;
-    }
-    if (!verified) co_return Error::forbidden("No signature of " + server + " could be checked");
-  }
+  DS_CO_TRY(co_await check_event_signatures(keys_, p.pdu, p.event_id, p.room_version));
   DS_CO_TRY(apply_content_hash(p));
   co_return p;
 }

@@ -34,9 +34,12 @@ asio::awaitable<Result<std::vector<json::object>>> checked_events(ServerKeys& ke
     json::object ev = v.as_object();
     if (!is_str(ev["room_id"], room_id)) co_return Error::bad_json("The send_join answer holds another room's event");
     DS_CO_TRY(check_event_shape(ev));
-    DS_CO_TRY(co_await check_event_signatures(keys, ev, version));
     std::string id = compute_event_id(ev, version);
     if (id.empty()) co_return Error::bad_json("An event of the send_join answer has no ID");
+    DS_CO_TRY(co_await check_event_signatures(keys, ev, id, version));
+    // This server must take the room's state whole: a redacted event would not do.
+    if (auto hash = verify_event_content_hash(ev); !hash.ok())
+      co_return Error::forbidden("An event of the send_join answer does not match its content hash");
     ev.erase("unsigned");
     ev["event_id"] = id;
     if (seen.insert(id).second) out.push_back(std::move(ev));
