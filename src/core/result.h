@@ -90,6 +90,12 @@ inline bool is_str(const json::value& v, std::string_view s) {
   return v.is_string() && v.get_string() == s;
 }
 
+// The string member `key` of o, or nullptr when it is missing or not a string.
+inline const json::string* json_string_at(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? &v->get_string() : nullptr;
+}
+
 struct Ok {};
 using Status = Result<Ok>;
 inline Status ok_status() { return Ok{}; }

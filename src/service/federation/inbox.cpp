@@ -19,11 +19,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-const json::string* str_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? &v->get_string() : nullptr;
-}
-
 int64_t depth_of(const json::object& pdu) {
   auto* d = pdu.if_contains("depth");
   return d && d->is_int64() ? d->as_int64() : 0;
@@ -63,7 +58,7 @@ Result<CheckedPdu> precheck_pdu(const json::value& v,
   if (!v.is_object()) return Error::bad_json("The PDU is not a JSON object");
   CheckedPdu p;
   p.pdu = v.as_object();
-  auto* room = str_at(p.pdu, "room_id");
+  auto* room = json_string_at(p.pdu, "room_id");
   if (!room || !is_valid_room_id(*room)) return Error::bad_json("The PDU has no valid room_id");
   p.room_id = *room;
   auto version = room_version(p.room_id);
@@ -74,7 +69,7 @@ Result<CheckedPdu> precheck_pdu(const json::value& v,
   p.event_id = compute_event_id(p.pdu, p.room_version);
   if (p.event_id.empty() || !is_valid_event_id(p.event_id)) return Error::bad_json("The PDU has no valid event ID");
   DS_TRY(check_event_size(p.pdu));
-  auto* sender = str_at(p.pdu, "sender");
+  auto* sender = json_string_at(p.pdu, "sender");
   if (!sender || !is_valid_user_id(*sender)) return Error::bad_json("The PDU has no valid sender");
   std::string server(server_name_of(*sender));
   if (!allow.allows(server)) return Error::forbidden(server + " is not on this server's federation allow-list");
@@ -145,7 +140,7 @@ asio::awaitable<Result<json::object>> Inbox::receive(const std::string& origin, 
       // A PDU without an ID to answer by is named by its place in the transaction.
       std::string key;
       if (txn.pdus[i].is_object())
-        if (auto* room = str_at(txn.pdus[i].as_object(), "room_id"); room && is_valid_room_id(*room)) {
+        if (auto* room = json_string_at(txn.pdus[i].as_object(), "room_id"); room && is_valid_room_id(*room)) {
           auto v = rooms_.room_version(std::string(*room));
           if (v.ok()) key = compute_event_id(txn.pdus[i].as_object(), *v);
         }

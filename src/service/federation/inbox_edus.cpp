@@ -15,16 +15,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-const json::string* str_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? &v->get_string() : nullptr;
-}
-
 }  // namespace
 
 asio::awaitable<void> Inbox::receive_edu(const std::string& origin, const json::value& edu) {
   if (!edu.is_object()) co_return;
-  auto* type = str_at(edu.as_object(), "edu_type");
+  auto* type = json_string_at(edu.as_object(), "edu_type");
   auto* content = edu.as_object().if_contains("content");
   if (!type || !content || !content->is_object()) co_return;
   const json::object& c = content->as_object();
@@ -35,8 +30,8 @@ asio::awaitable<void> Inbox::receive_edu(const std::string& origin, const json::
 }
 
 asio::awaitable<void> Inbox::typing_edu(const std::string& origin, const json::object& c) {
-  auto* room = str_at(c, "room_id");
-  auto* user = str_at(c, "user_id");
+  auto* room = json_string_at(c, "room_id");
+  auto* user = json_string_at(c, "user_id");
   auto* typing = c.if_contains("typing");
   if (!room || !user || !typing || !typing->is_bool() || !is_valid_user_id(*user)) co_return;
   if (server_name_of(*user) != origin) co_return;
@@ -59,7 +54,7 @@ asio::awaitable<void> Inbox::receipt_edu(const std::string& origin, const json::
         if (!ids || !ids->is_array() || ids->as_array().empty() || !ids->as_array()[0].is_string()) continue;
         std::string thread;
         if (auto* data = receipt.as_object().if_contains("data"); data && data->is_object())
-          if (auto* t = str_at(data->as_object(), "thread_id"); t && *t != "main") thread = *t;
+          if (auto* t = json_string_at(data->as_object(), "thread_id"); t && *t != "main") thread = *t;
         std::string r(room), u(user), ty(type), ev(ids->as_array()[0].as_string());
         auto st = co_await account_.put_receipt(u, r, ty, ev, thread);
         if (!st.ok()) DS_LOG(kInfo, "federation: receipt of {} in {} from {} not taken: {}", u, r, origin,
@@ -70,9 +65,9 @@ asio::awaitable<void> Inbox::receipt_edu(const std::string& origin, const json::
 }
 
 asio::awaitable<void> Inbox::to_device_edu(const std::string& origin, const json::object& c) {
-  auto* sender = str_at(c, "sender");
-  auto* type = str_at(c, "type");
-  auto* message_id = str_at(c, "message_id");
+  auto* sender = json_string_at(c, "sender");
+  auto* type = json_string_at(c, "type");
+  auto* message_id = json_string_at(c, "message_id");
   auto* messages = c.if_contains("messages");
   if (!sender || !type || !message_id || !messages || !messages->is_object() || !is_valid_user_id(*sender)) co_return;
   if (server_name_of(*sender) != origin) co_return;
@@ -91,7 +86,7 @@ asio::awaitable<void> Inbox::to_device_edu(const std::string& origin, const json
 }
 
 asio::awaitable<void> Inbox::device_list_edu(const std::string& origin, const json::object& c) {
-  auto* user = str_at(c, "user_id");
+  auto* user = json_string_at(c, "user_id");
   if (!user || !is_valid_user_id(*user) || server_name_of(*user) != origin) co_return;
   std::string u(*user);
   // Recorded as a change of the user's device list, which local users sharing a room with

@@ -20,11 +20,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-const json::string* str_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? &v->get_string() : nullptr;
-}
-
 }  // namespace
 
 std::vector<std::string> destinations_for(const std::vector<std::string>& joined,
@@ -35,12 +30,12 @@ std::vector<std::string> destinations_for(const std::vector<std::string>& joined
   // The target of an invite, kick or ban is no longer (or not yet) joined, but its server
   // must hear of it.
   for (auto& pdu : pdus) {
-    auto* type = str_at(pdu, "type");
-    auto* key = str_at(pdu, "state_key");
-    auto* sender = str_at(pdu, "sender");
+    auto* type = json_string_at(pdu, "type");
+    auto* key = json_string_at(pdu, "state_key");
+    auto* sender = json_string_at(pdu, "sender");
     if (!type || *type != "m.room.member" || !key || !is_valid_user_id(*key)) continue;
     auto* content = pdu.if_contains("content");
-    auto* m = content && content->is_object() ? str_at(content->as_object(), "membership") : nullptr;
+    auto* m = content && content->is_object() ? json_string_at(content->as_object(), "membership") : nullptr;
     if (!m) continue;
     bool by_other = sender && *sender != *key;
     if (*m == "invite" || *m == "ban" || (*m == "leave" && by_other)) out.insert(std::string(server_name_of(*key)));
