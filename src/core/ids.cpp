@@ -145,11 +145,14 @@ bool is_valid_room_alias(std::string_view alias) {
 
 bool is_valid_event_id(std::string_view event_id) {
   if (event_id.size() == 1 + kEventIdHashChars && event_id[0] == '$') {
-    bool all_b64 = true;
+    // v4+ use the URL-safe alphabet, v3 the standard one; no ID mixes the two.
+    bool url_safe = true, standard = true;
     for (char c : event_id.substr(1)) {
-      if (!is_digit(c) && !is_alpha(c) && c != '-' && c != '_') all_b64 = false;
+      bool alnum = is_digit(c) || is_alpha(c);
+      if (!alnum && c != '-' && c != '_') url_safe = false;
+      if (!alnum && c != '+' && c != '/') standard = false;
     }
-    if (all_b64) return true;
+    if (url_safe || standard) return true;
   }
   std::string_view opaque;
   return split_sigil_id(event_id, '$', opaque) && !opaque.empty() && is_lenient_opaque(opaque);

@@ -32,8 +32,9 @@ bool is_valid_room_id(std::string_view room_id);
 // "#" alias ":" server_name with a non-empty alias, at most 255 bytes.
 bool is_valid_room_alias(std::string_view alias);
 
-// Either the v4+ form ("$" + 43 URL-safe base64 characters, a sha256 reference hash) or the
-// v1-3 form ("$" opaque ":" server_name), at most 255 bytes.
+// A reference hash ("$" + 43 base64 characters of a sha256: the URL-safe alphabet in v4+,
+// the standard one with '+' and '/' in v3) or the v1-2 form ("$" opaque ":" server_name), at
+// most 255 bytes.
 bool is_valid_event_id(std::string_view event_id);
 
 // The part after the first ':' (the server name for @, !, # and old $ IDs), or "" if none.

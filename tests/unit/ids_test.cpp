@@ -100,7 +100,8 @@ TEST(IdsTest, EventIds) {
   EXPECT_TRUE(is_valid_event_id("$Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg"));
   EXPECT_TRUE(is_valid_event_id("$0:domain"));
   EXPECT_TRUE(is_valid_event_id("$abc:matrix.org:8448"));
-  EXPECT_FALSE(is_valid_event_id("$Rqnc+F/dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg"));   // std alphabet
+  EXPECT_TRUE(is_valid_event_id("$Rqnc+F/dvnEYJTyHqxiKxU2bZ1CI92+kuZq3a5lr5Zg"));    // v3: std alphabet
+  EXPECT_FALSE(is_valid_event_id("$Rqnc+F/dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg"));   // mixed alphabets
   EXPECT_FALSE(is_valid_event_id("$Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Z"));    // 42 chars
   EXPECT_FALSE(is_valid_event_id("$Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zgg"));  // 44 chars
   EXPECT_FALSE(is_valid_event_id("Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg"));

@@ -122,8 +122,7 @@ asio::awaitable<Result<T>> RoomService::room_job(const std::string& room_id,
 
 bool can_create_room_version(std::string_view room_version) {
   const RoomVersion* v = find_room_version(room_version);
-  return v != nullptr && v->event_ids == EventIdFormat::kUrlSafeReferenceHash &&
-         !v->room_id_from_create;
+  return v != nullptr && v->event_ids != EventIdFormat::kOpaque && !v->room_id_from_create;
 }
 
 asio::awaitable<Result<std::string>> RoomService::create_room(const std::string& creator,
@@ -135,7 +134,7 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
     version = v->as_string();
     if (!can_create_room_version(version))
       co_return Error::make(400, errc::kUnsupportedRoomVersion,
-                            "Unsupported room version " + version + " (4 to 11 are)");
+                            "Unsupported room version " + version + " (3 to 11 are)");
   }
   bool is_public = false;
   if (auto* v = body.if_contains("visibility")) {

@@ -27,12 +27,11 @@
 
 namespace despatch {
 
-// True for the room versions createRoom makes rooms in: 4 to 11, whose events this writer
+// True for the room versions createRoom makes rooms in: 3 to 11, whose events this writer
 // produces. Versions 1 and 2 need event IDs chosen by the server and [event_id, hashes]
-// references, 3 has event IDs in standard base64 (with '+' and '/'), which the client API's
-// event ID grammar refuses, and 12 derives the room ID from the create event, which the writer
-// would have to build before it has a room, and has no server name in its room IDs, which the
-// client API's room ID grammar requires.
+// references, and 12 derives the room ID from the create event, which the writer would have
+// to build before it has a room, and has no server name in its room IDs, which the client
+// API's room ID grammar requires.
 bool can_create_room_version(std::string_view room_version);
 
 // Identifies a client's transaction for /send idempotency.

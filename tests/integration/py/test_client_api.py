@@ -53,12 +53,12 @@ class ClientApiTests(SharedServer, unittest.TestCase):
         st, body = alice.http("POST", "/createRoom", {"room_version": "1"})
         self.assertEqual((st, body.get("errcode")), (400, "M_UNSUPPORTED_ROOM_VERSION"), body)
 
-    def test_room_versions_4_to_9(self):
-        # The writer makes events for 4-11; 1-3 and 12 need formats it does not produce.
+    def test_room_versions_3_to_9(self):
+        # The writer makes events for 3-11; 1-2 and 12 need formats it does not produce.
         alice, bob = self.user("alice"), self.user("bob")
         caps = alice.ok("GET", "/capabilities")["capabilities"]["m.room_versions"]["available"]
-        self.assertEqual(sorted(caps, key=int), [str(n) for n in range(4, 12)])
-        for version in ("4", "6", "7", "9"):
+        self.assertEqual(sorted(caps, key=int), [str(n) for n in range(3, 12)])
+        for version in ("3", "4", "6", "7", "9"):
             with self.subTest(room_version=version):
                 room = alice.ok("POST", "/createRoom", {"room_version": version,
                                                         "preset": "public_chat"})["room_id"]
@@ -67,11 +67,14 @@ class ClientApiTests(SharedServer, unittest.TestCase):
                 self.assertEqual(create.get("creator"), alice.user_id, "v1-10 name the creator")
                 bob.ok("POST", "/join/%s" % q(room), {})
                 event_id = bob.send(room, "in v" + version)
-                self.assertRegex(event_id, r"^\$[A-Za-z0-9_-]{43}$", "v4+ event IDs are URL-safe")
+                if version == "3":
+                    self.assertRegex(event_id, r"^\$[A-Za-z0-9+/]{43}$", "v3 event IDs are standard base64")
+                else:
+                    self.assertRegex(event_id, r"^\$[A-Za-z0-9_-]{43}$", "v4+ event IDs are URL-safe")
                 alice.ok("PUT", "/rooms/%s/redact/%s/%s" % (q(room), q(event_id), uuid.uuid4().hex), {})
                 ev = alice.ok("GET", "/rooms/%s/event/%s" % (q(room), q(event_id)))
                 self.assertEqual(ev["content"], {}, "the redaction applied")
-        for version in ("1", "3", "12"):
+        for version in ("1", "2", "12"):
             st, body = alice.http("POST", "/createRoom", {"room_version": version})
             self.assertEqual((st, body.get("errcode")), (400, "M_UNSUPPORTED_ROOM_VERSION"), version)
 
