@@ -12,6 +12,7 @@
 #include "service/push/push_service.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/sync_service.h"
+#include "service/federation/backfill.h"
 #include "service/sync/timeline.h"
 #include "service/sync/typing.h"
 #include "service/users/user_service.h"
@@ -31,6 +32,7 @@ struct Services {
   KeyBackup* backup;
   MediaService* media;
   FederationSender* federation;  // other servers' users' profiles; refuses all when federation is off
+  FederationBackfill* backfill;  // history from before this server joined; null when federation is off
 };
 
 }  // namespace despatch::api

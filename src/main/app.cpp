@@ -156,6 +156,8 @@ Status App::start_federation() {
     });
     out->queue_in_commits();
     federation_joins = std::make_unique<FederationJoins>(config, key, *federation, *server_keys, *rooms);
+    federation_backfill = std::make_unique<FederationBackfill>(config, *federation, *server_keys, *rooms);
+    federation_joins->set_backfill(federation_backfill.get());
     rooms->set_remote_joiner([j = federation_joins.get()](const std::string& user, const std::string& room_id,
                                                           std::vector<std::string> via) {
       return j->join(user, room_id, std::move(via));
@@ -237,7 +239,7 @@ http::Router App::routes() {
   api_services_ = std::make_unique<api::Services>(api::Services{config, users.get(), rooms.get(), timeline.get(),
                                                                 sync.get(), typing.get(), account.get(), push.get(),
                                                                 keys.get(), backup.get(), media.get(),
-                                                                federation.get()});
+                                                                federation.get(), federation_backfill.get()});
   const api::Services& s = *api_services_;
   api::add_discovery_routes(r, s);
   api::add_account_routes(r, s);

@@ -14,6 +14,7 @@
 #include "service/federation/event_reads.h"
 #include "service/federation/inbox.h"
 #include "service/federation/metrics.h"
+#include "service/federation/backfill.h"
 #include "service/federation/joins.h"
 #include "service/federation/outbox.h"
 #include "service/federation/request_auth.h"
@@ -72,6 +73,7 @@ struct App {
   std::unique_ptr<ServerKeys> server_keys;
   std::unique_ptr<FederationAuth> federation_auth;
   std::unique_ptr<FederationJoins> federation_joins;  // null when federation is off
+  std::unique_ptr<FederationBackfill> federation_backfill;  // null when federation is off
   std::unique_ptr<Outbox> outbox;             // transactions out: durable queues per destination
   std::unique_ptr<Inbox> inbox;               // transactions in
   std::unique_ptr<FederationReads> federation_reads;  // events and state for other servers

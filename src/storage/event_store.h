@@ -51,6 +51,22 @@ struct Extremity {
   int64_t depth = 0;
 };
 
+// History from before this server joined a room (the state taken in at the join, events
+// fetched later) is placed at negative positions ordered by depth: each depth has a slot of
+// kHistorySlot positions above kHistoryFloor, so the history reads in the room's order
+// whatever order it arrived in, and /sync, which only looks forward from positive
+// positions, never sees it.
+inline constexpr int64_t kHistoryFloor = INT64_MIN / 2;
+inline constexpr int64_t kHistorySlot = int64_t{1} << 22;
+inline constexpr int64_t kHistoryMaxDepth = (int64_t{1} << 38) - 1;  // deeper counts as this
+
+// A gap in a room's history: an event not held, and where the events naming it sit.
+struct BackwardExtremity {
+  std::string event_id;
+  int64_t named_at = 0;
+  bool operator==(const BackwardExtremity&) const = default;
+};
+
 // A run of a room's events by stream position: those with after < pos <= upto.
 struct EventRange {
   int64_t after = 0;
@@ -102,6 +118,17 @@ class EventStore {
   // A new event extends the graph: its prev_events stop being extremities and it becomes one.
   virtual Status advance_extremities(const std::string& room_id, const std::vector<std::string>& prev_events,
                                      const std::string& event_id) = 0;
+
+  // The next free history position for an event of this depth (see kHistoryFloor).
+  virtual Result<int64_t> history_pos(int64_t depth) = 0;
+  // Events a timeline event of the room names as prev_events but that this server does not
+  // hold in a timeline (missing, or only an outlier): where the room's history continues
+  // on other servers. Each with the highest position of an event naming it, highest first,
+  // at most limit.
+  virtual Result<std::vector<BackwardExtremity>> backward_extremities(const std::string& room_id, int limit) = 0;
+  // Moves an event this server holds only as an outlier to position pos of the room's
+  // history.
+  virtual Status place_in_history(const std::string& event_id, int64_t pos) = 0;
 
   // txn_ids: (user_id, device_id, txn_id) -> event_id, for /send and /redact idempotency.
   virtual Result<std::optional<std::string>> txn_event(const std::string& user, const std::string& device,

@@ -38,5 +38,14 @@ TEST(StreamTokenTest, MessagesTokensAcceptSyncTokens) {
   EXPECT_EQ(stream_token(5), "s5");
 }
 
+TEST(StreamTokenTest, HistoryTokensAreNegative) {
+  // History fetched from other servers sits below position 0: /messages pages into it.
+  EXPECT_EQ(parse_stream_token(stream_token(-4611686018427387000)), -4611686018427387000);
+  EXPECT_EQ(parse_stream_token("s-12_3"), -12);
+  EXPECT_FALSE(parse_stream_token("s-").has_value());
+  EXPECT_FALSE(parse_stream_token("s--1").has_value());
+  EXPECT_FALSE(SyncToken::parse("s-12").has_value());  // never a point in the stream
+}
+
 }  // namespace
 }  // namespace despatch

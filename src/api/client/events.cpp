@@ -93,6 +93,12 @@ void add_event_routes(http::Router& r, const Services& svc) {
                  DS_CO_ASSIGN(filter, parse_room_event_filter_param(*f));
                }
                int n = static_cast<int>(std::min<int64_t>(limit.value_or(filter.limit.value_or(10)), 1000));
+               if (svc.backfill && backwards) {
+                 // Only a member's paging reaches out to other servers.
+                 auto m = svc.rooms->membership(req.param(0), req.who().user_id);
+                 if (m.ok() && *m == "join")
+                   co_await svc.backfill->before_page(req.param(0), from.value_or(INT64_MAX), std::max(n, 1));
+               }
                DS_CO_ASSIGN(json::object out, svc.timeline->messages(req.who().user_id, req.who().device_id,
                                                                      req.param(0), from, to, backwards,
                                                                      std::max(n, 1), filter));

@@ -55,7 +55,12 @@ asio::awaitable<Result<std::string>> FederationJoins::join(const std::string& us
   for (auto& server : via) {
     if (server == config_.server_name) continue;
     auto r = co_await join_via(server, user, room_id);
-    if (r.ok()) co_return r;
+    if (r.ok()) {
+      // The recent history now, before the user's client pages through the room: the state
+      // taken in with the join then moves to its place in that history before it is read.
+      if (backfill_) co_await backfill_->before_page(room_id, INT64_MAX, kHistoryAtJoin);
+      co_return r;
+    }
     DS_LOG(kInfo, "joining {} through {} failed: {}", room_id, server, r.error().message);
     last = r.error();
     // A refusal stands: another server of the room would say the same.

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "core/crypto.h"
+#include "service/federation/backfill.h"
 #include "service/federation/sender.h"
 #include "service/federation/server_keys.h"
 #include "service/rooms/room_service.h"
@@ -22,6 +23,10 @@ class FederationJoins {
                   RoomService& rooms)
       : config_(config), key_(key), sender_(sender), keys_(keys), rooms_(rooms) {}
 
+  // Events of history fetched right after a join.
+  static constexpr int kHistoryAtJoin = 50;
+  void set_backfill(FederationBackfill* backfill) { backfill_ = backfill; }
+
   // Joins user (local) to room_id through the first of `via` that lets them in.
   boost::asio::awaitable<Result<std::string>> join(const std::string& user, const std::string& room_id,
                                                    std::vector<std::string> via);
@@ -34,6 +39,7 @@ class FederationJoins {
   FederationSender& sender_;
   ServerKeys& keys_;
   RoomService& rooms_;
+  FederationBackfill* backfill_ = nullptr;
 };
 
 }  // namespace despatch

@@ -98,6 +98,10 @@ class RoomService {
   boost::asio::awaitable<Result<std::string>> adopt_room(const std::string& room_id, const std::string& version,
                                                          std::vector<json::object> state,
                                                          std::vector<json::object> auth_chain, json::object join);
+  // History from before this server joined, fetched from another server (events with
+  // event_id, signatures and content hashes checked by the caller): placed below every
+  // stream position (room_history.cpp). Returns how many events the history gained.
+  boost::asio::awaitable<Result<int>> take_history(const std::string& room_id, std::vector<json::object> events);
   // Joins a room this server is not in through another server (set by federation).
   using RemoteJoiner = std::function<boost::asio::awaitable<Result<std::string>>(
       const std::string& user, const std::string& room_id, std::vector<std::string> via)>;

@@ -285,7 +285,12 @@ Status RoomWriter::write_event(storage::Txn& t, Prepared& p) {
   if (group_ == kGroupToStore) {
     DS_ASSIGN(group_, current_group(t));
   }
-  int64_t pos = t.next_stream_pos();
+  int64_t pos = 0;
+  if (p.history) {
+    DS_ASSIGN(pos, t.events().history_pos(p.row.depth));
+  } else {
+    pos = t.next_stream_pos();
+  }
   storage::NewEvent& row = p.row;
   row.pos = pos;
   DS_TRY(t.events().insert(row));

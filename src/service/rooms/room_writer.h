@@ -27,6 +27,10 @@ struct Received {
   bool duplicate = false;  // known already: nothing done
 };
 
+// The row of an event another server sent (with its "event_id"), as the events table keeps
+// it: received, adopted at a join, or fetched as history.
+storage::NewEvent received_row(const json::object& ev, const std::string& room_id, const std::string& version);
+
 class RoomWriter {
  public:
   // Prepares for the room `room_id`, whose cache is `cache` (empty until loaded or created).
@@ -116,6 +120,9 @@ class RoomWriter {
     bool extremity = true;      // it becomes a forward extremity (accepted)
     std::vector<CurrentChange> current_delta;  // current state beyond its own state (forks)
     std::string archive_kind = "event";
+    // Placed by depth among the room's history (storage::kHistoryFloor), not at the next
+    // stream position: the state a join takes in, which predates the join.
+    bool history = false;
   };
   using Step = std::variant<Prepared, std::function<Status(storage::Txn&)>>;
   // What a job changed in the cache, to put back if it fails.

@@ -36,6 +36,29 @@ std::string membership_of(const json::object& ev) {
 
 }  // namespace
 
+storage::NewEvent received_row(const json::object& ev, const std::string& room_id, const std::string& version) {
+  std::string event_id(ev.at("event_id").as_string());
+  json::object pdu = ev;  // stored as sent, without what it is known by
+  pdu.erase("event_id");
+  if (find_room_version(version) && find_room_version(version)->event_ids == EventIdFormat::kOpaque)
+    pdu["event_id"] = event_id;  // v1-2 events carry their ID
+  auto* ts = ev.if_contains("origin_server_ts");
+  storage::NewEvent row{0, event_id, room_id, std::string(ev.at("type").as_string()), std::nullopt,
+                        std::string(ev.at("sender").as_string()), ts && ts->is_int64() ? ts->as_int64() : now_ms(),
+                        json::serialize(pdu), std::nullopt, std::nullopt, "", ""};
+  if (auto* sk = ev.if_contains("state_key"); sk && sk->is_string()) row.state_key = std::string(sk->as_string());
+  auto* depth = ev.if_contains("depth");
+  row.depth = depth && depth->is_int64() ? depth->as_int64() : 0;
+  row.prev_events = event_refs(ev, "prev_events");
+  auto* content = ev.if_contains("content");
+  auto* rel = content && content->is_object() ? content->as_object().if_contains("m.relates_to") : nullptr;
+  if (rel && rel->is_object()) {
+    if (auto* e = rel->as_object().if_contains("event_id"); e && e->is_string()) row.relates_to = e->as_string();
+    if (auto* t = rel->as_object().if_contains("rel_type"); t && t->is_string()) row.rel_type = t->as_string();
+  }
+  return row;
+}
+
 std::string RoomWriter::redaction_target(const json::object& ev, const StateMap& before, const std::string& room_id) {
   const json::value* target = ev.if_contains("redacts");
   if (auto* c = ev.at("content").as_object().if_contains("redacts"); c && (!target || !target->is_string())) target = c;
@@ -143,22 +166,8 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
   std::string type(ev["type"].as_string());
   bool is_state = ev.contains("state_key") && ev["state_key"].is_string();
   std::string state_key = is_state ? std::string(ev["state_key"].as_string()) : "";
-  json::object ev_without_id = ev;  // stored as sent, without what it is known by
-  ev_without_id.erase("event_id");
-  if (find_room_version(version) && find_room_version(version)->event_ids == EventIdFormat::kOpaque)
-    ev_without_id["event_id"] = event_id;  // v1-2 events carry their ID
   Prepared p;
-  p.row = storage::NewEvent{0, event_id, room_id, type, std::nullopt, std::string(ev["sender"].as_string()),
-                            ev["origin_server_ts"].is_int64() ? ev["origin_server_ts"].as_int64() : now_ms(),
-                            json::serialize(ev_without_id),
-                            std::nullopt, std::nullopt, "", ""};
-  if (is_state) p.row.state_key = state_key;
-  p.row.depth = ev["depth"].is_int64() ? ev["depth"].as_int64() : 0;
-  p.row.prev_events = prevs;
-  if (auto* c = ev["content"].as_object().if_contains("m.relates_to"); c && c->is_object()) {
-    if (auto* e = c->as_object().if_contains("event_id"); e && e->is_string()) p.row.relates_to = e->as_string();
-    if (auto* t = c->as_object().if_contains("rel_type"); t && t->is_string()) p.row.rel_type = t->as_string();
-  }
+  p.row = received_row(ev, room_id, version);
   if (!prevs.empty()) {
     // The state before is stored as a change of the first prev event's state after.
     p.base_event = prevs.front();
@@ -264,19 +273,11 @@ Status RoomWriter::adopt(const std::string& room_id, const std::string& version,
   auto prepare = [&](const json::object& ev, bool in_state) -> Prepared {
     Prepared p;
     std::string type(ev.at("type").as_string());
-    std::string id(ev.at("event_id").as_string());
-    json::object pdu = ev;
-    pdu.erase("event_id");
-    if (find_room_version(version)->event_ids == EventIdFormat::kOpaque) pdu["event_id"] = id;
-    p.row = storage::NewEvent{0, id, room_id, type, std::nullopt, std::string(ev.at("sender").as_string()),
-                              ev.at("origin_server_ts").is_int64() ? ev.at("origin_server_ts").as_int64() : 0,
-                              json::serialize(pdu), std::nullopt, std::nullopt, "", ""};
-    if (auto* sk = ev.if_contains("state_key"); sk && sk->is_string()) p.row.state_key = std::string(sk->as_string());
-    p.row.depth = ev.at("depth").is_int64() ? ev.at("depth").as_int64() : 0;
-    p.row.prev_events = event_refs(ev, "prev_events");
+    p.row = received_row(ev, room_id, version);
     p.membership = type == "m.room.member" ? membership_of(ev) : "";
     p.record = canonical_json(ev);
     p.extremity = false;
+    p.history = true;
     if (!in_state) {
       // Only the auth chain needs it: known, never shown.
       p.row.outlier = true;
@@ -308,6 +309,7 @@ Status RoomWriter::adopt(const std::string& room_id, const std::string& version,
   }
   Prepared j = prepare(join, true);
   j.extremity = true;
+  j.history = false;  // the join itself is news: the next stream position
   std::string join_id(join.at("event_id").as_string());
   room.state[{"m.room.member", std::string(join.at("state_key").as_string())}] = join;
   room.extremities = {join_id};

@@ -72,7 +72,8 @@ const std::shared_ptr<const Filter>& SyncRequest::default_filter() {
 
 std::optional<SyncToken> SyncToken::parse(std::string_view s) {
   auto pos = parse_stream_token(s);
-  if (!pos) return std::nullopt;
+  // Negative positions are history's (/messages), never a point in the stream.
+  if (!pos || *pos < 0) return std::nullopt;
   SyncToken t{*pos, 0, 0};
   uint64_t parts[2] = {0, 0};
   size_t n = 0;

@@ -13,13 +13,15 @@ using storage::EventRange;
 std::optional<int64_t> parse_stream_token(std::string_view token) {
   if (token.size() < 2 || (token[0] != 's' && token[0] != 't')) return std::nullopt;
   int64_t v = 0;
-  size_t i = 1;
+  // History fetched from other servers has negative positions ("s-12").
+  bool negative = token.size() > 2 && token[1] == '-';
+  size_t first = negative ? 2 : 1, i = first;
   for (; i < token.size() && token[i] >= '0' && token[i] <= '9'; ++i) {
     if (v > (INT64_MAX - 9) / 10) return std::nullopt;
     v = v * 10 + (token[i] - '0');
   }
-  if (i == 1 || (i < token.size() && token[i] != '_')) return std::nullopt;
-  return v;
+  if (i == first || (i < token.size() && token[i] != '_')) return std::nullopt;
+  return negative ? -v : v;
 }
 
 std::string stream_token(int64_t pos) { return "s" + std::to_string(pos); }
@@ -56,7 +58,7 @@ Result<json::object> Timeline::messages(const std::string& user, const std::stri
   // Filters and visibility can drop rows: read in pages until the chunk is full.
   while (more && static_cast<int>(chunk.size()) < limit) {
     const int page = limit + 10;
-    EventRange range = backwards ? EventRange{0, cursor, true, page} : EventRange{cursor, INT64_MAX, false, page};
+    EventRange range = backwards ? EventRange{storage::kHistoryFloor, cursor, true, page} : EventRange{cursor, INT64_MAX, false, page};
     DS_ASSIGN(auto events, s.events().room_events(room_id, range));
     more = static_cast<int>(events.size()) == page;
     for (auto& e : events) {
@@ -70,11 +72,10 @@ Result<json::object> Timeline::messages(const std::string& user, const std::stri
       chunk.push_back(client_event(s, e, version, device));
       if (static_cast<int>(chunk.size()) >= limit) break;
     }
-    if (backwards && cursor <= 0) more = false;
   }
   if (more || static_cast<int>(chunk.size()) >= limit) {
     // Whether anything lies beyond the cursor decides if the client gets an `end` token.
-    DS_ASSIGN(more, backwards ? s.events().has_events(room_id, to.value_or(0), cursor)
+    DS_ASSIGN(more, backwards ? s.events().has_events(room_id, to.value_or(storage::kHistoryFloor), cursor)
                               : s.events().has_events(room_id, cursor, to.value_or(INT64_MAX)));
   }
   json::object out{{"start", stream_token(start)}, {"chunk", std::move(chunk)}};
@@ -98,7 +99,7 @@ Result<json::object> Timeline::relations(const std::string& user, const std::str
     return Error::not_found("Event not found");
   limit = std::clamp(limit, 1, kMaxEventLimit);
   int64_t start = from ? *from : (backwards ? rooms_.db().committed_stream_pos() : 0);
-  EventRange range = backwards ? EventRange{0, start, true, limit + 1} : EventRange{start, INT64_MAX, false, limit + 1};
+  EventRange range = backwards ? EventRange{storage::kHistoryFloor, start, true, limit + 1} : EventRange{start, INT64_MAX, false, limit + 1};
   DS_ASSIGN(auto events, s.events().relations(room_id, event_id, rel_type, event_type, range));
   json::array chunk;
   int64_t last = start;
@@ -132,7 +133,7 @@ Result<json::object> Timeline::context(const std::string& user, const std::strin
     json::array items;
     *edge = backwards ? ev->pos - 1 : ev->pos;
     if (n == 0) return items;
-    EventRange range = backwards ? EventRange{0, ev->pos - 1, true, n * 4 + 10}
+    EventRange range = backwards ? EventRange{storage::kHistoryFloor, ev->pos - 1, true, n * 4 + 10}
                                  : EventRange{ev->pos, INT64_MAX, false, n * 4 + 10};
     DS_ASSIGN(auto events, s.events().room_events(room_id, range));
     for (auto& e : events) {

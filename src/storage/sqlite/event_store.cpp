@@ -1,5 +1,7 @@
 #include "storage/sqlite/event_store.h"
 
+#include <algorithm>
+
 #include "storage/sqlite/json_column.h"
 
 namespace despatch::storage {
@@ -209,6 +211,31 @@ Status SqliteEventStore::advance_extremities(const std::string& room_id, const s
     DS_TRY(c_.exec("DELETE FROM forward_extremities WHERE room_id=? AND event_id=?", {room_id, prev}));
   return c_.exec("INSERT INTO forward_extremities(room_id, event_id) VALUES(?,?) ON CONFLICT DO NOTHING",
                  {room_id, event_id});
+}
+
+Result<int64_t> SqliteEventStore::history_pos(int64_t depth) {
+  int64_t slot = kHistoryFloor + 1 + std::clamp<int64_t>(depth, 0, kHistoryMaxDepth) * kHistorySlot;
+  DS_ASSIGN(auto row, query_one(c_, "SELECT MAX(stream_pos) FROM events WHERE stream_pos BETWEEN ? AND ?",
+                                {slot, slot + kHistorySlot - 1}));
+  if (!row || row->is_null(0)) return slot;
+  if (row->i64(0) >= slot + kHistorySlot - 1) return Error::internal("No history position left at this depth");
+  return row->i64(0) + 1;
+}
+
+Result<std::vector<BackwardExtremity>> SqliteEventStore::backward_extremities(const std::string& room_id, int limit) {
+  DS_ASSIGN(auto rows, c_.query("SELECT ee.prev_event_id, MAX(e.stream_pos) AS at FROM events e "
+                                "JOIN event_edges ee ON ee.event_id=e.event_id "
+                                "WHERE e.room_id=? AND e.outlier=0 AND NOT EXISTS (SELECT 1 FROM events p "
+                                "WHERE p.event_id=ee.prev_event_id AND p.outlier=0) "
+                                "GROUP BY ee.prev_event_id ORDER BY at DESC, ee.prev_event_id LIMIT ?",
+                                {room_id, int64_t{limit}}));
+  std::vector<BackwardExtremity> out;
+  for (auto& r : rows) out.push_back({r.str(0), r.i64(1)});
+  return out;
+}
+
+Status SqliteEventStore::place_in_history(const std::string& event_id, int64_t pos) {
+  return c_.exec("UPDATE events SET stream_pos=?, outlier=0 WHERE event_id=?", {pos, event_id});
 }
 
 }  // namespace despatch::storage

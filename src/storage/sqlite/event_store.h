@@ -32,6 +32,9 @@ class SqliteEventStore final : public EventStore {
   Result<std::vector<std::pair<std::string, std::string>>> member_changes(int64_t from, int64_t to) override;
   Result<std::vector<std::string>> prev_events(const std::string& event_id) override;
   Result<std::vector<Extremity>> forward_extremities(const std::string& room_id) override;
+  Result<int64_t> history_pos(int64_t depth) override;
+  Result<std::vector<BackwardExtremity>> backward_extremities(const std::string& room_id, int limit) override;
+  Status place_in_history(const std::string& event_id, int64_t pos) override;
   Status advance_extremities(const std::string& room_id, const std::vector<std::string>& prev_events,
                              const std::string& event_id) override;
   Result<std::optional<std::string>> txn_event(const std::string& user, const std::string& device,

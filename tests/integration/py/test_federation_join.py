@@ -111,6 +111,48 @@ class FederationJoinTest(unittest.TestCase):
         self.assertEqual(seen["event_id"], sent["event_id"])
         self.assertEqual(seen["sender"], self.b.user_id)
 
+    def page_back(self, peer, room, limit):
+        """Every event of room that peer's /messages gives, paging backwards, newest first."""
+        events, token = [], None
+        for _ in range(50):
+            path = "/rooms/%s/messages?dir=b&limit=%d" % (q(room), limit) + ("&from=" + q(token) if token else "")
+            st, page = peer.client("GET", path)
+            self.assertEqual(st, 200, page)
+            events += page["chunk"]
+            token = page.get("end")
+            if not token:
+                return events
+        self.fail("paging never ended")
+
+    def test_history_from_before_the_join_is_fetched_when_paging_back(self):
+        room = self.room_on_a("public_chat", "History before the join")
+        sent = []
+        # More than the join fetches at once: paging back asks A for the rest.
+        for i in range(80):
+            st, body = self.a.client("PUT", "/rooms/%s/send/m.room.message/h%d" % (q(room), i),
+                                     {"msgtype": "m.text", "body": "earlier %d" % i})
+            self.assertEqual(st, 200, body)
+            sent.append(body["event_id"])
+        st, body = self.b.client("POST", "/join/%s" % q(room), {})
+        self.assertEqual(st, 200, body)
+        events = self.page_back(self.b, room, 7)
+        ids = [e["event_id"] for e in events]
+        self.assertEqual(len(ids), len(set(ids)), "no event twice")
+        messages = [e["event_id"] for e in events if e["type"] == "m.room.message"]
+        self.assertEqual(messages, list(reversed(sent)), "every message before the join, newest first")
+        # The room's story reads in order: B's join first, the create event last.
+        self.assertEqual((events[0]["type"], events[0]["state_key"]), ("m.room.member", self.b.user_id))
+        self.assertEqual(events[-1]["type"], "m.room.create")
+        # A's view of the same history, for comparison: the same events in the same order.
+        on_a = [e["event_id"] for e in self.page_back(self.a, room, 50)]
+        self.assertEqual(ids, on_a)
+        # /sync never hands the history out as new.
+        st, sync = self.b.client("GET", "/sync")
+        self.assertEqual(st, 200, sync)
+        st, again = self.b.client("GET", "/sync?since=%s&timeout=0" % q(sync["next_batch"]))
+        self.assertEqual(st, 200, again)
+        self.assertNotIn(room, again.get("rooms", {}).get("join", {}))
+
     def test_acknowledged_event_reaches_a_stopped_server_after_kill_9(self):
         room = self.room_on_a("public_chat", "Durable delivery")
         st, body = self.b.client("POST", "/join/%s" % q(room), {})

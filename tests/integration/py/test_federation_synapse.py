@@ -1,7 +1,8 @@
 """Interop with the reference homeserver: a Despatch server and a Synapse (1.98, from
 ../shared/peers/synapse) federate on loopback over TLS, each trusting the tests' CA. A
 Despatch user joins a Synapse room and a Synapse user joins a Despatch room, in room
-versions 11, 10, 6 and 3 (standard-base64 event IDs), and messages go both ways with the same event IDs.
+versions 11, 10, 6 and 3 (standard-base64 event IDs), and messages go both ways with the same event IDs,
+and a Despatch user who joins a Synapse room pages back into the history from before the join.
 """
 
 import os
@@ -92,8 +93,17 @@ class SynapseInteropTest(unittest.TestCase):
                                                     "name": "Synapse room v" + version})
         self.assertEqual(st, 200, body)
         room = body["room_id"]
+        earlier = []
+        for i in range(3):
+            st, sent = self.syn("PUT", "/rooms/%s/send/m.room.message/e%d" % (q(room), i),
+                                {"msgtype": "m.text", "body": "before the join %d" % i})
+            self.assertEqual(st, 200, sent)
+            earlier.append(sent["event_id"])
         st, body = self.d.client("POST", "/join/%s?via=%s" % (q(room), q(self.s.name)), {})
         self.assertEqual(st, 200, body)
+        # History from before the join, fetched from Synapse with /backfill.
+        before = self.messages(self.d.client, room)
+        self.assertEqual([before.get("before the join %d" % i) for i in range(3)], earlier)
         st, state = self.d.client("GET", "/rooms/%s/state" % q(room))
         self.assertEqual(st, 200, state)
         create = [e for e in state if e["type"] == "m.room.create"]
