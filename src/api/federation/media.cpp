@@ -33,8 +33,11 @@ void add_federation_media_routes(http::Router& r, const FederationServices& svc)
   r.add({"GET", "/_matrix/federation/v1/media/download/{mediaId}", Auth::kFederation, RateClass::kNone,
          http::Body::kJson, [&svc](Request& req) -> Awaitable {
            DS_CO_ASSIGN(int64_t timeout, timeout_of(req));
+           // Named, not temporaries: g++ 12 mishandles temporaries bound to a coroutine's
+           // reference parameters inside a co_await expression.
+           const std::string no_rename;
            DS_CO_ASSIGN(auto served,
-                        co_await svc.media->download(svc.config.server_name, req.param(0), "", timeout, false));
+                        co_await svc.media->download(svc.config.server_name, req.param(0), no_rename, timeout, false));
            co_return multipart_reply(std::move(served));
          }});
   // GET /_matrix/federation/v1/media/thumbnail/{mediaId}
@@ -43,11 +46,12 @@ void add_federation_media_routes(http::Router& r, const FederationServices& svc)
            DS_CO_ASSIGN(auto width, query_int(req, "width", 1, 16384));
            DS_CO_ASSIGN(auto height, query_int(req, "height", 1, 16384));
            if (!width || !height) co_return Error::missing_param("width and height are required");
-           const std::string* method = req.query_param("method");
+           const std::string* given = req.query_param("method");
+           const std::string method = given ? *given : "scale";
            DS_CO_ASSIGN(int64_t timeout, timeout_of(req));
            DS_CO_ASSIGN(auto served, co_await svc.media->thumbnail(svc.config.server_name, req.param(0),
                                                                    static_cast<int>(*width), static_cast<int>(*height),
-                                                                   method ? *method : "scale", timeout, false));
+                                                                   method, timeout, false));
            co_return multipart_reply(std::move(served));
          }});
 }

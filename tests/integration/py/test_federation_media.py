@@ -195,15 +195,15 @@ class FederationMediaTest(unittest.TestCase):
             self.a.fx.start()
 
     def test_b_applies_its_own_type_rules_to_remote_media(self):
-        media_id = self.upload(self.a, b"plain words, not a picture\n" * 10, "text/plain", "notes.txt")
+        media_id = self.upload(self.a, b"Plain words and no picture at all.\n" * 10, "text/plain", "notes.txt")
         got = self.client_get(self.b, "%s/download/%s/%s" % (V1_MEDIA, q(self.a.name), media_id))
         self.assertErr(got, 403, "M_FORBIDDEN")
-        self.assertIn("text/plain", got[1]["error"])
+        self.assertIn("not accepted", got[1]["error"])
         self.assertEqual(self.cached_rows(self.b, self.a.name, media_id), [])
         # A itself serves it to its own users.
         st, _, raw, _ = self.client_get(self.a, "%s/download/%s/%s" % (V1_MEDIA, q(self.a.name), media_id))
         self.assertEqual(st, 200)
-        self.assertTrue(raw.startswith(b"plain words"))
+        self.assertTrue(raw.startswith(b"Plain words"))
 
     def test_client_errors_for_remote_media(self):
         self.assertErr(self.client_get(self.b, "%s/download/%s/%s" % (V1_MEDIA, q(self.a.name), "NoSuchMedia123")),
@@ -331,10 +331,24 @@ class FederationMediaTest(unittest.TestCase):
         self.assertErr(self.signed("GET", "%s/publicRooms?limit=lots" % FED), 400, "M_INVALID_PARAM")
         self.assertErr(self.signed("GET", "%s/publicRooms?since=nonsense" % FED), 400, "M_INVALID_PARAM")
         self.assertErr(self.signed("POST", "%s/publicRooms" % FED, body={"limit": "ten"}), 400, "M_BAD_JSON")
-        st, direct, _, _ = self.signed("POST", "%s/publicRooms" % FED, body={"limit": 1})
-        self.assertEqual(st, 200, direct)
-        self.assertEqual(len(direct["chunk"]), 1)
-        self.assertIn("next_batch", direct)
+        # Pages: a second public room, one room a page.
+        st, body = self.a.client("POST", "/createRoom", {"preset": "public_chat", "visibility": "public",
+                                                         "name": name + " annex"})
+        self.assertEqual(st, 200, body)
+        seen = []
+        since = None
+        for _ in range(10):
+            ask = {"limit": 1} if since is None else {"limit": 1, "since": since}
+            st, page = self.signed("POST", "%s/publicRooms" % FED, body=ask)[:2]
+            self.assertEqual(st, 200, page)
+            self.assertLessEqual(len(page["chunk"]), 1)
+            seen += [e["room_id"] for e in page["chunk"]]
+            since = page.get("next_batch")
+            if since is None:
+                break
+        self.assertIn(room, seen)
+        self.assertIn(body["room_id"], seen)
+        self.assertEqual(len(seen), len(set(seen)))
 
     # ---- server ACLs -----------------------------------------------------------------
 
