@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -19,11 +20,15 @@ struct FederationRequest {
   std::string target;       // the path from /_matrix, with its query string
   std::optional<json::value> body;
   std::string authorization;  // the X-Matrix header value; empty: sent unsigned (key fetches)
+  size_t max_response_bytes = 0;     // a larger answer fails the request; 0: the transport's limit
+  std::chrono::milliseconds timeout{0};  // the whole exchange; 0: the transport's own
 };
 
 struct FederationResponse {
   int status = 0;
   json::value body;  // the parsed JSON answer; null when the body was not JSON
+  std::string content_type;  // the answer's Content-Type header
+  std::string raw;           // the body as received when it was not JSON (media)
 };
 
 class FederationTransport {

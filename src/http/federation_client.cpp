@@ -28,7 +28,13 @@ struct Endpoint {
 
 struct RawResponse {
   int status = 0;
-  std::string body, cache_control;
+  std::string body, cache_control, content_type;
+};
+
+// Per request limits; zero fields fall back to the client's options.
+struct Limits {
+  std::chrono::milliseconds timeout{0};
+  size_t max_response_bytes = 0;
 };
 
 Error unreachable(const std::string& who, const std::string& why) {
@@ -50,7 +56,8 @@ struct FederationClient::Impl {
 
   // One request on a connection of its own, closed after the answer.
   asio::awaitable<Result<RawResponse>> fetch(const Endpoint& ep, bhttp::verb verb, const std::string& target,
-                                             const std::string& authorization, const std::optional<std::string>& body) {
+                                             const std::string& authorization, const std::optional<std::string>& body,
+                                             Limits limits = {}) {
     auto ex = co_await asio::this_coro::executor;
     std::string who = ep.host_header;
     tcp::resolver dns(ex);
@@ -73,7 +80,8 @@ struct FederationClient::Impl {
     }
 
     auto& tcp_layer = stream.next_layer();
-    tcp_layer.expires_after(opts.timeout);
+    if (limits.timeout.count() > 0) tcp_layer.expires_after(limits.timeout);
+    else tcp_layer.expires_after(opts.timeout);
     auto [cec, connected] = co_await tcp_layer.async_connect(addresses, kTuple);
     if (cec) co_return unreachable(who, "cannot connect to " + ep.connect_host + ":" + std::to_string(ep.port) + ": " + cec.message());
     auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kTuple);
@@ -99,12 +107,14 @@ struct FederationClient::Impl {
 
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(opts.max_response_bytes);
+    parser.body_limit(limits.max_response_bytes > 0 ? limits.max_response_bytes : opts.max_response_bytes);
     auto [rdec, rn] = co_await bhttp::async_read(stream, buf, parser, kTuple);
+    if (rdec == bhttp::error::body_limit)
+      co_return Error::make(502, errc::kTooLarge, who + " answered with more than the size limit allows");
     if (rdec) co_return unreachable(who, "reading the answer: " + rdec.message());
     auto& res = parser.get();
     RawResponse out{static_cast<int>(res.result_int()), std::move(res.body()),
-                    std::string(res[bhttp::field::cache_control])};
+                    std::string(res[bhttp::field::cache_control]), std::string(res[bhttp::field::content_type])};
     boost::system::error_code ignored;
     tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
     co_return out;
@@ -145,12 +155,17 @@ asio::awaitable<Result<FederationResponse>> FederationClient::send(FederationReq
   std::optional<std::string> body;
   if (req.body) body = json::serialize(*req.body);
   Endpoint ep{where.connect_host, where.port, where.tls_name, where.host_header};
-  DS_CO_ASSIGN(RawResponse raw, co_await impl_->fetch(ep, verb, req.target, req.authorization, body));
+  Limits limits{req.timeout, req.max_response_bytes};
+  DS_CO_ASSIGN(RawResponse raw, co_await impl_->fetch(ep, verb, req.target, req.authorization, body, limits));
   FederationResponse out;
   out.status = raw.status;
+  out.content_type = std::move(raw.content_type);
   if (!raw.body.empty()) {
     auto parsed = parse_strict_json(raw.body);
     if (parsed.ok()) out.body = std::move(parsed).value();
+    // Media (multipart/mixed, or a file from a legacy route) may by chance parse as JSON.
+    bool json_type = out.content_type.empty() || out.content_type.rfind("application/json", 0) == 0;
+    if (!parsed.ok() || !json_type) out.raw = std::move(raw.body);
   }
   co_return out;
 }

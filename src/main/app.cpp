@@ -162,6 +162,9 @@ Status App::start_federation() {
                                                           std::vector<std::string> via) {
       return j->join(user, room_id, std::move(via));
     });
+    FederationSender* sender = federation.get();
+    rooms->set_remote_alias_resolver([sender](const std::string& alias) { return sender->query_directory(alias); });
+    media->set_federation(sender);
   }
   return ok_status();
 }
@@ -169,7 +172,8 @@ Status App::start_federation() {
 http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
-      api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get()});
+      api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get(),
+                              media.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
@@ -177,6 +181,8 @@ http::Router App::federation_routes() {
   api::add_federation_membership_routes(r, s);
   api::add_federation_transaction_routes(r, s);
   api::add_federation_event_routes(r, s);
+  api::add_federation_media_routes(r, s);
+  api::add_federation_public_rooms_routes(r, s);
   return r;
 }
 

@@ -2,15 +2,28 @@
 #include "api/client/routes.h"
 #include "api/client/util.h"
 
+#include "core/ids.h"
+
 namespace despatch::api {
+
+namespace {
+
+// The `server` query parameter of /publicRooms: "" for this server's own directory.
+Result<std::string> directory_server(const Request& req, const Services& svc) {
+  const std::string* server = req.query_param("server");
+  if (!server || *server == svc.config.server_name) return std::string();
+  if (!is_valid_server_name(*server)) return Error::invalid_param("Invalid server name");
+  return *server;
+}
+
+}  // namespace
 
 void add_directory_routes(http::Router& r, const Services& svc) {
   // GET /_matrix/client/v3/directory/room/{roomAlias}
   add_client(r, "GET", "/directory/room/{roomAlias}", Auth::kOptional, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(std::string room_id, svc.rooms->resolve_alias(req.param(0)));
-               co_return json::object{{"room_id", room_id},
-                                      {"servers", json::array{json::string(svc.config.server_name)}}};
+               DS_CO_ASSIGN(json::object found, co_await svc.rooms->directory_lookup(req.param(0)));
+               co_return found;
              });
   // PUT /_matrix/client/v3/directory/room/{roomAlias}
   add_client(r, "PUT", "/directory/room/{roomAlias}", Auth::kRequired, RateClass::kNormal,
@@ -57,6 +70,14 @@ void add_directory_routes(http::Router& r, const Services& svc) {
              [&svc](Request& req) -> Awaitable {
                DS_CO_ASSIGN(auto limit, query_int(req, "limit", 0, 100000));
                auto* since = req.query_param("since");
+               DS_CO_ASSIGN(std::string server, directory_server(req, svc));
+               if (!server.empty()) {
+                 json::object ask;
+                 if (limit) ask["limit"] = *limit;
+                 if (since) ask["since"] = *since;
+                 DS_CO_ASSIGN(json::object theirs, co_await svc.federation->public_rooms(server, std::move(ask)));
+                 co_return theirs;
+               }
                DS_CO_ASSIGN(json::object out, svc.rooms->public_rooms(limit.value_or(0), since ? *since : "", ""));
                co_return out;
              });
@@ -64,6 +85,12 @@ void add_directory_routes(http::Router& r, const Services& svc) {
   add_client(r, "POST", "/publicRooms", Auth::kRequired, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
                auto& body = req.body_object();
+               DS_CO_ASSIGN(std::string server, directory_server(req, svc));
+               if (!server.empty()) {
+                 // Passed on as the client wrote it: the other server judges its own filter.
+                 DS_CO_ASSIGN(json::object theirs, co_await svc.federation->public_rooms(server, body));
+                 co_return theirs;
+               }
                DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
                DS_CO_ASSIGN(auto since, opt_string(body, "since"));
                std::string term;

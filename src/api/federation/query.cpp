@@ -23,6 +23,15 @@ void add_federation_query_routes(http::Router& r, const FederationServices& svc)
            if (auto* v = profile.if_contains(*field)) only[*field] = *v;
            co_return only;
          }});
+  // GET /_matrix/federation/v1/query/directory
+  r.add({"GET", "/_matrix/federation/v1/query/directory", Auth::kFederation, RateClass::kNone, http::Body::kJson,
+         [&svc](Request& req) -> Awaitable {
+           const std::string* alias = req.query_param("room_alias");
+           if (!alias) co_return Error::missing_param("room_alias is required");
+           // Only this server's aliases; another server's are not ours to answer for.
+           DS_CO_ASSIGN(json::object found, svc.rooms->alias_directory(*alias));
+           co_return found;
+         }});
 }
 
 }  // namespace despatch::api

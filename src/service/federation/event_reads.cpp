@@ -3,6 +3,7 @@
 #include "core/ids.h"
 #include "service/common/time.h"
 #include "service/rooms/event_format.h"
+#include "service/rooms/server_acl.h"
 #include "storage/event_store.h"
 #include "storage/membership_store.h"
 #include "storage/room_store.h"
@@ -27,6 +28,7 @@ int64_t depth_of(const json::object& pdu) {
 }  // namespace
 
 Status FederationReads::may_read(const std::string& origin, const std::string& room_id) {
+  DS_TRY(check_server_acl(db_.read(), room_id, origin));
   auto& m = db_.read().memberships();
   // Joined now, or once (left or banned since): a server that was in the room may read
   // its history. Invited-only servers are not (yet) answered.

@@ -2,7 +2,8 @@
 // "Retrieving events", "Backfilling and retrieving missing events", "Retrieving the auth
 // chain"): single events, the state at an event, auth chains, backfill and missing events.
 // Only a server with a user joined to the room, now or before, is answered (the spec's
-// server-side visibility rules at their simplest: 403 M_FORBIDDEN for any other).
+// server-side visibility rules at their simplest: 403 M_FORBIDDEN for any other), and only
+// when the room's server ACL allows it.
 #pragma once
 
 #include "core/result.h"

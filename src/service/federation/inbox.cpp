@@ -8,6 +8,7 @@
 #include "service/rooms/event_limits.h"
 #include "service/rooms/room_version.h"
 #include "service/rooms/room_writer.h"
+#include "service/rooms/server_acl.h"
 #include "storage/event_store.h"
 
 #include <algorithm>
@@ -135,6 +136,9 @@ asio::awaitable<Result<json::object>> Inbox::receive(const std::string& origin, 
   for (size_t i = 0; i < txn.pdus.size(); ++i) {
     ++metrics_.pdus_received;
     auto p = co_await check(txn.pdus[i]);
+    // The room's ACL judges the server that sent the transaction (spec: per PDU).
+    if (p.ok())
+      if (auto acl = check_server_acl(db_.read(), p->room_id, origin); !acl.ok()) p = acl.error();
     if (!p.ok()) {
       ++metrics_.pdus_refused;
       // A PDU without an ID to answer by is named by its place in the transaction.

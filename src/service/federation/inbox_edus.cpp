@@ -6,6 +6,7 @@
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "service/rooms/server_acl.h"
 #include "storage/device_list_store.h"
 #include "storage/membership_store.h"
 
@@ -14,6 +15,11 @@ namespace despatch {
 namespace asio = boost::asio;
 
 namespace {
+
+// EDUs about a room are ignored when the room's ACL denies the server that sent them.
+bool acl_allows(storage::Database& db, const std::string& room_id, const std::string& origin) {
+  return check_server_acl(db.read(), room_id, origin).ok();
+}
 
 }  // namespace
 
@@ -34,7 +40,7 @@ asio::awaitable<void> Inbox::typing_edu(const std::string& origin, const json::o
   auto* user = json_string_at(c, "user_id");
   auto* typing = c.if_contains("typing");
   if (!room || !user || !typing || !typing->is_bool() || !is_valid_user_id(*user)) co_return;
-  if (server_name_of(*user) != origin) co_return;
+  if (server_name_of(*user) != origin || !acl_allows(db_, std::string(*room), origin)) co_return;
   auto m = db_.read().memberships().membership(std::string(*room), std::string(*user));
   if (!m.ok() || !*m || **m != "join") co_return;
   // The spec sets no timeout for remote typing; the sender stops it or it lapses in 30 s.
@@ -45,7 +51,7 @@ asio::awaitable<void> Inbox::typing_edu(const std::string& origin, const json::o
 asio::awaitable<void> Inbox::receipt_edu(const std::string& origin, const json::object& c) {
   // {room_id: {receipt_type: {user_id: {event_ids: [...], data: {thread_id?}}}}}
   for (auto& [room, types] : c) {
-    if (!types.is_object()) continue;
+    if (!types.is_object() || !acl_allows(db_, std::string(room), origin)) continue;
     for (auto& [type, users] : types.as_object()) {
       if (type != "m.read" || !users.is_object()) continue;  // private receipts never leave their server
       for (auto& [user, receipt] : users.as_object()) {

@@ -3,6 +3,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "service/common/time.h"
+#include "service/rooms/server_acl.h"
 #include "storage/membership_store.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -19,6 +20,20 @@ namespace despatch {
 namespace asio = boost::asio;
 
 namespace {
+
+// The spec has events still sent to a server the room's ACL denies while it is resident
+// (it must hear of its users' removal); a denied server with no user joined, such as the
+// target of an invite, is not contacted.
+Result<std::vector<std::string>> drop_acl_denied(storage::Stores& s, const std::string& room_id,
+                                                 const std::vector<std::string>& joined,
+                                                 std::vector<std::string> dests) {
+  DS_ASSIGN(auto acl, room_server_acl(s, room_id));
+  if (!acl) return dests;
+  std::set<std::string> resident;
+  for (auto& u : joined) resident.insert(std::string(server_name_of(u)));
+  std::erase_if(dests, [&](const std::string& d) { return !resident.count(d) && !acl->allows(d); });
+  return dests;
+}
 
 }  // namespace
 
@@ -74,7 +89,8 @@ Status Outbox::enqueue_in(storage::Txn& t, const std::string& room_id, const std
   if (!config_.federation.enabled) return ok_status();
   // The members as of these events, from the transaction that writes them.
   DS_ASSIGN(auto joined, t.memberships().users_with(room_id, "join"));
-  auto dests = destinations_for(joined, pdus, config_.server_name, allow_);
+  DS_ASSIGN(auto dests, drop_acl_denied(t, room_id, joined,
+                                        destinations_for(joined, pdus, config_.server_name, allow_)));
   if (dests.empty()) return ok_status();
   int64_t ts = now_ms();
   for (auto& pdu : pdus) {
@@ -99,10 +115,15 @@ void Outbox::on_sent(const std::string& room_id, const std::vector<json::object>
     for (auto& d : queued) wake(d);
     return;
   }
-  auto dests = destinations_for(room_servers(room_id), pdus, config_.server_name, allow_);
-  if (dests.empty()) return;
+  auto joined = room_servers(room_id);
+  auto dests = drop_acl_denied(db_.read(), room_id, joined, destinations_for(joined, pdus, config_.server_name, allow_));
+  if (!dests.ok()) {
+    DS_LOG(kError, "federation: cannot read the server ACL of {}: {}", room_id, dests.error().message);
+    return;
+  }
+  if (dests->empty()) return;
   std::vector<Pending> items;
-  for (auto& pdu : pdus) items.push_back({dests, storage::QueueKind::kPdu, json::serialize(pdu)});
+  for (auto& pdu : pdus) items.push_back({*dests, storage::QueueKind::kPdu, json::serialize(pdu)});
   push(std::move(items));
 }
 

@@ -30,6 +30,30 @@ class FederationSender {
                                                           const std::string& target,
                                                           std::optional<json::value> body, bool sign = true);
 
+  // The same for a request built by the caller (its size limit and timeout kept).
+  boost::asio::awaitable<Result<FederationResponse>> send(FederationRequest req, bool sign = true);
+
+  // A file of another server (server-server "Content Repository"): GET /media/download,
+  // falling back to the deprecated /_matrix/media/v3/download (allow_remote=false) when the
+  // server answers 404 M_UNRECOGNIZED, as the spec requires. The answer is passed on as it
+  // came; `multipart` says which route gave it. At most max_bytes are read, 502 M_TOO_LARGE
+  // past them; timeout_ms is the remote server's wait for a pending upload, plus the time to
+  // transfer.
+  struct MediaAnswer {
+    FederationResponse response;
+    bool multipart = true;
+  };
+  boost::asio::awaitable<Result<MediaAnswer>> download_media(const std::string& server_name,
+                                                             const std::string& media_id, int64_t timeout_ms,
+                                                             size_t max_bytes);
+
+  // The room ID and resident servers of an alias of another server
+  // (GET /_matrix/federation/v1/query/directory): {room_id, servers}. 404 when unknown.
+  boost::asio::awaitable<Result<json::object>> query_directory(const std::string& alias);
+  // Another server's public room directory (POST /_matrix/federation/v1/publicRooms) with
+  // the client's body (limit, since, filter, include_all_networks, third_party_instance_id).
+  boost::asio::awaitable<Result<json::object>> public_rooms(const std::string& server, json::object body);
+
   // The profile of a user of another server (GET /_matrix/federation/v1/query/profile),
   // field "" for all of it. The remote server's 403 or 404 comes back as the same error.
   boost::asio::awaitable<Result<json::object>> query_profile(const std::string& user_id, const std::string& field);

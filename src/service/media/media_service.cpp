@@ -222,6 +222,9 @@ asio::awaitable<Result<MediaRecord>> MediaService::ready_media(const std::string
                                                                bool legacy) {
   DS_CO_TRY(check_ids(server_name, media_id));
   timeout_ms = std::clamp<int64_t>(timeout_ms, 0, config_.media.max_download_wait_ms);
+  // The deprecated unauthenticated routes never reach other servers (spec 1.11): they only
+  // find a cached copy, and cached copies are never marked legacy_ok.
+  if (server_name != config_.server_name && !legacy) co_return co_await remote_media(server_name, media_id, timeout_ms);
   int64_t deadline = now_ms() + timeout_ms;
   std::optional<asio::steady_timer> timer;
   for (;;) {

@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "service/common/cpu_pool.h"
+#include "service/federation/sender.h"
 #include "service/media/file_store.h"
 #include "storage/database.h"
 
@@ -52,6 +53,10 @@ class MediaService {
                                                    int width, int height, const std::string& method,
                                                    int64_t timeout_ms, bool legacy);
 
+  // Media of other servers is fetched through sender (set before serving); without it,
+  // only what is already cached is served.
+  void set_federation(FederationSender* sender) { federation_ = sender; }
+
   // Deletes expired pending uploads and unused remote media; returns how many.
   boost::asio::awaitable<Result<int64_t>> cleanup(int64_t now);
 
@@ -71,6 +76,10 @@ class MediaService {
   boost::asio::awaitable<Result<media::MediaRecord>> ready_media(const std::string& server_name,
                                                                  const std::string& media_id, int64_t timeout_ms,
                                                                  bool legacy);
+  // Media of another server (remote_media.cpp): the cached copy, else fetched over
+  // federation, put through the checks an upload gets (size, type, clamd) and cached.
+  boost::asio::awaitable<Result<media::MediaRecord>> remote_media(const std::string& server_name,
+                                                                  const std::string& media_id, int64_t timeout_ms);
   boost::asio::awaitable<Result<std::string>> read_file(const media::MediaRecord& m);
   // M_FORBIDDEN when size more bytes would take user_id past media.max_user_bytes.
   Status check_quota(storage::Stores& s, const std::string& user_id, int64_t size) const;
@@ -79,6 +88,7 @@ class MediaService {
   storage::Database& db_;
   media::FileStore files_;
   CpuPool pool_;
+  FederationSender* federation_ = nullptr;
 };
 
 }  // namespace despatch

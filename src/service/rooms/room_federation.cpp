@@ -8,6 +8,7 @@
 #include "service/rooms/event_format.h"
 #include "service/rooms/room_version.h"
 #include "service/rooms/room_writer.h"
+#include "service/rooms/server_acl.h"
 #include "service/rooms/visibility.h"
 #include "storage/event_store.h"
 #include "storage/room_store.h"
@@ -31,6 +32,7 @@ Result<json::object> RoomService::join_template(const std::string& room_id, cons
   storage::Stores& s = db_.read();
   DS_ASSIGN(auto room, s.rooms().room(room_id));
   if (!room) return Error::not_found("Unknown room");
+  DS_TRY(check_server_acl(s, room_id, std::string(server_name_of(user_id))));
   if (std::find(versions.begin(), versions.end(), room->room_version) == versions.end())
     return Error{400, errc::kIncompatibleRoomVersion, "Your server does not support this room's version", {{"room_version", room->room_version}}};
   DS_ASSIGN(auto extremities, s.events().forward_extremities(room_id));
@@ -91,6 +93,7 @@ asio::awaitable<Result<json::object>> RoomService::accept_join(const std::string
                                                                const std::string& event_id, json::object pdu) {
   auto version = room_version(room_id);
   if (!version.ok()) co_return version.error();
+  if (auto acl = check_server_acl(db_.read(), room_id, origin); !acl.ok()) co_return acl.error();
   if (compute_event_id(pdu, *version) != event_id) co_return Error::bad_json("The event ID does not match the event");
   auto* sender = pdu.if_contains("sender");
   auto* key = pdu.if_contains("state_key");

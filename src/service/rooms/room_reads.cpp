@@ -9,6 +9,7 @@
 #include "storage/user_store.h"
 
 #include <algorithm>
+#include <set>
 
 namespace despatch {
 
@@ -129,6 +130,28 @@ Result<std::string> RoomService::resolve_alias(const std::string& alias) {
   DS_ASSIGN(auto a, db_.read().rooms().alias(alias));
   if (!a) return Error::not_found("Room alias " + alias + " not found");
   return a->room_id;
+}
+
+Result<json::object> RoomService::alias_directory(const std::string& alias) {
+  if (!is_valid_room_alias(alias)) return Error::invalid_param("Invalid room alias");
+  if (server_name_of(alias) != config_.server_name) return Error::not_found("Room alias " + alias + " not found");
+  DS_ASSIGN(std::string room_id, resolve_alias(alias));
+  DS_ASSIGN(auto joined, db_.read().memberships().users_with(room_id, "join"));
+  // This server first: it answered, so it is the likeliest to let the asker in.
+  json::array servers{json::string(config_.server_name)};
+  std::set<std::string> seen{config_.server_name};
+  for (auto& u : joined)
+    if (std::string s(server_name_of(u)); !s.empty() && seen.insert(s).second) servers.emplace_back(json::string(s));
+  json::object out;
+  out["room_id"] = room_id;
+  out["servers"] = std::move(servers);
+  return out;
+}
+
+asio::awaitable<Result<json::object>> RoomService::directory_lookup(const std::string& alias) {
+  if (!is_valid_room_alias(alias)) co_return Error::invalid_param("Invalid room alias");
+  if (server_name_of(alias) == config_.server_name || !remote_alias_resolver_) co_return alias_directory(alias);
+  co_return co_await remote_alias_resolver_(alias);
 }
 
 asio::awaitable<Status> RoomService::create_alias(const std::string& user, const std::string& alias,

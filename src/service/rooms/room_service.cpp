@@ -402,9 +402,15 @@ asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
                                                        std::vector<std::string> via) {
   std::string room_id = room_id_or_alias;
   if (!room_id.empty() && room_id[0] == '#') {
-    auto r = resolve_alias(room_id);
+    auto r = co_await directory_lookup(room_id);
     if (!r.ok()) co_return r.error();
-    room_id = *r;
+    room_id = std::string(r->at("room_id").as_string());
+    // The servers the directory names are the ones that can let us in (after any the
+    // client named itself).
+    for (auto& s : r->at("servers").as_array()) {
+      std::string name(s.as_string());
+      if (name != config_.server_name && std::find(via.begin(), via.end(), name) == via.end()) via.push_back(name);
+    }
   } else if (!is_valid_room_id(room_id)) {
     co_return Error::invalid_param("Not a room ID or alias: " + room_id);
   }

@@ -140,6 +140,14 @@ class RoomService {
                                               const std::string& room_id);
   boost::asio::awaitable<Status> delete_alias(const std::string& user, const std::string& alias);
   Result<std::string> resolve_alias(const std::string& alias);
+  // A local alias as the directory answers it: {room_id, servers}, the servers with users
+  // joined to the room, this one first (GET /directory/room, query/directory).
+  Result<json::object> alias_directory(const std::string& alias);
+  // The same for any alias: another server's is asked of that server when federation is on
+  // (set_remote_alias_resolver); without it, 404 as for an unknown alias.
+  boost::asio::awaitable<Result<json::object>> directory_lookup(const std::string& alias);
+  using RemoteAliasResolver = std::function<boost::asio::awaitable<Result<json::object>>(const std::string& alias)>;
+  void set_remote_alias_resolver(RemoteAliasResolver fn) { remote_alias_resolver_ = std::move(fn); }
   Result<json::array> room_aliases(const std::string& user, const std::string& room_id);
   boost::asio::awaitable<Status> set_visibility(const std::string& user,
                                                 const std::string& room_id, bool is_public);
@@ -186,6 +194,7 @@ class RoomService {
   SentListener sent_listener_;
   SentQueue sent_queue_;
   RemoteJoiner remote_joiner_;
+  RemoteAliasResolver remote_alias_resolver_;
   RoomLanes lanes_;
 };
 
