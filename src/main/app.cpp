@@ -160,6 +160,8 @@ Status App::start_federation() {
                                                           std::vector<std::string> via) {
       return j->join(user, room_id, std::move(via));
     });
+    federation_memberships = std::make_unique<FederationMemberships>(config, key, *federation, *server_keys, *rooms);
+    rooms->set_remote_members(federation_memberships.get());
   }
   return ok_status();
 }
@@ -167,7 +169,8 @@ Status App::start_federation() {
 http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
-      api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get()});
+      api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get(),
+                              federation_memberships.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
@@ -175,6 +178,7 @@ http::Router App::federation_routes() {
   api::add_federation_membership_routes(r, s);
   api::add_federation_transaction_routes(r, s);
   api::add_federation_event_routes(r, s);
+  api::add_federation_invite_routes(r, s);
   return r;
 }
 

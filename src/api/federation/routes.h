@@ -6,6 +6,7 @@
 #include "http/router.h"
 #include "service/federation/event_reads.h"
 #include "service/federation/inbox.h"
+#include "service/federation/memberships.h"
 #include "service/federation/server_keys.h"
 #include "service/rooms/room_service.h"
 #include "service/users/user_service.h"
@@ -20,6 +21,7 @@ struct FederationServices {
   RoomService* rooms;
   Inbox* inbox;             // incoming transactions
   FederationReads* reads;   // events, state, auth chains, backfill for other servers
+  FederationMemberships* memberships;  // invites to local users (null when federation is off)
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
@@ -28,5 +30,6 @@ void add_federation_query_routes(http::Router& r, const FederationServices& svc)
 void add_federation_membership_routes(http::Router& r, const FederationServices& svc);  // membership.cpp
 void add_federation_transaction_routes(http::Router& r, const FederationServices& svc);  // transactions.cpp
 void add_federation_event_routes(http::Router& r, const FederationServices& svc);        // events.cpp
+void add_federation_invite_routes(http::Router& r, const FederationServices& svc);       // invites.cpp
 
 }  // namespace despatch::api
