@@ -162,9 +162,10 @@ class FederationMembershipTest(unittest.TestCase):
         self.assertEqual(last["content"]["membership"], "leave")
         self.assertEqual(last["sender"], ub.user_id)
         self.assertNotIn(room, ub.sync()["rooms"]["invite"])
-        # Rejecting twice: no invite is left to reject.
+        # Rejecting twice: no invite is left to reject, and B holds no such room.
         st, body = ub.client("POST", "/rooms/%s/leave" % q(room), {})
-        self.assertEqual(st, 403, body)
+        self.assertEqual(st, 404, body)
+        self.assertEqual(body["errcode"], "M_NOT_FOUND")
 
     def test_invite_to_server_not_allowed_is_forbidden(self):
         ua = User(self.a)
