@@ -165,6 +165,8 @@ Status App::start_federation() {
     FederationSender* sender = federation.get();
     rooms->set_remote_alias_resolver([sender](const std::string& alias) { return sender->query_directory(alias); });
     media->set_federation(sender);
+    federation_memberships = std::make_unique<FederationMemberships>(config, key, *federation, *server_keys, *rooms);
+    rooms->set_remote_members(federation_memberships.get());
   }
   return ok_status();
 }
@@ -173,7 +175,7 @@ http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
       api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get(),
-                              media.get()});
+                              media.get(), federation_memberships.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
@@ -183,6 +185,7 @@ http::Router App::federation_routes() {
   api::add_federation_event_routes(r, s);
   api::add_federation_media_routes(r, s);
   api::add_federation_public_rooms_routes(r, s);
+  api::add_federation_invite_routes(r, s);
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include "service/federation/metrics.h"
 #include "service/federation/backfill.h"
 #include "service/federation/joins.h"
+#include "service/federation/memberships.h"
 #include "service/federation/outbox.h"
 #include "service/federation/request_auth.h"
 #include "service/federation/sender.h"
@@ -74,6 +75,7 @@ struct App {
   std::unique_ptr<FederationAuth> federation_auth;
   std::unique_ptr<FederationJoins> federation_joins;  // null when federation is off
   std::unique_ptr<FederationBackfill> federation_backfill;  // null when federation is off
+  std::unique_ptr<FederationMemberships> federation_memberships;  // null when federation is off
   std::unique_ptr<Outbox> outbox;             // transactions out: durable queues per destination
   std::unique_ptr<Inbox> inbox;               // transactions in
   std::unique_ptr<FederationReads> federation_reads;  // events and state for other servers

@@ -321,6 +321,17 @@ CREATE TABLE federation_queue (id INTEGER PRIMARY KEY AUTOINCREMENT, destination
   kind TEXT NOT NULL, json TEXT NOT NULL, queued_ts INTEGER NOT NULL);
 CREATE INDEX federation_queue_destination ON federation_queue(destination, kind, id);
 )SQL",
+    // 11: memberships of local users in rooms this server is not in (RemoteMembershipStore):
+    // invites other servers sent, knocks sent for them, and the leaves that rejected either.
+    R"SQL(
+-- (user_id, room_id) -> the member event (JSON, with event_id), the stripped state it came
+-- with, the server that sent or answered it, and the stream position /sync orders it by
+CREATE TABLE remote_memberships (user_id TEXT NOT NULL, room_id TEXT NOT NULL,
+  membership TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL, room_version TEXT NOT NULL,
+  stripped_state TEXT NOT NULL, via TEXT NOT NULL, stream_pos INTEGER NOT NULL,
+  PRIMARY KEY (user_id, room_id));
+CREATE INDEX remote_memberships_pos ON remote_memberships(user_id, stream_pos);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

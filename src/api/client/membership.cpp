@@ -1,4 +1,4 @@
-// Room membership: join, invite, leave, forget, kick, ban, unban.
+// Room membership: join, knock, invite, leave, forget, kick, ban, unban.
 #include "api/client/routes.h"
 #include "api/client/util.h"
 
@@ -28,6 +28,23 @@ void add_membership_routes(http::Router& r, const Services& svc) {
              });
   // POST /_matrix/client/v3/join/{roomIdOrAlias}
   add_client(r, "POST", "/join/{roomIdOrAlias}", Auth::kRequired, RateClass::kNormal, join);
+
+  // POST /_matrix/client/v3/knock/{roomIdOrAlias}
+  add_client(r, "POST", "/knock/{roomIdOrAlias}", Auth::kRequired, RateClass::kNormal,
+             [&svc](Request& req) -> Awaitable {
+               DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
+               std::vector<std::string> via;
+               for (const char* name : {"via", "server_name"}) {
+                 auto [from, to] = req.query.equal_range(name);
+                 for (auto it = from; it != to; ++it)
+                   if (is_valid_server_name(it->second)) via.push_back(it->second);
+               }
+               DS_CO_ASSIGN(std::string room_id,
+                            co_await svc.rooms->knock(req.who().user_id, req.param(0), reason, std::move(via)));
+               json::object out;
+               out["room_id"] = room_id;
+               co_return out;
+             });
 
   // POST /_matrix/client/v3/rooms/{roomId}/leave
   add_client(r, "POST", "/rooms/{roomId}/leave", Auth::kRequired, RateClass::kNormal,

@@ -6,6 +6,7 @@
 #include "http/router.h"
 #include "service/federation/event_reads.h"
 #include "service/federation/inbox.h"
+#include "service/federation/memberships.h"
 #include "service/federation/server_keys.h"
 #include "service/media/media_service.h"
 #include "service/rooms/room_service.h"
@@ -22,6 +23,7 @@ struct FederationServices {
   Inbox* inbox;             // incoming transactions
   FederationReads* reads;   // events, state, auth chains, backfill for other servers
   MediaService* media;      // this server's media for other servers
+  FederationMemberships* memberships;  // invites to local users (null when federation is off)
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
@@ -32,5 +34,6 @@ void add_federation_transaction_routes(http::Router& r, const FederationServices
 void add_federation_event_routes(http::Router& r, const FederationServices& svc);        // events.cpp
 void add_federation_media_routes(http::Router& r, const FederationServices& svc);        // media.cpp
 void add_federation_public_rooms_routes(http::Router& r, const FederationServices& svc);  // public_rooms.cpp
+void add_federation_invite_routes(http::Router& r, const FederationServices& svc);       // invites.cpp
 
 }  // namespace despatch::api

@@ -26,4 +26,8 @@ std::vector<std::string> required_signers(const json::object& pdu, const std::st
 boost::asio::awaitable<Status> check_event_signatures(ServerKeys& keys, const json::object& pdu,
                                                       const std::string& event_id, std::string_view room_version);
 
+// One server's signature: at least one ed25519 key it publishes verifies, none fails.
+boost::asio::awaitable<Status> check_server_signature(ServerKeys& keys, const json::object& pdu,
+                                                      const std::string& server, std::string_view room_version);
+
 }  // namespace despatch

@@ -137,6 +137,9 @@ bool ServerKeys::may_fetch(const std::string& server_name, int64_t now) {
 
 asio::awaitable<Result<std::string>> ServerKeys::request_key(const std::string& server_name, const std::string& key_id) {
   int64_t now = now_ms();
+  // Our own events come back to us in other servers' answers (a knock in a send_join's
+  // state): this server's key is never fetched from itself.
+  if (server_name == config_.server_name && key_id == key_.key_id()) co_return key_.public_key();
   if (auto k = cached(server_name, key_id, now)) co_return *k;
   if (!may_fetch(server_name, now))
     co_return unauthorized("no valid key " + key_id + " of " + server_name + " (fetched recently; try again later)");

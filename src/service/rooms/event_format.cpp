@@ -175,6 +175,19 @@ void hash_and_sign_event(json::object& event, const std::string& server_name, co
   (void)hash_sign_and_identify(event, server_name, key, room_version);
 }
 
+void countersign_event(json::object& event, const std::string& server_name, const SigningKey& key,
+                       std::string_view room_version) {
+  json::object redacted = redact_event(event, room_version);
+  redacted.erase("signatures");
+  redacted.erase("unsigned");
+  std::string signature = base64_encode(key.sign(canonical_json(redacted)));
+  json::value& sigs = event["signatures"];
+  if (!sigs.is_object()) sigs = json::object{};
+  json::value& mine = sigs.as_object()[server_name];
+  if (!mine.is_object()) mine = json::object{};
+  mine.as_object()[key.key_id()] = signature;
+}
+
 Status verify_event_content_hash(const json::object& event) {
   const json::value* hashes = event.if_contains("hashes");
   const json::value* hash =

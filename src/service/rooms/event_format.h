@@ -55,6 +55,11 @@ void hash_and_sign_event(json::object& event, const std::string& server_name, co
 std::string hash_sign_and_identify(json::object& event, const std::string& server_name, const SigningKey& key,
                                    std::string_view room_version);
 
+// Adds server_name's signature to an event another server made and hashed (an invite this
+// server countersigns), leaving its hashes and other signatures as they are.
+void countersign_event(json::object& event, const std::string& server_name, const SigningKey& key,
+                       std::string_view room_version);
+
 // Checks hashes.sha256 matches compute_content_hash. A missing or malformed hash is
 // 400 M_BAD_JSON; a mismatch (the event was redacted or tampered with) is 403 M_FORBIDDEN.
 Status verify_event_content_hash(const json::object& event);

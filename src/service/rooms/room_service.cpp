@@ -1,5 +1,6 @@
 #include "service/rooms/room_service.h"
 
+#include "core/canonical_json.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "service/common/time.h"
@@ -276,6 +277,8 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         if (auto* t = string_field(body, "topic"))
           DS_TRY(w.append(room_id, state_proto(creator, "m.room.topic", "", json::object{{"topic", *t}})));
         for (auto& u : invites) {
+          // A remote user's invite is countersigned by their server first: after the room is made.
+          if (remote_ && server_name_of(u) != w.server_name()) continue;
           if (!keeper.empty() && u == keeper) {
             // Invited by name where the policy leaves it out: it joins at once.
             if (!with_keeper) DS_TRY(w.add_keeper(room_id, creator));
@@ -287,7 +290,17 @@ asio::awaitable<Result<std::string>> RoomService::create_room(const std::string&
         }
         return room_id;
       };
-  co_return co_await room_job<std::string>(room_id, job);
+  auto made = co_await room_job<std::string>(room_id, job);
+  if (!made.ok() || !remote_) co_return made;
+  for (auto& u : invites) {
+    if (server_name_of(u) == config_.server_name) continue;
+    json::object extra;
+    if (is_direct) extra["is_direct"] = true;
+    // The room stands either way; the creator hears of a refused invite only in the log.
+    auto invited = co_await set_membership(creator, room_id, u, "invite", std::nullopt, std::move(extra));
+    if (!invited.ok()) DS_LOG(kWarn, "createRoom {}: inviting {} failed: {}", room_id, u, invited.error().message);
+  }
+  co_return made;
 }
 
 asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& sender,
@@ -365,6 +378,18 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
     const std::string& sender, const std::string& room_id, const std::string& target,
     const std::string& membership, std::optional<std::string> reason, json::object extra) {
   if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user ID");
+  if (remote_ && membership == "invite" && server_name_of(target) != config_.server_name) {
+    json::object content = extra;
+    if (reason) content["reason"] = *reason;
+    co_return co_await remote_->invite(sender, room_id, target, std::move(content));
+  }
+  if (remote_ && membership == "leave" && sender == target && !room_version(room_id).ok()) {
+    // Rejecting an invite (or withdrawing a knock) of a room this server is not in.
+    auto row = remote_membership(target, room_id);
+    if (!row.ok()) co_return row.error();
+    if (*row && ((*row)->membership == "invite" || (*row)->membership == "knock"))
+      co_return co_await remote_->leave(target, room_id, reason);
+  }
   auto job = [=, this](RoomWriter& w) -> Result<std::string> {
         storage::Stores& t = w.read();
         DS_ASSIGN(RoomState * room, w.room(room_id));
@@ -415,10 +440,24 @@ asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
     co_return Error::invalid_param("Not a room ID or alias: " + room_id);
   }
   if (remote_joiner_ && !room_version(room_id).ok()) {
-    // Not a room this server is in: ask the room's own server (or those named) to let us in.
+    // Not a room this server is in: ask the room's own server (or those named) to let us in;
+    // an invite names who to ask when the client does not: the inviter's server first.
+    bool from_invite = false;
+    if (via.empty()) {
+      auto row = remote_membership(user, room_id);
+      if (!row.ok()) co_return row.error();
+      if (*row && (*row)->membership == "invite") {
+        auto ev = parse_strict_json((*row)->event);
+        if (ev.ok() && ev->is_object())
+          if (auto* s = ev->as_object().if_contains("sender"); s && s->is_string())
+            via.push_back(std::string(server_name_of(s->as_string())));
+        if (std::find(via.begin(), via.end(), (*row)->via) == via.end()) via.push_back((*row)->via);
+        from_invite = true;
+      }
+    }
     std::string home(server_name_of(room_id));
     if (!home.empty() && home != config_.server_name && std::find(via.begin(), via.end(), home) == via.end())
-      via.insert(via.begin(), home);
+      via.insert(from_invite ? via.end() : via.begin(), home);
     if (!via.empty()) co_return co_await remote_joiner_(user, room_id, via);
   }
   auto r = co_await set_membership(user, room_id, user, "join", reason);

@@ -14,6 +14,7 @@
 #include "service/rooms/room_lanes.h"
 #include "service/rooms/state_map.h"
 #include "storage/database.h"
+#include "storage/remote_membership_store.h"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -46,6 +47,31 @@ struct PageRequest {
   std::optional<int64_t> from, to;
   bool backwards = true;
   int limit = 10;
+};
+
+// Membership through other servers, for rooms or users this server does not hold alone
+// (service/federation/memberships.h; unset while federation is off).
+class RemoteMembers {
+ public:
+  virtual ~RemoteMembers() = default;
+  // sender (local) invites target (remote) to room_id: the invitee's server countersigns.
+  virtual boost::asio::awaitable<Result<std::string>> invite(const std::string& sender, const std::string& room_id,
+                                                             const std::string& target, json::object content) = 0;
+  // Rejects an invite, or withdraws a knock, of a room this server is not in.
+  virtual boost::asio::awaitable<Result<std::string>> leave(const std::string& user, const std::string& room_id,
+                                                            std::optional<std::string> reason) = 0;
+  // Knocks on a room this server is not in, through via.
+  virtual boost::asio::awaitable<Result<std::string>> knock(const std::string& user, const std::string& room_id,
+                                                            std::optional<std::string> reason,
+                                                            std::vector<std::string> via) = 0;
+};
+
+// An invite of a remote user built and signed here, before the invitee's server countersigns.
+struct InviteDraft {
+  std::string room_version;
+  std::string event_id;
+  json::object event;     // PDU
+  json::array stripped;   // invite_room_state
 };
 
 class RoomFilterView;  // forward: filters live in service/sync
@@ -91,6 +117,36 @@ class RoomService {
                                      const std::vector<std::string>& versions);
   boost::asio::awaitable<Result<json::object>> accept_join(const std::string& origin, const std::string& room_id,
                                                            const std::string& event_id, json::object pdu);
+  // The template of a member event of user_id (make_join, make_leave, make_knock), decided
+  // against the current state; versions empty takes any room version.
+  Result<json::object> member_template(const std::string& room_id, const std::string& user_id,
+                                       const std::string& membership, const std::vector<std::string>& versions);
+  // A resident server takes in the member event origin's user made from the template
+  // (send_join, send_leave, send_knock); returns it as stored.
+  boost::asio::awaitable<Result<json::object>> accept_member(const std::string& origin, const std::string& room_id,
+                                                             const std::string& event_id, json::object pdu,
+                                                             const std::string& membership);
+  // The room's stripped state, for a knock's answer.
+  Result<json::array> stripped_room_state(const std::string& room_id);
+
+  // Invites across servers (room_remote_members.cpp). The invite of a remote user, checked
+  // against the room's current state and signed (not stored: the invitee's server
+  // countersigns first); then the countersigned event taken in and sent on like one of ours.
+  Result<InviteDraft> invite_draft(const std::string& sender, const std::string& room_id, const std::string& target,
+                                   json::object content);
+  boost::asio::awaitable<Result<std::string>> take_own_event(const std::string& room_id, json::object pdu);
+  // Local users' memberships of rooms this server is not in (invites from other servers,
+  // knocks, their rejections): the row at a new stream position, the user's /sync woken.
+  Result<std::optional<storage::RemoteMembershipRow>> remote_membership(const std::string& user,
+                                                                        const std::string& room_id);
+  boost::asio::awaitable<Status> put_remote_membership(storage::RemoteMembershipRow row);
+  // Knocks on a room (by ID or alias); through federation when this server is not in it.
+  boost::asio::awaitable<Result<std::string>> knock(const std::string& user, const std::string& room_id_or_alias,
+                                                    std::optional<std::string> reason, std::vector<std::string> via);
+  void set_remote_members(RemoteMembers* remote) { remote_ = remote; }
+  // Whether user is a local account that is not deactivated.
+  Result<bool> user_active(const std::string& user);
+
   // The auth events of event_ids and theirs, transitively (PDUs).
   Result<json::array> auth_chain(const std::vector<std::string>& event_ids);
   // The joining side: takes in a room from a resident server's send_join answer (checked by
@@ -195,6 +251,7 @@ class RoomService {
   SentQueue sent_queue_;
   RemoteJoiner remote_joiner_;
   RemoteAliasResolver remote_alias_resolver_;
+  RemoteMembers* remote_ = nullptr;
   RoomLanes lanes_;
 };
 

@@ -53,6 +53,9 @@ class RoomWriter {
   // its forward extremities. A rejected or soft-failed event is kept, set aside. M_NOT_FOUND
   // when a prev or auth event is unknown (the caller fetches it first).
   Result<Received> receive(const std::string& room_id, json::object pdu);
+  // receive for an event of this server that another server has countersigned (an invite):
+  // once accepted, it goes to the room's other servers like one appended here.
+  Result<Received> receive_own(const std::string& room_id, json::object pdu);
 
   // A room this server joins through another (send_join): the room's state and auth chain
   // as the resident server sent them (checked by the caller, with event_id), then this

@@ -13,6 +13,7 @@
 #include "service/rooms/room_version.h"
 #include "service/rooms/state_res.h"
 #include "storage/event_store.h"
+#include "storage/remote_membership_store.h"
 #include "storage/room_store.h"
 
 #include <algorithm>
@@ -250,6 +251,19 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
   return out;
 }
 
+Result<Received> RoomWriter::receive_own(const std::string& room_id, json::object pdu) {
+  DS_ASSIGN(Received r, receive(room_id, pdu));
+  if (r.verdict == Acceptance::kAccepted && !r.duplicate) {
+    pdu.erase("unsigned");
+    pdu.erase("event_id");
+    if (auto* room = cache_.get(); room && find_room_version(room->version) &&
+                                   find_room_version(room->version)->event_ids == EventIdFormat::kOpaque)
+      pdu["event_id"] = r.event_id;
+    sent_.push_back(std::move(pdu));
+  }
+  return r;
+}
+
 }  // namespace despatch
 
 namespace despatch {
@@ -314,6 +328,10 @@ Status RoomWriter::adopt(const std::string& room_id, const std::string& version,
   room.state[{"m.room.member", std::string(join.at("state_key").as_string())}] = join;
   room.extremities = {join_id};
   room.depth = j.row.depth;
+  // The user is in the room now: an invite or knock kept outside it is done with.
+  then([user = std::string(join.at("state_key").as_string()), room_id](storage::Txn& t) {
+    return t.remote_memberships().remove(user, room_id);
+  });
   events_[join_id] = join;
   wake_.insert(std::string(join.at("state_key").as_string()));
   steps_.emplace_back(std::move(j));

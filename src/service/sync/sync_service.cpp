@@ -1,5 +1,9 @@
 #include "service/sync/sync_service.h"
 
+#include "core/canonical_json.h"
+#include "service/rooms/member_events.h"
+#include "storage/remote_membership_store.h"
+
 #include "service/common/time.h"
 #include "service/rooms/visibility.h"
 #include "service/sync/timeline.h"
@@ -151,7 +155,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   }
 
   DS_ASSIGN(auto memberships, s.memberships().rooms_of(user, upto.pos));
-  json::object join, invite, leave;
+  json::object join, invite, leave, knock;
   for (auto& m : memberships) {
     const std::string& room_id = m.room_id;
     const std::string& membership = m.membership;
@@ -172,6 +176,11 @@ Result<json::object> SyncService::build(const SyncRequest& req,
       DS_ASSIGN(json::object st, invite_state(s, room_id, user));
       invite[room_id] = json::object{{"invite_state", json::object{{"events", std::move(st["events"])}}}};
       *empty = false;
+    } else if (membership == "knock") {
+      if (since && pos <= since->pos) continue;
+      DS_ASSIGN(json::object st, invite_state(s, room_id, user));
+      knock[room_id] = json::object{{"knock_state", json::object{{"events", std::move(st["events"])}}}};
+      *empty = false;
     } else if (membership == "leave" || membership == "ban") {
       if (since ? pos <= since->pos : !req.filter->room.include_leave) continue;
       DS_ASSIGN(json::object r, left_room(s, req, room_id, pos, since));
@@ -179,6 +188,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
       *empty = false;
     }
   }
+  DS_TRY(add_remote_memberships(s, req, since, upto, invite, knock, leave, empty));
 
   json::array account_data;
   bool have_push_rules = false;
@@ -209,7 +219,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   DS_ASSIGN(json::array fallback, keys_.unused_fallback_types(s, user, req.device_id));
 
   json::object rooms{{"join", std::move(join)}, {"invite", std::move(invite)},
-                     {"leave", std::move(leave)}, {"knock", json::object{}}};
+                     {"leave", std::move(leave)}, {"knock", std::move(knock)}};
   return json::object{{"next_batch", next.str()},
                       {"rooms", std::move(rooms)},
                       {"account_data", json::object{{"events", std::move(account_data)}}},
@@ -374,6 +384,38 @@ Result<json::object> SyncService::invite_state(storage::Stores& s, const std::st
     events.push_back(std::move(ev));
   }
   return json::object{{"events", std::move(events)}};
+}
+
+Status SyncService::add_remote_memberships(storage::Stores& s, const SyncRequest& req,
+                                           const std::optional<SyncToken>& since, const SyncToken& upto,
+                                           json::object& invite, json::object& knock, json::object& leave,
+                                           bool* empty) {
+  DS_ASSIGN(auto rows, s.remote_memberships().of_user(req.user_id, upto.pos));
+  for (auto& m : rows) {
+    if (!room_allowed(req.filter->room, m.room_id)) continue;
+    bool fresh = !since || m.stream_pos > since->pos;
+    if (m.membership == "leave" ? (since ? !fresh : !req.filter->room.include_leave) : !fresh) continue;
+    auto parsed = parse_strict_json(m.event);
+    if (!parsed.ok() || !parsed->is_object()) continue;
+    json::object ev = stripped_with_id(parsed->as_object());
+    if (m.membership == "leave") {
+      ev["room_id"] = m.room_id;
+      json::object r{{"timeline", json::object{{"events", json::array{ev}}, {"limited", false}}},
+                     {"state", json::object{{"events", json::array{}}}},
+                     {"account_data", json::object{{"events", json::array{}}}}};
+      leave[m.room_id] = std::move(r);
+    } else {
+      auto stripped = parse_strict_json(m.stripped_state);
+      json::array events = stripped.ok() && stripped->is_array() ? stripped->as_array() : json::array{};
+      // The member event itself ends the list, with what identifies it.
+      events.push_back(std::move(ev));
+      const char* key = m.membership == "knock" ? "knock_state" : "invite_state";
+      (m.membership == "knock" ? knock : invite)[m.room_id] =
+          json::object{{key, json::object{{"events", std::move(events)}}}};
+    }
+    *empty = false;
+  }
+  return ok_status();
 }
 
 }  // namespace despatch

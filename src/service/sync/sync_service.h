@@ -58,6 +58,10 @@ class SyncService {
   Result<json::object> left_room(storage::Stores& s, const SyncRequest& req,
                                  const std::string& room_id, int64_t leave_pos,
                                  const std::optional<SyncToken>& since);
+  // Invites, knocks and rejections of rooms this server is not in (RemoteMembershipStore).
+  Status add_remote_memberships(storage::Stores& s, const SyncRequest& req, const std::optional<SyncToken>& since,
+                                const SyncToken& upto, json::object& invite, json::object& knock,
+                                json::object& leave, bool* empty);
   Result<json::object> invite_state(storage::Stores& s, const std::string& room_id,
                                     const std::string& user);
 

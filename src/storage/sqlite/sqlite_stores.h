@@ -18,6 +18,7 @@
 #include "storage/sqlite/membership_store.h"
 #include "storage/sqlite/meta_store.h"
 #include "storage/sqlite/receipt_store.h"
+#include "storage/sqlite/remote_membership_store.h"
 #include "storage/sqlite/room_store.h"
 #include "storage/sqlite/server_key_store.h"
 #include "storage/sqlite/state_store.h"
@@ -49,6 +50,7 @@ class SqliteStores final : public Txn {
   MembershipStore& memberships() override { return memberships_; }
   MetaStore& meta() override { return meta_; }
   ReceiptStore& receipts() override { return receipts_; }
+  RemoteMembershipStore& remote_memberships() override { return remote_memberships_; }
   RoomStore& rooms() override { return rooms_; }
   ServerKeyStore& server_keys() override { return server_keys_; }
   StateStore& state() override { return state_; }
@@ -76,6 +78,7 @@ class SqliteStores final : public Txn {
   SqliteMembershipStore memberships_{c_};
   SqliteMetaStore meta_{c_};
   SqliteReceiptStore receipts_{c_};
+  SqliteRemoteMembershipStore remote_memberships_{c_};
   SqliteRoomStore rooms_{c_};
   SqliteServerKeyStore server_keys_{c_};
   SqliteStateStore state_{c_};

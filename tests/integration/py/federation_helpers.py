@@ -1,0 +1,116 @@
+"""Shared setup for the federation tests that need two real servers and a few users each:
+a pair of Peers (A and B allowing each other) with a test CA, users made on demand, /sync
+polling and raw federation requests signed with a server's own key."""
+
+import http.client
+import json
+import os
+import shutil
+import ssl
+import tempfile
+import time
+import uuid
+
+from harness import q, run_cli
+from test_federation_keys import Peer, make_ca, make_cert
+
+V3 = "/_matrix/client/v3"
+
+
+class User:
+    """A user of a peer, with its own token."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.user_id, self.token, _ = peer.fx.register("u" + uuid.uuid4().hex[:10], "membership test password")
+
+    def client(self, method, path, body=None):
+        return self.peer.fx.http(method, V3 + path, body=body, token=self.token)
+
+    def sync(self, since=None, timeout_ms=0, filter_json=None):
+        path = "/sync?timeout=%d" % timeout_ms
+        if since:
+            path += "&since=" + q(since)
+        if filter_json:
+            path += "&filter=" + q(json.dumps(filter_json))
+        st, body = self.client("GET", path)
+        assert st == 200, (st, body)
+        return body
+
+    def wait_sync(self, predicate, what, timeout=25, since=None):
+        """Syncs until predicate(sync body) is true; returns (the body, its value)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            body = self.sync(since=since, timeout_ms=1000)
+            since = body["next_batch"]
+            found = predicate(body)
+            if found:
+                return body, found
+        raise AssertionError("%s never saw %s" % (self.user_id, what))
+
+
+class PeerPair:
+    """Servers A and B on loopback, allowing each other only."""
+
+    def __init__(self, prefix):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        make_ca(self.tmp, "ca")
+        make_cert(self.tmp, "ca", "server")
+        self.ca = os.path.join(self.tmp, "ca.pem")
+        cert, key = os.path.join(self.tmp, "server.pem"), os.path.join(self.tmp, "server.key")
+        self.a = Peer(self.tmp, "A", [], self.ca, cert, key)
+        self.b = Peer(self.tmp, "B", [], self.ca, cert, key)
+        self.a.fx.extra_args += ["--federation-allow", self.b.name]
+        self.b.fx.extra_args += ["--federation-allow", self.a.name]
+        self.peers = [self.a, self.b]
+
+    def start(self):
+        try:
+            for p in self.peers:
+                p.start()
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self):
+        for p in self.peers:
+            p.fx.teardown()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def federation(self, origin, peer, method, target, body=None, sign_as=None):
+        """A request from origin's server (its key; named sign_as when given) to peer's
+        federation listener, signed over body as sent."""
+        args = ["federation", "sign-request", "--data", origin.fx.data_dir, "--server-name", sign_as or origin.name,
+                "--destination", peer.name, "--method", method, "--uri", target]
+        if body is not None:
+            args += ["--content", json.dumps(body)]
+        res = run_cli(*args)
+        assert res.returncode == 0, res.stderr
+        ctx = ssl.create_default_context(cafile=self.ca)
+        conn = http.client.HTTPSConnection("127.0.0.1", peer.fed_port, context=ctx, timeout=15)
+        try:
+            headers = {"Authorization": res.stdout.strip()}
+            data = None
+            if body is not None:
+                data = json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+            conn.request(method, target, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            try:
+                return resp.status, json.loads(raw) if raw else None
+            except ValueError:
+                return resp.status, raw
+        finally:
+            conn.close()
+
+
+def stored_pdu(peer, event_id):
+    """The PDU peer stored for event_id (its own database, read-only)."""
+    import sqlite3
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(peer.fx.data_dir, "despatch.db"), uri=True)
+    try:
+        row = db.execute("SELECT json FROM events WHERE event_id=?", (event_id,)).fetchone()
+    finally:
+        db.close()
+    return json.loads(row[0]) if row else None
