@@ -7,6 +7,7 @@
 #include "service/federation/event_reads.h"
 #include "service/federation/inbox.h"
 #include "service/federation/server_keys.h"
+#include "service/keys/key_service.h"
 #include "service/rooms/room_service.h"
 #include "service/users/user_service.h"
 
@@ -20,6 +21,7 @@ struct FederationServices {
   RoomService* rooms;
   Inbox* inbox;             // incoming transactions
   FederationReads* reads;   // events, state, auth chains, backfill for other servers
+  KeyService* e2e_keys;     // device keys, one-time keys and device lists of this server's users
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
@@ -28,5 +30,7 @@ void add_federation_query_routes(http::Router& r, const FederationServices& svc)
 void add_federation_membership_routes(http::Router& r, const FederationServices& svc);  // membership.cpp
 void add_federation_transaction_routes(http::Router& r, const FederationServices& svc);  // transactions.cpp
 void add_federation_event_routes(http::Router& r, const FederationServices& svc);        // events.cpp
+void add_federation_user_key_routes(http::Router& r, const FederationServices& svc);     // user_keys.cpp
+void add_federation_user_device_routes(http::Router& r, const FederationServices& svc);  // user_devices.cpp
 
 }  // namespace despatch::api
