@@ -11,6 +11,7 @@
 #include "service/federation/outbox.h"
 #include "service/keys/key_service.h"
 #include "storage/database.h"
+#include "storage/device_list_store.h"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
