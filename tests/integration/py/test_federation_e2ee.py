@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import shutil
+import sqlite3
 import ssl
 import tempfile
 import time
@@ -295,20 +296,60 @@ class FederationE2eeTest(unittest.TestCase):
         self.assertNotIn(dev.device_id, out["device_keys"][self.b.user_id])
         self.assertIn(self.b_dev.device_id, out["device_keys"][self.b.user_id])
 
-    def test_device_list_updates_are_sent_with_stream_and_prev_ids(self):
-        """B's outgoing queue carries m.device_list_update EDUs in order, each prev_id naming the
-        stream_id before it (read from A's view: A's copy follows them without refetching)."""
+    def cached_list(self, peer, user):
+        """(stream_id, stale) of peer's cached copy of user's device list, or None."""
+        db = sqlite3.connect(os.path.join(peer.fx.data_dir, "despatch.db"))
+        try:
+            return db.execute("SELECT stream_id, stale FROM remote_device_lists WHERE user_id=?", (user,)).fetchone()
+        finally:
+            db.close()
+
+    def b_stream_id(self):
+        st, body = self.fed(self.a, self.b, "GET", "/_matrix/federation/v1/user/devices/" + q(self.b.user_id))
+        self.assertEqual(st, 200, body)
+        return body["stream_id"]
+
+    def wait_cache_at(self, stream_id, what):
+        deadline = time.time() + 15
+        row = None
+        while time.time() < deadline:
+            row = self.cached_list(self.a, self.b.user_id)
+            if row == (stream_id, 0):
+                return
+            time.sleep(0.2)
+        self.fail("A's copy of B's user's list is %r, not at stream_id %d (%s)" % (row, stream_id, what))
+
+    def test_device_list_updates_follow_on_by_prev_id(self):
+        """Two new devices on B in a row: A's cached copy follows the EDUs to B's latest
+        stream_id and is not stale (each prev_id named the stream_id before it)."""
+        self.query(self.a, self.b.user_id)  # cached from here on
+        self.assertIsNotNone(self.cached_list(self.a, self.b.user_id))
         before = self.b.metrics()["federation_edus_sent"]
         Device(self.b, otks=1)
         Device(self.b, otks=1)
-        deadline = time.time() + 10
-        while time.time() < deadline and self.b.metrics()["federation_edus_sent"] - before < 2:
-            time.sleep(0.2)
+        latest = self.b_stream_id()
+        self.wait_cache_at(latest, "after two updates")
         self.assertGreaterEqual(self.b.metrics()["federation_edus_sent"] - before, 2)
-        uri = "/_matrix/federation/v1/user/devices/" + q(self.b.user_id)
-        st, body = self.fed(self.a, self.b, "GET", uri)
-        self.assertEqual(st, 200, body)
-        self.assertGreater(body["stream_id"], 0)
+
+    def test_missed_device_list_update_makes_a_fetch_the_list_again(self):
+        self.query(self.a, self.b.user_id)
+        latest = self.b_stream_id()
+        self.wait_cache_at(latest, "before the gap")
+        # An update as if from B whose prev_id A never saw: A must not apply it, and fetches
+        # the list from B instead (which has no such device).
+        edu = {"edu_type": "m.device_list_update",
+               "content": {"user_id": self.b.user_id, "device_id": "GHOST", "stream_id": latest + 1000,
+                           "prev_id": [latest + 999], "deleted": False,
+                           "keys": {"user_id": self.b.user_id, "device_id": "GHOST", "algorithms": [],
+                                    "keys": {"ed25519:GHOST": "x"}}}}
+        txn = "gap" + uuid.uuid4().hex
+        body = {"origin": self.b.name, "origin_server_ts": int(time.time() * 1000), "pdus": [], "edus": [edu]}
+        st, out = self.fed(self.b, self.a, "PUT", "/_matrix/federation/v1/send/" + txn, body)
+        self.assertEqual(st, 200, out)
+        self.wait_cache_at(latest, "fetched again after the gap")
+        out = self.query(self.a, self.b.user_id)
+        self.assertNotIn("GHOST", out["device_keys"][self.b.user_id])
+        self.assertIn(self.b_dev.device_id, out["device_keys"][self.b.user_id])
 
     # ---- typing, receipts, to-device
 
