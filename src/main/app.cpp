@@ -155,6 +155,32 @@ Status App::start_federation() {
       return out->enqueue_in(t, room_id, pdus);
     });
     out->queue_in_commits();
+    remote_keys = std::make_unique<RemoteKeys>(config, *db, *federation, *out, notifier, io);
+    keys->set_federation(remote_keys.get(), config.server_name);
+    inbox->set_remote_keys(remote_keys.get());
+    device_lists_out = std::make_unique<DeviceListPublisher>(config, *db, *out, *keys, io);
+    DS_TRY(device_lists_out->init_blocking());
+    // Typing and public read receipts of this server's users go to the room's other servers.
+    const std::string own = config.server_name;
+    typing->set_listener([out, own](const std::string& room_id, const std::string& user_id, bool is_typing) {
+      if (server_name_of(user_id) != own) return;
+      json::object content{{"room_id", room_id}, {"user_id", user_id}, {"typing", is_typing}};
+      json::object edu{{"edu_type", "m.typing"}, {"content", std::move(content)}};
+      out->send_edu_to_room(room_id, std::move(edu));
+    });
+    account->set_receipt_listener([out, own](const std::string& user, const std::string& room_id,
+                                             const std::string& type, const std::string& event_id,
+                                             const std::string& thread_id, int64_t ts) {
+      if (server_name_of(user) != own || type != "m.read") return;  // private receipts stay here
+      json::object data{{"ts", ts}};
+      if (!thread_id.empty()) data["thread_id"] = thread_id;
+      json::object receipt{{"event_ids", json::array{json::string(event_id)}}, {"data", std::move(data)}};
+      json::object by_user{{user, std::move(receipt)}};
+      json::object by_type{{"m.read", std::move(by_user)}};
+      json::object content{{room_id, std::move(by_type)}};
+      json::object edu{{"edu_type", "m.receipt"}, {"content", std::move(content)}};
+      out->send_edu_to_room(room_id, std::move(edu));
+    });
     federation_joins = std::make_unique<FederationJoins>(config, key, *federation, *server_keys, *rooms);
     federation_backfill = std::make_unique<FederationBackfill>(config, *federation, *server_keys, *rooms);
     federation_joins->set_backfill(federation_backfill.get());
@@ -175,7 +201,7 @@ http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
       api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get(),
-                              media.get(), federation_memberships.get()});
+                               media.get(), federation_memberships.get(), keys.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
@@ -186,6 +212,8 @@ http::Router App::federation_routes() {
   api::add_federation_media_routes(r, s);
   api::add_federation_public_rooms_routes(r, s);
   api::add_federation_invite_routes(r, s);
+  api::add_federation_user_key_routes(r, s);
+  api::add_federation_user_device_routes(r, s);
   return r;
 }
 
@@ -227,6 +255,7 @@ void App::every(int64_t seconds, std::function<boost::asio::awaitable<void>()> f
 
 void App::start_background() {
   if (outbox) outbox->start();
+  if (device_lists_out) device_lists_out->start();
   every(config.records_checkpoint_seconds, [this]() -> boost::asio::awaitable<void> {
     auto r = co_await archive->checkpoint();
     if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);

@@ -11,6 +11,7 @@
 #include "http/router.h"
 #include "service/account/account_service.h"
 #include "service/common/cpu_pool.h"
+#include "service/federation/device_lists_out.h"
 #include "service/federation/event_reads.h"
 #include "service/federation/inbox.h"
 #include "service/federation/metrics.h"
@@ -18,6 +19,7 @@
 #include "service/federation/joins.h"
 #include "service/federation/memberships.h"
 #include "service/federation/outbox.h"
+#include "service/federation/remote_keys.h"
 #include "service/federation/request_auth.h"
 #include "service/federation/sender.h"
 #include "service/federation/server_keys.h"
@@ -79,6 +81,8 @@ struct App {
   std::unique_ptr<Outbox> outbox;             // transactions out: durable queues per destination
   std::unique_ptr<Inbox> inbox;               // transactions in
   std::unique_ptr<FederationReads> federation_reads;  // events and state for other servers
+  std::unique_ptr<RemoteKeys> remote_keys;    // other servers' users' keys; null when federation is off
+  std::unique_ptr<DeviceListPublisher> device_lists_out;  // null when federation is off
   std::unique_ptr<api::FederationServices> federation_services_;  // what federation handlers see
   std::unique_ptr<api::Services> api_services_;  // what the client API handlers see (routes())
   std::unique_ptr<api::AdminServices> admin_services_;  // what the admin handlers see (routes())

@@ -332,6 +332,19 @@ CREATE TABLE remote_memberships (user_id TEXT NOT NULL, room_id TEXT NOT NULL,
   PRIMARY KEY (user_id, room_id));
 CREATE INDEX remote_memberships_pos ON remote_memberships(user_id, stream_pos);
 )SQL",
+    // 12: device lists across servers (DeviceListStore): which device each change of a
+    // user's list was about (NULL for cross-signing keys, and for rows older than this step),
+    // so that m.device_list_update EDUs can name it; and the cached device lists of users of
+    // other servers, kept up to date by their EDUs.
+    R"SQL(
+ALTER TABLE device_list_changes ADD COLUMN device_id TEXT;
+-- user_id (of another server) -> the stream_id its server gave our copy, stale when an update was missed
+CREATE TABLE remote_device_lists (user_id TEXT PRIMARY KEY, stream_id INTEGER NOT NULL,
+  stale INTEGER NOT NULL DEFAULT 0, master_key TEXT, self_signing_key TEXT, fetched_ts INTEGER NOT NULL);
+-- (user_id, device_id) -> the device's signed keys and display name, as its server published them
+CREATE TABLE remote_devices (user_id TEXT NOT NULL, device_id TEXT NOT NULL, keys TEXT NOT NULL,
+  display_name TEXT, PRIMARY KEY (user_id, device_id));
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

@@ -59,12 +59,14 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
   // Take the database back to step 7 (no curve25519 column) with devices stored then, one
   // with a quote in its ID, and open it again. The steps after 8 are undone too, so that
   // they run again after it (step 9: the server key tables; step 10: the federation queue;
-  // step 11: remote memberships).
+  // step 11: remote memberships; step 12: device list columns and the remote device lists).
   json::object quoted = device_keys("Q\"1", "curveQ");
   auto r = db_->write_blocking<Ok>([&](Conn& c) -> Status {
     DS_TRY(c.exec_script("DROP INDEX device_keys_curve25519; ALTER TABLE device_keys DROP COLUMN curve25519; "
                          "DROP TABLE server_keys; DROP TABLE server_key_responses; DROP TABLE federation_queue; "
                          "DROP TABLE remote_memberships; "
+                         "ALTER TABLE device_list_changes DROP COLUMN device_id; DROP TABLE remote_device_lists; "
+                         "DROP TABLE remote_devices; "
                          "DELETE FROM schema_version WHERE version>=8;"));
     DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES('@a:x', 'A', ?)",
                   {json::serialize(device_keys("A", "curveA"))}));
@@ -210,15 +212,60 @@ TEST_F(KeyStoresTest, CrossSigningKeysAndSignatures) {
 
 TEST_F(KeyStoresTest, DeviceListChangesAreReadByStreamPosition) {
   write([](Txn& t) -> Status {
-    DS_TRY(t.device_lists().mark_changed("@b:x", 3));
-    DS_TRY(t.device_lists().mark_changed("@a:x", 4));
-    DS_TRY(t.device_lists().mark_changed("@a:x", 4));  // once per position
-    return t.device_lists().mark_changed("@a:x", 6);
+    DS_TRY(t.device_lists().mark_changed("@b:x", 3, "B1"));
+    DS_TRY(t.device_lists().mark_changed("@a:x", 4, "A1"));
+    DS_TRY(t.device_lists().mark_changed("@a:x", 4, "A1"));  // once per position
+    return t.device_lists().mark_changed("@a:x", 6, "");      // cross-signing keys
   });
   auto& s = db_->read().device_lists();
   EXPECT_EQ(*s.changed(0, 10), (std::vector<std::string>{"@a:x", "@b:x"})) << "each user once";
   EXPECT_EQ(*s.changed(3, 5), std::vector<std::string>{"@a:x"});
   EXPECT_TRUE(s.changed(6, 10)->empty());
+  auto rows = s.changes(0, 10, 2);
+  ASSERT_EQ(rows->size(), 2u) << "the limit";
+  EXPECT_EQ((*rows)[0].stream_pos, 3);
+  EXPECT_EQ((*rows)[0].device_id, "B1");
+  EXPECT_EQ((*rows)[1].user_id, "@a:x");
+  rows = s.changes(4, 10, 10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].device_id, "") << "a change of cross-signing keys names no device";
+  EXPECT_EQ(*s.last_device_change("@a:x", 100), 4) << "changes naming no device are not counted";
+  EXPECT_EQ(*s.last_device_change("@a:x", 4), 0);
+}
+
+TEST_F(KeyStoresTest, RemoteDeviceListsAreReplacedAndUpdatedByDevice) {
+  json::object master{{"user_id", "@r:y"}, {"usage", json::array{"master"}}, {"keys", json::object{{"ed25519:m", "m"}}}};
+  write([&](Txn& t) -> Status {
+    RemoteDeviceList l{"@r:y", 7, false, master, std::nullopt, {}};
+    l.devices.push_back({"D1", json::object{{"device_id", "D1"}}, std::string("Phone")});
+    l.devices.push_back({"D2", json::object{{"device_id", "D2"}}, std::nullopt});
+    DS_TRY(t.device_lists().put_remote_list(l, 1000));
+    l.devices.pop_back();  // a second fetch replaces the whole list
+    return t.device_lists().put_remote_list(l, 2000);
+  });
+  auto lists = db_->read().device_lists().remote_lists({"@r:y", "@unknown:y"});
+  ASSERT_EQ(lists->size(), 1u) << "only cached users";
+  auto& l = (*lists)[0];
+  EXPECT_EQ(l.stream_id, 7);
+  EXPECT_FALSE(l.stale);
+  ASSERT_TRUE(l.master_key);
+  EXPECT_EQ(*l.master_key, master);
+  EXPECT_FALSE(l.self_signing_key);
+  ASSERT_EQ(l.devices.size(), 1u);
+  EXPECT_EQ(l.devices[0].display_name, std::optional<std::string>("Phone"));
+  write([&](Txn& t) -> Status {
+    DS_TRY(t.device_lists().put_remote_device("@r:y", {"D3", json::object{{"device_id", "D3"}}, std::nullopt}));
+    DS_TRY(t.device_lists().remove_remote_device("@r:y", "D1"));
+    DS_TRY(t.device_lists().put_remote_cross_signing("@r:y", "self_signing", master));
+    return t.device_lists().set_remote_stream("@r:y", 9, true);
+  });
+  lists = db_->read().device_lists().remote_lists({"@r:y"});
+  ASSERT_EQ(lists->size(), 1u);
+  EXPECT_EQ((*lists)[0].stream_id, 9);
+  EXPECT_TRUE((*lists)[0].stale);
+  EXPECT_TRUE((*lists)[0].self_signing_key);
+  ASSERT_EQ((*lists)[0].devices.size(), 1u);
+  EXPECT_EQ((*lists)[0].devices[0].device_id, "D3");
 }
 
 TEST_F(KeyStoresTest, ToDeviceMessagesAreSizedPagedAndAcknowledged) {

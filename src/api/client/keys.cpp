@@ -18,7 +18,7 @@ void add_keys_routes(http::Router& r, const Services& svc) {
   // POST /_matrix/client/v3/keys/query
   add_client(r, "POST", "/keys/query", Auth::kRequired, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
-               DS_CO_ASSIGN(json::object out, svc.keys->query(req.who().user_id, req.body_object()));
+               DS_CO_ASSIGN(json::object out, co_await svc.keys->query(req.who().user_id, req.body_object()));
                co_return out;
              });
 

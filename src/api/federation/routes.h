@@ -9,6 +9,7 @@
 #include "service/federation/memberships.h"
 #include "service/federation/server_keys.h"
 #include "service/media/media_service.h"
+#include "service/keys/key_service.h"
 #include "service/rooms/room_service.h"
 #include "service/users/user_service.h"
 
@@ -24,6 +25,7 @@ struct FederationServices {
   FederationReads* reads;   // events, state, auth chains, backfill for other servers
   MediaService* media;      // this server's media for other servers
   FederationMemberships* memberships;  // invites to local users (null when federation is off)
+  KeyService* e2e_keys;     // device keys, one-time keys and device lists of this server's users
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
@@ -35,5 +37,7 @@ void add_federation_event_routes(http::Router& r, const FederationServices& svc)
 void add_federation_media_routes(http::Router& r, const FederationServices& svc);        // media.cpp
 void add_federation_public_rooms_routes(http::Router& r, const FederationServices& svc);  // public_rooms.cpp
 void add_federation_invite_routes(http::Router& r, const FederationServices& svc);       // invites.cpp
+void add_federation_user_key_routes(http::Router& r, const FederationServices& svc);     // user_keys.cpp
+void add_federation_user_device_routes(http::Router& r, const FederationServices& svc);  // user_devices.cpp
 
 }  // namespace despatch::api

@@ -56,7 +56,9 @@ asio::awaitable<Status> AccountService::put_receipt(const std::string& user,
                                                     const std::string& receipt_type,
                                                     const std::string& event_id,
                                                     const std::string& thread_id) {
-  auto job = [=](Txn& t) -> Status {
+  int64_t ts = now_ms();
+  bool stored = false;
+  auto job = [=, &stored](Txn& t) -> Status {
     DS_ASSIGN(auto m, t.memberships().membership(room_id, user));
     if (!m || *m != "join") return Error::forbidden("You are not in this room");
     DS_ASSIGN(auto pos, t.events().stream_pos_of(event_id, room_id));
@@ -64,12 +66,14 @@ asio::awaitable<Status> AccountService::put_receipt(const std::string& user,
     DS_ASSIGN(auto old, t.receipts().receipt(room_id, user, receipt_type, thread_id));
     // Receipts only move forward: an older read receipt must not resurrect unread counts.
     if (old && old->event_pos >= *pos) return ok_status();
-    return t.receipts().put_receipt({room_id, user, receipt_type, thread_id, event_id, *pos, now_ms()},
+    stored = true;
+    return t.receipts().put_receipt({room_id, user, receipt_type, thread_id, event_id, *pos, ts},
                                     t.next_stream_pos());
   };
   auto r = co_await db_.transact<Ok>(job);
   if (r.ok()) notifier_.notify_users(receipt_type == "m.read.private" ? std::vector<std::string>{user}
                                                                       : members_(room_id));
+  if (r.ok() && stored && receipt_listener_) receipt_listener_(user, room_id, receipt_type, event_id, thread_id, ts);
   co_return r;
 }
 

@@ -30,6 +30,13 @@ class AccountService {
                                                             const json::object& filter);
   Result<std::optional<json::value>> get_filter(const std::string& user, std::string_view id);
 
+  // Called after a receipt is stored (local and remote users alike): federation passes
+  // local users' public receipts on to the room's other servers. Set before serving.
+  using ReceiptListener = std::function<void(const std::string& user, const std::string& room_id,
+                                             const std::string& receipt_type, const std::string& event_id,
+                                             const std::string& thread_id, int64_t ts)>;
+  void set_receipt_listener(ReceiptListener l) { receipt_listener_ = std::move(l); }
+
   // Stores a receipt (m.read, m.read.private) for an event of the room the user is in.
   boost::asio::awaitable<Status> put_receipt(const std::string& user, const std::string& room_id,
                                              const std::string& receipt_type,
@@ -40,6 +47,7 @@ class AccountService {
   storage::Database& db_;
   Notifier& notifier_;
   MembersFn members_;
+  ReceiptListener receipt_listener_;
 };
 
 }  // namespace despatch

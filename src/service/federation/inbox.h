@@ -10,6 +10,7 @@
 #include "service/account/account_service.h"
 #include "service/federation/metrics.h"
 #include "service/federation/outbox.h"
+#include "service/federation/remote_keys.h"
 #include "service/federation/sender.h"
 #include "service/federation/server_keys.h"
 #include "service/keys/key_service.h"
@@ -75,6 +76,9 @@ class Inbox {
 
   static constexpr size_t kRememberedTxns = 256;
 
+  // Federation on: device list and cross-signing EDUs update the cache of remote keys.
+  void set_remote_keys(RemoteKeys* r) { remote_keys_ = r; }
+
  private:
   using Answers = json::object;
   boost::asio::awaitable<void> receive_room(const std::string& origin, const std::string& room_id,
@@ -104,6 +108,7 @@ class Inbox {
   AccountService& account_;
   KeyService& key_service_;
   Outbox* outbox_;
+  RemoteKeys* remote_keys_ = nullptr;
   ServerAllowList allow_;
 
   std::mutex mu_;

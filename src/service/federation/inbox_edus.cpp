@@ -1,6 +1,6 @@
 // Inbox: the EDUs of an incoming transaction (server-server spec "EDUs", "Typing
-// Notifications", "Receipts", "Send-to-device messaging", "Device Management"). Each is
-// taken only for users of the server that sent it. m.presence is ignored: this server
+// Notifications", "Receipts", "Send-to-device messaging", "Device Management", "End-to-End
+// Encryption"). Each is taken only for users of the server that sent it. m.presence is ignored: this server
 // keeps no presence.
 #include "service/federation/inbox.h"
 
@@ -33,6 +33,7 @@ asio::awaitable<void> Inbox::receive_edu(const std::string& origin, const json::
   else if (*type == "m.receipt") co_await receipt_edu(origin, c);
   else if (*type == "m.direct_to_device") co_await to_device_edu(origin, c);
   else if (*type == "m.device_list_update") co_await device_list_edu(origin, c);
+  else if (*type == "m.signing_key_update" && remote_keys_) co_await remote_keys_->signing_key_update(origin, c);
 }
 
 asio::awaitable<void> Inbox::typing_edu(const std::string& origin, const json::object& c) {
@@ -92,12 +93,16 @@ asio::awaitable<void> Inbox::to_device_edu(const std::string& origin, const json
 }
 
 asio::awaitable<void> Inbox::device_list_edu(const std::string& origin, const json::object& c) {
+  if (remote_keys_) {
+    co_await remote_keys_->device_list_update(origin, c);
+    co_return;
+  }
   auto* user = json_string_at(c, "user_id");
   if (!user || !is_valid_user_id(*user) || server_name_of(*user) != origin) co_return;
   std::string u(*user);
-  // Recorded as a change of the user's device list, which local users sharing a room with
-  // them see in /sync's device_lists.changed; the keys themselves are not kept here.
-  auto job = [u](storage::Txn& t) -> Status { return t.device_lists().mark_changed(u, t.next_stream_pos()); };
+  // Without the cache of remote keys: recorded as a change of the user's device list, which
+  // local users sharing a room with them see in /sync's device_lists.changed.
+  auto job = [u](storage::Txn& t) -> Status { return t.device_lists().mark_changed(u, t.next_stream_pos(), ""); };
   auto st = co_await db_.transact<Ok>(job);
   if (!st.ok()) {
     DS_LOG(kError, "federation: cannot record the device list change of {}: {}", u, st.error().message);

@@ -104,6 +104,25 @@ Status Outbox::enqueue_in(storage::Txn& t, const std::string& room_id, const std
   return ok_status();
 }
 
+Status Outbox::enqueue_edu_in(storage::Txn& t, const std::string& destination, const json::object& edu) {
+  if (!config_.federation.enabled || destination == config_.server_name || !allow_.allows(destination))
+    return ok_status();
+  DS_TRY(t.federation_queue().enqueue(destination, storage::QueueKind::kEdu, json::serialize(edu), now_ms()));
+  metrics_.queue_backlog += 1;
+  std::lock_guard lock(mu_);
+  queued_in_commit_.insert(destination);
+  return ok_status();
+}
+
+void Outbox::wake_queued() {
+  std::set<std::string> queued;
+  {
+    std::lock_guard lock(mu_);
+    queued.swap(queued_in_commit_);
+  }
+  for (auto& d : queued) wake(d);
+}
+
 void Outbox::on_sent(const std::string& room_id, const std::vector<json::object>& pdus) {
   if (!config_.federation.enabled) return;
   std::set<std::string> queued;

@@ -60,6 +60,13 @@ class Outbox {
   Status enqueue_in(storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus);
   // Set once the rooms service calls enqueue_in (before serving).
   void queue_in_commits() { in_commit_ = true; }
+  // Inside a write job: queues an EDU for one server in the job's own transaction (only
+  // allowed servers, never this one), so that it goes out if and only if the job commits;
+  // wake_queued after the commit starts the senders. EDUs of one destination go out in the
+  // order they were queued.
+  Status enqueue_edu_in(storage::Txn& t, const std::string& destination, const json::object& edu);
+  // After the commit of jobs that called enqueue_edu_in: wakes their destinations.
+  void wake_queued();
   // Queues an EDU for every other server with a user joined to room_id.
   void send_edu_to_room(const std::string& room_id, json::object edu);
   // Queues an EDU for one server.

@@ -94,7 +94,7 @@ asio::awaitable<Status> KeyService::upload_cross_signing(const std::string& user
         return Error::make(400, errc::kInvalidSignature, std::string(usage) + " key is not signed by the master key");
       DS_TRY(t.cross_signing().put_key(user, usage, **sub));
     }
-    DS_ASSIGN(wake, mark_changed(t, user));
+    DS_ASSIGN(wake, mark_changed(t, user, ""));
     return ok_status();
   };
   auto r = co_await db_.transact<Ok>(job);
@@ -107,7 +107,7 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
   std::vector<std::string> wake;
   auto job = [=, &wake](Txn& t) -> Result<json::object> {
     json::object failures;
-    std::set<std::string> changed;
+    std::set<std::pair<std::string, std::string>> changed;  // (user, device; "" for cross-signing keys)
     auto fail = [&](const std::string& target, const std::string& key, const Error& e) {
       json::value& per = failures[target];
       if (!per.is_object()) per = json::object{};
@@ -135,9 +135,11 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
         // Which stored object is signed, and which of the uploader's keys may sign it.
         std::optional<json::object> stored;
         std::optional<std::pair<std::string, std::string>> signer;
+        std::string signed_device;
         if (target == user) {
           DS_ASSIGN(auto dev, t.device_keys().device_keys(user, key_id));
           if (dev) {
+            signed_device = key_id;
             stored = std::move(*dev);
             if (own_ssk) signer = cross_key(*own_ssk, user, "self_signing").ok()
                                       ? std::optional(*cross_key(*own_ssk, user, "self_signing"))
@@ -182,11 +184,11 @@ asio::awaitable<Result<json::object>> KeyService::upload_signatures(const std::s
           continue;
         }
         DS_TRY(t.cross_signing().put_signature({target, key_id, user, signer->first, std::string(sig->as_string())}));
-        changed.insert(target);
+        changed.insert({target, signed_device});
       }
     }
-    for (auto& u : changed) {
-      DS_ASSIGN(auto w, mark_changed(t, u));
+    for (auto& [u, device] : changed) {
+      DS_ASSIGN(auto w, mark_changed(t, u, device));
       wake.insert(wake.end(), w.begin(), w.end());
     }
     return json::object{{"failures", std::move(failures)}};

@@ -50,8 +50,9 @@ Status verify_key_signature(const json::object& obj, const std::string& user,
   return verify_json(obj, user, key_id, *pub);
 }
 
-Result<std::vector<std::string>> KeyService::mark_changed(Txn& t, const std::string& user) {
-  DS_TRY(t.device_lists().mark_changed(user, t.next_stream_pos()));
+Result<std::vector<std::string>> KeyService::mark_changed(Txn& t, const std::string& user,
+                                                          const std::string& device) {
+  DS_TRY(t.device_lists().mark_changed(user, t.next_stream_pos(), device));
   return interested_users(t, user);
 }
 
@@ -60,7 +61,7 @@ Result<std::vector<std::string>> KeyService::remove_device(Txn& t, const std::st
   DS_TRY(t.device_keys().remove_device(user, device));
   DS_TRY(t.to_device().remove_device(user, device));
   DS_TRY(t.cross_signing().remove_signatures_of(user, device));
-  return mark_changed(t, user);
+  return mark_changed(t, user, device);
 }
 
 asio::awaitable<Result<json::object>> KeyService::upload(const std::string& user,
@@ -110,7 +111,7 @@ asio::awaitable<Result<json::object>> KeyService::upload(const std::string& user
       DS_ASSIGN(auto old, t.device_keys().device_keys(user, device));
       if (!old || *old != *dk) {
         DS_TRY(t.device_keys().put_device_keys(user, device, *dk));
-        DS_ASSIGN(wake, mark_changed(t, user));
+        DS_ASSIGN(wake, mark_changed(t, user, device));
       }
     }
     for (auto& k : otks) {
@@ -146,75 +147,6 @@ Result<json::array> KeyService::unused_fallback_types(storage::Stores& s, const 
   return out;
 }
 
-Result<json::object> KeyService::query(const std::string& requester, const json::object& body) {
-  storage::Stores& s = db_.read();
-  auto* want = body.if_contains("device_keys");
-  if (!want || !want->is_object()) return Error::bad_json("device_keys must be an object");
-  std::map<std::string, std::set<std::string>> wanted;  // user -> devices (empty: all)
-  std::vector<std::string> users;
-  for (auto& [uid, devs] : want->as_object()) {
-    std::string user(uid);
-    if (!is_valid_user_id(user)) return Error::invalid_param("Invalid user ID " + user);
-    if (!devs.is_array()) return Error::bad_json("device lists must be arrays");
-    auto& only = wanted[user];
-    for (auto& d : devs.as_array()) {
-      if (!d.is_string()) return Error::bad_json("device IDs must be strings");
-      only.insert(std::string(d.as_string()));
-    }
-    users.push_back(user);
-  }
-  // Four reads for the whole request, however many users it names.
-  DS_ASSIGN(auto keys, s.device_keys().device_keys_of(users));
-  DS_ASSIGN(auto devices, s.devices().devices_of_users(users));
-  DS_ASSIGN(auto sigs, s.cross_signing().signatures_of(users, requester));
-  DS_ASSIGN(auto cs, s.cross_signing().keys_of(users));
-  std::map<std::pair<std::string, std::string>, const std::optional<std::string>*> names;
-  for (auto& d : devices) names[{d.user_id, d.device_id}] = &d.display_name;
-  std::map<std::pair<std::string, std::string>, std::vector<const storage::KeySignature*>> sigs_for;
-  for (auto& sig : sigs) sigs_for[{sig.target_user, sig.target_key}].push_back(&sig);
-  auto merge = [&](json::object& obj, const std::string& user, const std::string& target) {
-    auto it = sigs_for.find({user, target});
-    if (it == sigs_for.end()) return;
-    for (auto* sig : it->second) {
-      json::value& all = obj["signatures"];
-      if (!all.is_object()) all = json::object{};
-      json::value& by = all.as_object()[sig->signer];
-      if (!by.is_object()) by = json::object{};
-      by.as_object()[sig->signer_key_id] = sig->signature;
-    }
-  };
-  json::object device_keys, master, self_signing, user_signing;
-  for (auto& [user, only] : wanted) device_keys[user] = json::object{};
-  for (auto& dk : keys) {
-    const std::string& user = dk.user_id;
-    const auto& only = wanted[user];
-    if (!only.empty() && !only.count(dk.device_id)) continue;
-    json::object k = std::move(dk.keys);
-    merge(k, user, dk.device_id);
-    json::object u;
-    if (auto it = names.find({user, dk.device_id}); it != names.end() && *it->second)
-      u["device_display_name"] = **it->second;
-    k["unsigned"] = std::move(u);
-    device_keys[user].as_object()[dk.device_id] = std::move(k);
-  }
-  for (auto& key : cs) {
-    const std::string& user = key.user_id;
-    json::object k = std::move(key.key);
-    if (key.usage == "master") {
-      if (auto* ks = k.if_contains("keys"); ks && ks->is_object() && !ks->as_object().empty())
-        merge(k, user, std::string(ks->as_object().begin()->value().as_string()));
-      master[user] = std::move(k);
-    } else if (key.usage == "self_signing") {
-      self_signing[user] = std::move(k);
-    } else if (key.usage == "user_signing" && user == requester) {
-      user_signing[user] = std::move(k);
-    }
-  }
-  return json::object{{"device_keys", std::move(device_keys)}, {"master_keys", std::move(master)},
-                      {"self_signing_keys", std::move(self_signing)},
-                      {"user_signing_keys", std::move(user_signing)}, {"failures", json::object{}}};
-}
-
 Result<std::optional<ClaimedKey>> claim_device_key(Txn& t, const std::string& user, const std::string& device,
                                                    const std::string& alg) {
   DS_ASSIGN(auto otk, t.device_keys().claim_one_time_key(user, device, alg));
@@ -222,41 +154,6 @@ Result<std::optional<ClaimedKey>> claim_device_key(Txn& t, const std::string& us
   DS_ASSIGN(auto fb, t.device_keys().claim_fallback_key(user, device, alg));
   if (!fb) return std::optional<ClaimedKey>{};
   return std::optional<ClaimedKey>(ClaimedKey{fb->key_id, std::move(fb->key)});
-}
-
-asio::awaitable<Result<json::object>> KeyService::claim(const json::object& body) {
-  auto* want = body.if_contains("one_time_keys");
-  if (!want || !want->is_object()) co_return Error::bad_json("one_time_keys must be an object");
-  for (auto& [uid, devs] : want->as_object()) {
-    if (!is_valid_user_id(uid)) co_return Error::invalid_param("Invalid user ID " + std::string(uid));
-    if (!devs.is_object()) co_return Error::bad_json("one_time_keys values must be objects");
-    for (auto& [d, alg] : devs.as_object())
-      if (!alg.is_string()) co_return Error::bad_json("algorithms must be strings");
-  }
-  json::object request = want->as_object();
-  ServerDevice* own = server_device_;
-  // A Conn job for the server's own device (ServerDevice takes the Conn); keys go through
-  // the stores of the same transaction.
-  auto job = [this, request, own](Conn& c) -> Result<json::object> {
-    auto t = db_.txn_over(c);
-    json::object out;
-    bool own_claimed = false;
-    for (auto& [uid, devs] : request) {
-      std::string user(uid);
-      json::object per_user;
-      for (auto& [did, alg_v] : devs.as_object()) {
-        std::string device(did), alg(alg_v.as_string());
-        DS_ASSIGN(auto claimed, claim_device_key(*t, user, device, alg));
-        if (!claimed) continue;
-        per_user[device] = json::object{{alg + ":" + claimed->key_id, std::move(claimed->key)}};
-        if (own && user == own->user_id() && device == own->device_id()) own_claimed = true;
-      }
-      if (!per_user.empty()) out[user] = std::move(per_user);
-    }
-    if (own_claimed) DS_TRY(own->keys_claimed(c));
-    return json::object{{"one_time_keys", std::move(out)}, {"failures", json::object{}}};
-  };
-  co_return co_await db_.write<json::object>(job);
 }
 
 Result<DeviceListDelta> KeyService::device_list_delta(storage::Stores& s, const std::string& user,
@@ -323,6 +220,14 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
     for (auto& [d, content] : devs.as_object())
       if (!content.is_object()) co_return Error::bad_json("to-device content must be an object");
   }
+  // Users of other servers get theirs as m.direct_to_device EDUs, queued in the same commit.
+  json::object remote;
+  if (federation_)
+    for (auto& [uid, devs] : messages)
+      if (server_name_of(uid) != server_name_) remote[uid] = devs;
+  KeyFederation* federation = remote.empty() ? nullptr : federation_;
+  // Unique per sender, as the spec asks: the client's transaction ID is unique per device.
+  const std::string message_id = sender_device + ":" + txn_id;
   std::vector<std::string> wake;
   int64_t dropped = 0;
   ServerDevice* own = server_device_;
@@ -335,10 +240,13 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
     // Every recipient is checked first: the server's own device acts on what it receives,
     // which must not happen for a request that then fails.
     for (auto& [uid, devs] : messages) {
+      if (remote.contains(uid)) continue;
       DS_ASSIGN(auto known, t->users().profile(std::string(uid)));  // any account has one
       if (!known) return Error::not_found("Unknown user " + std::string(uid));
     }
+    if (federation) DS_TRY(federation->queue_to_device(*t, sender, type, message_id, remote));
     for (auto& [uid, devs] : messages) {
+      if (remote.contains(uid)) continue;
       std::string user(uid);
       std::vector<std::string> targets;
       for (auto& [d, content] : devs.as_object()) {
@@ -369,6 +277,7 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
   };
   auto r = co_await db_.write<Ok>(job);
   if (r.ok()) notifier_.notify_users(wake);
+  if (r.ok() && federation) federation->to_device_committed();
   if (r.ok() && dropped > 0)
     DS_LOG(kWarn, "sendToDevice from {}: {} message(s) dropped, their devices have too many waiting", sender,
            dropped);

@@ -8,6 +8,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,6 +35,26 @@ class ServerDevice {
   virtual Status keys_claimed(storage::Conn& c) = 0;
 };
 
+// What the keys service asks of federation (service/federation/remote_keys.h implements
+// it; unset when federation is off): the keys of users of other servers, and to-device
+// messages for them.
+class KeyFederation {
+ public:
+  virtual ~KeyFederation() = default;
+  // /keys/query for users of other servers (user -> devices, empty: all): the part of the
+  // answer for them, {device_keys, master_keys, self_signing_keys, failures}, within timeout.
+  virtual boost::asio::awaitable<json::object> query(std::map<std::string, std::set<std::string>> wanted,
+                                                     std::chrono::milliseconds timeout) = 0;
+  // /keys/claim for devices of other servers ({user: {device: algorithm}}): {one_time_keys, failures}.
+  virtual boost::asio::awaitable<json::object> claim(json::object wanted, std::chrono::milliseconds timeout) = 0;
+  // Inside the /sendToDevice job: queues m.direct_to_device EDUs for messages
+  // ({user: {device: content}}, users of other servers only), one per destination.
+  virtual Status queue_to_device(storage::Txn& t, const std::string& sender, const std::string& type,
+                                 const std::string& message_id, const json::object& messages) = 0;
+  // After that job's commit: wakes the destinations' senders.
+  virtual void to_device_committed() = 0;
+};
+
 // Bounds on to-device messages.
 struct ToDeviceLimits {
   // What one sender may leave waiting for one device. Beyond it, further messages from that
@@ -53,15 +75,30 @@ class KeyService {
 
   // Registers the server's own device (before serving; may stay unset).
   void set_server_device(ServerDevice* d) { server_device_ = d; }
+  // Federation on: users of other servers are asked for through f (before serving).
+  void set_federation(KeyFederation* f, std::string server_name) {
+    federation_ = f;
+    server_name_ = std::move(server_name);
+  }
 
   // POST /keys/upload: returns {one_time_key_counts}.
   boost::asio::awaitable<Result<json::object>> upload(const std::string& user,
                                                       const std::string& device,
                                                       const json::object& body);
-  // POST /keys/query.
-  Result<json::object> query(const std::string& requester, const json::object& body);
-  // POST /keys/claim: takes one key per device (a fallback key when none is left).
+  // POST /keys/query: this server's users from storage, others' from their servers.
+  boost::asio::awaitable<Result<json::object>> query(const std::string& requester, const json::object& body);
+  // The same for this server's users only (the federation API's user/keys/query): requester
+  // "" is another server, which gets no user-signing keys and no signatures but the owners'.
+  Result<json::object> query_local(const std::string& requester,
+                                   const std::map<std::string, std::set<std::string>>& wanted);
+  // POST /keys/claim: takes one key per device (a fallback key when none is left); devices
+  // of other servers are claimed from their servers.
   boost::asio::awaitable<Result<json::object>> claim(const json::object& body);
+  // The same for this server's users only (the federation API's user/keys/claim).
+  boost::asio::awaitable<Result<json::object>> claim_local(const json::object& one_time_keys);
+  // GET /_matrix/federation/v1/user/devices/{userId} for a user of this server: stream_id,
+  // the devices that have keys, and the cross-signing keys.
+  Result<json::object> user_devices(const std::string& user);
   // GET /keys/changes between two stream positions.
   Result<DeviceListDelta> changes(const std::string& user, int64_t from, int64_t to);
 
@@ -104,8 +141,11 @@ class KeyService {
   Result<DeviceListDelta> device_list_delta(storage::Stores& s, const std::string& user,
                                             int64_t since, int64_t upto);
 
-  // Inside a write job: record that user's device list changed; returns who to wake.
-  static Result<std::vector<std::string>> mark_changed(storage::Txn& t, const std::string& user);
+  // Inside a write job: record that user's device list changed, about device (empty: their
+  // cross-signing keys); returns who to wake. Other servers hear of it from
+  // DeviceListPublisher, which reads these rows.
+  static Result<std::vector<std::string>> mark_changed(storage::Txn& t, const std::string& user,
+                                                       const std::string& device);
   // Inside a write job: forget a removed device's keys and pending messages; returns who to
   // wake (the owner's device list changed).
   static Result<std::vector<std::string>> remove_device(storage::Txn& t, const std::string& user,
@@ -116,6 +156,8 @@ class KeyService {
   Notifier& notifier_;
   ToDeviceLimits limits_;
   ServerDevice* server_device_ = nullptr;
+  KeyFederation* federation_ = nullptr;
+  std::string server_name_;  // with federation_: whose users are local
 };
 
 // Verifies that obj carries user's signature made with the ed25519 key key_id (e.g.

@@ -132,7 +132,7 @@ Status RecordsKeeper::create_account(Txn& t) {
   DS_ASSIGN(std::string pickle, dev.pickle_account(key_));
   DS_TRY(t.keeper().create_account(
       {user_id_, device_id_, pickle, seal_at_rest(key_, json::serialize(seeds)), now_ms()}));
-  DS_TRY(KeyService::mark_changed(t, user_id_));
+  DS_TRY(KeyService::mark_changed(t, user_id_, device_id_));
   json::object details{{"user_id", user_id_},
                        {"device_id", device_id_},
                        {"ed25519", dev.ed25519_key()},

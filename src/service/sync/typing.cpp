@@ -26,6 +26,7 @@ void Typing::set(const std::string& room_id, const std::string& user_id, bool ty
     });
   }
   if (changed) notifier_.notify_users(members_(room_id));
+  if (listener_) listener_(room_id, user_id, typing);
 }
 
 void Typing::expire(const std::string& room_id) {

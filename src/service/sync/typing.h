@@ -25,6 +25,10 @@ class Typing {
 
   void set(const std::string& room_id, const std::string& user_id, bool typing,
            std::chrono::milliseconds timeout);
+  // Called on every set (after it took effect), for local and remote users alike: federation
+  // passes local users' typing on to the room's other servers. Set before serving.
+  using Listener = std::function<void(const std::string& room_id, const std::string& user_id, bool typing)>;
+  void set_listener(Listener l) { listener_ = std::move(l); }
   uint64_t serial() const;
   // Users typing now in room_id, and the serial of the room's last change.
   std::vector<std::string> typing_in(const std::string& room_id, uint64_t* changed_serial) const;
@@ -34,6 +38,7 @@ class Typing {
   boost::asio::io_context& io_;
   Notifier& notifier_;
   std::function<std::vector<std::string>(const std::string&)> members_;
+  Listener listener_;
   mutable std::mutex mu_;
   uint64_t serial_ = 0;
   struct RoomTyping {

@@ -365,12 +365,17 @@ Result<DeviceInfo> UserService::get_device(const std::string& user_id, const std
 asio::awaitable<Status> UserService::update_device(const std::string& user_id,
                                                    const std::string& device_id,
                                                    const std::string& display_name) {
-  auto job = [=](Txn& t) -> Status {
+  std::vector<std::string> wake;
+  auto job = [=, &wake](Txn& t) -> Status {
     DS_ASSIGN(bool found, t.devices().set_display_name(user_id, device_id, display_name));
     if (!found) return Error::not_found("Unknown device");
+    // The display name is part of what other users (and servers) see of the device.
+    DS_ASSIGN(wake, KeyService::mark_changed(t, user_id, device_id));
     return ok_status();
   };
-  co_return co_await db_.transact<Ok>(job);
+  auto r = co_await db_.transact<Ok>(job);
+  if (r.ok()) notifier_.notify_users(wake);
+  co_return r;
 }
 
 asio::awaitable<Status> UserService::delete_devices(const std::string& user_id,

@@ -4,7 +4,7 @@
 // Used by e2ee.test.mjs and e2ee_peer.mjs (the js side of the nio interop test).
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -49,7 +49,9 @@ export function freePort() {
 }
 
 /** Starts `despatch serve` on a fresh data folder and a free port; resolves when ready. */
-export async function startServer({ readyTimeoutMs = 20000, serverName = "localhost" } = {}) {
+// extraArgs are more `serve` flags; configToml, when given, is written to a config file.
+export async function startServer({ readyTimeoutMs = 20000, serverName = "localhost", extraArgs = [],
+  configToml } = {}) {
   const tmp = mkdtempSync(join(tmpdir(), "despatch-e2ee-"));
   const dataDir = join(tmp, "data");
   // The records office's key pair; its secret half stays outside the data folder.
@@ -58,7 +60,11 @@ export async function startServer({ readyTimeoutMs = 20000, serverName = "localh
   if (keygen.status !== 0) throw new Error(`records keygen failed: ${keygen.stdout}${keygen.stderr}`);
   const port = await freePort();
   const args = ["serve", "--data", dataDir, "--listen", `127.0.0.1:${port}`,
-    "--server-name", serverName, "--open-registration", "--no-rate-limit"];
+    "--server-name", serverName, "--open-registration", "--no-rate-limit", ...extraArgs];
+  if (configToml !== undefined) {
+    writeFileSync(join(tmp, "despatch.toml"), configToml);
+    args.push("--config", join(tmp, "despatch.toml"));
+  }
   const proc = spawn(DESPATCH_BIN, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   await new Promise((res, rej) => {
