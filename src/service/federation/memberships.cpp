@@ -25,7 +25,10 @@ std::string error_of(const FederationResponse& res) {
 // A remote server's refusal as the local user should hear it.
 Error refusal(const std::string& server, const std::string& what, const FederationResponse& res) {
   const json::value* code = res.body.is_object() ? res.body.as_object().if_contains("errcode") : nullptr;
-  if (res.status == 400 && code && is_str(*code, errc::kIncompatibleRoomVersion))
+  // The spec's code is M_INCOMPATIBLE_ROOM_VERSION; some servers answer an invite with
+  // M_UNSUPPORTED_ROOM_VERSION for the same thing.
+  if (res.status == 400 && code &&
+      (is_str(*code, errc::kIncompatibleRoomVersion) || is_str(*code, errc::kUnsupportedRoomVersion)))
     return Error{400, errc::kIncompatibleRoomVersion, server + " does not support this room's version", {}};
   if (res.status == 403) return Error::forbidden(server + " refused the " + what + ": " + error_of(res));
   if (res.status == 404) return Error::not_found(server + " does not know the room: " + error_of(res));
@@ -65,7 +68,16 @@ asio::awaitable<Result<std::string>> FederationMemberships::invite(const std::st
   std::string path = "/_matrix/federation/v2/invite/" + query_escape(room_id) + "/" + query_escape(draft.event_id);
   // A server not on the allow-list is refused here, counted, with M_FORBIDDEN (sender.h).
   DS_CO_ASSIGN(FederationResponse res, co_await sender_.send(server, put, path, json::value(std::move(body))));
-  if (res.status != 200 || !res.body.is_object()) co_return refusal(server, "invite", res);
+  if (res.status != 200 || !res.body.is_object()) {
+    Error e = refusal(server, "invite", res);
+    if (e.errcode == errc::kIncompatibleRoomVersion) {
+      // Say what the inviter can do about it.
+      e.message = server + " does not support room version " + draft.room_version + ", so " + target +
+                  " cannot be invited to this room; invite them to a room made in an older version";
+      e.extra["room_version"] = draft.room_version;
+    }
+    co_return e;
+  }
   auto* signed_value = res.body.as_object().if_contains("event");
   if (!signed_value || !signed_value->is_object())
     co_return Error::make(502, errc::kUnknown, server + " answered the invite without the event");

@@ -3,6 +3,7 @@
 Despatch user joins a Synapse room and a Synapse user joins a Despatch room, in room
 versions 11, 10, 6 and 3 (standard-base64 event IDs), and messages go both ways with the same event IDs,
 and a Despatch user who joins a Synapse room pages back into the history from before the join.
+Invites go both ways (v11 and v10), and each side rejects the other's invite.
 """
 
 import os
@@ -126,6 +127,97 @@ class SynapseInteropTest(unittest.TestCase):
         self.assertEqual((st, name.get("name")), (200, "Despatch room v" + version))
         self.chat_both_ways(room, "v" + version + " in D")
 
+    def sync_rooms(self, http, section):
+        st, sync = http("GET", "/sync?timeout=0")
+        return sync.get("rooms", {}).get(section, {}) if st == 200 else {}
+
+    def wait_in_sync(self, http, section, room, timeout=30.0):
+        """The room's entry under rooms.<section> once a /sync shows it. Incremental syncs
+        from a first one: Synapse answers a repeated initial /sync from a cache for a while."""
+        st, sync = http("GET", "/sync?timeout=0")
+        self.assertEqual(st, 200, sync)
+        deadline = time.time() + timeout
+        while True:
+            found = sync.get("rooms", {}).get(section, {}).get(room)
+            if found or time.time() > deadline:
+                return found
+            st, sync = http("GET", "/sync?timeout=1000&since=" + q(sync["next_batch"]))
+            self.assertEqual(st, 200, sync)
+
+    def check_despatch_invites_synapse_user(self, version):
+        st, body = self.d.client("POST", "/createRoom", {"preset": "private_chat", "room_version": version,
+                                                         "name": "Invite from Despatch v" + version})
+        self.assertEqual(st, 200, body)
+        room = body["room_id"]
+        st, body = self.d.client("POST", "/rooms/%s/invite" % q(room), {"user_id": self.s_user})
+        self.assertEqual(st, 200, body)
+        invite = self.wait_in_sync(self.syn, "invite", room)
+        self.assertTrue(invite, "Synapse's user never saw the invite")
+        names = [e["content"].get("name") for e in invite["invite_state"]["events"] if e["type"] == "m.room.name"]
+        self.assertEqual(names, ["Invite from Despatch v" + version])
+        st, body = self.syn("POST", "/rooms/%s/join" % q(room), {})
+        self.assertEqual(st, 200, body)
+        self.chat_both_ways(room, "invited v" + version + " in D")
+        # And out again: a leave through the room's own server.
+        st, body = self.syn("POST", "/rooms/%s/leave" % q(room), {})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(wait_for(lambda: self.s_user not in self.d.client(
+            "GET", "/rooms/%s/joined_members" % q(room))[1].get("joined", {})), "Despatch still has Synapse's user")
+
+    def check_synapse_invites_despatch_user(self, version):
+        st, body = self.syn("POST", "/createRoom", {"preset": "private_chat", "room_version": version,
+                                                    "name": "Invite from Synapse v" + version})
+        self.assertEqual(st, 200, body)
+        room = body["room_id"]
+        st, body = self.syn("POST", "/rooms/%s/invite" % q(room), {"user_id": self.d.user_id})
+        self.assertEqual(st, 200, body)
+        invite = self.wait_in_sync(self.d.client, "invite", room)
+        self.assertTrue(invite, "Despatch's user never saw the invite")
+        names = [e["content"].get("name") for e in invite["invite_state"]["events"] if e["type"] == "m.room.name"]
+        self.assertEqual(names, ["Invite from Synapse v" + version])
+        # No via: the invite says which server to join through.
+        st, body = self.d.client("POST", "/join/%s" % q(room), {})
+        self.assertEqual(st, 200, body)
+        self.chat_both_ways(room, "invited v" + version + " in S")
+
+    def test_despatch_invites_synapse_user_v11(self):
+        self.check_despatch_invites_synapse_user("11")
+
+    def test_synapse_invites_despatch_user_v11(self):
+        self.check_synapse_invites_despatch_user("11")
+
+    def test_despatch_invites_synapse_user_v10(self):
+        self.check_despatch_invites_synapse_user("10")
+
+    def test_synapse_invites_despatch_user_v10(self):
+        self.check_synapse_invites_despatch_user("10")
+
+    def test_synapse_user_rejects_an_invite(self):
+        st, body = self.d.client("POST", "/createRoom", {"preset": "private_chat", "name": "To be refused"})
+        self.assertEqual(st, 200, body)
+        room = body["room_id"]
+        st, body = self.d.client("POST", "/rooms/%s/invite" % q(room), {"user_id": self.s_user})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(self.wait_in_sync(self.syn, "invite", room))
+        st, body = self.syn("POST", "/rooms/%s/leave" % q(room), {})  # make_leave / send_leave to Despatch
+        self.assertEqual(st, 200, body)
+        st, member = self.d.client("GET", "/rooms/%s/state/m.room.member/%s" % (q(room), q(self.s_user)))
+        self.assertEqual((st, member.get("membership")), (200, "leave"), member)
+
+    def test_despatch_user_rejects_an_invite(self):
+        st, body = self.syn("POST", "/createRoom", {"preset": "private_chat", "room_version": "11",
+                                                    "name": "Refused by Despatch"})
+        self.assertEqual(st, 200, body)
+        room = body["room_id"]
+        st, body = self.syn("POST", "/rooms/%s/invite" % q(room), {"user_id": self.d.user_id})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(self.wait_in_sync(self.d.client, "invite", room))
+        st, body = self.d.client("POST", "/rooms/%s/leave" % q(room), {})
+        self.assertEqual(st, 200, body)
+        st, member = self.syn("GET", "/rooms/%s/state/m.room.member/%s" % (q(room), q(self.d.user_id)))
+        self.assertEqual((st, member.get("membership")), (200, "leave"), member)
+        self.assertNotIn(room, self.sync_rooms(self.d.client, "invite"))
+
     def test_despatch_joins_synapse_room_v11(self):
         self.check_despatch_joins_synapse_room("11")
 
@@ -149,6 +241,67 @@ class SynapseInteropTest(unittest.TestCase):
 
     def test_synapse_joins_despatch_room_v6(self):
         self.check_synapse_joins_despatch_room("6")
+
+
+
+@unittest.skipUnless(synapse_dir(), "the Synapse peer package is not on this machine")
+class OlderSynapseTest(unittest.TestCase):
+    """Synapse 1.80 knows room versions 1 to 10: an invite into a v11 room is refused with an
+    error that says so, and a v10 room works both ways."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="despatch-synapse180-")
+        build = ensure_built("1.80.0")
+        make_ca(cls.tmp, "ca")
+        make_cert(cls.tmp, "ca", "server")
+        ca = os.path.join(cls.tmp, "ca.pem")
+        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
+        cls.s = SynapsePeer(cls.tmp, "S", cls.tmp, "ca", build)
+        cls.d = Peer(cls.tmp, "D", [cls.s.name], ca, cert, key)
+        try:
+            cls.d.start()
+            cls.s.start()
+        except Exception:
+            cls.tearDownClass()
+            raise
+        cls.s_user, cls.s_token = cls.s.register("s" + uuid.uuid4().hex[:8])
+
+    @classmethod
+    def tearDownClass(cls):
+        if os.environ.get("DESPATCH_TEST_LOGS"):
+            print("---- despatch\n%s" % cls.d.fx.stderr_text()[-6000:])
+            print("---- synapse\n%s" % cls.s.log_tail(12000))
+        cls.d.fx.teardown()
+        cls.s.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_invite_into_a_v11_room_says_the_server_cannot_join_it(self):
+        st, body = self.d.client("POST", "/createRoom", {"preset": "private_chat", "room_version": "11"})
+        self.assertEqual(st, 200, body)
+        room = body["room_id"]
+        st, body = self.d.client("POST", "/rooms/%s/invite" % q(room), {"user_id": self.s_user})
+        self.assertEqual(st, 400, body)
+        self.assertEqual(body.get("errcode"), "M_INCOMPATIBLE_ROOM_VERSION", body)
+        self.assertIn(self.s.name, body.get("error", ""))
+        st, member = self.d.client("GET", "/rooms/%s/state/m.room.member/%s" % (q(room), q(self.s_user)))
+        self.assertEqual(st, 404, "no invite entered the room")
+
+    def test_v10_room_invite_join_and_chat(self):
+        st, body = self.d.client("POST", "/createRoom", {"preset": "private_chat", "room_version": "10"})
+        self.assertEqual(st, 200, body)
+        room = body["room_id"]
+        st, body = self.d.client("POST", "/rooms/%s/invite" % q(room), {"user_id": self.s_user})
+        self.assertEqual(st, 200, body)
+        joined = wait_for(lambda: self.s.http("POST", V3 + "/rooms/%s/join" % q(room), {}, token=self.s_token)[0] == 200)
+        self.assertTrue(joined, "Synapse 1.80's user could not join the v10 room")
+        st, sent = self.s.http("PUT", V3 + "/rooms/%s/send/m.room.message/old1" % q(room),
+                               {"msgtype": "m.text", "body": "from synapse 1.80"}, token=self.s_token)
+        self.assertEqual(st, 200, sent)
+        def on_d():
+            st, page = self.d.client("GET", "/rooms/%s/messages?dir=b&limit=20" % q(room))
+            return st == 200 and any(e["event_id"] == sent["event_id"] for e in page["chunk"])
+        self.assertTrue(wait_for(on_d), "Synapse 1.80's message did not reach Despatch")
 
 
 if __name__ == "__main__":
