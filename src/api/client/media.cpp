@@ -4,22 +4,13 @@
 // uploaded while media.legacy_unauthenticated was on.
 #include "api/client/routes.h"
 #include "api/client/util.h"
+#include "api/media_reply.h"
 
 #include "service/media/media_service.h"
 #include "service/media/media_types.h"
 
 namespace despatch::api {
 namespace {
-
-Reply served_reply(MediaService::Served s) {
-  Reply rep;
-  rep.raw = std::move(s.bytes);
-  rep.content_type = std::move(s.content_type);
-  rep.headers = media::security_headers();
-  rep.headers.emplace_back("Content-Disposition", std::move(s.disposition));
-  rep.headers.emplace_back("Cache-Control", "private, max-age=86400");
-  return rep;
-}
 
 std::string header(const Request& r, const char* name) {
   auto it = r.headers.find(name);

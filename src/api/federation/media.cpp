@@ -3,6 +3,7 @@
 // for its own files, so no remote copy is ever passed on.
 #include "api/client/util.h"
 #include "api/federation/routes.h"
+#include "api/media_reply.h"
 
 #include "service/media/media_service.h"
 #include "service/media/media_types.h"
@@ -54,6 +55,37 @@ void add_federation_media_routes(http::Router& r, const FederationServices& svc)
                                                                    method, timeout, false));
            co_return multipart_reply(std::move(served));
          }});
+  // Servers that predate authenticated media ask for a file with the client's old routes
+  // (GET /_matrix/media/v3/download/{serverName}/{mediaId}, and r0), signed like any
+  // federation request: this server's own media only, the file itself as the answer.
+  auto old_download = [&svc](Request& req) -> Awaitable {
+    if (req.param(0) != svc.config.server_name) co_return Error::not_found("Only this server's media is served here");
+    DS_CO_ASSIGN(int64_t timeout, timeout_of(req));
+    const std::string name = req.params.size() > 2 ? req.param(2) : "";
+    DS_CO_ASSIGN(auto served, co_await svc.media->download(svc.config.server_name, req.param(1), name, timeout, false));
+    co_return served_reply(std::move(served));
+  };
+  auto old_thumbnail = [&svc](Request& req) -> Awaitable {
+    if (req.param(0) != svc.config.server_name) co_return Error::not_found("Only this server's media is served here");
+    DS_CO_ASSIGN(auto width, query_int(req, "width", 1, 16384));
+    DS_CO_ASSIGN(auto height, query_int(req, "height", 1, 16384));
+    if (!width || !height) co_return Error::missing_param("width and height are required");
+    const std::string* given = req.query_param("method");
+    const std::string method = given ? *given : "scale";
+    DS_CO_ASSIGN(int64_t timeout, timeout_of(req));
+    DS_CO_ASSIGN(auto served, co_await svc.media->thumbnail(svc.config.server_name, req.param(1),
+                                                            static_cast<int>(*width), static_cast<int>(*height),
+                                                            method, timeout, false));
+    co_return served_reply(std::move(served));
+  };
+  for (std::string prefix : {"/_matrix/media/v3", "/_matrix/media/r0"}) {
+    r.add({"GET", prefix + "/download/{serverName}/{mediaId}", Auth::kFederation, RateClass::kNone, http::Body::kJson,
+           old_download});
+    r.add({"GET", prefix + "/download/{serverName}/{mediaId}/{fileName}", Auth::kFederation, RateClass::kNone,
+           http::Body::kJson, old_download});
+    r.add({"GET", prefix + "/thumbnail/{serverName}/{mediaId}", Auth::kFederation, RateClass::kNone,
+           http::Body::kJson, old_thumbnail});
+  }
 }
 
 }  // namespace despatch::api

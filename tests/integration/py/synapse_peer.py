@@ -79,8 +79,14 @@ class SynapsePeer:
         except OSError:
             return ""
 
-    def http(self, method, path, body=None, token=None, timeout=60):
-        return http_request("127.0.0.1", self.port, method, path, body=body, token=token, timeout=timeout)
+    def http(self, method, path, body=None, token=None, timeout=60, headers=None):
+        return http_request("127.0.0.1", self.port, method, path, body=body, token=token, timeout=timeout,
+                            headers=headers)
+
+    def http_raw(self, method, path, body=None, token=None, headers=None):
+        """(status, JSON or None, raw bytes, headers)."""
+        return http_request("127.0.0.1", self.port, method, path, body=body, token=token, headers=headers,
+                            timeout=60, raw_response=True)
 
     def register(self, username, password="correct horse battery"):
         body = {"username": username, "password": password, "auth": {"type": "m.login.dummy"}}

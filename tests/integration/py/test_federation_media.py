@@ -259,6 +259,27 @@ class FederationMediaTest(unittest.TestCase):
         self.assertErr(self.signed("GET", "%s/media/thumbnail/%s?width=9&height=9&method=zoom" % (FED, media_id)),
                        400, "M_INVALID_PARAM")
 
+    def test_old_media_route_for_servers_before_authenticated_media(self):
+        # Servers that predate authenticated media fetch with the client's old routes on the
+        # federation listener, signed: the file itself, this server's media only.
+        png = make_png(50, 40, seed=21)
+        media_id = self.upload(self.a, png, "image/png", "old route.png")
+        for prefix in ("/_matrix/media/v3", "/_matrix/media/r0"):
+            target = "%s/download/%s/%s" % (prefix, q(self.a.name), media_id)
+            self.assertErr(self.federation(self.a, "GET", target), 401, "M_UNAUTHORIZED")
+            st, _, raw, headers = self.signed("GET", target + "?allow_remote=false")
+            self.assertEqual(st, 200, raw[:300])
+            self.assertEqual(raw, png)
+            self.assertEqual(headers["content-type"], "image/png")
+            self.assertIn("old route.png", headers.get("content-disposition", ""))
+        st, _, thumb, _ = self.signed("GET", "/_matrix/media/v3/thumbnail/%s/%s?width=32&height=32&method=crop"
+                                      % (q(self.a.name), media_id))
+        self.assertEqual(st, 200, thumb[:300])
+        self.assertEqual(image_size(thumb), (32, 32))
+        # Another server's media is never passed on from here.
+        self.assertErr(self.signed("GET", "/_matrix/media/v3/download/%s/%s" % (q(self.b.name), media_id)),
+                       404, "M_NOT_FOUND")
+
     # ---- directory -------------------------------------------------------------------
 
     def test_alias_of_a_resolves_and_joins_from_b(self):

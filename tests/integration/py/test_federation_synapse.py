@@ -13,7 +13,8 @@ import time
 import unittest
 import uuid
 
-from harness import q
+from harness import http_request, q
+from media_helpers import make_png
 from synapse_peer import SynapsePeer, ensure_built, synapse_dir
 from test_federation_keys import Peer, make_ca, make_cert
 
@@ -217,6 +218,29 @@ class SynapseInteropTest(unittest.TestCase):
         st, member = self.syn("GET", "/rooms/%s/state/m.room.member/%s" % (q(room), q(self.d.user_id)))
         self.assertEqual((st, member.get("membership")), (200, "leave"), member)
         self.assertNotIn(room, self.sync_rooms(self.d.client, "invite"))
+
+    def test_pictures_download_across_both_ways(self):
+        png = make_png(64, 48, seed=11)
+        # Synapse's upload, through Despatch's authenticated v1 route.
+        st, up = self.s.http("POST", "/_matrix/media/v3/upload?filename=chart.png", body=png, token=self.s_token,
+                             headers={"Content-Type": "image/png"})
+        self.assertEqual(st, 200, up)
+        server, media_id = up["content_uri"][len("mxc://"):].split("/")
+        st, _, raw, headers = http_request(self.d.fx.host, self.d.fx.port, "GET",
+                                           "/_matrix/client/v1/media/download/%s/%s" % (q(server), media_id),
+                                           token=self.d.user_token, raw_response=True)
+        self.assertEqual(st, 200, raw[:300])
+        self.assertEqual(raw, png)
+        self.assertEqual(headers.get("Content-Type", headers.get("content-type")), "image/png")
+        # Despatch's upload, through Synapse's media route.
+        png2 = make_png(40, 30, seed=12)
+        st, up = http_request(self.d.fx.host, self.d.fx.port, "POST", "/_matrix/media/v3/upload?filename=map.png",
+                              body=png2, token=self.d.user_token, headers={"Content-Type": "image/png"})
+        self.assertEqual(st, 200, up)
+        server, media_id = up["content_uri"][len("mxc://"):].split("/")
+        st, _, raw, _ = self.s.http_raw("GET", "/_matrix/media/v3/download/%s/%s" % (q(server), media_id))
+        self.assertEqual(st, 200, raw[:300])
+        self.assertEqual(raw, png2)
 
     def test_despatch_joins_synapse_room_v11(self):
         self.check_despatch_joins_synapse_room("11")
