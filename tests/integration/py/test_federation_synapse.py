@@ -3,7 +3,8 @@
 Despatch user joins a Synapse room and a Synapse user joins a Despatch room, in room
 versions 11, 10, 6 and 3 (standard-base64 event IDs), and messages go both ways with the same event IDs,
 and a Despatch user who joins a Synapse room pages back into the history from before the join.
-Invites go both ways (v11 and v10), and each side rejects the other's invite.
+Invites go both ways (v11 and v10), each side rejects the other's invite, kicks and bans work
+both ways, and pictures download both ways.
 """
 
 import os
@@ -132,16 +133,17 @@ class SynapseInteropTest(unittest.TestCase):
         st, sync = http("GET", "/sync?timeout=0")
         return sync.get("rooms", {}).get(section, {}) if st == 200 else {}
 
-    def wait_in_sync(self, http, section, room, timeout=30.0):
-        """The room's entry under rooms.<section> once a /sync shows it. Incremental syncs
-        from a first one: Synapse answers a repeated initial /sync from a cache for a while."""
+    def wait_in_sync(self, http, section, room, pred=lambda entry: True, timeout=30.0):
+        """The room's entry under rooms.<section> once a /sync shows one that pred accepts.
+        Incremental syncs from a first one: Synapse answers a repeated initial /sync from a
+        cache for a while."""
         st, sync = http("GET", "/sync?timeout=0")
         self.assertEqual(st, 200, sync)
         deadline = time.time() + timeout
         while True:
             found = sync.get("rooms", {}).get(section, {}).get(room)
-            if found or time.time() > deadline:
-                return found
+            if (found and pred(found)) or time.time() > deadline:
+                return found if found and pred(found) else None
             st, sync = http("GET", "/sync?timeout=1000&since=" + q(sync["next_batch"]))
             self.assertEqual(st, 200, sync)
 
@@ -218,6 +220,40 @@ class SynapseInteropTest(unittest.TestCase):
         st, member = self.syn("GET", "/rooms/%s/state/m.room.member/%s" % (q(room), q(self.d.user_id)))
         self.assertEqual((st, member.get("membership")), (200, "leave"), member)
         self.assertNotIn(room, self.sync_rooms(self.d.client, "invite"))
+
+    def test_kick_and_ban_across(self):
+        # Despatch's admin kicks, then bans, Synapse's user; Synapse's admin bans Despatch's user.
+        st, body = self.d.client("POST", "/createRoom", {"preset": "public_chat", "name": "Moderated"})
+        self.assertEqual(st, 200, body)
+        room = body["room_id"]
+        st, body = self.syn("POST", "/join/%s?server_name=%s" % (q(room), q(self.d.name)), {})
+        self.assertEqual(st, 200, body)
+        st, body = self.d.client("POST", "/rooms/%s/kick" % q(room), {"user_id": self.s_user, "reason": "off topic"})
+        self.assertEqual(st, 200, body)
+        left = self.wait_in_sync(self.syn, "leave", room)
+        self.assertTrue(left, "Synapse's user never learnt of the kick")
+        st, body = self.syn("POST", "/join/%s?server_name=%s" % (q(room), q(self.d.name)), {})
+        self.assertEqual(st, 200, body)  # a kick is not a ban: the public room lets them back
+        st, body = self.d.client("POST", "/rooms/%s/ban" % q(room), {"user_id": self.s_user})
+        self.assertEqual(st, 200, body)
+        def has_ban(entry):
+            return any(e["type"] == "m.room.member" and e.get("state_key") == self.s_user
+                       and e["content"].get("membership") == "ban" for e in entry["timeline"]["events"])
+        self.assertTrue(self.wait_in_sync(self.syn, "leave", room, has_ban), "Synapse never saw the ban")
+        st, body = self.syn("POST", "/join/%s?server_name=%s" % (q(room), q(self.d.name)), {})
+        self.assertEqual(st, 403, body)
+        # The other way: a Synapse room bans Despatch's user, who then cannot send.
+        st, body = self.syn("POST", "/createRoom", {"preset": "public_chat", "room_version": "11"})
+        self.assertEqual(st, 200, body)
+        room2 = body["room_id"]
+        st, body = self.d.client("POST", "/join/%s?via=%s" % (q(room2), q(self.s.name)), {})
+        self.assertEqual(st, 200, body)
+        st, body = self.syn("POST", "/rooms/%s/ban" % q(room2), {"user_id": self.d.user_id, "reason": "test"})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(self.wait_in_sync(self.d.client, "leave", room2), "Despatch's user never learnt of the ban")
+        st, body = self.d.client("PUT", "/rooms/%s/send/m.room.message/after-ban" % q(room2),
+                                 {"msgtype": "m.text", "body": "still here?"})
+        self.assertEqual(st, 403, body)
 
     def test_pictures_download_across_both_ways(self):
         png = make_png(64, 48, seed=11)
