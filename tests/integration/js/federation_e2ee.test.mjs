@@ -7,55 +7,18 @@
 // Run: cd tests/integration/js && node --test --test-concurrency=1 federation_e2ee.test.mjs
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import {
-  freePort, http, register, sendText, startCryptoClient, startServer, stopClient, uniqueName,
+  freePort, http, register, sendText, startCryptoClient, stopClient, uniqueName,
   waitForDecryptedEvent, waitForJoinedRoom, waitForRoomReady, waitUntil,
 } from "./e2ee_helpers.mjs";
+import { assertDecrypted, makeCertificates, startFederatingServer } from "./federation_peers.mjs";
 
 const MEGOLM = "m.megolm.v1.aes-sha2";
-
-function openssl(cwd, ...args) {
-  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
-}
-
-/** A test CA (ca.pem, ca.key) and a certificate for 127.0.0.1 it signed (server.pem, server.key). */
-function makeCertificates(dir) {
-  openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Despatch js test CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n" +
-    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
-  openssl(dir, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-  openssl(dir, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-    "-out", "server.pem", "-days", "2", "-extfile", "server.ext");
-}
-
-/** Starts one federating server named 127.0.0.1:<its federation port>, allowing `allow`. */
-async function startFederatingServer(certDir, fedPort, allow) {
-  return startServer({
-    serverName: `127.0.0.1:${fedPort}`,
-    extraArgs: ["--federation-listen", `127.0.0.1:${fedPort}`, "--tls-cert", join(certDir, "server.pem"),
-      "--tls-key", join(certDir, "server.key"), "--federation-allow", allow],
-    configToml: `[federation]\nca_file = "${join(certDir, "ca.pem")}"\n`,
-  });
-}
-
-function assertDecrypted(ev, body, sender) {
-  assert.equal(ev.isDecryptionFailure(), false, `decryption failed: ${ev.decryptionFailureReason}`);
-  assert.equal(ev.getWireType(), "m.room.encrypted", "the event was not encrypted on the wire");
-  assert.equal(ev.getWireContent().algorithm, MEGOLM);
-  assert.equal(ev.getWireContent().body, undefined, "plaintext body in the wire content");
-  assert.equal(ev.getType(), "m.room.message");
-  assert.equal(ev.getContent().body, body);
-  assert.equal(ev.getSender(), sender);
-}
 
 describe("end-to-end encryption across two federated servers (matrix-js-sdk, Rust crypto)", { timeout: 600000 }, () => {
   let certDir;
