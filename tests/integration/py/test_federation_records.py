@@ -139,10 +139,13 @@ class FederationRecordsTest(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
 
     def keeper_in_room_of_b(self):
-        """A room of B that A's user joined and brought A's keeper into (invited by A's user;
-        a public room lets anyone invite)."""
+        """A room of B that A's user joined and brought A's keeper into (invited by A's user,
+        at level 0: B's room lets anyone invite, but only level 50 ban)."""
         au, bu = User(self.a), User(self.b)
         room = self.ok(bu, "POST", "/createRoom", {"preset": "public_chat", "name": "B's room"})["room_id"]
+        pl = self.ok(bu, "GET", "/rooms/%s/state/m.room.power_levels/" % q(room))
+        pl["invite"] = 0
+        self.ok(bu, "PUT", "/rooms/%s/state/m.room.power_levels/" % q(room), pl)
         self.ok(au, "POST", "/join/%s?via=%s" % (q(room), q(self.b.name)), {})
         keeper = keeper_of(self.a)
         self.ok(au, "POST", "/rooms/%s/invite" % q(room), {"user_id": keeper})
