@@ -16,7 +16,8 @@ import time
 import unittest
 import uuid
 
-from nio import AsyncClient, AsyncClientConfig, JoinResponse, LoginResponse, RoomSendResponse
+from nio import (AsyncClient, AsyncClientConfig, JoinedMembersResponse, JoinResponse, LoginResponse,
+                 RoomSendResponse)
 
 from e2ee_helpers import nio_step
 from federation_helpers import PeerPair
@@ -90,6 +91,10 @@ class FederationKeeperNioTest(unittest.IsolatedAsyncioTestCase):
             return any(d.id == "RECORDSKEEPER" for d in self.bu.device_store.active_user_devices(keeper))
         await self.until(ready, "B's client to see A's keeper and its device")
 
+        # nio encrypts only once it has the full member list (lazy loading aside).
+        members = await self.bu.joined_members(room)
+        self.assertIsInstance(members, JoinedMembersResponse, repr(members))
+        self.assertTrue(self.bu.rooms[room].members_synced, repr(members))
         text = "encrypted from B " + uuid.uuid4().hex
         resp = await self.bu.room_send(room, "m.room.message", {"msgtype": "m.text", "body": text},
                                        ignore_unverified_devices=True)
