@@ -36,7 +36,7 @@ class RoomServiceTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.error().message;
     db_ = std::move(db).value();
     push_ = std::make_unique<PushService>(*db_, notifier_);
-    archive_ = std::make_unique<Archive>(*db_, key_, RecordsKeyPair::generate().public_key, 0);
+    archive_ = std::make_unique<Archive>(*db_, key_, records_keys_.public_key, 0);
     rooms_ = std::make_unique<RoomService>(config_, *db_, notifier_, key_, *push_, *archive_);
     threads_.emplace_back([this] { io_.run(); });
     threads_.emplace_back([this] { io_.run(); });
@@ -81,6 +81,7 @@ class RoomServiceTest : public ::testing::Test {
   std::filesystem::path dir_;
   Config config_;
   SigningKey key_ = SigningKey::generate("t1");
+  RecordsKeyPair records_keys_ = RecordsKeyPair::generate();  // opens the archive in tests
   std::unique_ptr<storage::Database> db_;
   Notifier notifier_;
   std::unique_ptr<PushService> push_;

@@ -7,6 +7,8 @@
 #include "core/ids.h"
 #include "service/common/time.h"
 #include "service/rooms/event_format.h"
+#include "service/rooms/room_writer.h"
+#include "storage/archive_store.h"
 #include "storage/state_store.h"
 
 namespace despatch {
@@ -44,8 +46,8 @@ class RoomRemoteTest : public test::RoomServiceTest {
     *id = hash_sign_and_identify(ev, "remote.test", remote_key_, "11");
     return ev;
   }
-  std::vector<Received> receive(const std::string& room, std::vector<json::object> pdus) {
-    auto r = run(rooms_->receive_events(room, std::move(pdus)));
+  std::vector<Received> receive(const std::string& room, std::vector<json::object> pdus, std::string from = "") {
+    auto r = run(rooms_->receive_events(room, std::move(pdus), from));
     EXPECT_TRUE(r.ok()) << r.error().message;
     return r.ok() ? *r : std::vector<Received>{};
   }
@@ -100,6 +102,48 @@ TEST_F(RoomRemoteTest, RemoteJoinAndMessageExtendTheGraph) {
   // The next local event follows the remote one.
   std::string reply = send_local(room, "hello bob");
   EXPECT_EQ(prevs_of(reply), std::vector<std::string>{msg});
+}
+
+// The sealed record of the archive row for event_id, parsed; an empty object when none.
+json::object opened_record(storage::Stores& s, const RecordsKeyPair& keys, const std::string& event_id,
+                           std::string* kind) {
+  auto rows = s.archive().records_after(0, 10000);
+  EXPECT_TRUE(rows.ok());
+  ArchiveOpener opener(s.archive(), keys);
+  for (auto& row : rows.ok() ? *rows : std::vector<storage::ArchiveRow>{}) {
+    if (row.event_id != event_id) continue;
+    auto plain = opener.open(row);
+    EXPECT_TRUE(plain.ok());
+    *kind = row.kind;
+    return plain.ok() ? json::parse(*plain).as_object() : json::object{};
+  }
+  return json::object{};
+}
+
+TEST_F(RoomRemoteTest, ReceivedEventsAreArchivedWithTheirOriginLocalOnesWithout) {
+  std::string room = make_room();
+  std::string join = bob_joins(room);
+  auto s = current(room);
+  std::string msg;
+  auto ev = remote(room, "m.room.message", std::nullopt, json::object{{"msgtype", "m.text"}, {"body", "hi"}}, {join},
+                   {s[{"m.room.create", ""}], s[{"m.room.power_levels", ""}], join}, &msg);
+  auto r = receive(room, {ev}, "relay.test");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].verdict, Acceptance::kAccepted) << r[0].reason;
+  std::string local = send_local(room, "hello bob");
+  std::string kind;
+  json::object rec = opened_record(db_->read(), records_keys_, msg, &kind);
+  EXPECT_EQ(kind, "event");
+  ASSERT_TRUE(rec.contains(kReceivedKey));
+  const json::object& meta = rec.at(kReceivedKey).as_object();
+  EXPECT_TRUE(is_str(meta.at("origin"), "remote.test"));  // the sender's server
+  EXPECT_TRUE(is_str(meta.at("from"), "relay.test"));    // who handed it over
+  EXPECT_TRUE(is_str(meta.at("how"), "federation"));
+  EXPECT_TRUE(is_str(rec.at("content").at("body"), "hi"));
+  EXPECT_TRUE(is_str(rec.at("event_id"), msg));
+  json::object own = opened_record(db_->read(), records_keys_, local, &kind);
+  EXPECT_TRUE(is_str(own.at("event_id"), local));
+  EXPECT_FALSE(own.contains(kReceivedKey));
 }
 
 TEST_F(RoomRemoteTest, RejectedAndSoftFailedEventsAreSetAside) {

@@ -101,7 +101,7 @@ asio::awaitable<Result<int>> FederationBackfill::fetch(const std::string& server
     ev["event_id"] = checked->event_id;
     events.push_back(std::move(ev));
   }
-  co_return co_await rooms_.take_history(room_id, std::move(events));
+  co_return co_await rooms_.take_history(room_id, std::move(events), server);
 }
 
 }  // namespace despatch

@@ -205,7 +205,7 @@ asio::awaitable<void> Inbox::receive_room(const std::string& origin, const std::
   for (auto* list : {&auth, &earlier})
     for (auto& p : *list) ordered.push_back(p.pdu);
   for (auto& p : pdus) ordered.push_back(p.pdu);
-  auto results = co_await rooms_.receive_events(room_id, std::move(ordered));
+  auto results = co_await rooms_.receive_events(room_id, std::move(ordered), origin);
   if (!results.ok()) {
     for (auto& p : pdus) {
       ++metrics_.pdus_refused;

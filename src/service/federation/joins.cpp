@@ -7,6 +7,7 @@
 #include "service/rooms/event_format.h"
 #include "service/rooms/event_limits.h"
 #include "service/rooms/room_version.h"
+#include "storage/user_store.h"
 
 #include <set>
 
@@ -100,6 +101,11 @@ asio::awaitable<Result<std::string>> FederationJoins::join_via(const std::string
     co_return Error::make(502, errc::kUnknown, server + " sent a join template for something else");
   json::object content = ev["content"].is_object() ? ev["content"].as_object() : json::object{};
   content["membership"] = "join";
+  // The member's profile goes with the join as with a local one: clients show it (and some,
+  // such as matrix-nio, require display_name in joined_members).
+  DS_CO_ASSIGN(auto profile, rooms_.db().read().users().profile(user));
+  if (profile && profile->displayname) content["displayname"] = *profile->displayname;
+  if (profile && profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
   ev["content"] = std::move(content);
   ev["origin_server_ts"] = now_ms();
   ev.erase("signatures");

@@ -5,6 +5,7 @@
 #include "core/base64.h"
 #include "service/records/keeper.h"
 #include "storage/device_key_store.h"
+#include "storage/device_list_store.h"
 
 #include <sodium.h>
 
@@ -39,16 +40,30 @@ inline std::optional<json::object> parse_object(std::string_view text) {
 struct DeviceIdentity {
   std::string device_id, ed25519;
 };
+// The device of user whose published keys hold curve25519 (and ed25519, unless empty): a
+// local device's keys, or for a user of another server the copy of their device list this
+// server keeps (a list marked stale is not trusted).
+inline std::optional<DeviceIdentity> matching_device(const std::string& device_id, const json::object& signed_keys,
+                                                     const std::string& curve25519, const std::string& ed25519) {
+  auto* keys = obj(signed_keys, "keys");
+  if (!keys) return std::nullopt;
+  auto* curve = str(*keys, ("curve25519:" + device_id).c_str());
+  auto* ed = str(*keys, ("ed25519:" + device_id).c_str());
+  if (curve && *curve == curve25519 && ed && (ed25519.empty() || *ed == ed25519))
+    return DeviceIdentity{device_id, std::string(*ed)};
+  return std::nullopt;
+}
+
 inline Result<std::optional<DeviceIdentity>> device_with_keys(storage::Txn& t, const std::string& user, const std::string& curve25519,
                                                        const std::string& ed25519) {
   DS_ASSIGN(auto devices, t.device_keys().device_keys_of({user}));
-  for (auto& d : devices) {
-    auto* keys = obj(d.keys, "keys");
-    if (!keys) continue;
-    auto* curve = str(*keys, ("curve25519:" + d.device_id).c_str());
-    auto* ed = str(*keys, ("ed25519:" + d.device_id).c_str());
-    if (curve && *curve == curve25519 && ed && (ed25519.empty() || *ed == ed25519))
-      return std::optional<DeviceIdentity>(DeviceIdentity{d.device_id, std::string(*ed)});
+  for (auto& d : devices)
+    if (auto found = matching_device(d.device_id, d.keys, curve25519, ed25519)) return found;
+  DS_ASSIGN(auto lists, t.device_lists().remote_lists({user}));
+  for (auto& list : lists) {
+    if (list.stale) continue;
+    for (auto& d : list.devices)
+      if (auto found = matching_device(d.device_id, d.keys, curve25519, ed25519)) return found;
   }
   return std::optional<DeviceIdentity>{};
 }

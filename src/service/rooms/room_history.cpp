@@ -47,8 +47,10 @@ Result<std::optional<std::vector<json::object>>> auth_events_of(storage::Txn& t,
 // Places each event at its depth's history position: one already in the timeline stays
 // where it is, an outlier moves to its place, a new event is judged against its auth events
 // and kept, rejected if the rules refuse it.
-Result<int> place_history(storage::Txn& t, const std::string& room_id, const std::string& version,
-                          const std::vector<json::object>& events) {
+// Each new event is archived as history, fetched from `from` (an outlier moved to its
+// place was archived when it came).
+Result<int> place_history(storage::Txn& t, Archive& archive, const std::string& room_id, const std::string& version,
+                          const std::vector<json::object>& events, const std::string& from) {
   std::map<std::string, json::object> batch;
   for (auto& ev : events) batch.emplace(std::string(ev.at("event_id").as_string()), ev);
   int placed = 0;
@@ -75,6 +77,9 @@ Result<int> place_history(storage::Txn& t, const std::string& room_id, const std
     DS_ASSIGN(row.pos, t.events().history_pos(row.depth));
     if (!st.ok()) row.rejected = st.error().message;
     DS_TRY(t.events().insert(row));
+    ArchiveEntry entry{row.pos, row.event_id, room_id, row.sender, row.type, row.origin_server_ts, "",
+                       st.ok() ? "history" : "history_rejected", received_record(ev, "backfill", from)};
+    DS_TRY(archive.append(t, entry));
     if (st.ok()) ++placed;
   }
   return placed;
@@ -82,13 +87,14 @@ Result<int> place_history(storage::Txn& t, const std::string& room_id, const std
 
 }  // namespace
 
-asio::awaitable<Result<int>> RoomService::take_history(const std::string& room_id, std::vector<json::object> events) {
+asio::awaitable<Result<int>> RoomService::take_history(const std::string& room_id, std::vector<json::object> events,
+                                                       std::string from) {
   auto placed = std::make_shared<int>(0);
   // Result<std::string> like the other room jobs, whose instance room_service.cpp makes.
   auto job = [=, this](RoomWriter& w) -> Result<std::string> {
     DS_ASSIGN(std::string version, room_version(room_id));
-    w.then([=](storage::Txn& t) -> Status {
-      DS_ASSIGN(int n, place_history(t, room_id, version, events));
+    w.then([=, this](storage::Txn& t) -> Status {
+      DS_ASSIGN(int n, place_history(t, archive_, room_id, version, events, from));
       *placed = n;
       return ok_status();
     });

@@ -323,11 +323,12 @@ asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& 
 }
 
 asio::awaitable<Result<std::vector<Received>>> RoomService::receive_events(const std::string& room_id,
-                                                                          std::vector<json::object> pdus) {
-  auto job = [room_id, pdus = std::move(pdus)](RoomWriter& w) -> Result<std::vector<Received>> {
+                                                                          std::vector<json::object> pdus,
+                                                                          std::string from) {
+  auto job = [room_id, pdus = std::move(pdus), from](RoomWriter& w) -> Result<std::vector<Received>> {
     std::vector<Received> out;
     for (auto& pdu : pdus) {
-      auto r = w.receive(room_id, pdu);
+      auto r = w.receive(room_id, pdu, from);
       if (!r.ok()) {
         if (r.error().errcode == errc::kNotFound && r.error().message == "Unknown room") return r.error();
         // One bad event does not spoil the others: it is reported and left out.
@@ -340,6 +341,7 @@ asio::awaitable<Result<std::vector<Received>>> RoomService::receive_events(const
       }
       out.push_back(std::move(*r));
     }
+    w.restore_keeper(room_id);
     return out;
   };
   co_return co_await room_job<std::vector<Received>>(room_id, job);

@@ -107,8 +107,11 @@ class RoomService {
   // Takes in events another server sent to a room this server is in, in order (see
   // RoomWriter::receive: their signatures and content hashes are checked by the caller).
   // One result per event; an error for the whole batch only when the room is unknown.
+  // from: the server that delivered them (kept in their archive records). A keeper the
+  // events removed is brought back in the same commit where a local member may.
   boost::asio::awaitable<Result<std::vector<Received>>> receive_events(const std::string& room_id,
-                                                                       std::vector<json::object> pdus);
+                                                                       std::vector<json::object> pdus,
+                                                                       std::string from = "");
 
   // Joins across servers (room_federation.cpp). A resident server's join template for
   // user_id (make_join; M_INCOMPATIBLE_ROOM_VERSION unless versions has the room's), and its
@@ -156,8 +159,10 @@ class RoomService {
                                                          std::vector<json::object> auth_chain, json::object join);
   // History from before this server joined, fetched from another server (events with
   // event_id, signatures and content hashes checked by the caller): placed below every
-  // stream position (room_history.cpp). Returns how many events the history gained.
-  boost::asio::awaitable<Result<int>> take_history(const std::string& room_id, std::vector<json::object> events);
+  // stream position (room_history.cpp) and archived as history (kind "history", with the
+  // server they came from and when). Returns how many events the history gained.
+  boost::asio::awaitable<Result<int>> take_history(const std::string& room_id, std::vector<json::object> events,
+                                                   std::string from = "");
   // Joins a room this server is not in through another server (set by federation).
   using RemoteJoiner = std::function<boost::asio::awaitable<Result<std::string>>(
       const std::string& user, const std::string& room_id, std::vector<std::string> via)>;

@@ -356,7 +356,11 @@ Status RoomWriter::guard_keeper(const RoomService::RoomState& room, const json::
                                                                                        : nullptr;
   if (type == "m.room.member" && is_state && state_key == keeper) {
     auto* m = content ? content->if_contains("membership") : nullptr;
-    if (m && is_str(*m, "leave"))
+    // Lifting a ban (to leave) brings the keeper closer to the room, not out of it.
+    const json::object* now = find_state(room.state, "m.room.member", keeper);
+    const json::value* now_m = now ? now->at("content").as_object().if_contains("membership") : nullptr;
+    bool banned = now_m && is_str(*now_m, "ban");
+    if (m && is_str(*m, "leave") && !banned)
       return refuse("kick", "The records keeper records this room and cannot be removed from it");
     if (m && is_str(*m, "ban"))
       return refuse("ban", "The records keeper records this room and cannot be banned from it");

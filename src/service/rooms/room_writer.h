@@ -31,6 +31,14 @@ struct Received {
 // it: received, adopted at a join, or fetched as history.
 storage::NewEvent received_row(const json::object& ev, const std::string& room_id, const std::string& version);
 
+// The archive record of an event another server made (ev with its "event_id"): the event as
+// received plus, under kReceivedKey, where it came from: "origin" (the sender's server, whose
+// signature was checked), "how" (transaction, join or backfill), "from" (the server that
+// handed it over, when known) and "received_ts". It is sealed with the event, so the clear
+// columns, their hashes and `records verify` stay as they were. Local events carry no such key.
+inline constexpr const char* kReceivedKey = "despatch.received";
+std::string received_record(const json::object& ev, const std::string& how, const std::string& from);
+
 class RoomWriter {
  public:
   // Prepares for the room `room_id`, whose cache is `cache` (empty until loaded or created).
@@ -52,7 +60,8 @@ class RoomWriter {
   // before it (resolved when its prev_events fork), and the room's new current state across
   // its forward extremities. A rejected or soft-failed event is kept, set aside. M_NOT_FOUND
   // when a prev or auth event is unknown (the caller fetches it first).
-  Result<Received> receive(const std::string& room_id, json::object pdu);
+  // from: the server that delivered it ("" when not known), for the archive record.
+  Result<Received> receive(const std::string& room_id, json::object pdu, const std::string& from = "");
   // receive for an event of this server that another server has countersigned (an invite):
   // once accepted, it goes to the room's other servers like one appended here.
   Result<Received> receive_own(const std::string& room_id, json::object pdu);
@@ -86,6 +95,11 @@ class RoomWriter {
   // Set when the job just ended refused an attempt to remove or silence the records keeper:
   // what was tried, for the audit log.
   std::optional<json::object> take_keeper_refusal() { return std::exchange(keeper_refusal_, std::nullopt); }
+  // Inside a job, after receive: when received events (valid by the auth rules, so taken)
+  // removed the keeper, brings it back where a local member may: unbanned by one who may
+  // ban, re-invited by one who may invite, then joined. Failures are logged and leave the
+  // received events as they are.
+  void restore_keeper(const std::string& room_id);
 
   bool empty() const { return steps_.empty(); }
   // Inside the write job: writes every kept step in order.
@@ -139,6 +153,8 @@ class RoomWriter {
     std::vector<std::string> received;  // events receive prepared
     size_t sent = 0;
   };
+  // A received event local policy forbids (see guard_keeper): audited, never refused.
+  void note_keeper_breach(const RoomService::RoomState& room, const json::object& ev, const std::string& from);
   Status guard_keeper(const RoomService::RoomState& room, const json::object& ev,
                       const std::string& type, bool is_state, const std::string& state_key);
   std::vector<std::pair<std::string, bool>> notifications(const RoomService::RoomState& room,
@@ -167,6 +183,8 @@ class RoomWriter {
   std::set<std::string> wake_;
   std::vector<json::object> sent_;
   std::optional<json::object> keeper_refusal_;
+  std::optional<json::object> breach_;  // what note_keeper_breach found in the event receive takes
+  bool keeper_removed_ = false;         // a received event of this job removed the keeper
   int64_t group_ = 0;  // the state group the commit has reached (writer thread)
   std::map<std::string, int64_t> groups_after_;  // events written in this commit
   // Events this writer has read or prepared (with event_id), and the state after those it

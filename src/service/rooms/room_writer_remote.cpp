@@ -5,7 +5,9 @@
 #include "service/rooms/room_writer.h"
 
 #include "core/canonical_json.h"
+#include "core/log.h"
 #include "service/common/time.h"
+#include "service/records/audit.h"
 #include "service/rooms/event_format.h"
 #include "core/ids.h"
 #include "service/rooms/event_limits.h"
@@ -58,6 +60,14 @@ storage::NewEvent received_row(const json::object& ev, const std::string& room_i
     if (auto* t = rel->as_object().if_contains("rel_type"); t && t->is_string()) row.rel_type = t->as_string();
   }
   return row;
+}
+
+std::string received_record(const json::object& ev, const std::string& how, const std::string& from) {
+  json::object record = ev;
+  json::object meta{{"origin", server_name_of(ev.at("sender").as_string())}, {"how", how}, {"received_ts", now_ms()}};
+  if (!from.empty()) meta["from"] = from;
+  record[kReceivedKey] = std::move(meta);
+  return canonical_json(record);
 }
 
 std::string RoomWriter::redaction_target(const json::object& ev, const StateMap& before, const std::string& room_id) {
@@ -125,7 +135,7 @@ Result<storage::StateIds> RoomWriter::resolve(const std::vector<storage::StateId
   return resolved;
 }
 
-Result<Received> RoomWriter::receive(const std::string& room_id, json::object pdu) {
+Result<Received> RoomWriter::receive(const std::string& room_id, json::object pdu, const std::string& from) {
   DS_ASSIGN(RoomService::RoomState * room, this->room(room_id));
   const std::string version = room->version;
   if (!is_str(pdu["room_id"], room_id)) return Error::bad_json("The event belongs to another room");
@@ -177,7 +187,7 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
         p.before_delta.push_back({key.first, key.second, id});
   }
   p.membership = is_state && type == "m.room.member" ? membership_of(ev) : "";
-  p.record = canonical_json(ev);
+  p.record = received_record(ev, "federation", from);
 
   storage::StateIds after = before;
   if (verdict.verdict == Acceptance::kRejected) {
@@ -233,6 +243,9 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
       if (!e) return Error::not_found("State event " + id + " is unknown");
       changed.emplace_back(key, *e);
     }
+    // Valid by the auth rules, so every server takes it; local policy only decides what the
+    // department hears of it (judged against the state as it stood before).
+    if (!svc_.keeper_user_.empty() && !is_str(ev["sender"], svc_.keeper_user_)) note_keeper_breach(*room, ev, from);
     for (auto& [key, e] : changed) {
       remember_state(key);
       room->state[key] = std::move(e);
@@ -243,11 +256,29 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
     room->depth = std::max(room->depth, p.row.depth);
     p.notify = notifications(*room, ev);
     for (auto& m : room_members(room->state, true)) wake_.insert(m);
+    // The keeper decrypts what remote members send as it does local members' messages.
+    if (type == "m.room.encrypted" && svc_.keeper_) {
+      auto* k = find_state(room->state, "m.room.member", svc_.keeper_user_);
+      if (k && membership_of(*k) == "join") p.keeper_record = ev;
+    }
   }
   batch_after_[event_id] = after;
   forget.keep = true;
   undo_.received.push_back(event_id);
   steps_.emplace_back(std::move(p));
+  if (breach_) {
+    // After the event, in its commit: the audit entry is as durable as what it reports.
+    json::object details = std::move(*breach_);
+    breach_.reset();
+    DS_LOG(kWarn, "{} (from {}) {} the records keeper in {}: taken (valid by the auth rules) and audited",
+           std::string(details.at("sender").as_string()), from.empty() ? "?" : from,
+           std::string(details.at("attempt").as_string()), room_id);
+    then([details](storage::Txn& t) -> Status {
+      DS_TRY(audit_append(t, std::string(details.at("sender").as_string()), "suspicious.keeper_removal_remote", "",
+                          details));
+      return ok_status();
+    });
+  }
   return out;
 }
 
@@ -289,7 +320,7 @@ Status RoomWriter::adopt(const std::string& room_id, const std::string& version,
     std::string type(ev.at("type").as_string());
     p.row = received_row(ev, room_id, version);
     p.membership = type == "m.room.member" ? membership_of(ev) : "";
-    p.record = canonical_json(ev);
+    p.record = received_record(ev, "join", "");
     p.extremity = false;
     p.history = true;
     if (!in_state) {
