@@ -145,7 +145,7 @@ asio::awaitable<Result<json::object>> RoomService::accept_member(const std::stri
   if (auto st = check_own_member_event(pdu, room_id, origin, membership); !st.ok()) co_return st.error();
   if (compute_event_id(pdu, *version) != event_id) co_return Error::bad_json("The event ID does not match the event");
   std::vector<json::object> one{pdu};
-  auto received = co_await receive_events(room_id, std::move(one), origin);
+  auto received = co_await receive_events(room_id, std::move(one), origin, true);
   if (!received.ok()) co_return received.error();
   const Received& r = received->front();
   if (r.verdict != Acceptance::kAccepted && !r.duplicate)

@@ -324,11 +324,11 @@ asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& 
 
 asio::awaitable<Result<std::vector<Received>>> RoomService::receive_events(const std::string& room_id,
                                                                           std::vector<json::object> pdus,
-                                                                          std::string from) {
-  auto job = [room_id, pdus = std::move(pdus), from](RoomWriter& w) -> Result<std::vector<Received>> {
+                                                                          std::string from, bool relay) {
+  auto job = [room_id, pdus = std::move(pdus), from, relay](RoomWriter& w) -> Result<std::vector<Received>> {
     std::vector<Received> out;
     for (auto& pdu : pdus) {
-      auto r = w.receive(room_id, pdu, from);
+      auto r = relay ? w.receive_own(room_id, pdu, from) : w.receive(room_id, pdu, from);
       if (!r.ok()) {
         if (r.error().errcode == errc::kNotFound && r.error().message == "Unknown room") return r.error();
         // One bad event does not spoil the others: it is reported and left out.

@@ -109,9 +109,11 @@ class RoomService {
   // One result per event; an error for the whole batch only when the room is unknown.
   // from: the server that delivered them (kept in their archive records). A keeper the
   // events removed is brought back in the same commit where a local member may.
+  // relay: as the room's resident answering send_join/leave/knock, the accepted events go
+  // on to the room's other servers, which hear of them from no one else.
   boost::asio::awaitable<Result<std::vector<Received>>> receive_events(const std::string& room_id,
                                                                        std::vector<json::object> pdus,
-                                                                       std::string from = "");
+                                                                       std::string from = "", bool relay = false);
 
   // Joins across servers (room_federation.cpp). A resident server's join template for
   // user_id (make_join; M_INCOMPATIBLE_ROOM_VERSION unless versions has the room's), and its

@@ -62,9 +62,11 @@ class RoomWriter {
   // when a prev or auth event is unknown (the caller fetches it first).
   // from: the server that delivered it ("" when not known), for the archive record.
   Result<Received> receive(const std::string& room_id, json::object pdu, const std::string& from = "");
-  // receive for an event of this server that another server has countersigned (an invite):
-  // once accepted, it goes to the room's other servers like one appended here.
-  Result<Received> receive_own(const std::string& room_id, json::object pdu);
+  // receive for an event that must go on to the room's other servers once accepted, like
+  // one appended here: this server's own event countersigned elsewhere (an invite), or a
+  // member event another server handed this one as the room's resident (send_join and the
+  // like). The server it came from gets it back too, and keeps it once.
+  Result<Received> receive_own(const std::string& room_id, json::object pdu, const std::string& from = "");
 
   // A room this server joins through another (send_join): the room's state and auth chain
   // as the resident server sent them (checked by the caller, with event_id), then this

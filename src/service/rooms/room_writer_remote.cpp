@@ -282,8 +282,8 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
   return out;
 }
 
-Result<Received> RoomWriter::receive_own(const std::string& room_id, json::object pdu) {
-  DS_ASSIGN(Received r, receive(room_id, pdu));
+Result<Received> RoomWriter::receive_own(const std::string& room_id, json::object pdu, const std::string& from) {
+  DS_ASSIGN(Received r, receive(room_id, pdu, from));
   if (r.verdict == Acceptance::kAccepted && !r.duplicate) {
     pdu.erase("unsigned");
     pdu.erase("event_id");
