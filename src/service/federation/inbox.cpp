@@ -238,18 +238,15 @@ asio::awaitable<std::vector<CheckedPdu>> Inbox::fetch_missing_prev(const std::st
   std::vector<CheckedPdu> out;
   auto extremities = db_.read().events().forward_extremities(room_id);
   json::array earliest, latest_ids;
-  int64_t min_depth = 0;
-  if (extremities.ok()) {
-    for (auto& x : *extremities) {
-      earliest.emplace_back(json::string(x.event_id));
-      min_depth = min_depth == 0 ? x.depth : std::min(min_depth, x.depth);
-    }
-  }
+  if (extremities.ok())
+    for (auto& x : *extremities) earliest.emplace_back(json::string(x.event_id));
   for (auto& id : latest) latest_ids.emplace_back(json::string(id));
+  // No depth bound (the spec's default, 0): a fork that split off below our extremities has
+  // events shallower than any of them, and the limit bounds the walk anyway.
   json::object body{{"earliest_events", std::move(earliest)},
                     {"latest_events", std::move(latest_ids)},
                     {"limit", 10},
-                    {"min_depth", min_depth}};
+                    {"min_depth", 0}};
   const std::string method = "POST";
   std::string target = "/_matrix/federation/v1/get_missing_events/" + query_escape(room_id);
   auto res = co_await sender_.send(origin, method, target, json::value(std::move(body)));

@@ -5,6 +5,7 @@
 #include "service/common/time.h"
 #include "service/rooms/server_acl.h"
 #include "storage/membership_store.h"
+#include "storage/room_store.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -241,6 +242,44 @@ void Outbox::start() {
     DS_LOG(kInfo, "federation: resuming delivery to {} ({} waiting)", d, n.ok() ? *n : -1);
     wake(d);
   }
+  // A server that could not reach this one while it was down waits out its back-off (up to
+  // Retry::max) before it tries again, and nothing it does would shorten that: a server that
+  // is sent nothing hears that this one is back from an empty transaction (the resumed ones
+  // hear it from their backlog).
+  std::set<std::string> resumed(dests->begin(), dests->end());
+  for (auto& d : servers_sharing_rooms())
+    if (!resumed.count(d)) asio::co_spawn(io_, announce(d), asio::detached);
+}
+
+// The other servers with a user joined to a room that a user of this server is joined to.
+std::vector<std::string> Outbox::servers_sharing_rooms() {
+  storage::Stores& read = db_.read();
+  auto rooms = read.rooms().all_rooms();
+  if (!rooms.ok()) {
+    DS_LOG(kError, "federation: cannot list the rooms: {}", rooms.error().message);
+    return {};
+  }
+  std::set<std::string> out;
+  for (auto& room : *rooms) {
+    auto joined = read.memberships().users_with(room.room_id, "join");
+    if (!joined.ok()) continue;
+    bool resident = std::any_of(joined->begin(), joined->end(),
+                                [&](const std::string& u) { return server_name_of(u) == config_.server_name; });
+    if (!resident) continue;
+    for (auto& d : destinations_for(*joined, {}, config_.server_name, allow_)) out.insert(d);
+  }
+  return {out.begin(), out.end()};
+}
+
+// One empty transaction, not retried: if the destination is down too, it will hear from
+// this server with the next event sent to it.
+asio::awaitable<void> Outbox::announce(std::string destination) {
+  json::object body{{"origin", config_.server_name}, {"origin_server_ts", now_ms()}, {"pdus", json::array{}}};
+  const std::string method = "PUT";
+  std::string target = "/_matrix/federation/v1/send/" + query_escape("start-" + std::to_string(now_ms()));
+  auto res = co_await sender_.send(destination, method, target, json::value(std::move(body)));
+  if (!res.ok() || res->status != 200)
+    DS_LOG(kInfo, "federation: {} did not take the transaction saying this server is back", destination);
 }
 
 void Outbox::heard_from(const std::string& server) {

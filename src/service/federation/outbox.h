@@ -72,7 +72,8 @@ class Outbox {
   // Queues an EDU for one server.
   void send_edu(const std::string& destination, json::object edu);
   // Start-up: resumes the senders of destinations with rows waiting (dropping the rows of
-  // servers no longer on the allow-list).
+  // servers no longer on the allow-list), and sends every other server sharing a room an
+  // empty transaction, so that it hears this server is back (see heard_from).
   void start();
   // A destination was heard from (it sent us a transaction): a sender waiting out a
   // back-off tries again now.
@@ -96,6 +97,8 @@ class Outbox {
   void wake(const std::string& destination);
   boost::asio::awaitable<void> run(std::string destination);
   boost::asio::awaitable<bool> deliver(const std::string& destination, const storage::QueueBatch& batch);
+  std::vector<std::string> servers_sharing_rooms();
+  boost::asio::awaitable<void> announce(std::string destination);
 
   const Config& config_;
   storage::Database& db_;
