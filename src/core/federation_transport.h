@@ -29,6 +29,17 @@ struct FederationResponse {
   json::value body;  // the parsed JSON answer; null when the body was not JSON
   std::string content_type;  // the answer's Content-Type header
   std::string raw;           // the body as received when it was not JSON (media)
+
+  // The answer's Matrix errcode, "" when it has none.
+  std::string errcode() const {
+    auto* e = body.is_object() ? json_string_at(body.as_object(), "errcode") : nullptr;
+    return e ? std::string(*e) : std::string();
+  }
+  // What the other server said went wrong: its `error`, or the status when it said nothing.
+  std::string error_text() const {
+    auto* e = body.is_object() ? json_string_at(body.as_object(), "error") : nullptr;
+    return e ? std::string(*e) : "status " + std::to_string(status);
+  }
 };
 
 class FederationTransport {

@@ -27,6 +27,22 @@ Result<int64_t> timeout_of(const Request& r) {
   return t.value_or(20'000);
 }
 
+// A thumbnail's size and method from the query, as both thumbnail routes take them.
+struct ThumbnailQuery {
+  int width = 0, height = 0;
+  std::string method;
+  int64_t timeout = 0;
+};
+
+Result<ThumbnailQuery> thumbnail_query(const Request& req) {
+  DS_ASSIGN(auto width, query_int(req, "width", 1, 16384));
+  DS_ASSIGN(auto height, query_int(req, "height", 1, 16384));
+  if (!width || !height) return Error::missing_param("width and height are required");
+  const std::string* given = req.query_param("method");
+  DS_ASSIGN(int64_t timeout, timeout_of(req));
+  return ThumbnailQuery{static_cast<int>(*width), static_cast<int>(*height), given ? *given : "scale", timeout};
+}
+
 }  // namespace
 
 void add_federation_media_routes(http::Router& r, const FederationServices& svc) {
@@ -44,15 +60,9 @@ void add_federation_media_routes(http::Router& r, const FederationServices& svc)
   // GET /_matrix/federation/v1/media/thumbnail/{mediaId}
   r.add({"GET", "/_matrix/federation/v1/media/thumbnail/{mediaId}", Auth::kFederation, RateClass::kNone,
          http::Body::kJson, [&svc](Request& req) -> Awaitable {
-           DS_CO_ASSIGN(auto width, query_int(req, "width", 1, 16384));
-           DS_CO_ASSIGN(auto height, query_int(req, "height", 1, 16384));
-           if (!width || !height) co_return Error::missing_param("width and height are required");
-           const std::string* given = req.query_param("method");
-           const std::string method = given ? *given : "scale";
-           DS_CO_ASSIGN(int64_t timeout, timeout_of(req));
-           DS_CO_ASSIGN(auto served, co_await svc.media->thumbnail(svc.config.server_name, req.param(0),
-                                                                   static_cast<int>(*width), static_cast<int>(*height),
-                                                                   method, timeout, false));
+           DS_CO_ASSIGN(ThumbnailQuery t, thumbnail_query(req));
+           DS_CO_ASSIGN(auto served, co_await svc.media->thumbnail(svc.config.server_name, req.param(0), t.width,
+                                                                   t.height, t.method, t.timeout, false));
            co_return multipart_reply(std::move(served));
          }});
   // Servers that predate authenticated media ask for a file with the client's old routes
@@ -67,15 +77,9 @@ void add_federation_media_routes(http::Router& r, const FederationServices& svc)
   };
   auto old_thumbnail = [&svc](Request& req) -> Awaitable {
     if (req.param(0) != svc.config.server_name) co_return Error::not_found("Only this server's media is served here");
-    DS_CO_ASSIGN(auto width, query_int(req, "width", 1, 16384));
-    DS_CO_ASSIGN(auto height, query_int(req, "height", 1, 16384));
-    if (!width || !height) co_return Error::missing_param("width and height are required");
-    const std::string* given = req.query_param("method");
-    const std::string method = given ? *given : "scale";
-    DS_CO_ASSIGN(int64_t timeout, timeout_of(req));
-    DS_CO_ASSIGN(auto served, co_await svc.media->thumbnail(svc.config.server_name, req.param(1),
-                                                            static_cast<int>(*width), static_cast<int>(*height),
-                                                            method, timeout, false));
+    DS_CO_ASSIGN(ThumbnailQuery t, thumbnail_query(req));
+    DS_CO_ASSIGN(auto served, co_await svc.media->thumbnail(svc.config.server_name, req.param(1), t.width, t.height,
+                                                            t.method, t.timeout, false));
     co_return served_reply(std::move(served));
   };
   for (std::string prefix : {"/_matrix/media/v3", "/_matrix/media/r0"}) {

@@ -17,12 +17,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string error_of(const FederationResponse& res) {
-  if (res.body.is_object())
-    if (auto* e = res.body.as_object().if_contains("error"); e && e->is_string()) return std::string(e->get_string());
-  return "status " + std::to_string(res.status);
-}
-
 // The PDUs of a send_join answer's list, each checked and given its event_id.
 asio::awaitable<Result<std::vector<json::object>>> checked_events(ServerKeys& keys, const json::value* list,
                                                                   const std::string& room_id,
@@ -84,9 +78,9 @@ asio::awaitable<Result<std::string>> FederationJoins::join_via(const std::string
         is_str(made.body.as_object()["errcode"], errc::kIncompatibleRoomVersion))
       co_return Error{400, errc::kIncompatibleRoomVersion,
                       server + " has this room in a version this server does not support", {}};
-    if (made.status == 403) co_return Error::forbidden(server + " refused the join: " + error_of(made));
-    if (made.status == 404) co_return Error::not_found(server + " does not know the room: " + error_of(made));
-    co_return Error::make(502, errc::kUnknown, server + " answered make_join with " + error_of(made));
+    if (made.status == 403) co_return Error::forbidden(server + " refused the join: " + made.error_text());
+    if (made.status == 404) co_return Error::not_found(server + " does not know the room: " + made.error_text());
+    co_return Error::make(502, errc::kUnknown, server + " answered make_join with " + made.error_text());
   }
   json::object& answer = made.body.as_object();
   auto* ver = answer.if_contains("room_version");
@@ -119,8 +113,8 @@ asio::awaitable<Result<std::string>> FederationJoins::join_via(const std::string
   std::string send_target = "/_matrix/federation/v2/send_join/" + query_escape(room_id) + "/" + query_escape(event_id);
   DS_CO_ASSIGN(FederationResponse sent, co_await sender_.send(server, put, send_target, json::value(ev)));
   if (sent.status != 200 || !sent.body.is_object()) {
-    if (sent.status == 403) co_return Error::forbidden(server + " refused the join: " + error_of(sent));
-    co_return Error::make(502, errc::kUnknown, server + " answered send_join with " + error_of(sent));
+    if (sent.status == 403) co_return Error::forbidden(server + " refused the join: " + sent.error_text());
+    co_return Error::make(502, errc::kUnknown, server + " answered send_join with " + sent.error_text());
   }
   json::object& room = sent.body.as_object();
   DS_CO_ASSIGN(auto state, co_await checked_events(keys_, room.if_contains("state"), room_id, version));

@@ -16,12 +16,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string error_of(const FederationResponse& res) {
-  if (res.body.is_object())
-    if (auto* e = res.body.as_object().if_contains("error"); e && e->is_string()) return std::string(e->get_string());
-  return "status " + std::to_string(res.status);
-}
-
 // A remote server's refusal as the local user should hear it.
 Error refusal(const std::string& server, const std::string& what, const FederationResponse& res) {
   const json::value* code = res.body.is_object() ? res.body.as_object().if_contains("errcode") : nullptr;
@@ -30,9 +24,9 @@ Error refusal(const std::string& server, const std::string& what, const Federati
   if (res.status == 400 && code &&
       (is_str(*code, errc::kIncompatibleRoomVersion) || is_str(*code, errc::kUnsupportedRoomVersion)))
     return Error{400, errc::kIncompatibleRoomVersion, server + " does not support this room's version", {}};
-  if (res.status == 403) return Error::forbidden(server + " refused the " + what + ": " + error_of(res));
-  if (res.status == 404) return Error::not_found(server + " does not know the room: " + error_of(res));
-  return Error::make(502, errc::kUnknown, server + " answered the " + what + " with " + error_of(res));
+  if (res.status == 403) return Error::forbidden(server + " refused the " + what + ": " + res.error_text());
+  if (res.status == 404) return Error::not_found(server + " does not know the room: " + res.error_text());
+  return Error::make(502, errc::kUnknown, server + " answered the " + what + " with " + res.error_text());
 }
 
 // The servers that may let a user out of (or in to) a room this server is not in: those

@@ -56,23 +56,11 @@ asio::awaitable<Result<FederationResponse>> FederationSender::send(FederationReq
 
 namespace {
 
-std::string error_text(const FederationResponse& res) {
-  if (res.body.is_object())
-    if (auto* e = res.body.as_object().if_contains("error"); e && e->is_string()) return std::string(e->get_string());
-  return "no answer";
-}
-
-std::string errcode_of(const FederationResponse& res) {
-  if (res.body.is_object())
-    if (auto* e = res.body.as_object().if_contains("errcode"); e && e->is_string()) return std::string(e->get_string());
-  return "";
-}
-
 // A JSON answer of another server as a result: its 404 and 403 come back as the same errors,
 // anything else but 200 as 502.
 Result<json::object> json_answer(const std::string& server, const std::string& what, const FederationResponse& res) {
   if (res.status == 200 && res.body.is_object()) return res.body.as_object();
-  std::string why = error_text(res);
+  std::string why = res.error_text();
   if (res.status == 404) return Error::not_found(what + " not found (" + server + ": " + why + ")");
   if (res.status == 403) return Error::forbidden(server + " refused the " + what + " query: " + why);
   return Error::make(502, errc::kUnknown,
@@ -96,7 +84,7 @@ asio::awaitable<Result<FederationSender::MediaAnswer>> FederationSender::downloa
   req.timeout = std::chrono::milliseconds(timeout_ms + kTransferMs);
   FederationRequest legacy = req;
   DS_CO_ASSIGN(FederationResponse res, co_await send(std::move(req)));
-  if (res.status != 404 || errcode_of(res) != errc::kUnrecognized) co_return MediaAnswer{std::move(res), true};
+  if (res.status != 404 || res.errcode() != errc::kUnrecognized) co_return MediaAnswer{std::move(res), true};
   // A server older than spec 1.11: its unauthenticated route, told not to ask further.
   legacy.target = "/_matrix/media/v3/download/" + query_escape(server_name) + "/" + query_escape(media_id) +
                   "?allow_remote=false&timeout_ms=" + wait;

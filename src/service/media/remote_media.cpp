@@ -19,16 +19,10 @@ namespace {
 
 constexpr const char* kNotYetUploaded = "M_NOT_YET_UPLOADED";
 
-std::string errcode_of(const FederationResponse& res) {
-  if (res.body.is_object())
-    if (auto* e = json_string_at(res.body.as_object(), "errcode")) return std::string(*e);
-  return "";
-}
-
 // What the client hears of a remote server's refusal (client-server spec: 502 M_TOO_LARGE for
 // remote content too large, 504 M_NOT_YET_UPLOADED passed on, 404 for unknown media).
 Error remote_refusal(const std::string& server, const FederationResponse& res) {
-  std::string code = errcode_of(res);
+  std::string code = res.errcode();
   if (res.status == 404) return Error::not_found("Media not found");
   if (res.status == 504 && code == kNotYetUploaded)
     return Error::make(504, kNotYetUploaded, "Content has not yet been uploaded");

@@ -50,19 +50,21 @@ class User:
 
 
 class PeerPair:
-    """Servers A and B on loopback, allowing each other only."""
+    """Servers on loopback (A and B unless labels say otherwise), each allowing the others
+    only, with certificates from one test CA."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, labels="AB"):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         make_ca(self.tmp, "ca")
         make_cert(self.tmp, "ca", "server")
         self.ca = os.path.join(self.tmp, "ca.pem")
         cert, key = os.path.join(self.tmp, "server.pem"), os.path.join(self.tmp, "server.key")
-        self.a = Peer(self.tmp, "A", [], self.ca, cert, key)
-        self.b = Peer(self.tmp, "B", [], self.ca, cert, key)
-        self.a.fx.extra_args += ["--federation-allow", self.b.name]
-        self.b.fx.extra_args += ["--federation-allow", self.a.name]
-        self.peers = [self.a, self.b]
+        self.peers = [Peer(self.tmp, label, [], self.ca, cert, key) for label in labels]
+        for p in self.peers:
+            for other in self.peers:
+                if other is not p:
+                    p.fx.extra_args += ["--federation-allow", other.name]
+        self.a, self.b = self.peers[0], self.peers[1]
 
     def start(self):
         try:

@@ -32,12 +32,16 @@ def wait_for(fn, timeout=30.0, interval=0.3):
     return value
 
 
-@unittest.skipUnless(synapse_dir(), "the Synapse peer package is not on this machine")
-class SynapseInteropTest(unittest.TestCase):
+class SynapsePairCase(unittest.TestCase):
+    """A Despatch server allowing one Synapse of version SYNAPSE, certificates from one CA,
+    and a user on the Synapse side (the Despatch side's user comes with its Peer)."""
+
+    SYNAPSE = "1.98.0"
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="despatch-synapse-")
-        build = ensure_built()
+        build = ensure_built(cls.SYNAPSE)
         make_ca(cls.tmp, "ca")
         make_cert(cls.tmp, "ca", "server")
         ca = os.path.join(cls.tmp, "ca.pem")
@@ -61,16 +65,11 @@ class SynapseInteropTest(unittest.TestCase):
         cls.s.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
+
+@unittest.skipUnless(synapse_dir(), "the Synapse peer package is not on this machine")
+class SynapseInteropTest(SynapsePairCase):
     def syn(self, method, path, body=None):
         return self.s.http(method, V3 + path, body=body, token=self.s_token)
-
-    def timeline_bodies(self, get_sync, room):
-        st, sync = get_sync()
-        if st != 200:
-            return []
-        room_sync = sync.get("rooms", {}).get("join", {}).get(room, {})
-        return [(e.get("event_id"), e.get("content", {}).get("body"))
-                for e in room_sync.get("timeline", {}).get("events", []) if e.get("type") == "m.room.message"]
 
     def messages(self, http, room):
         st, body = http("GET", "/rooms/%s/messages?dir=b&limit=50" % q(room))
@@ -305,36 +304,11 @@ class SynapseInteropTest(unittest.TestCase):
 
 
 @unittest.skipUnless(synapse_dir(), "the Synapse peer package is not on this machine")
-class OlderSynapseTest(unittest.TestCase):
+class OlderSynapseTest(SynapsePairCase):
     """Synapse 1.80 knows room versions 1 to 10: an invite into a v11 room is refused with an
     error that says so, and a v10 room works both ways."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despatch-synapse180-")
-        build = ensure_built("1.80.0")
-        make_ca(cls.tmp, "ca")
-        make_cert(cls.tmp, "ca", "server")
-        ca = os.path.join(cls.tmp, "ca.pem")
-        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
-        cls.s = SynapsePeer(cls.tmp, "S", cls.tmp, "ca", build)
-        cls.d = Peer(cls.tmp, "D", [cls.s.name], ca, cert, key)
-        try:
-            cls.d.start()
-            cls.s.start()
-        except Exception:
-            cls.tearDownClass()
-            raise
-        cls.s_user, cls.s_token = cls.s.register("s" + uuid.uuid4().hex[:8])
-
-    @classmethod
-    def tearDownClass(cls):
-        if os.environ.get("DESPATCH_TEST_LOGS"):
-            print("---- despatch\n%s" % cls.d.fx.stderr_text()[-6000:])
-            print("---- synapse\n%s" % cls.s.log_tail(12000))
-        cls.d.fx.teardown()
-        cls.s.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    SYNAPSE = "1.80.0"
 
     def test_invite_into_a_v11_room_says_the_server_cannot_join_it(self):
         st, body = self.d.client("POST", "/createRoom", {"preset": "private_chat", "room_version": "11"})

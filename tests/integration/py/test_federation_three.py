@@ -5,45 +5,27 @@ C's, which C sends to B directly; the three servers agree on the room's members 
 """
 
 import os
-import shutil
-import tempfile
 import time
 import unittest
 import uuid
 
-from federation_helpers import User
+from federation_helpers import PeerPair, User
 from harness import q
-from test_federation_keys import Peer, make_ca, make_cert
 
 
 class ThreeServersTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despatch-three-")
-        make_ca(cls.tmp, "ca")
-        make_cert(cls.tmp, "ca", "server")
-        ca = os.path.join(cls.tmp, "ca.pem")
-        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
-        cls.peers = [Peer(cls.tmp, label, [], ca, cert, key) for label in "ABC"]
-        for p in cls.peers:
-            for other in cls.peers:
-                if other is not p:
-                    p.fx.extra_args += ["--federation-allow", other.name]
-        try:
-            for p in cls.peers:
-                p.start()
-        except Exception:
-            cls.tearDownClass()
-            raise
+        cls.group = PeerPair("despatch-three-", "ABC")
+        cls.group.start()
+        cls.peers = cls.group.peers
 
     @classmethod
     def tearDownClass(cls):
         if os.environ.get("DESPATCH_TEST_LOGS"):
             for p in cls.peers:
                 print("---- %s\n%s" % (p.label, p.fx.stderr_text()[-4000:]))
-        for p in cls.peers:
-            p.fx.teardown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.group.stop()
 
     def wait(self, fn, what, timeout=30):
         deadline = time.time() + timeout
