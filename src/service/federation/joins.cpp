@@ -101,14 +101,7 @@ asio::awaitable<Result<std::string>> FederationJoins::join_via(const std::string
   if (profile && profile->displayname) content["displayname"] = *profile->displayname;
   if (profile && profile->avatar_url) content["avatar_url"] = *profile->avatar_url;
   ev["content"] = std::move(content);
-  ev["origin_server_ts"] = now_ms();
-  ev.erase("signatures");
-  ev.erase("hashes");
-  ev.erase("unsigned");
-  ev.erase("event_id");
-  if (find_room_version(version)->event_ids == EventIdFormat::kOpaque)
-    ev["event_id"] = "$" + random_string(18) + ":" + config_.server_name;
-  std::string event_id = hash_sign_and_identify(ev, config_.server_name, key_, version);
+  std::string event_id = sign_template(ev, config_.server_name, key_, version);
   const std::string put = "PUT";
   std::string send_target = "/_matrix/federation/v2/send_join/" + query_escape(room_id) + "/" + query_escape(event_id);
   DS_CO_ASSIGN(FederationResponse sent, co_await sender_.send(server, put, send_target, json::value(ev)));

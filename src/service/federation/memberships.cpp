@@ -120,14 +120,7 @@ asio::awaitable<Result<FederationMemberships::Sent>> FederationMemberships::make
   content["membership"] = membership;
   if (reason) content["reason"] = *reason;
   ev["content"] = std::move(content);
-  ev["origin_server_ts"] = now_ms();
-  ev.erase("signatures");
-  ev.erase("hashes");
-  ev.erase("unsigned");
-  ev.erase("event_id");
-  if (find_room_version(version)->event_ids == EventIdFormat::kOpaque)
-    ev["event_id"] = "$" + random_string(18) + ":" + config_.server_name;
-  std::string event_id = hash_sign_and_identify(ev, config_.server_name, key_, version);
+  std::string event_id = sign_template(ev, config_.server_name, key_, version);
   std::string send = std::string("/_matrix/federation/") + (knock ? "v1/send_knock/" : "v2/send_leave/") +
                      query_escape(room_id) + "/" + query_escape(event_id);
   const std::string put = "PUT";

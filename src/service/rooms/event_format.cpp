@@ -4,6 +4,8 @@
 
 #include "core/base64.h"
 #include "core/canonical_json.h"
+#include "service/common/time.h"
+#include "core/ids.h"
 
 namespace despatch {
 namespace {
@@ -168,6 +170,15 @@ std::string hash_sign_and_identify(json::object& event, const std::string& serve
       break;
   }
   return "$" + base64url_encode(sha256(id_input));
+}
+
+std::string sign_template(json::object& event, const std::string& server_name, const SigningKey& key,
+                          std::string_view room_version) {
+  event["origin_server_ts"] = now_ms();
+  for (const char* key_name : {"signatures", "hashes", "unsigned", "event_id"}) event.erase(key_name);
+  const RoomVersion* v = find_room_version(room_version);
+  if (v && v->event_ids == EventIdFormat::kOpaque) event["event_id"] = "$" + random_string(18) + ":" + server_name;
+  return hash_sign_and_identify(event, server_name, key, room_version);
 }
 
 void hash_and_sign_event(json::object& event, const std::string& server_name, const SigningKey& key,

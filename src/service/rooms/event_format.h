@@ -55,6 +55,12 @@ void hash_and_sign_event(json::object& event, const std::string& server_name, co
 std::string hash_sign_and_identify(json::object& event, const std::string& server_name, const SigningKey& key,
                                    std::string_view room_version);
 
+// Makes a resident server's template (make_join, make_leave, make_knock) this server's own
+// event: stamped now, the template's hashes, signatures and ID dropped, a v1-2 event ID
+// chosen here, then hashed, signed and identified. Returns the event ID.
+std::string sign_template(json::object& event, const std::string& server_name, const SigningKey& key,
+                          std::string_view room_version);
+
 // Adds server_name's signature to an event another server made and hashed (an invite this
 // server countersigns), leaving its hashes and other signatures as they are.
 void countersign_event(json::object& event, const std::string& server_name, const SigningKey& key,
