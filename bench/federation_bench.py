@@ -115,6 +115,7 @@ class Receiver:
         self.since = self.client.call("GET", "/sync?filter=" + q(SYNC_FILTER))["next_batch"]
         self.arrived = {}
         self.limited = 0
+        self.errors = []
         self.lock = threading.Condition()
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -122,7 +123,12 @@ class Receiver:
 
     def _run(self):
         while not self.stopping:
-            sync = self.client.call("GET", "/sync?timeout=1000&filter=%s&since=%s" % (q(SYNC_FILTER), q(self.since)))
+            try:
+                sync = self.client.call("GET", "/sync?timeout=1000&filter=%s&since=%s" % (q(SYNC_FILTER), q(self.since)))
+            except Exception as e:  # noqa: BLE001 - reported with the figures; the poll goes on
+                self.errors.append(repr(e))
+                self.client = Client(self.client.conn.port, self.client.token, 120)
+                continue
             now = time.perf_counter()
             self.since = sync["next_batch"]
             bodies = []
@@ -260,9 +266,9 @@ def load_run(a, b, receiver, rooms, count, concurrency, tag, perf_prefix):
           f"p99 {percentile(lat, 99):.1f} ms, max {lat[-1] if lat else float('nan'):.1f} ms")
     print(f"  sends acknowledged by A: {count / sent_s:.0f}/s, send latency p50 {percentile(send_lat, 50):.1f} ms, "
           f"p99 {percentile(send_lat, 99):.1f} ms; {outbox_figures(before, after)}")
-    if missing or errors or receiver.limited:
+    if missing or errors or receiver.limited or receiver.errors:
         print(f"  PROBLEMS: {missing} never arrived, {len(errors)} sends failed "
-              f"({errors[:1]}), {receiver.limited} limited timelines")
+              f"({errors[:1]}), {receiver.limited} limited timelines, /sync errors {receiver.errors[:3]}")
     return missing == 0 and not errors
 
 
@@ -275,7 +281,9 @@ def sequential_run(a, receiver, room, count, tag):
         t = time.perf_counter()
         c.call("PUT", "/rooms/%s/send/m.room.message/%s-%d" % (q(room), tag, i), {"msgtype": "m.text", "body": body})
         if receiver.wait_for([body], timeout=30):
-            print(f"  PROBLEM: {body!r} never arrived")
+            m = a.metrics()
+            print(f"  PROBLEM: {body!r} never arrived; /sync errors {receiver.errors[:3]}, A's outbox: "
+                  + ", ".join(f"{k} {v}" for k, v in m.items() if k.startswith("federation_")))
             return False
         with receiver.lock:
             lat.append((receiver.arrived[body] - t) * 1000)
