@@ -181,6 +181,8 @@ asio::awaitable<Result<json::object>> Inbox::receive(const std::string& origin, 
 // (fsyncs) in a row, and the sender's next transaction waited for all of them. Each room
 // answers into its own object (the rooms may run on different I/O threads), merged at the end.
 asio::awaitable<void> Inbox::receive_rooms(const std::string& origin, RoomBatches& rooms, Answers& answers) {
+  // A transaction of EDUs alone has no rooms (awaiting an empty group left those unanswered).
+  if (rooms.empty()) co_return;
   if (rooms.size() == 1) {
     co_await receive_room(origin, rooms[0].first, std::move(rooms[0].second), answers);
     co_return;
