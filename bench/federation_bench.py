@@ -272,7 +272,7 @@ def load_run(a, b, receiver, rooms, count, concurrency, tag, perf_prefix):
     return missing == 0 and not errors
 
 
-def sequential_run(a, receiver, room, count, tag):
+def sequential_run(a, b, receiver, room, count, tag):
     """One message at a time: each is sent, then awaited in B's /sync, before the next."""
     c = a.client()
     lat = []
@@ -281,9 +281,12 @@ def sequential_run(a, receiver, room, count, tag):
         t = time.perf_counter()
         c.call("PUT", "/rooms/%s/send/m.room.message/%s-%d" % (q(room), tag, i), {"msgtype": "m.text", "body": body})
         if receiver.wait_for([body], timeout=30):
-            m = a.metrics()
-            print(f"  PROBLEM: {body!r} never arrived; /sync errors {receiver.errors[:3]}, A's outbox: "
-                  + ", ".join(f"{k} {v}" for k, v in m.items() if k.startswith("federation_")))
+            keys = ("federation_outgoing", "federation_outgoing_failed", "federation_txn_sent",
+                    "federation_txn_send_failures", "federation_queue_backlog", "federation_txn_received",
+                    "federation_pdus_received", "federation_pdus_accepted", "federation_pdus_refused")
+            ma, mb = a.metrics(), b.metrics()
+            print(f"  PROBLEM: {body!r} never arrived; /sync errors {receiver.errors[:3]}; "
+                  + "; ".join(f"{k[11:]} A {ma.get(k)} B {mb.get(k)}" for k in keys))
             return False
         with receiver.lock:
             lat.append((receiver.arrived[body] - t) * 1000)
@@ -322,10 +325,10 @@ def main():
         print(f"setup: servers A {a.name} and B {b.name}; {1 + args.rooms} rooms of A joined by B's user "
               f"in {time.perf_counter() - t:.1f} s")
         receiver = Receiver(b)
-        ok &= sequential_run(a, receiver, one[0], min(10, args.sequential), "warmup")
+        ok &= sequential_run(a, b, receiver, one[0], min(10, args.sequential), "warmup")
         ok &= load_run(a, b, receiver, one, args.messages, args.concurrency, "one", args.perf)
         ok &= load_run(a, b, receiver, many, args.messages, args.concurrency, "many", args.perf)
-        ok &= sequential_run(a, receiver, one[0], args.sequential, "seq")
+        ok &= sequential_run(a, b, receiver, one[0], args.sequential, "seq")
         receiver.stop()
         for label, p in (("A", a), ("B", b)):
             problems = [line for line in p.fx.stderr_text().splitlines() if " warn " in line or " error " in line]
