@@ -7,8 +7,19 @@
 # end-to-end encryption bench (keys/query and to-device fan-out; E2EE_USERS=N, default 1,000)
 # and the media bench (upload and thumbnail throughput for 1 MB images; MEDIA_COUNT=N images
 # per run, default 40). BENCH_PERF=FILE adds a perf profile of the server during the load.
+# BENCH_FEDERATION=1 runs only the federation bench instead (two servers over TLS; a send on
+# one timed until /sync on the other; FED_MESSAGES=N, default 2,000; arguments go to
+# bench/federation_bench.py); it never runs otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${BENCH_FEDERATION:-0}" = 1 ]; then
+  if ! out=$(scripts/build.sh despatch 2>&1); then
+    echo "$out" | grep -E "error:|FAILED" | head -n 20; echo "bench: the build failed"; exit 1
+  fi
+  echo "== federation: send on A -> /sync on B (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  exec /usr/bin/python3 bench/federation_bench.py --messages "${FED_MESSAGES:-2000}" "$@"
+fi
 
 # 10,000 parked /syncs need as many sockets in the server and in the bench; both inherit this.
 hard=$(ulimit -Hn)

@@ -81,6 +81,9 @@ class Inbox {
 
  private:
   using Answers = json::object;
+  // Checked PDUs by room, each room's in the order sent; rooms in order of first mention.
+  using RoomBatches = std::vector<std::pair<std::string, std::vector<CheckedPdu>>>;
+  boost::asio::awaitable<void> receive_rooms(const std::string& origin, RoomBatches& rooms, Answers& answers);
   boost::asio::awaitable<void> receive_room(const std::string& origin, const std::string& room_id,
                                             std::vector<CheckedPdu> pdus, Answers& answers);
   boost::asio::awaitable<std::vector<CheckedPdu>> fetch_missing_prev(const std::string& origin,

@@ -124,18 +124,20 @@ class FederationSendTest(unittest.TestCase):
             conn.close()
 
     @classmethod
-    def room_head(cls):
+    def room_head(cls, room=None):
         """(latest event ID, its depth, state event IDs by (type, state_key)) of A's room."""
-        st, page = cls.a.client("GET", "/rooms/%s/messages?dir=b&limit=100" % q(cls.room))
+        st, page = cls.a.client("GET", "/rooms/%s/messages?dir=b&limit=100" % q(room or cls.room))
         assert st == 200, page
-        st, state = cls.a.client("GET", "/rooms/%s/state" % q(cls.room))
+        st, state = cls.a.client("GET", "/rooms/%s/state" % q(room or cls.room))
         assert st == 200, state
         ids = {(e["type"], e.get("state_key", "")): e["event_id"] for e in state}
         return page["chunk"][0]["event_id"], len(page["chunk"]), ids
 
     @classmethod
-    def pdu(cls, type_, content, state_key=None, sender=None, prev=None, auth=None, room=None):
-        head, depth, ids = cls.room_head()
+    def pdu(cls, type_, content, state_key=None, sender=None, prev=None, auth=None, room=None, head_of=None):
+        """An event of B's user; prev and auth events from the head of head_of (default the
+        test's room), room_id room (the same by default)."""
+        head, depth, ids = cls.room_head(head_of)
         ev = {"type": type_, "room_id": room or cls.room, "sender": sender or cls.bob, "content": content,
               "origin_server_ts": int(time.time() * 1000), "depth": depth + 1,
               "prev_events": prev or [head],
@@ -153,8 +155,8 @@ class FederationSendTest(unittest.TestCase):
         return cls.federation(cls.a, "PUT", SEND + txn, cls.b, body=body)
 
     @classmethod
-    def send_join(cls):
-        ev, event_id = cls.pdu("m.room.member", {"membership": "join"}, state_key=cls.bob)
+    def send_join(cls, room=None):
+        ev, event_id = cls.pdu("m.room.member", {"membership": "join"}, state_key=cls.bob, room=room, head_of=room)
         st, body = cls.send_txn([ev])
         assert st == 200 and body["pdus"] == {event_id: {}}, (st, body)
         return event_id
@@ -194,6 +196,32 @@ class FederationSendTest(unittest.TestCase):
         self.assertIn("hello from B", [e["content"].get("body") for e in timeline])
         self.assertEqual([e["event_id"] for e in timeline].count(event_id), 1)
         self.assertTrue(self.stored_on_a(event_id))
+
+    def test_a_transaction_spanning_rooms_reaches_each_room(self):
+        # The rooms of one transaction are received side by side; each PDU gets its own answer.
+        others = []
+        for _ in range(3):
+            st, body = self.a.client("POST", "/createRoom", {"preset": "public_chat", "room_version": "11"})
+            self.assertEqual(st, 200, body)
+            others.append(body["room_id"])
+            self.send_join(body["room_id"])
+        pdus, ids = [], {}
+        for room in [self.room] + others:
+            ev, event_id = self.pdu("m.room.message", {"msgtype": "m.text", "body": "to " + room}, room=room,
+                                    head_of=room)
+            pdus.append(ev)
+            ids[event_id] = room
+        wrong_room, _ = self.pdu("m.room.message", {"msgtype": "m.text", "body": "x"}, room="!nowhere:" + self.a.name)
+        st, body = self.send_txn(pdus + [wrong_room])
+        self.assertEqual(st, 200, body)
+        self.assertEqual(len(body["pdus"]), 5, body)
+        for event_id in ids:
+            self.assertEqual(body["pdus"][event_id], {}, event_id)
+        st, sync = self.a.client("GET", "/sync")
+        self.assertEqual(st, 200)
+        for event_id, room in ids.items():
+            timeline = sync["rooms"]["join"][room]["timeline"]["events"]
+            self.assertIn(event_id, [e["event_id"] for e in timeline], room)
 
     def test_bad_pdus_are_refused_and_not_stored(self):
         forged, forged_id = self.pdu("m.room.message", {"msgtype": "m.text", "body": "forged"})
