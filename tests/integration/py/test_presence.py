@@ -4,6 +4,7 @@ sync filter's presence section, and an m.presence EDU carrying a user of B's sta
 """
 
 import os
+import threading
 import time
 import unittest
 
@@ -75,10 +76,16 @@ class PresenceTests(SharedServer, unittest.TestCase):
         stranger = self.user("stranger")
         since = alice.sync()["next_batch"]
         stranger_since = stranger.sync()["next_batch"]
-        bob.ok("PUT", self.status_path(bob), {"presence": "unavailable", "status_msg": "brb"})
+        # alice's /sync parks first; bob's change must wake it well before its timeout.
+        result = {}
+        waiter = threading.Thread(target=lambda: result.update(body=alice.sync(since=since, timeout=10000)))
         start = time.time()
-        body = alice.sync(since=since, timeout=10000)
+        waiter.start()
+        time.sleep(0.5)
+        bob.ok("PUT", self.status_path(bob), {"presence": "unavailable", "status_msg": "brb"})
+        waiter.join(15)
         self.assertLess(time.time() - start, 5, "the parked /sync was not woken")
+        body = result["body"]
         content = presence_of(body, bob.user_id)
         self.assertIsNotNone(content, body.get("presence"))
         self.assertEqual((content["presence"], content["status_msg"]), ("unavailable", "brb"))
