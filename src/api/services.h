@@ -26,6 +26,7 @@ struct Services {
   Timeline* timeline;
   SyncService* sync;
   Typing* typing;
+  Presence* presence;
   AccountService* account;
   PushService* push;
   KeyService* keys;

@@ -10,6 +10,7 @@
 #include "service/users/erasure.h"
 #include "service/common/time.h"
 #include "service/records/audit.h"
+#include "storage/membership_store.h"
 #include "storage/meta_store.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +22,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -117,7 +119,15 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.sync = nullptr;
   auto members = [&a](const std::string& room_id) { return a.sync->joined_members(room_id); };
   a.typing = std::make_unique<Typing>(a.io, a.notifier, members);
-  a.sync = std::make_unique<SyncService>(*a.rooms, a.notifier, *a.typing, *a.push, *a.keys);
+  storage::Database* database = a.db.get();
+  auto co_members = [database](const std::string& user) {
+    auto users = database->read().memberships().co_members(user);
+    return users.ok() ? std::move(*users) : std::vector<std::string>{};
+  };
+  // Offline once no /sync has started for a whole long-poll and then some.
+  a.presence = std::make_unique<Presence>(a.config.server_name, a.notifier, co_members,
+                                          a.config.max_sync_timeout_ms + 30'000);
+  a.sync = std::make_unique<SyncService>(*a.rooms, a.notifier, *a.typing, *a.presence, *a.push, *a.keys);
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   a.media = std::make_unique<MediaService>(a.config, *a.db);
@@ -145,7 +155,7 @@ Status App::start_federation() {
   federation_auth = std::make_unique<FederationAuth>(config, *server_keys, *audit, federation_metrics);
   outbox = std::make_unique<Outbox>(config, *db, *federation, federation_metrics, io, Outbox::Retry{});
   inbox = std::make_unique<Inbox>(config, *db, *rooms, *server_keys, *federation, federation_metrics, notifier,
-                                  *typing, *account, *keys, outbox.get());
+                                  *typing, *presence, *account, *keys, outbox.get());
   federation_reads = std::make_unique<FederationReads>(config.server_name, *db);
   if (f.enabled) {
     Outbox* out = outbox.get();
@@ -167,6 +177,20 @@ Status App::start_federation() {
       json::object content{{"room_id", room_id}, {"user_id", user_id}, {"typing", is_typing}};
       json::object edu{{"edu_type", "m.typing"}, {"content", std::move(content)}};
       out->send_edu_to_room(room_id, std::move(edu));
+    });
+    // A local user's presence goes to every other server with a user sharing a room with them.
+    Presence* pres = presence.get();
+    presence->set_listener([out, own, pres](const std::string& user, const PresenceState& st) {
+      if (server_name_of(user) != own) return;
+      std::set<std::string> servers;
+      for (auto& u : pres->co_members(user))
+        if (auto server = std::string(server_name_of(u)); server != own) servers.insert(server);
+      if (servers.empty()) return;
+      json::object entry = presence_content(st, now_ms());
+      entry["user_id"] = user;
+      json::object content{{"push", json::array{std::move(entry)}}};
+      json::object edu{{"edu_type", "m.presence"}, {"content", std::move(content)}};
+      for (auto& server : servers) out->send_edu(server, edu);
     });
     account->set_receipt_listener([out, own](const std::string& user, const std::string& room_id,
                                              const std::string& type, const std::string& event_id,
@@ -256,6 +280,10 @@ void App::every(int64_t seconds, std::function<boost::asio::awaitable<void>()> f
 void App::start_background() {
   if (outbox) outbox->start();
   if (device_lists_out) device_lists_out->start();
+  every(30, [this]() -> boost::asio::awaitable<void> {
+    presence->sweep();
+    co_return;
+  });
   every(config.records_checkpoint_seconds, [this]() -> boost::asio::awaitable<void> {
     auto r = co_await archive->checkpoint();
     if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);
@@ -275,7 +303,8 @@ void App::start_background() {
 http::Router App::routes() {
   http::Router r;
   api_services_ = std::make_unique<api::Services>(api::Services{config, users.get(), rooms.get(), timeline.get(),
-                                                                sync.get(), typing.get(), account.get(), push.get(),
+                                                                sync.get(), typing.get(), presence.get(), account.get(),
+                                                                push.get(),
                                                                 keys.get(), backup.get(), media.get(),
                                                                 federation.get(), federation_backfill.get()});
   const api::Services& s = *api_services_;
@@ -287,6 +316,7 @@ http::Router App::routes() {
   api::add_membership_routes(r, s);
   api::add_event_routes(r, s);
   api::add_sync_routes(r, s);
+  api::add_presence_routes(r, s);
   api::add_account_data_routes(r, s);
   api::add_directory_routes(r, s);
   api::add_push_routes(r, s);

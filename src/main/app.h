@@ -64,6 +64,7 @@ struct App {
   std::unique_ptr<UserService> users;
   std::unique_ptr<RoomService> rooms;
   std::unique_ptr<Typing> typing;
+  std::unique_ptr<Presence> presence;
   std::unique_ptr<SyncService> sync;
   std::unique_ptr<Timeline> timeline;
   std::unique_ptr<AccountService> account;

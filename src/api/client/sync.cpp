@@ -22,6 +22,7 @@ Result<SyncRequest> parse_sync_request(Request& req, const Services& svc) {
   if (auto* p = req.query_param("set_presence")) {
     if (*p != "online" && *p != "offline" && *p != "unavailable")
       return Error::invalid_param("set_presence must be online, offline or unavailable");
+    s.set_presence = *p;
   }
   DS_ASSIGN(auto timeout, query_int(req, "timeout", 0, INT64_MAX / 2));
   s.timeout_ms = std::min(timeout.value_or(0), svc.config.max_sync_timeout_ms);

@@ -102,9 +102,9 @@ Status apply_content_hash(CheckedPdu& p) {
 
 Inbox::Inbox(const Config& config, storage::Database& db, RoomService& rooms, ServerKeys& keys,
              FederationSender& sender, FederationMetrics& metrics, Notifier& notifier, Typing& typing,
-             AccountService& account, KeyService& key_service, Outbox* outbox)
+             Presence& presence, AccountService& account, KeyService& key_service, Outbox* outbox)
     : config_(config), db_(db), rooms_(rooms), keys_(keys), sender_(sender), metrics_(metrics), notifier_(notifier),
-      typing_(typing), account_(account), key_service_(key_service), outbox_(outbox),
+      typing_(typing), presence_(presence), account_(account), key_service_(key_service), outbox_(outbox),
       allow_(config.federation.allow) {}
 
 asio::awaitable<Result<CheckedPdu>> Inbox::check(const json::value& v) {

@@ -16,6 +16,7 @@
 #include "service/keys/key_service.h"
 #include "service/notifier/notifier.h"
 #include "service/rooms/room_service.h"
+#include "service/sync/presence.h"
 #include "service/sync/typing.h"
 #include "storage/database.h"
 
@@ -64,7 +65,7 @@ Status apply_content_hash(CheckedPdu& p);
 class Inbox {
  public:
   Inbox(const Config& config, storage::Database& db, RoomService& rooms, ServerKeys& keys, FederationSender& sender,
-        FederationMetrics& metrics, Notifier& notifier, Typing& typing, AccountService& account,
+        FederationMetrics& metrics, Notifier& notifier, Typing& typing, Presence& presence, AccountService& account,
         KeyService& key_service, Outbox* outbox);
 
   // Answers PUT /send/{txn_id} from origin: {"pdus": {event_id: {} or {"error": why}}}.
@@ -96,6 +97,7 @@ class Inbox {
   bool known(const std::string& event_id);
   boost::asio::awaitable<void> receive_edu(const std::string& origin, const json::value& edu);
   boost::asio::awaitable<void> typing_edu(const std::string& origin, const json::object& content);
+  void presence_edu(const std::string& origin, const json::object& content);
   boost::asio::awaitable<void> receipt_edu(const std::string& origin, const json::object& content);
   boost::asio::awaitable<void> to_device_edu(const std::string& origin, const json::object& content);
   boost::asio::awaitable<void> device_list_edu(const std::string& origin, const json::object& content);
@@ -108,6 +110,7 @@ class Inbox {
   FederationMetrics& metrics_;
   Notifier& notifier_;
   Typing& typing_;
+  Presence& presence_;
   AccountService& account_;
   KeyService& key_service_;
   Outbox* outbox_;

@@ -1,7 +1,6 @@
 // Inbox: the EDUs of an incoming transaction (server-server spec "EDUs", "Typing
 // Notifications", "Receipts", "Send-to-device messaging", "Device Management", "End-to-End
-// Encryption"). Each is taken only for users of the server that sent it. m.presence is ignored: this server
-// keeps no presence.
+// Encryption", "Presence"). Each is taken only for users of the server that sent it.
 #include "service/federation/inbox.h"
 
 #include "core/ids.h"
@@ -30,6 +29,7 @@ asio::awaitable<void> Inbox::receive_edu(const std::string& origin, const json::
   if (!type || !content || !content->is_object()) co_return;
   const json::object& c = content->as_object();
   if (*type == "m.typing") co_await typing_edu(origin, c);
+  else if (*type == "m.presence") presence_edu(origin, c);
   else if (*type == "m.receipt") co_await receipt_edu(origin, c);
   else if (*type == "m.direct_to_device") co_await to_device_edu(origin, c);
   else if (*type == "m.device_list_update") co_await device_list_edu(origin, c);
@@ -47,6 +47,31 @@ asio::awaitable<void> Inbox::typing_edu(const std::string& origin, const json::o
   // The spec sets no timeout for remote typing; the sender stops it or it lapses in 30 s.
   typing_.set(std::string(*room), std::string(*user), typing->as_bool(), std::chrono::seconds(30));
   co_return;
+}
+
+void Inbox::presence_edu(const std::string& origin, const json::object& c) {
+  // {push: [{user_id, presence, last_active_ago, status_msg?, currently_active?}]}
+  auto* push = c.if_contains("push");
+  if (!push || !push->is_array()) return;
+  for (auto& item : push->as_array()) {
+    if (!item.is_object()) continue;
+    const json::object& p = item.as_object();
+    auto* user = json_string_at(p, "user_id");
+    auto* presence = json_string_at(p, "presence");
+    if (!user || !presence || !is_valid_user_id(*user) || server_name_of(*user) != origin) continue;
+    if (!is_presence_value(*presence)) continue;
+    std::string u(*user);
+    // Kept only for users someone here shares a room with: nobody else may see it.
+    auto others = db_.read().memberships().co_members(u);
+    if (!others.ok() || others->empty()) continue;
+    std::optional<std::string> status;
+    if (auto* m = json_string_at(p, "status_msg")) status = std::string(*m);
+    int64_t ago = 0;
+    if (auto* a = p.if_contains("last_active_ago"); a && a->is_int64()) ago = a->as_int64();
+    bool active = false;
+    if (auto* a = p.if_contains("currently_active"); a && a->is_bool()) active = a->as_bool();
+    presence_.set_remote(u, std::string(*presence), std::move(status), ago, active);
+  }
 }
 
 asio::awaitable<void> Inbox::receipt_edu(const std::string& origin, const json::object& c) {

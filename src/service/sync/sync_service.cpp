@@ -78,12 +78,12 @@ std::optional<SyncToken> SyncToken::parse(std::string_view s) {
   auto pos = parse_stream_token(s);
   // Negative positions are history's (/messages), never a point in the stream.
   if (!pos || *pos < 0) return std::nullopt;
-  SyncToken t{*pos, 0, 0};
-  uint64_t parts[2] = {0, 0};
+  SyncToken t{*pos, 0, 0, 0};
+  uint64_t parts[3] = {0, 0, 0};
   size_t n = 0;
   auto us = s.find('_');
   while (us != std::string_view::npos) {
-    if (n == 2) return std::nullopt;
+    if (n == 3) return std::nullopt;
     size_t end = s.find('_', us + 1);
     std::string_view part = s.substr(us + 1, end == std::string_view::npos ? end : end - us - 1);
     if (part.empty() || part.size() > 18) return std::nullopt;
@@ -97,11 +97,13 @@ std::optional<SyncToken> SyncToken::parse(std::string_view s) {
   }
   t.typing = parts[0];
   t.to_device = static_cast<int64_t>(parts[1]);
+  t.presence = parts[2];
   return t;
 }
 
 std::string SyncToken::str() const {
-  return "s" + std::to_string(pos) + "_" + std::to_string(typing) + "_" + std::to_string(to_device);
+  return "s" + std::to_string(pos) + "_" + std::to_string(typing) + "_" + std::to_string(to_device) + "_" +
+         std::to_string(presence);
 }
 
 std::vector<std::string> SyncService::joined_members(const std::string& room_id) {
@@ -121,10 +123,12 @@ asio::awaitable<Result<json::object>> SyncService::sync(const SyncRequest& req) 
     // The client got everything up to since->to_device: those messages may go.
     co_await keys_.ack_to_device(req.user_id, req.device_id, since->to_device);
   }
+  presence_.syncing(req.user_id, req.set_presence);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(req.timeout_ms);
   for (;;) {
     uint64_t serial = notifier_.serial(req.user_id);
-    SyncToken upto{rooms_.db().committed_stream_pos(), typing_.serial(), since ? since->to_device : 0};
+    SyncToken upto{rooms_.db().committed_stream_pos(), typing_.serial(), since ? since->to_device : 0,
+                   presence_.serial()};
     if (since && since->pos > upto.pos) since->pos = upto.pos;  // a token from a wiped server
     bool empty = false;
     auto r = build(req, since, upto, &empty);
@@ -215,6 +219,8 @@ Result<json::object> SyncService::build(const SyncRequest& req,
     for (auto& u : d.left) lists_left.push_back(json::string(u));
     if (!lists_changed.empty() || !lists_left.empty()) *empty = false;
   }
+  DS_ASSIGN(json::array presence, presence_events(s, req, since));
+  if (!presence.empty()) *empty = false;
   DS_ASSIGN(json::object otk_counts, keys_.one_time_key_counts(s, user, req.device_id));
   DS_ASSIGN(json::array fallback, keys_.unused_fallback_types(s, user, req.device_id));
 
@@ -223,7 +229,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   return json::object{{"next_batch", next.str()},
                       {"rooms", std::move(rooms)},
                       {"account_data", json::object{{"events", std::move(account_data)}}},
-                      {"presence", json::object{{"events", json::array{}}}},
+                      {"presence", json::object{{"events", std::move(presence)}}},
                       {"to_device", json::object{{"events", std::move(to_device)}}},
                       {"device_lists", json::object{{"changed", std::move(lists_changed)}, {"left", std::move(lists_left)}}},
                       {"device_one_time_keys_count", std::move(otk_counts)},
@@ -358,6 +364,23 @@ Result<json::object> SyncService::left_room(storage::Stores& s, const SyncReques
                                 {"prev_batch", stream_token(first_pos - 1)}}},
       {"state", json::object{{"events", std::move(state)}}},
       {"account_data", json::object{{"events", json::array{}}}}};
+}
+
+Result<json::array> SyncService::presence_events(storage::Stores& s, const SyncRequest& req,
+                                                const std::optional<SyncToken>& since) {
+  json::array out;
+  // A serial beyond ours is a token from before a restart, which forgot everything: send all.
+  uint64_t from = since && since->presence <= presence_.serial() ? since->presence : 0;
+  if (since && from == presence_.serial()) return out;
+  DS_ASSIGN(auto others, s.memberships().co_members(req.user_id));
+  std::set<std::string> users(others.begin(), others.end());
+  users.insert(req.user_id);
+  int64_t now = now_ms();
+  for (auto& [user, state] : presence_.changed(users, from)) {
+    json::object ev{{"type", "m.presence"}, {"sender", user}, {"content", presence_content(state, now)}};
+    if (matches(req.filter->presence, ev)) out.push_back(std::move(ev));
+  }
+  return out;
 }
 
 Result<json::object> SyncService::invite_state(storage::Stores& s, const std::string& room_id,

@@ -6,6 +6,7 @@
 #include "service/push/push_service.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/filter.h"
+#include "service/sync/presence.h"
 #include "service/sync/typing.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -22,25 +23,28 @@ struct SyncRequest {
   std::shared_ptr<const Filter> filter = default_filter();
   bool full_state = false;
   int64_t timeout_ms = 0;
+  std::string set_presence = "online";  // online, offline or unavailable (checked by the caller)
 
   static const std::shared_ptr<const Filter>& default_filter();
 };
 
-// Parsed next_batch token: "s<stream_pos>_<typing serial>_<to-device position>". The last
-// part is the newest to-device message delivered: a sync from this token acknowledges it.
+// Parsed next_batch token: "s<stream_pos>_<typing serial>_<to-device position>_<presence serial>".
+// The to-device part is the newest to-device message delivered: a sync from this token
+// acknowledges it. Shorter tokens (from before a part existed) read the missing parts as 0.
 struct SyncToken {
   int64_t pos = 0;
   uint64_t typing = 0;
   int64_t to_device = 0;
+  uint64_t presence = 0;
   static std::optional<SyncToken> parse(std::string_view s);
   std::string str() const;
 };
 
 class SyncService {
  public:
-  SyncService(RoomService& rooms, Notifier& notifier, Typing& typing, PushService& push,
+  SyncService(RoomService& rooms, Notifier& notifier, Typing& typing, Presence& presence, PushService& push,
               KeyService& keys)
-      : rooms_(rooms), notifier_(notifier), typing_(typing), push_(push), keys_(keys) {}
+      : rooms_(rooms), notifier_(notifier), typing_(typing), presence_(presence), push_(push), keys_(keys) {}
 
   boost::asio::awaitable<Result<json::object>> sync(const SyncRequest& req);
 
@@ -62,12 +66,16 @@ class SyncService {
   Status add_remote_memberships(storage::Stores& s, const SyncRequest& req, const std::optional<SyncToken>& since,
                                 const SyncToken& upto, json::object& invite, json::object& knock,
                                 json::object& leave, bool* empty);
+  // m.presence events of the user and those sharing a room with them, changed since the token.
+  Result<json::array> presence_events(storage::Stores& s, const SyncRequest& req,
+                                      const std::optional<SyncToken>& since);
   Result<json::object> invite_state(storage::Stores& s, const std::string& room_id,
                                     const std::string& user);
 
   RoomService& rooms_;
   Notifier& notifier_;
   Typing& typing_;
+  Presence& presence_;
   PushService& push_;
   KeyService& keys_;
 };
