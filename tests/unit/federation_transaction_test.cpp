@@ -139,6 +139,18 @@ TEST(FederationOutbox, DestinationsAreTheOtherJoinedServersAndTargets) {
             (std::vector<std::string>{"b.org", "c.org", "d.org"}));
   EXPECT_EQ(destinations_for(joined, {left}, "a.org", allow), std::vector<std::string>{"b.org"})
       << "someone leaving by themselves has told their own server";
+  // A join of c.org's user that c.org handed this server as the room's resident (send_join)
+  // goes to the room's other servers, not back to c.org.
+  std::vector<std::string> with_carl = joined;
+  with_carl.push_back("@carl:c.org");
+  json::object join{{"type", "m.room.member"},
+                    {"sender", "@carl:c.org"},
+                    {"state_key", "@carl:c.org"},
+                    {"content", {{"membership", "join"}}}};
+  EXPECT_EQ(destinations_for(with_carl, {join}, "a.org", allow), std::vector<std::string>{"b.org"});
+  EXPECT_EQ(destinations_for(with_carl, {join, message}, "a.org", allow),
+            (std::vector<std::string>{"b.org", "c.org"}))
+      << "a batch with this server's own events goes to every server";
 }
 
 TEST(FederationOutbox, TransactionIdsNameTheBatch) {

@@ -56,9 +56,21 @@ std::vector<std::string> destinations_for(const std::vector<std::string>& joined
     bool by_other = sender && *sender != *key;
     if (*m == "invite" || *m == "ban" || (*m == "leave" && by_other)) out.insert(std::string(server_name_of(*key)));
   }
+  // Events all sent by users of one other server came from it (a join it handed this
+  // server as the room's resident): that server has them, and may not hold the room yet.
+  std::string maker;
+  for (auto& pdu : pdus) {
+    auto* sender = json_string_at(pdu, "sender");
+    std::string server = sender ? std::string(server_name_of(*sender)) : std::string();
+    if (server.empty() || server == own || (!maker.empty() && server != maker)) {
+      maker.clear();
+      break;
+    }
+    maker = server;
+  }
   std::vector<std::string> result;
   for (auto& s : out)
-    if (!s.empty() && s != own && allowed.allows(s)) result.push_back(s);
+    if (!s.empty() && s != own && s != maker && allowed.allows(s)) result.push_back(s);
   return result;
 }
 

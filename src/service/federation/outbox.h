@@ -31,7 +31,9 @@ inline constexpr int kMaxTxnEdus = 100;
 
 // The servers that must receive `pdus`, sent to a room whose joined members (after the
 // events) are `joined`: each joined user's server and, for an invite, kick or ban, the
-// target's server; never `own`, and only those `allowed`. Sorted, each once.
+// target's server; never `own`, nor the one other server whose users sent all of pdus (it
+// made them: a member event relayed as the room's resident), and only those `allowed`.
+// Sorted, each once.
 std::vector<std::string> destinations_for(const std::vector<std::string>& joined,
                                           const std::vector<json::object>& pdus, const std::string& own,
                                           const ServerAllowList& allowed);
