@@ -65,7 +65,7 @@ class RoomWriter {
   // receive for an event that must go on to the room's other servers once accepted, like
   // one appended here: this server's own event countersigned elsewhere (an invite), or a
   // member event another server handed this one as the room's resident (send_join and the
-  // like). The server it came from gets it back too, and keeps it once.
+  // like), which the outbox does not send back to the server that made it.
   Result<Received> receive_own(const std::string& room_id, json::object pdu, const std::string& from = "");
 
   // A room this server joins through another (send_join): the room's state and auth chain
