@@ -2,17 +2,15 @@
 a pair of Peers (A and B allowing each other) with a test CA, users made on demand, /sync
 polling and raw federation requests signed with a server's own key."""
 
-import http.client
 import json
 import os
 import shutil
-import ssl
 import tempfile
 import time
 import uuid
 
 from harness import q, run_cli
-from test_federation_keys import Peer, make_ca, make_cert
+from test_federation_keys import Peer, federation_request, make_ca, make_cert
 
 V3 = "/_matrix/client/v3"
 
@@ -88,24 +86,7 @@ class PeerPair:
             args += ["--content", json.dumps(body)]
         res = run_cli(*args)
         assert res.returncode == 0, res.stderr
-        ctx = ssl.create_default_context(cafile=self.ca)
-        conn = http.client.HTTPSConnection("127.0.0.1", peer.fed_port, context=ctx, timeout=15)
-        try:
-            headers = {"Authorization": res.stdout.strip()}
-            data = None
-            if body is not None:
-                data = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            conn.request(method, target, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            try:
-                return resp.status, json.loads(raw) if raw else None
-            except ValueError:
-                return resp.status, raw
-        finally:
-            conn.close()
-
+        return federation_request(self.ca, peer, method, target, res.stdout.strip(), body)
 
 def stored_pdu(peer, event_id):
     """The PDU peer stored for event_id (its own database, read-only)."""

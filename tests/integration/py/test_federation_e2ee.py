@@ -8,12 +8,10 @@ B's typing and read receipts in A's /sync; to-device messages across servers.
 A user of B joins a public room of A once for the module; the tests then share that room.
 """
 
-import http.client
 import json
 import os
 import shutil
 import sqlite3
-import ssl
 import tempfile
 import time
 import unittest
@@ -21,24 +19,8 @@ import uuid
 
 from e2ee_helpers import CrossSigningKeys, FakeDevice
 from harness import free_port, q, run_cli
-from test_federation_keys import USER_PASSWORD, V3, Peer, make_ca, make_cert
+from test_federation_keys import USER_PASSWORD, V3, Peer, federation_request, make_ca, make_cert
 
-
-def federation_request(ca, peer, method, target, authorization, body=None):
-    """A request to peer's federation listener over TLS, checked against the test CA."""
-    ctx = ssl.create_default_context(cafile=ca)
-    conn = http.client.HTTPSConnection("127.0.0.1", peer.fed_port, context=ctx, timeout=15)
-    try:
-        headers = {"Authorization": authorization}
-        data = json.dumps(body).encode() if body is not None else None
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, target, body=data, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read()
-        return resp.status, json.loads(raw) if raw else None
-    finally:
-        conn.close()
 
 
 class Device:

@@ -53,6 +53,31 @@ def make_cert(folder, ca, name, ip="127.0.0.1"):
             "-out", name + ".pem", "-days", "2", "-extfile", name + ".ext", cwd=folder)
 
 
+def federation_request(ca, peer, method, target, authorization=None, body=None, timeout=15, full=False):
+    """A request to peer's federation listener over TLS, checked against the test CA: (status,
+    parsed JSON, or the raw bytes when the answer is not JSON); with full, (status, parsed JSON
+    or None, raw bytes, headers with lower-case names)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    conn = http.client.HTTPSConnection("127.0.0.1", peer.fed_port, context=ctx, timeout=timeout)
+    try:
+        headers = {"Authorization": authorization} if authorization else {}
+        data = json.dumps(body).encode() if body is not None else None
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        conn.request(method, target, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None if full else raw
+        if full:
+            return resp.status, parsed, raw, {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, parsed
+    finally:
+        conn.close()
+
+
 class RogueTlsServer:
     """A TLS listener presenting a certificate from an untrusted CA. Records whether a TLS
     session was ever established and whether any HTTP request arrived over one."""
@@ -177,20 +202,7 @@ class FederationKeysTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def federation(self, peer, method, target, authorization=None, body=None):
-        """A request to peer's federation listener over TLS, checked against the test CA."""
-        ctx = ssl.create_default_context(cafile=self.ca)
-        conn = http.client.HTTPSConnection("127.0.0.1", peer.fed_port, context=ctx, timeout=15)
-        try:
-            headers = {"Authorization": authorization} if authorization else {}
-            data = json.dumps(body).encode() if body is not None else None
-            if data is not None:
-                headers["Content-Type"] = "application/json"
-            conn.request(method, target, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-        finally:
-            conn.close()
+        return federation_request(self.ca, peer, method, target, authorization, body)
 
     def profile_uri(self, peer):
         return "/_matrix/federation/v1/query/profile?user_id=" + q(peer.user_id)

@@ -12,12 +12,10 @@ servers on loopback (named 127.0.0.1:<port>, certificates from a test CA made he
   state reads with 403 M_FORBIDDEN and drop the PDUs B sends afterwards.
 """
 
-import http.client
 import json
 import os
 import shutil
 import sqlite3
-import ssl
 import tempfile
 import time
 import unittest
@@ -25,7 +23,7 @@ import uuid
 
 from harness import http_request, q, run_cli
 from media_helpers import image_size, make_png
-from test_federation_keys import Peer, make_ca, make_cert
+from test_federation_keys import Peer, federation_request, make_ca, make_cert
 
 V1_MEDIA = "/_matrix/client/v1/media"
 FED = "/_matrix/federation/v1"
@@ -102,22 +100,7 @@ class FederationMediaTest(unittest.TestCase):
 
     def federation(self, peer, method, target, authorization=None, body=None):
         """A request to peer's federation listener; (status, JSON or None, raw, headers)."""
-        ctx = ssl.create_default_context(cafile=self.ca)
-        conn = http.client.HTTPSConnection("127.0.0.1", peer.fed_port, context=ctx, timeout=15)
-        try:
-            headers = {"Authorization": authorization} if authorization else {}
-            data = json.dumps(body).encode() if body is not None else None
-            if data is not None:
-                headers["Content-Type"] = "application/json"
-            conn.request(method, target, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            parsed = None
-            if resp.getheader("Content-Type", "").startswith("application/json") and raw:
-                parsed = json.loads(raw)
-            return resp.status, parsed, raw, {k.lower(): v for k, v in resp.getheaders()}
-        finally:
-            conn.close()
+        return federation_request(self.ca, peer, method, target, authorization, body, full=True)
 
     def signed(self, method, target, body=None):
         """A request from B to A's federation listener, signed with B's key."""

@@ -12,11 +12,9 @@ metrics, and what A delivered from A's.
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import shutil
-import ssl
 import tempfile
 import time
 import unittest
@@ -25,7 +23,7 @@ import uuid
 import nacl.signing
 
 from harness import q
-from test_federation_keys import Peer, make_ca, make_cert
+from test_federation_keys import Peer, federation_request, make_ca, make_cert
 
 SEND = "/_matrix/federation/v1/send/"
 
@@ -109,19 +107,7 @@ class FederationSendTest(unittest.TestCase):
                           "--content", json.dumps(body))
             assert res.returncode == 0, res.stderr
             res_header = res.stdout.strip()
-        ctx = ssl.create_default_context(cafile=cls.ca)
-        conn = http.client.HTTPSConnection("127.0.0.1", peer.fed_port, context=ctx, timeout=30)
-        try:
-            headers = {"Authorization": res_header}
-            data = json.dumps(body).encode() if body is not None else None
-            if data is not None:
-                headers["Content-Type"] = "application/json"
-            conn.request(method, target, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-        finally:
-            conn.close()
+        return federation_request(cls.ca, peer, method, target, res_header, body, timeout=30)
 
     @classmethod
     def room_head(cls, room=None):
