@@ -13,7 +13,7 @@ import time
 import unittest
 
 from harness import q
-from test_federation_keys import Peer, make_ca, make_cert
+from test_federation_keys import Peer, make_ca, make_cert, wait_for_message
 
 
 class FederationJoinTest(unittest.TestCase):
@@ -82,32 +82,18 @@ class FederationJoinTest(unittest.TestCase):
         st, body = self.b.client("POST", "/join/%s" % q(room), {})
         self.assertEqual(st, 200, body)
 
-    def wait_for_message(self, peer, room, body, timeout=20):
-        """Syncs as peer's user until a message with body arrives in room; returns its event."""
-        deadline = time.time() + timeout
-        since = None
-        while time.time() < deadline:
-            path = "/sync?timeout=2000" + ("&since=" + q(since) if since else "")
-            st, sync = peer.client("GET", path)
-            self.assertEqual(st, 200, sync)
-            since = sync["next_batch"]
-            for ev in sync.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", []):
-                if ev["type"] == "m.room.message" and ev["content"].get("body") == body:
-                    return ev
-        self.fail("%s never saw %r in %s" % (peer.label, body, room))
-
     def test_chat_both_ways_after_a_join(self):
         room = self.room_on_a("public_chat", "Chat across")
         st, body = self.b.client("POST", "/join/%s" % q(room), {})
         self.assertEqual(st, 200, body)
         st, sent = self.a.client("PUT", "/rooms/%s/send/m.room.message/a1" % q(room), {"msgtype": "m.text", "body": "from A"})
         self.assertEqual(st, 200, sent)
-        seen = self.wait_for_message(self.b, room, "from A")
+        seen = wait_for_message(self.b, room, "from A")
         self.assertEqual(seen["event_id"], sent["event_id"])
         self.assertEqual(seen["sender"], self.a.user_id)
         st, sent = self.b.client("PUT", "/rooms/%s/send/m.room.message/b1" % q(room), {"msgtype": "m.text", "body": "from B"})
         self.assertEqual(st, 200, sent)
-        seen = self.wait_for_message(self.a, room, "from B")
+        seen = wait_for_message(self.a, room, "from B")
         self.assertEqual(seen["event_id"], sent["event_id"])
         self.assertEqual(seen["sender"], self.b.user_id)
 
@@ -174,7 +160,7 @@ class FederationJoinTest(unittest.TestCase):
             self.a.fx.restart(kill=True)
         finally:
             self.b.fx.start()
-        seen = self.wait_for_message(self.b, room, "sent while B was down", timeout=40)
+        seen = wait_for_message(self.b, room, "sent while B was down", timeout=40)
         self.assertEqual(seen["event_id"], sent["event_id"])
 
     def test_invite_only_room_refuses_the_join(self):

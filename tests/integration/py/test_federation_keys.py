@@ -78,6 +78,21 @@ def federation_request(ca, peer, method, target, authorization=None, body=None, 
         conn.close()
 
 
+def wait_for_message(peer, room, body, timeout=20):
+    """Syncs as peer's user until a message with body arrives in room; returns its event."""
+    deadline = time.time() + timeout
+    since = None
+    while time.time() < deadline:
+        path = "/sync?timeout=2000" + ("&since=" + q(since) if since else "")
+        st, sync = peer.client("GET", path)
+        assert st == 200, (st, sync)
+        since = sync["next_batch"]
+        for ev in sync.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", []):
+            if ev["type"] == "m.room.message" and ev["content"].get("body") == body:
+                return ev
+    raise AssertionError("%s never saw %r in %s" % (peer.label, body, room))
+
+
 class RogueTlsServer:
     """A TLS listener presenting a certificate from an untrusted CA. Records whether a TLS
     session was ever established and whether any HTTP request arrived over one."""

@@ -23,7 +23,7 @@ import uuid
 
 from harness import http_request, q, run_cli
 from media_helpers import image_size, make_png
-from test_federation_keys import Peer, federation_request, make_ca, make_cert
+from test_federation_keys import Peer, federation_request, make_ca, make_cert, wait_for_message
 
 V1_MEDIA = "/_matrix/client/v1/media"
 FED = "/_matrix/federation/v1"
@@ -130,19 +130,6 @@ class FederationMediaTest(unittest.TestCase):
                               (server, media_id)).fetchall()
         finally:
             db.close()
-
-    def wait_for_message(self, peer, room, body, timeout=20):
-        deadline = time.time() + timeout
-        since = None
-        while time.time() < deadline:
-            path = "/sync?timeout=2000" + ("&since=" + q(since) if since else "")
-            st, sync = peer.client("GET", path)
-            self.assertEqual(st, 200, sync)
-            since = sync["next_batch"]
-            for ev in sync.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {}).get("events", []):
-                if ev["type"] == "m.room.message" and ev["content"].get("body") == body:
-                    return ev
-        self.fail("%s never saw %r in %s" % (peer.label, body, room))
 
     # ---- media -----------------------------------------------------------------------
 
@@ -365,7 +352,7 @@ class FederationMediaTest(unittest.TestCase):
         st, sent = self.b.client("PUT", "/rooms/%s/send/m.room.message/acl-before" % q(room),
                                  {"msgtype": "m.text", "body": "before the ACL"})
         self.assertEqual(st, 200, sent)
-        self.wait_for_message(self.a, room, "before the ACL")
+        wait_for_message(self.a, room, "before the ACL")
         stranger = "@x%s:%s" % (uuid.uuid4().hex[:6], self.b.name)
         make_join = "%s/make_join/%s/%s?ver=11" % (FED, q(room), q(stranger))
         st, tmpl, _, _ = self.signed("GET", make_join)
