@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import time
+import unittest
 import uuid
 
 from harness import q, run_cli
@@ -87,6 +88,43 @@ class PeerPair:
         res = run_cli(*args)
         assert res.returncode == 0, res.stderr
         return federation_request(self.ca, peer, method, target, res.stdout.strip(), body)
+
+
+class PairTestCase(unittest.TestCase):
+    """Tests over one PeerPair started for the class: cls.a, cls.b, cls.peers, cls.ca,
+    cls.tmp. Subclasses name PREFIX and may override configure (before the servers start)
+    and prepare (after them)."""
+
+    PREFIX = "despatch-fed-"
+
+    @classmethod
+    def configure(cls):
+        pass
+
+    @classmethod
+    def prepare(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pair = PeerPair(cls.PREFIX)
+        cls.tmp, cls.ca, cls.a, cls.b, cls.peers = cls.pair.tmp, cls.pair.ca, cls.pair.a, cls.pair.b, cls.pair.peers
+        cls.configure()
+        cls.pair.start()
+        try:
+            cls.prepare()
+        except Exception:
+            cls.pair.stop()
+            raise
+
+    def tearDown(self):
+        if os.environ.get("DESPATCH_TEST_LOGS"):
+            for p in self.peers:
+                print("---- %s\n%s" % (p.label, p.fx.stderr_text()[-4000:]))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pair.stop()
 
 def stored_pdu(peer, event_id):
     """The PDU peer stored for event_id (its own database, read-only)."""

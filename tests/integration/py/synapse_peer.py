@@ -6,13 +6,11 @@ so that Despatch verifies it like any other peer.
 SynapsePeer.start() returns once Synapse answers; register() makes a user with the dummy flow.
 """
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import time
-import urllib.parse
 
 from harness import free_port, http_request
 from test_federation_keys import make_cert

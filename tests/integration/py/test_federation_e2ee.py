@@ -10,16 +10,15 @@ A user of B joins a public room of A once for the module; the tests then share t
 
 import json
 import os
-import shutil
 import sqlite3
-import tempfile
 import time
 import unittest
 import uuid
 
 from e2ee_helpers import CrossSigningKeys, FakeDevice
 from harness import free_port, q, run_cli
-from test_federation_keys import USER_PASSWORD, V3, Peer, federation_request, make_ca, make_cert
+from federation_helpers import PairTestCase
+from test_federation_keys import USER_PASSWORD, V3, federation_request
 
 
 
@@ -51,48 +50,27 @@ class Device:
         return self.peer.fx.http(method, V3 + path, body=body, token=self.token)
 
 
-class FederationE2eeTest(unittest.TestCase):
+class FederationE2eeTest(PairTestCase):
+    PREFIX = "despatch-e2ee-fed-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despatch-e2ee-fed-")
-        make_ca(cls.tmp, "ca")
-        make_cert(cls.tmp, "ca", "server")
-        cls.ca = os.path.join(cls.tmp, "ca.pem")
-        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
-        cls.a = Peer(cls.tmp, "A", [], cls.ca, cert, key)
-        cls.b = Peer(cls.tmp, "B", [], cls.ca, cert, key)
+    def configure(cls):
         # A also allows a server that is never running, to see it listed in failures.
         cls.dead = "127.0.0.1:%d" % free_port()
-        cls.a.fx.extra_args += ["--federation-allow", cls.b.name, "--federation-allow", cls.dead]
-        cls.b.fx.extra_args += ["--federation-allow", cls.a.name]
-        cls.peers = [cls.a, cls.b]
-        try:
-            for p in cls.peers:
-                p.start()
-            cls.b_cs = CrossSigningKeys(cls.b.user_id)
-            cls.a_dev = Device(cls.a, otks=5)
-            cls.b_dev = Device(cls.b, otks=5, cross_signing=cls.b_cs)
-            st, body = cls.b.client("POST", "/keys/device_signing/upload", cls.b_cs.upload_body())
-            assert st == 200, (st, body)
-            st, body = cls.a.client("POST", "/createRoom", {"preset": "public_chat", "name": "E2EE across"})
-            assert st == 200, (st, body)
-            cls.room = body["room_id"]
-            st, body = cls.b.client("POST", "/join/%s?via=%s" % (q(cls.room), q(cls.a.name)), {})
-            assert st == 200, (st, body)
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    def tearDown(self):
-        if os.environ.get("DESPATCH_TEST_LOGS"):
-            for p in self.peers:
-                print("---- %s\n%s" % (p.label, p.fx.stderr_text()[-4000:]))
+        cls.a.fx.extra_args += ["--federation-allow", cls.dead]
 
     @classmethod
-    def tearDownClass(cls):
-        for p in cls.peers if hasattr(cls, "peers") else []:
-            p.fx.teardown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def prepare(cls):
+        cls.b_cs = CrossSigningKeys(cls.b.user_id)
+        cls.a_dev = Device(cls.a, otks=5)
+        cls.b_dev = Device(cls.b, otks=5, cross_signing=cls.b_cs)
+        st, body = cls.b.client("POST", "/keys/device_signing/upload", cls.b_cs.upload_body())
+        assert st == 200, (st, body)
+        st, body = cls.a.client("POST", "/createRoom", {"preset": "public_chat", "name": "E2EE across"})
+        assert st == 200, (st, body)
+        cls.room = body["room_id"]
+        st, body = cls.b.client("POST", "/join/%s?via=%s" % (q(cls.room), q(cls.a.name)), {})
+        assert st == 200, (st, body)
 
     # ---- helpers
 

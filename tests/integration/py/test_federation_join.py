@@ -6,46 +6,16 @@ join; an unknown room is reported as such.
 """
 
 import os
-import shutil
 import sqlite3
-import tempfile
-import time
 import unittest
 
 from harness import q
-from test_federation_keys import Peer, make_ca, make_cert, wait_for_message
+from federation_helpers import PairTestCase
+from test_federation_keys import wait_for_message
 
 
-class FederationJoinTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despatch-join-")
-        make_ca(cls.tmp, "ca")
-        make_cert(cls.tmp, "ca", "server")
-        ca = os.path.join(cls.tmp, "ca.pem")
-        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
-        cls.a = Peer(cls.tmp, "A", [], ca, cert, key)
-        cls.b = Peer(cls.tmp, "B", [], ca, cert, key)
-        cls.a.fx.extra_args += ["--federation-allow", cls.b.name]
-        cls.b.fx.extra_args += ["--federation-allow", cls.a.name]
-        cls.peers = [cls.a, cls.b]
-        try:
-            for p in cls.peers:
-                p.start()
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    def tearDown(self):
-        if os.environ.get("DESPATCH_TEST_LOGS"):
-            for p in self.peers:
-                print("---- %s\n%s" % (p.label, p.fx.stderr_text()[-4000:]))
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in cls.peers if hasattr(cls, "peers") else []:
-            p.fx.teardown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+class FederationJoinTest(PairTestCase):
+    PREFIX = "despatch-join-"
 
     def room_on_a(self, preset, name):
         st, body = self.a.client("POST", "/createRoom", {"preset": preset, "name": name})

@@ -22,7 +22,7 @@ import time
 import unittest
 import uuid
 
-from harness import ServerFixture, free_port, http_request, q, run_cli
+from harness import ServerFixture, free_port, q, run_cli
 
 ADMIN = "/_despatch/admin/v1"
 V3 = "/_matrix/client/v3"

@@ -14,16 +14,15 @@ servers on loopback (named 127.0.0.1:<port>, certificates from a test CA made he
 
 import json
 import os
-import shutil
 import sqlite3
-import tempfile
 import time
 import unittest
 import uuid
 
 from harness import http_request, q, run_cli
 from media_helpers import image_size, make_png
-from test_federation_keys import Peer, federation_request, make_ca, make_cert, wait_for_message
+from federation_helpers import PairTestCase
+from test_federation_keys import federation_request, wait_for_message
 
 V1_MEDIA = "/_matrix/client/v1/media"
 FED = "/_matrix/federation/v1"
@@ -47,39 +46,14 @@ def parse_multipart(content_type, raw):
     return parts
 
 
-class FederationMediaTest(unittest.TestCase):
+class FederationMediaTest(PairTestCase):
+    PREFIX = "despatch-fedmedia-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despatch-fedmedia-")
-        make_ca(cls.tmp, "ca")
-        make_cert(cls.tmp, "ca", "server")
-        cls.ca = os.path.join(cls.tmp, "ca.pem")
-        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
-        cls.a = Peer(cls.tmp, "A", [], cls.ca, cert, key)
-        cls.b = Peer(cls.tmp, "B", [], cls.ca, cert, key)
-        cls.a.fx.extra_args += ["--federation-allow", cls.b.name]
-        cls.b.fx.extra_args += ["--federation-allow", cls.a.name]
+    def configure(cls):
         # B takes only images, whoever uploaded them.
         with open(cls.b.fx.config_path, "a") as f:
             f.write('[media]\nallowed_types = ["image/*"]\n')
-        cls.peers = [cls.a, cls.b]
-        try:
-            for p in cls.peers:
-                p.start()
-        except Exception:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in cls.peers if hasattr(cls, "peers") else []:
-            p.fx.teardown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def tearDown(self):
-        if os.environ.get("DESPATCH_TEST_LOGS"):
-            for p in self.peers:
-                print("---- %s\n%s" % (p.label, p.fx.stderr_text()[-4000:]))
 
     # ---- helpers -------------------------------------------------------------------
 

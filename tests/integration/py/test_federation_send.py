@@ -14,8 +14,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 import unittest
 import uuid
@@ -23,7 +21,8 @@ import uuid
 import nacl.signing
 
 from harness import q
-from test_federation_keys import Peer, federation_request, make_ca, make_cert
+from federation_helpers import PairTestCase
+from test_federation_keys import federation_request
 
 SEND = "/_matrix/federation/v1/send/"
 
@@ -61,25 +60,11 @@ def sign_pdu(ev, server, key_version, signing_key):
     return "$" + b64(hashlib.sha256(canonical(ref)).digest(), urlsafe=True)
 
 
-class FederationSendTest(unittest.TestCase):
+class FederationSendTest(PairTestCase):
+    PREFIX = "despatch-fed-send-"
+
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="despatch-fed-send-")
-        make_ca(cls.tmp, "ca")
-        make_cert(cls.tmp, "ca", "server")
-        cls.ca = os.path.join(cls.tmp, "ca.pem")
-        cert, key = os.path.join(cls.tmp, "server.pem"), os.path.join(cls.tmp, "server.key")
-        cls.a = Peer(cls.tmp, "A", [], cls.ca, cert, key)
-        cls.b = Peer(cls.tmp, "B", [], cls.ca, cert, key)
-        cls.a.fx.extra_args += ["--federation-allow", cls.b.name]
-        cls.b.fx.extra_args += ["--federation-allow", cls.a.name]
-        cls.peers = [cls.a, cls.b]
-        try:
-            for p in cls.peers:
-                p.start()
-        except Exception:
-            cls.tearDownClass()
-            raise
+    def prepare(cls):
         with open(os.path.join(cls.b.fx.data_dir, "signing.key")) as f:
             _, cls.b_key_version, seed = f.read().split()
         cls.b_key = nacl.signing.SigningKey(base64.b64decode(seed + "=" * (-len(seed) % 4)))
@@ -88,12 +73,6 @@ class FederationSendTest(unittest.TestCase):
         assert st == 200, body
         cls.room = body["room_id"]
         cls.join_id = cls.send_join()
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in cls.peers if hasattr(cls, "peers") else []:
-            p.fx.teardown()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # ---- helpers ------------------------------------------------------------------------
 
