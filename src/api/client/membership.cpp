@@ -6,17 +6,26 @@
 
 namespace despatch::api {
 
+namespace {
+
+// Servers that may let the user in when this server is not in the room, for joins and
+// knocks (server_name is the older name of via).
+std::vector<std::string> via_servers(const Request& req) {
+  std::vector<std::string> via;
+  for (const char* name : {"via", "server_name"}) {
+    auto [from, to] = req.query.equal_range(name);
+    for (auto it = from; it != to; ++it)
+      if (is_valid_server_name(it->second)) via.push_back(it->second);
+  }
+  return via;
+}
+
+}  // namespace
+
 void add_membership_routes(http::Router& r, const Services& svc) {
   auto join = [&svc](Request& req) -> Awaitable {
     DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
-    // Servers that may let us in when this server is not in the room (server_name is the
-    // older name of via).
-    std::vector<std::string> via;
-    for (const char* name : {"via", "server_name"}) {
-      auto [from, to] = req.query.equal_range(name);
-      for (auto it = from; it != to; ++it)
-        if (is_valid_server_name(it->second)) via.push_back(it->second);
-    }
+    std::vector<std::string> via = via_servers(req);
     DS_CO_ASSIGN(std::string room_id, co_await svc.rooms->join(req.who().user_id, req.param(0), reason, via));
     co_return json::object{{"room_id", room_id}};
   };
@@ -33,12 +42,7 @@ void add_membership_routes(http::Router& r, const Services& svc) {
   add_client(r, "POST", "/knock/{roomIdOrAlias}", Auth::kRequired, RateClass::kNormal,
              [&svc](Request& req) -> Awaitable {
                DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
-               std::vector<std::string> via;
-               for (const char* name : {"via", "server_name"}) {
-                 auto [from, to] = req.query.equal_range(name);
-                 for (auto it = from; it != to; ++it)
-                   if (is_valid_server_name(it->second)) via.push_back(it->second);
-               }
+               std::vector<std::string> via = via_servers(req);
                DS_CO_ASSIGN(std::string room_id,
                             co_await svc.rooms->knock(req.who().user_id, req.param(0), reason, std::move(via)));
                json::object out;
