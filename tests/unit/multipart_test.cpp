@@ -7,7 +7,9 @@ namespace despatch::media {
 namespace {
 
 TEST(Multipart, RoundTripKeepsBinaryBytes) {
-  std::string bytes("\x89PNG\r\n\x1a\n\0\0\r\n--x\r\n", 19);
+  // Sized from the literal itself (17 bytes, two of them NUL): a hand count read past its end.
+  static constexpr char kHead[] = "\x89PNG\r\n\x1a\n\0\0\r\n--x\r\n";
+  std::string bytes(kHead, sizeof kHead - 1);
   bytes += std::string(1000, '\xff');
   MultipartBody mp = make_multipart("image/png", "inline; filename=\"cat.png\"", bytes);
   EXPECT_EQ(mp.content_type.rfind("multipart/mixed; boundary=", 0), 0u);
