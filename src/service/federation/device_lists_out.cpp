@@ -20,6 +20,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr int64_t kChangesPerCommit = 200;
+constexpr char kCommitName[] = "device-lists";  // one publisher, one commit at a time
 
 }  // namespace
 
@@ -125,13 +126,13 @@ asio::awaitable<Result<bool>> DeviceListPublisher::publish_some(int64_t upto) {
   }
   Outbox* outbox = &outbox_;
   auto job = [&items, last, outbox](storage::Txn& t) -> Status {
-    for (auto& [d, edu] : items) DS_TRY(outbox->enqueue_edu_in(t, d, edu));
+    for (auto& [d, edu] : items) DS_TRY(outbox->enqueue_edu_in(t, kCommitName, d, edu));
     return t.meta().put(kPositionKey, std::to_string(last));
   };
   auto st = co_await db_.transact<Ok>(job);
+  outbox_.wake_queued(kCommitName);
   if (!st.ok()) co_return st.error();
   published_ = last;
-  outbox_.wake_queued();
   co_return last < upto;
 }
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <set>
 
 namespace despatch {
@@ -26,6 +27,67 @@ int64_t depth_of(const json::object& pdu) {
 }
 
 }  // namespace
+
+// Which events of one room a server may read whole. By the client rules applied to the
+// server's users together: an event is visible when the history visibility in the state
+// before it is world_readable, when one of them was joined then (or invited, under
+// "invited"), or, under "shared", when one of them is joined now. The state before an event
+// decides, once per state group. Events with no state recorded (outliers) are not shown.
+class FederationReads::ServerView {
+ public:
+  static Result<ServerView> load(storage::Stores& s, const std::string& origin, const std::string& room_id) {
+    ServerView v(s, origin);
+    DS_ASSIGN(auto room, s.rooms().room(room_id));
+    v.version_ = room ? room->room_version : "11";
+    DS_ASSIGN(auto joined, s.memberships().users_with(room_id, "join"));
+    v.joined_now_ = std::any_of(joined.begin(), joined.end(),
+                                [&](const std::string& u) { return server_name_of(u) == origin; });
+    return v;
+  }
+
+  // The PDU as this server may send it to the origin: whole, or redacted.
+  Result<json::object> shown(const std::string& event_id, json::object pdu) {
+    DS_ASSIGN(bool visible, may_see(event_id));
+    if (visible) return pdu;
+    return redact_event(pdu, version_);
+  }
+
+ private:
+  ServerView(storage::Stores& s, std::string origin) : s_(s), origin_(std::move(origin)) {}
+
+  Result<bool> may_see(const std::string& event_id) {
+    DS_ASSIGN(auto groups, s_.state().event_groups(event_id));
+    if (!groups) return false;
+    if (auto it = by_group_.find(groups->before); it != by_group_.end()) return it->second;
+    DS_ASSIGN(storage::StateIds state, s_.state().group_state(groups->before));
+    std::string visibility = "shared";  // the spec's default when the room has none
+    bool joined = false, invited = false;
+    for (auto& [key, id] : state) {
+      bool member = key.first == "m.room.member" && server_name_of(key.second) == origin_;
+      if (!member && key.first != "m.room.history_visibility") continue;
+      DS_ASSIGN(auto stored, s_.events().event(id));
+      if (!stored) continue;
+      auto* content = stored->pdu.if_contains("content");
+      if (!content || !content->is_object()) continue;
+      if (!member) {
+        if (auto* hv = json_string_at(content->as_object(), "history_visibility")) visibility = std::string(*hv);
+        continue;
+      }
+      auto* m = json_string_at(content->as_object(), "membership");
+      joined |= m && *m == "join";
+      invited |= m && *m == "invite";
+    }
+    bool visible = visibility == "world_readable" || joined || (visibility == "invited" && invited) ||
+                   (visibility == "shared" && joined_now_);
+    by_group_[groups->before] = visible;
+    return visible;
+  }
+
+  storage::Stores& s_;
+  std::string origin_, version_;
+  bool joined_now_ = false;
+  std::map<int64_t, bool> by_group_;
+};
 
 Status FederationReads::may_read(const std::string& origin, const std::string& room_id) {
   DS_TRY(check_server_acl(db_.read(), room_id, origin));
@@ -65,8 +127,11 @@ Result<json::object> FederationReads::event(const std::string& origin, const std
   if (!stored) return Error::not_found("Unknown event");
   auto* room = stored->pdu.if_contains("room_id");
   if (!room || !room->is_string()) return Error::not_found("Unknown event");
-  DS_TRY(may_read(origin, std::string(room->as_string())));
-  return envelope(json::array{std::move(stored->pdu)});
+  std::string room_id(room->as_string());
+  DS_TRY(may_read(origin, room_id));
+  DS_ASSIGN(auto view, ServerView::load(db_.read(), origin, room_id));
+  DS_ASSIGN(auto shown, view.shown(event_id, std::move(stored->pdu)));
+  return envelope(json::array{std::move(shown)});
 }
 
 Result<std::vector<std::string>> FederationReads::state_before(const std::string& room_id,
@@ -143,6 +208,7 @@ Result<json::object> FederationReads::event_auth(const std::string& origin, cons
 Result<json::object> FederationReads::backfill(const std::string& origin, const std::string& room_id,
                                                const std::vector<std::string>& from, int limit) {
   DS_TRY(may_read(origin, room_id));
+  DS_ASSIGN(auto view, ServerView::load(db_.read(), origin, room_id));
   limit = std::clamp(limit, 0, kMaxBackfill);
   // Deepest first over the graph, starting with the v events themselves.
   std::vector<std::pair<int64_t, std::string>> frontier;
@@ -162,7 +228,8 @@ Result<json::object> FederationReads::backfill(const std::string& origin, const 
       auto p = pdu_in(room_id, prev);
       if (p.ok()) frontier.emplace_back(depth_of(*p), prev);
     }
-    out.push_back(std::move(pdu));
+    DS_ASSIGN(auto shown, view.shown(id, std::move(pdu)));
+    out.push_back(std::move(shown));
   }
   json::array pdus;
   for (auto& p : out) pdus.push_back(std::move(p));
@@ -174,6 +241,7 @@ Result<json::object> FederationReads::missing_events(const std::string& origin, 
                                                      const std::vector<std::string>& latest, int limit,
                                                      int64_t min_depth) {
   DS_TRY(may_read(origin, room_id));
+  DS_ASSIGN(auto view, ServerView::load(db_.read(), origin, room_id));
   limit = std::clamp(limit, 0, kMaxMissing);
   std::set<std::string> seen(earliest.begin(), earliest.end());
   for (auto& id : latest) seen.insert(id);
@@ -192,7 +260,8 @@ Result<json::object> FederationReads::missing_events(const std::string& origin, 
     if (!pdu.ok() || depth_of(*pdu) < min_depth) continue;
     for (auto& prev : event_refs(*pdu, "prev_events"))
       if (seen.insert(prev).second) todo.push_back(prev);
-    out.push_back(std::move(*pdu));
+    DS_ASSIGN(auto shown, view.shown(id, std::move(*pdu)));
+    out.push_back(std::move(shown));
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const json::object& a, const json::object& b) { return depth_of(a) < depth_of(b); });

@@ -1,9 +1,11 @@
 // What this server answers other servers about its rooms' events (server-server spec
 // "Retrieving events", "Backfilling and retrieving missing events", "Retrieving the auth
 // chain"): single events, the state at an event, auth chains, backfill and missing events.
-// Only a server with a user joined to the room, now or before, is answered (the spec's
-// server-side visibility rules at their simplest: 403 M_FORBIDDEN for any other), and only
-// when the room's server ACL allows it.
+// Only a server with a user joined to the room, now or before, is answered (403
+// M_FORBIDDEN for any other), and only when the room's server ACL allows it. Events
+// (single ones, backfill, missing events) then follow the room's history visibility as the
+// asking server may see it (ServerView in event_reads.cpp): what none of its users could
+// read goes out redacted, so its graph stays whole while the content stays here.
 #pragma once
 
 #include "core/result.h"
@@ -43,6 +45,7 @@ class FederationReads {
   // Every event reachable through auth_events from `ids` (not the ids themselves), by ID.
   Result<std::vector<std::string>> auth_chain(const std::vector<std::string>& ids);
   json::object envelope(json::array pdus) const;
+  class ServerView;
 
   std::string server_name_;
   storage::Database& db_;

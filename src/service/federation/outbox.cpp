@@ -113,38 +113,36 @@ Status Outbox::enqueue_in(storage::Txn& t, const std::string& room_id, const std
   // Counted now: if the commit fails the backlog reads a little high until the next start.
   metrics_.queue_backlog += static_cast<int64_t>(dests.size() * pdus.size());
   std::lock_guard lock(mu_);
-  queued_in_commit_.insert(dests.begin(), dests.end());
+  queued_in_commit_[room_id].insert(dests.begin(), dests.end());
   return ok_status();
 }
 
-Status Outbox::enqueue_edu_in(storage::Txn& t, const std::string& destination, const json::object& edu) {
+Status Outbox::enqueue_edu_in(storage::Txn& t, const std::string& commit, const std::string& destination,
+                              const json::object& edu) {
   if (!config_.federation.enabled || destination == config_.server_name || !allow_.allows(destination))
     return ok_status();
   DS_TRY(t.federation_queue().enqueue(destination, storage::QueueKind::kEdu, json::serialize(edu), now_ms()));
   metrics_.queue_backlog += 1;
   std::lock_guard lock(mu_);
-  queued_in_commit_.insert(destination);
+  queued_in_commit_[commit].insert(destination);
   return ok_status();
 }
 
-void Outbox::wake_queued() {
-  std::set<std::string> queued;
-  {
-    std::lock_guard lock(mu_);
-    queued.swap(queued_in_commit_);
-  }
-  for (auto& d : queued) wake(d);
+std::set<std::string> Outbox::take_queued(const std::string& commit) {
+  std::lock_guard lock(mu_);
+  auto node = queued_in_commit_.extract(commit);
+  return node ? std::move(node.mapped()) : std::set<std::string>{};
+}
+
+void Outbox::wake_queued(const std::string& commit) {
+  for (auto& d : take_queued(commit)) wake(d);
 }
 
 void Outbox::on_sent(const std::string& room_id, const std::vector<json::object>& pdus) {
   if (!config_.federation.enabled) return;
-  std::set<std::string> queued;
-  {
-    std::lock_guard lock(mu_);
-    queued.swap(queued_in_commit_);
-  }
-  if (!queued.empty() || in_commit_) {
-    for (auto& d : queued) wake(d);
+  // The room's lane runs one commit at a time, so what is queued under its name is this one's.
+  if (in_commit_) {
+    wake_queued(room_id);
     return;
   }
   auto joined = room_servers(room_id);

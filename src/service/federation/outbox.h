@@ -64,11 +64,14 @@ class Outbox {
   void queue_in_commits() { in_commit_ = true; }
   // Inside a write job: queues an EDU for one server in the job's own transaction (only
   // allowed servers, never this one), so that it goes out if and only if the job commits;
-  // wake_queued after the commit starts the senders. EDUs of one destination go out in the
-  // order they were queued.
-  Status enqueue_edu_in(storage::Txn& t, const std::string& destination, const json::object& edu);
-  // After the commit of jobs that called enqueue_edu_in: wakes their destinations.
-  void wake_queued();
+  // wake_queued(commit) after that commit starts the senders. `commit` names the job among
+  // those that may be in flight at once (a room's commits are named by the room itself).
+  // EDUs of one destination go out in the order they were queued.
+  Status enqueue_edu_in(storage::Txn& t, const std::string& commit, const std::string& destination,
+                        const json::object& edu);
+  // After the commit named `commit` (whether it succeeded or not): wakes the destinations
+  // it queued for.
+  void wake_queued(const std::string& commit);
   // Queues an EDU for every other server with a user joined to room_id.
   void send_edu_to_room(const std::string& room_id, json::object edu);
   // Queues an EDU for one server.
@@ -97,6 +100,7 @@ class Outbox {
   void push(std::vector<Pending> items);
   boost::asio::awaitable<void> write_pending();
   void wake(const std::string& destination);
+  std::set<std::string> take_queued(const std::string& commit);
   boost::asio::awaitable<void> run(std::string destination);
   boost::asio::awaitable<bool> deliver(const std::string& destination, const storage::QueueBatch& batch);
   std::vector<std::string> servers_sharing_rooms();
@@ -111,8 +115,12 @@ class Outbox {
   ServerAllowList allow_;
 
   std::mutex mu_;
-  std::set<std::string> queued_in_commit_;
-  bool in_commit_ = false;  // destinations enqueue_in wrote to, to wake (mu_)
+  // Destinations queued for inside commits not yet finished, by commit name (mu_). Kept
+  // apart so that one commit's end never wakes a sender for another's rows before they are
+  // committed: that sender would find nothing, stop, and the rows would wait for the next
+  // event to the same server.
+  std::map<std::string, std::set<std::string>> queued_in_commit_;
+  bool in_commit_ = false;
   std::deque<Pending> pending_;  // queued by on_sent, not yet written
   bool writing_ = false;
   std::map<std::string, Destination> destinations_;

@@ -21,6 +21,11 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
+// The outbox's name for one /sendToDevice commit (message IDs are unique per sender only).
+std::string to_device_commit(const std::string& sender, const std::string& message_id) {
+  return "to-device:" + sender + "|" + message_id;
+}
+
 // What `failures` says of a server that did not answer (the spec leaves the object's
 // contents open).
 json::object failure(const Error& e) {
@@ -268,12 +273,14 @@ Status RemoteKeys::queue_to_device(storage::Txn& t, const std::string& sender, c
     json::object edu;
     edu["edu_type"] = "m.direct_to_device";
     edu["content"] = std::move(content);
-    DS_TRY(outbox_.enqueue_edu_in(t, server, edu));
+    DS_TRY(outbox_.enqueue_edu_in(t, to_device_commit(sender, message_id), server, edu));
   }
   return ok_status();
 }
 
-void RemoteKeys::to_device_committed() { outbox_.wake_queued(); }
+void RemoteKeys::to_device_committed(const std::string& sender, const std::string& message_id) {
+  outbox_.wake_queued(to_device_commit(sender, message_id));
+}
 
 asio::awaitable<void> RemoteKeys::device_list_update(const std::string& origin, const json::object& c) {
   auto* user_p = json_string_at(c, "user_id");

@@ -35,7 +35,7 @@ class RemoteKeys final : public KeyFederation {
   boost::asio::awaitable<json::object> claim(json::object wanted, std::chrono::milliseconds timeout) override;
   Status queue_to_device(storage::Txn& t, const std::string& sender, const std::string& type,
                          const std::string& message_id, const json::object& messages) override;
-  void to_device_committed() override;
+  void to_device_committed(const std::string& sender, const std::string& message_id) override;
 
   // The Inbox's EDUs of these kinds from origin (already checked to be objects).
   boost::asio::awaitable<void> device_list_update(const std::string& origin, const json::object& content);

@@ -277,7 +277,7 @@ asio::awaitable<Status> KeyService::send_to_device(const std::string& sender,
   };
   auto r = co_await db_.write<Ok>(job);
   if (r.ok()) notifier_.notify_users(wake);
-  if (r.ok() && federation) federation->to_device_committed();
+  if (federation) federation->to_device_committed(sender, message_id);
   if (r.ok() && dropped > 0)
     DS_LOG(kWarn, "sendToDevice from {}: {} message(s) dropped, their devices have too many waiting", sender,
            dropped);

@@ -51,8 +51,9 @@ class KeyFederation {
   // ({user: {device: content}}, users of other servers only), one per destination.
   virtual Status queue_to_device(storage::Txn& t, const std::string& sender, const std::string& type,
                                  const std::string& message_id, const json::object& messages) = 0;
-  // After that job's commit: wakes the destinations' senders.
-  virtual void to_device_committed() = 0;
+  // After that job's commit (or its failure): wakes the senders of the destinations queued
+  // for the sender's message_id.
+  virtual void to_device_committed(const std::string& sender, const std::string& message_id) = 0;
 };
 
 // Bounds on to-device messages.
