@@ -4,6 +4,7 @@
 
 #include "core/ids.h"
 #include "service/common/time.h"
+#include "service/policy/classification.h"
 #include "service/rooms/auth_rules.h"
 #include "service/rooms/event_format.h"
 #include "service/rooms/member_events.h"
@@ -89,6 +90,21 @@ Result<MemberDraft> draft_member(storage::Stores& s, const std::string& room_id,
   return out;
 }
 
+// A room is shared with another server only up to that server's maximum classification.
+Status check_shared(const Config& config, const StateMap& state, std::string_view server) {
+  ClassificationScheme scheme(config);
+  return scheme.check_shared(scheme.room_marking(state), server);
+}
+
+Result<StateMap> current_state_map(storage::Stores& s, const std::string& room_id) {
+  DS_ASSIGN(auto state, current_state(s, room_id));
+  StateMap map;
+  for (auto& e : state)
+    if (auto* key = e.pdu.if_contains("state_key"); key && key->is_string())
+      map[{std::string(e.pdu.at("type").as_string()), std::string(key->as_string())}] = e.pdu;
+  return map;
+}
+
 }  // namespace
 
 Result<json::object> RoomService::member_template(const std::string& room_id, const std::string& user_id,
@@ -97,6 +113,7 @@ Result<json::object> RoomService::member_template(const std::string& room_id, co
   DS_TRY(check_server_acl(db_.read(), room_id, std::string(server_name_of(user_id))));
   DS_ASSIGN(MemberDraft d, draft_member(db_.read(), room_id, user_id, user_id,
                                         json::object{{"membership", membership}}, versions));
+  if (membership != "leave") DS_TRY(check_shared(config_, d.state, server_name_of(user_id)));
   return json::object{{"room_version", d.version}, {"event", std::move(d.event)}};
 }
 
@@ -104,6 +121,7 @@ Result<InviteDraft> RoomService::invite_draft(const std::string& sender, const s
                                               const std::string& target, json::object content) {
   content["membership"] = "invite";
   DS_ASSIGN(MemberDraft d, draft_member(db_.read(), room_id, sender, target, std::move(content), {}));
+  DS_TRY(check_shared(config_, d.state, server_name_of(target)));
   if (auto* m = find_state(d.state, "m.room.member", target); m && is_str(m->at("content").at("membership"), "join"))
     return Error::forbidden(target + " is already in the room");
   InviteDraft out;
@@ -144,6 +162,11 @@ asio::awaitable<Result<json::object>> RoomService::accept_member(const std::stri
   if (auto acl = check_server_acl(db_.read(), room_id, origin); !acl.ok()) co_return acl.error();
   if (auto st = check_own_member_event(pdu, room_id, origin, membership); !st.ok()) co_return st.error();
   if (compute_event_id(pdu, *version) != event_id) co_return Error::bad_json("The event ID does not match the event");
+  if (membership != "leave") {
+    auto state = current_state_map(db_.read(), room_id);
+    if (!state.ok()) co_return state.error();
+    if (auto st = check_shared(config_, *state, origin); !st.ok()) co_return st.error();
+  }
   std::vector<json::object> one{pdu};
   auto received = co_await receive_events(room_id, std::move(one), origin, true);
   if (!received.ok()) co_return received.error();
@@ -157,12 +180,7 @@ asio::awaitable<Result<json::object>> RoomService::accept_member(const std::stri
 }
 
 Result<json::array> RoomService::stripped_room_state(const std::string& room_id) {
-  storage::Stores& s = db_.read();
-  DS_ASSIGN(auto state, current_state(s, room_id));
-  StateMap map;
-  for (auto& e : state)
-    if (auto* key = e.pdu.if_contains("state_key"); key && key->is_string())
-      map[{std::string(e.pdu.at("type").as_string()), std::string(key->as_string())}] = e.pdu;
+  DS_ASSIGN(StateMap map, current_state_map(db_.read(), room_id));
   return stripped_state(map, "");
 }
 
