@@ -1,15 +1,21 @@
 """Classification over raw HTTP: a room's gov.despatch.classification state event and the
 label its topic carries, messages with their own marking, the refusals (refused and too high
 markings, protective markings in unencrypted text, createRoom's initial_state) with their
-exact errors and audit entries, and the marking each archive record keeps.
+exact errors and audit entries, the marking each archive record keeps (in the database and
+in an admin export), and what matrix-nio, unmodified, shows and hears of it.
 
 Run: cd tests/integration/py && /usr/bin/python3 -m unittest test_classification -v
 """
 
+import json
+import time
 import unittest
 
-from harness import q
-from records_helpers import RecordsServer, archive_rows, txn
+from nio import (AsyncClient, AsyncClientConfig, LoginResponse, RoomCreateResponse, RoomPutStateResponse,
+                 RoomSendError, RoomSendResponse)
+
+from harness import ServerError, ServerFixture, q
+from records_helpers import PASSWORD, RecordsServer, archive_rows, txn
 
 CLASS = "gov.despatch.classification"
 
@@ -97,6 +103,18 @@ class ClassificationTest(unittest.TestCase):
         self.assertEqual(self.classification_of(own), "OFFICIAL")
         self.assertEqual(self.classification_of(own_sensitive), "OFFICIAL-SENSITIVE PERSONAL")
         self.assertEqual(self.classification_of(after), "OFFICIAL")
+        # The records office reads the same back from an export (admin API).
+        st, body = self.srv.admin("POST", "/records/export", {"case_ref": "CLASS-1", "records_key": self.srv.secret_key_b64(),
+                                                               "filter": {"room": room}})
+        self.assertEqual(st, 200, body)
+        exported = {}
+        for line in body["files"]["records.jsonl"].splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                exported[rec.get("event_id")] = rec
+        self.assertEqual(exported[during]["classification"], "OFFICIAL-SENSITIVE")
+        self.assertEqual(exported[own_sensitive]["classification"], "OFFICIAL-SENSITIVE PERSONAL")
+        self.assertEqual(exported[before]["classification"], "OFFICIAL")
         # Every record has one now: the column is never left empty for this server's events.
         rows = [r for r in archive_rows(self.srv.data_dir) if r["room_id"] == room]
         self.assertTrue(rows)
@@ -179,7 +197,6 @@ class MaximumTest(unittest.TestCase):
                          ["OFFICIAL-SENSITIVE", "OFFICIAL-SENSITIVE"])
 
     def test_an_invalid_scheme_stops_the_server(self):
-        from harness import ServerError, ServerFixture
         for bad in ('[classification]\nmaximum = "SECRET"\n', '[classification]\nlevels = ["OFFICIAL", "SECRET"]\n',
                     '[classification]\ndefault = "OFFICIAL-SENSITIVE"\nmaximum = "OFFICIAL"\n',
                     '[federation.max_classification]\n"b.example" = "TOP SECRET"\n'):
@@ -189,6 +206,51 @@ class MaximumTest(unittest.TestCase):
                     fx.start()
             finally:
                 fx.teardown()
+
+
+class ClassificationNioTest(unittest.IsolatedAsyncioTestCase):
+    """What an unmodified client (matrix-nio) shows and hears: the label in the room's
+    topic, and the refusal of a SECRET message with its advice."""
+
+    async def asyncSetUp(self):
+        self.srv = RecordsServer()
+        self.srv.start()
+        self.clients = []
+
+    async def asyncTearDown(self):
+        for c in self.clients:
+            await c.close()
+        self.srv.teardown()
+
+    async def nio_user(self, prefix):
+        user = self.srv.register(prefix)
+        client = AsyncClient(self.srv.fx.base_url, user.user_id,
+                             config=AsyncClientConfig(max_timeouts=2, encryption_enabled=False,
+                                                      store_sync_tokens=False, request_timeout=20))
+        self.clients.append(client)
+        self.assertIsInstance(await client.login(PASSWORD), LoginResponse)
+        return client
+
+    async def test_nio_sees_the_label_and_the_refusal(self):
+        alice, bob = await self.nio_user("alice"), await self.nio_user("bob")
+        made = await alice.room_create(topic="Budget", invite=[bob.user_id])
+        self.assertIsInstance(made, RoomCreateResponse, repr(made))
+        room = made.room_id
+        await bob.join(room)
+        put = await alice.room_put_state(room, CLASS, {"marking": "OFFICIAL-SENSITIVE"})
+        self.assertIsInstance(put, RoomPutStateResponse, repr(put))
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            await bob.sync(timeout=500)
+            if room in bob.rooms and bob.rooms[room].topic == "[OFFICIAL-SENSITIVE] Budget":
+                break
+        self.assertEqual(bob.rooms[room].topic, "[OFFICIAL-SENSITIVE] Budget")
+        sent = await bob.room_send(room, "m.room.message", {"msgtype": "m.text", "body": "SECRET\nthe plan"})
+        self.assertIsInstance(sent, RoomSendError, repr(sent))
+        self.assertEqual(sent.status_code, "M_FORBIDDEN")
+        self.assertIn("approved systems", sent.message)
+        ok = await bob.room_send(room, "m.room.message", {"msgtype": "m.text", "body": "an ordinary secret santa"})
+        self.assertIsInstance(ok, RoomSendResponse, repr(ok))
 
 
 if __name__ == "__main__":
