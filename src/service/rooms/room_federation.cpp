@@ -105,6 +105,16 @@ Result<StateMap> current_state_map(storage::Stores& s, const std::string& room_i
   return map;
 }
 
+// Whether origin may send a member event to the room: its server ACL, and (but to leave)
+// the room's classification against origin's cap, both as committed now.
+Status check_origin(const Config& config, storage::Stores& s, const std::string& room_id, const std::string& origin,
+                    const std::string& membership) {
+  DS_TRY(check_server_acl(s, room_id, origin));
+  if (membership == "leave") return ok_status();
+  DS_ASSIGN(StateMap state, current_state_map(s, room_id));
+  return check_shared(config, state, origin);
+}
+
 }  // namespace
 
 Result<json::object> RoomService::member_template(const std::string& room_id, const std::string& user_id,
@@ -159,14 +169,9 @@ asio::awaitable<Result<json::object>> RoomService::accept_member(const std::stri
                                                                  const std::string& membership) {
   auto version = room_version(room_id);
   if (!version.ok()) co_return version.error();
-  if (auto acl = check_server_acl(db_.read(), room_id, origin); !acl.ok()) co_return acl.error();
+  if (auto acl = check_origin(config_, db_.read(), room_id, origin, membership); !acl.ok()) co_return acl.error();
   if (auto st = check_own_member_event(pdu, room_id, origin, membership); !st.ok()) co_return st.error();
   if (compute_event_id(pdu, *version) != event_id) co_return Error::bad_json("The event ID does not match the event");
-  if (membership != "leave") {
-    auto state = current_state_map(db_.read(), room_id);
-    if (!state.ok()) co_return state.error();
-    if (auto st = check_shared(config_, *state, origin); !st.ok()) co_return st.error();
-  }
   std::vector<json::object> one{pdu};
   auto received = co_await receive_events(room_id, std::move(one), origin, true);
   if (!received.ok()) co_return received.error();
