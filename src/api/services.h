@@ -9,6 +9,7 @@
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
 #include "service/media/media_service.h"
+#include "service/policy/reports.h"
 #include "service/push/push_service.h"
 #include "service/rooms/room_service.h"
 #include "service/sync/sync_service.h"
@@ -34,6 +35,7 @@ struct Services {
   MediaService* media;
   FederationSender* federation;  // other servers' users' profiles; refuses all when federation is off
   FederationBackfill* backfill;  // history from before this server joined; null when federation is off
+  ReportService* reports;        // reports from users
 };
 
 }  // namespace despatch::api

@@ -4,6 +4,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 #include <vector>
 
@@ -85,6 +87,37 @@ Status check_federation(const Federation& f) {
   return ok_status();
 }
 
+Status check_classification(const Config& c) {
+  const Classification& cl = c.classification;
+  auto upper = [](std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  auto level = [&](const std::string& m) { return std::find(cl.levels.begin(), cl.levels.end(), m) != cl.levels.end(); };
+  if (cl.levels.empty()) return Error::invalid_param("config: classification.levels must name at least one marking");
+  for (const auto& m : cl.levels) {
+    if (m.empty() || m.find_first_of("[]\n") != std::string::npos)
+      return Error::invalid_param("config: classification.levels holds an empty or bracketed marking");
+    for (const auto& r : cl.refused)
+      if (upper(m) == upper(r)) return Error::invalid_param("config: " + m + " is both a level and refused");
+  }
+  for (const auto& r : cl.refused)
+    if (r.empty()) return Error::invalid_param("config: classification.refused holds an empty marking");
+  if (!level(cl.default_marking))
+    return Error::invalid_param("config: classification.default must be one of classification.levels");
+  if (!level(cl.maximum)) return Error::invalid_param("config: classification.maximum must be one of classification.levels");
+  auto rank = [&](const std::string& m) { return std::find(cl.levels.begin(), cl.levels.end(), m) - cl.levels.begin(); };
+  if (rank(cl.default_marking) > rank(cl.maximum))
+    return Error::invalid_param("config: classification.default is above classification.maximum");
+  for (const auto& [server, marking] : c.federation.max_classification) {
+    if (server != "*" && !parse_server_name(server))
+      return Error::invalid_param("config: federation.max_classification: " + server + " is not a server name");
+    if (!level(marking))
+      return Error::invalid_param("config: federation.max_classification: " + marking + " is not one of classification.levels");
+  }
+  return ok_status();
+}
+
 Result<Config> load_config_file(const std::string& path) {
   toml::table t;
   try {
@@ -110,11 +143,15 @@ Result<Config> load_config_file(const std::string& path) {
       "media.remote_retention_days", "media.cleanup_seconds", "media.antivirus",
       "media.clamd_socket", "media.clamd_timeout_seconds", "media.scan_on_download",
       "federation.enabled", "federation.listen", "federation.tls_cert_file", "federation.tls_key_file",
-      "federation.ca_file", "federation.verify_tls", "federation.allow"};
+      "federation.ca_file", "federation.verify_tls", "federation.allow",
+      "classification.levels", "classification.default", "classification.maximum",
+      "classification.descriptors", "classification.refused", "classification.refused_advice",
+      "classification.label_default"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
     if (k.rfind("records.retention_rooms.", 0) == 0) continue;
+    if (k.rfind("federation.max_classification.", 0) == 0) continue;
     if (!kKnown.count(k)) return Error::invalid_param("config " + path + ": unknown option " + k);
   }
 
@@ -202,7 +239,26 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "federation.verify_tls", f.verify_tls));
   DS_TRY(read_string_list(t, "federation.allow", f.allow,
                           "config: federation.allow must be a list of server names"));
+  if (auto* caps = t.at_path("federation.max_classification").as_table()) {
+    for (auto&& [server, marking] : *caps) {
+      auto v = marking.value<std::string>();
+      if (!v) return Error::invalid_param("config: federation.max_classification values are markings");
+      f.max_classification[std::string(server.str())] = *v;
+    }
+  }
   DS_TRY(check_federation(f));
+  Classification& cl = c.classification;
+  DS_TRY(read_string_list(t, "classification.levels", cl.levels,
+                          "config: classification.levels must be a list of markings"));
+  DS_TRY(read_string_list(t, "classification.descriptors", cl.descriptors,
+                          "config: classification.descriptors must be a list of strings"));
+  DS_TRY(read_string_list(t, "classification.refused", cl.refused,
+                          "config: classification.refused must be a list of markings"));
+  DS_TRY(read(t, "classification.default", cl.default_marking));
+  DS_TRY(read(t, "classification.maximum", cl.maximum));
+  DS_TRY(read(t, "classification.refused_advice", cl.refused_advice));
+  DS_TRY(read(t, "classification.label_default", cl.label_default));
+  DS_TRY(check_classification(c));
   if (m.worker_threads < 1) m.worker_threads = 1;
   if (m.max_upload_bytes < 1) return Error::invalid_param("config: media.max_upload_bytes must be positive");
   if (c.default_room_version != "10" && c.default_room_version != "11")
@@ -363,6 +419,34 @@ verify_tls = true
 # the admin metrics (federation_refused_not_allowed) and audited (federation.refused, at
 # most one entry per server per minute; the rest are counted).
 allow = []
+# The highest classification (one of classification.levels) a room may have to be shared
+# with a server: invites to its users and its servers' joins, invites and knocks of rooms
+# above it are refused, and a room it shares cannot be raised above it. "*" covers every
+# server not named; servers with no entry take classification.maximum. For example:
+# [federation.max_classification]
+# "dept-b.example.gov" = "OFFICIAL"
+
+[classification]
+# Protective markings, lowest first. Every room has one (the gov.despatch.classification
+# state event, content {"marking": "OFFICIAL", "descriptors": ["PERSONAL"]}); room admins
+# raise or lower it. A message may carry its own under the same key in its content, never
+# above its room's. The records archive keeps each record's marking.
+levels = ["OFFICIAL", "OFFICIAL-SENSITIVE"]
+# The marking of a room without a classification event.
+default = "OFFICIAL"
+# The highest marking this server carries; rooms and messages above it are refused (403).
+maximum = "OFFICIAL-SENSITIVE"
+# Descriptors that may go with a marking.
+descriptors = ["PERSONAL", "COMMERCIAL", "LOCSEN"]
+# Markings always refused: as a room's or message's marking, and as the first line of an
+# unencrypted message or file name ("SECRET", "TOP SECRET UK EYES ONLY", any case). Each
+# attempt is refused with M_FORBIDDEN and audited as suspicious.classification.
+refused = ["SECRET", "TOP SECRET"]
+# Told to whoever tries, after what was refused.
+refused_advice = "Send it only through your department's approved systems for SECRET and TOP SECRET information, and ask your security team if you are unsure."
+# Rooms show their marking at the start of their topic ("[OFFICIAL-SENSITIVE] ..."); the
+# default marking is shown too only when this is true (OFFICIAL need not be marked).
+label_default = false
 )";
 }
 

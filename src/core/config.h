@@ -61,9 +61,32 @@ struct Federation {
   // Server names federated with: empty federates with nobody, "*" with anyone. Others are
   // never contacted and their requests get M_FORBIDDEN.
   std::vector<std::string> allow;
+  // The highest classification a room may have to be shared with a server
+  // ([federation.max_classification], server name -> marking; "*" for every server not
+  // named). Unnamed servers take the server's own maximum.
+  std::map<std::string, std::string> max_classification;
 
   std::string listen_host() const;  // the parts of listen; "" / 0 when it is malformed
   uint16_t listen_port() const;
+};
+
+// Protective markings ([classification] in the config file). Defaults: the UK Government
+// Security Classifications as far as a messaging service may carry them.
+struct Classification {
+  std::vector<std::string> levels = {"OFFICIAL", "OFFICIAL-SENSITIVE"};  // lowest first
+  std::string default_marking = "OFFICIAL";    // a room without a classification event
+  std::string maximum = "OFFICIAL-SENSITIVE";  // the highest a room or message may carry
+  std::vector<std::string> descriptors = {"PERSONAL", "COMMERCIAL", "LOCSEN"};
+  // Markings never accepted, as a room's or message's marking or as the first line of an
+  // unencrypted message or file name.
+  std::vector<std::string> refused = {"SECRET", "TOP SECRET"};
+  // What an official is told to do instead when a refused marking is refused.
+  std::string refused_advice =
+      "Send it only through your department's approved systems for SECRET and TOP SECRET "
+      "information, and ask your security team if you are unsure.";
+  // Show the default marking in room topics too (off: only rooms marked above it, or with
+  // descriptors, carry a label, as OFFICIAL information need not be marked).
+  bool label_default = false;
 };
 
 struct Config {
@@ -118,11 +141,16 @@ struct Config {
 
   Media media;
   Federation federation;
+  Classification classification;
 };
 
 // Checks [federation] after the file and the flags: listen is HOST:PORT, allow holds server
 // names or "*", and an enabled listener has its certificate and key.
 Status check_federation(const Federation& f);
+// Checks [classification] and [federation.max_classification]: the default and the maximum
+// are levels (default not above maximum), no level is also refused, every server cap names
+// a server (or "*") and a level.
+Status check_classification(const Config& c);
 
 // Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.
 Result<Config> load_config_file(const std::string& path);

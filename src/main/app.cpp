@@ -103,6 +103,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.records_public_key = records_key;
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
   a.audit = std::make_unique<AuditLog>(*a.db);
+  a.reports = std::make_unique<ReportService>(*a.db);
   a.records = std::make_unique<RecordsOffice>(*a.db, a.key);
   a.retention = std::make_unique<Retention>(a.config, *a.db);
   DS_TRY(a.record_retention_policy());
@@ -306,7 +307,8 @@ http::Router App::routes() {
                                                                 sync.get(), typing.get(), presence.get(), account.get(),
                                                                 push.get(),
                                                                 keys.get(), backup.get(), media.get(),
-                                                                federation.get(), federation_backfill.get()});
+                                                                federation.get(), federation_backfill.get(),
+                                                                reports.get()});
   const api::Services& s = *api_services_;
   api::add_discovery_routes(r, s);
   api::add_account_routes(r, s);
@@ -323,6 +325,7 @@ http::Router App::routes() {
   api::add_keys_routes(r, s);
   api::add_key_backup_routes(r, s);
   api::add_media_routes(r, s);
+  api::add_report_routes(r, s);
   storage::Database* database = db.get();
   admin_services_ = std::make_unique<api::AdminServices>(api::AdminServices{
       users.get(), rooms.get(), retention.get(), keeper.get(), audit.get(), records.get(), &records_pool,
@@ -330,8 +333,9 @@ http::Router App::routes() {
         return json::object{{"db_commits_total", database->commit_count()},
                             {"stream_position", database->committed_stream_pos()}};
       },
-      [this] { return federation_metrics.to_json(); }});
+      [this] { return federation_metrics.to_json(); }, reports.get()});
   api::add_admin_routes(r, *admin_services_);
+  api::add_admin_report_routes(r, *admin_services_);
   return r;
 }
 

@@ -57,6 +57,7 @@ struct App {
   std::unique_ptr<PushService> push;
   std::unique_ptr<Archive> archive;
   std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<ReportService> reports;  // reports from users, for the administrators
   std::unique_ptr<RecordsOffice> records;  // verify, search and export for the admin API
   std::unique_ptr<Retention> retention;
   std::unique_ptr<RecordsKeeper> keeper;  // null when [records] keeper = false

@@ -345,6 +345,16 @@ CREATE TABLE remote_device_lists (user_id TEXT PRIMARY KEY, stream_id INTEGER NO
 CREATE TABLE remote_devices (user_id TEXT NOT NULL, device_id TEXT NOT NULL, keys TEXT NOT NULL,
   display_name TEXT, PRIMARY KEY (user_id, device_id));
 )SQL",
+    // 13: reports from users (ReportStore): rooms, events and users reported as
+    // inappropriate, until an administrator acknowledges them with a note.
+    R"SQL(
+-- id -> who reported what (room_id, event_id, the reported user or the event's sender) and
+-- why, and the administrator's acknowledgement
+CREATE TABLE reports (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, reporter TEXT NOT NULL,
+  room_id TEXT, event_id TEXT, user_id TEXT, reason TEXT NOT NULL, ts INTEGER NOT NULL,
+  acknowledged_by TEXT, acknowledged_ts INTEGER, note TEXT);
+CREATE INDEX reports_open ON reports(acknowledged_ts, id);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

@@ -25,6 +25,7 @@ class MembershipStore;
 class MetaStore;
 class ReceiptStore;
 class RemoteMembershipStore;
+class ReportStore;
 class RoomStore;
 class ServerKeyStore;
 class StateStore;
@@ -51,6 +52,7 @@ class Stores {
   virtual MetaStore& meta() = 0;                 // meta (but its stream_pos: the database's own)
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RemoteMembershipStore& remote_memberships() = 0;  // remote_memberships
+  virtual ReportStore& reports() = 0;            // reports
   virtual RoomStore& rooms() = 0;                // rooms, room_aliases
   virtual ServerKeyStore& server_keys() = 0;     // server_keys, server_key_responses
   virtual StateStore& state() = 0;               // current_state, state groups, event_state

@@ -3,6 +3,7 @@
 
 #include "http/router.h"
 #include "service/common/cpu_pool.h"
+#include "service/policy/reports.h"
 #include "service/records/audit.h"
 #include "service/records/keeper.h"
 #include "service/records/office.h"
@@ -29,8 +30,10 @@ struct AdminServices {
   std::string records_public_key;  // the raw X25519 key the archive is sealed to
   std::function<json::object()> db_metrics;  // the database's counters for /metrics
   std::function<json::object()> federation_metrics;  // federation's counters for /metrics
+  ReportService* reports;  // reports from users: listed and acknowledged
 };
 
-void add_admin_routes(http::Router& r, const AdminServices& svc);  // admin.cpp
+void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp
+void add_admin_report_routes(http::Router& r, const AdminServices& svc);  // reports.cpp
 
 }  // namespace despatch::api

@@ -21,5 +21,6 @@ void add_push_routes(http::Router& r, const Services& svc);          // push.cpp
 void add_keys_routes(http::Router& r, const Services& svc);          // keys.cpp: E2EE keys, to-device
 void add_key_backup_routes(http::Router& r, const Services& svc);    // keys.cpp: server-side key backup
 void add_media_routes(http::Router& r, const Services& svc);         // media.cpp: content repository
+void add_report_routes(http::Router& r, const Services& svc);        // reporting.cpp: reporting content
 
 }  // namespace despatch::api

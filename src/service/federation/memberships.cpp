@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "service/common/time.h"
 #include "service/federation/event_signatures.h"
+#include "service/policy/classification.h"
 #include "service/rooms/event_format.h"
 #include "service/rooms/event_limits.h"
 #include "service/rooms/member_events.h"
@@ -45,6 +46,24 @@ std::vector<std::string> servers_for(const std::optional<storage::RemoteMembersh
   }
   add(std::string(server_name_of(room_id)));
   return via;
+}
+
+// An invite's room, as its stripped state shows it, must be within what this server carries
+// and what may be shared with the inviting server.
+Status check_invite_classification(const Config& config, const json::array& stripped, const std::string& origin) {
+  ClassificationScheme scheme(config);
+  Marking marking = scheme.default_marking();
+  for (auto& e : stripped) {
+    const json::object& o = e.as_object();
+    if (o.at("type") != kClassificationType || o.at("state_key") != "") continue;
+    ClassificationCheck c = scheme.parse(o.at("content"), marking);
+    // A marking this scheme does not know is no reason to refuse; a refused or too high one is.
+    if (!c.status.ok() && !c.attempt.empty())
+      return Error::forbidden("The room is classified " + c.marking + ", which this server may not hold: " +
+                              c.status.error().message);
+    if (!c.status.ok()) marking = scheme.default_marking();
+  }
+  return scheme.check_shared(marking, origin);
 }
 
 }  // namespace
@@ -208,6 +227,7 @@ asio::awaitable<Result<json::object>> FederationMemberships::receive_invite(cons
   DS_CO_TRY(check_incoming_invite(ev, room_id, origin, config_.server_name));
   if (compute_event_id(ev, version) != event_id) co_return Error::bad_json("The event ID does not match the event");
   DS_CO_ASSIGN(json::array stripped, parse_stripped_state(body.if_contains("invite_room_state")));
+  DS_CO_TRY(check_invite_classification(config_, stripped, origin));
   DS_CO_TRY(co_await check_event_signatures(keys_, ev, event_id, version));
   if (auto hash = verify_event_content_hash(ev); !hash.ok())
     co_return Error::forbidden("The invite does not match its content hash");

@@ -30,7 +30,7 @@ json::object stripped(const json::object& ev) {
 json::array stripped_state(const StateMap& state, const std::string& sender) {
   static const std::set<std::string> kTypes = {"m.room.create",          "m.room.join_rules", "m.room.name",
                                                "m.room.avatar",          "m.room.encryption", "m.room.topic",
-                                               "m.room.canonical_alias"};
+                                               "m.room.canonical_alias", "gov.despatch.classification"};
   json::array out;
   for (auto& [key, ev] : state) {
     bool wanted = kTypes.count(key.first) && key.second.empty();

@@ -4,6 +4,7 @@
 
 #include "core/ids.h"
 #include "service/common/time.h"
+#include "service/policy/classification.h"
 #include "service/rooms/auth_rules.h"
 #include "service/rooms/event_format.h"
 #include "service/rooms/member_events.h"
@@ -89,6 +90,31 @@ Result<MemberDraft> draft_member(storage::Stores& s, const std::string& room_id,
   return out;
 }
 
+// A room is shared with another server only up to that server's maximum classification.
+Status check_shared(const Config& config, const StateMap& state, std::string_view server) {
+  ClassificationScheme scheme(config);
+  return scheme.check_shared(scheme.room_marking(state), server);
+}
+
+Result<StateMap> current_state_map(storage::Stores& s, const std::string& room_id) {
+  DS_ASSIGN(auto state, current_state(s, room_id));
+  StateMap map;
+  for (auto& e : state)
+    if (auto* key = e.pdu.if_contains("state_key"); key && key->is_string())
+      map[{std::string(e.pdu.at("type").as_string()), std::string(key->as_string())}] = e.pdu;
+  return map;
+}
+
+// Whether origin may send a member event to the room: its server ACL, and (but to leave)
+// the room's classification against origin's cap, both as committed now.
+Status check_origin(const Config& config, storage::Stores& s, const std::string& room_id, const std::string& origin,
+                    const std::string& membership) {
+  DS_TRY(check_server_acl(s, room_id, origin));
+  if (membership == "leave") return ok_status();
+  DS_ASSIGN(StateMap state, current_state_map(s, room_id));
+  return check_shared(config, state, origin);
+}
+
 }  // namespace
 
 Result<json::object> RoomService::member_template(const std::string& room_id, const std::string& user_id,
@@ -97,6 +123,7 @@ Result<json::object> RoomService::member_template(const std::string& room_id, co
   DS_TRY(check_server_acl(db_.read(), room_id, std::string(server_name_of(user_id))));
   DS_ASSIGN(MemberDraft d, draft_member(db_.read(), room_id, user_id, user_id,
                                         json::object{{"membership", membership}}, versions));
+  if (membership != "leave") DS_TRY(check_shared(config_, d.state, server_name_of(user_id)));
   return json::object{{"room_version", d.version}, {"event", std::move(d.event)}};
 }
 
@@ -104,6 +131,7 @@ Result<InviteDraft> RoomService::invite_draft(const std::string& sender, const s
                                               const std::string& target, json::object content) {
   content["membership"] = "invite";
   DS_ASSIGN(MemberDraft d, draft_member(db_.read(), room_id, sender, target, std::move(content), {}));
+  DS_TRY(check_shared(config_, d.state, server_name_of(target)));
   if (auto* m = find_state(d.state, "m.room.member", target); m && is_str(m->at("content").at("membership"), "join"))
     return Error::forbidden(target + " is already in the room");
   InviteDraft out;
@@ -141,7 +169,7 @@ asio::awaitable<Result<json::object>> RoomService::accept_member(const std::stri
                                                                  const std::string& membership) {
   auto version = room_version(room_id);
   if (!version.ok()) co_return version.error();
-  if (auto acl = check_server_acl(db_.read(), room_id, origin); !acl.ok()) co_return acl.error();
+  if (auto acl = check_origin(config_, db_.read(), room_id, origin, membership); !acl.ok()) co_return acl.error();
   if (auto st = check_own_member_event(pdu, room_id, origin, membership); !st.ok()) co_return st.error();
   if (compute_event_id(pdu, *version) != event_id) co_return Error::bad_json("The event ID does not match the event");
   std::vector<json::object> one{pdu};
@@ -157,12 +185,7 @@ asio::awaitable<Result<json::object>> RoomService::accept_member(const std::stri
 }
 
 Result<json::array> RoomService::stripped_room_state(const std::string& room_id) {
-  storage::Stores& s = db_.read();
-  DS_ASSIGN(auto state, current_state(s, room_id));
-  StateMap map;
-  for (auto& e : state)
-    if (auto* key = e.pdu.if_contains("state_key"); key && key->is_string())
-      map[{std::string(e.pdu.at("type").as_string()), std::string(key->as_string())}] = e.pdu;
+  DS_ASSIGN(StateMap map, current_state_map(db_.read(), room_id));
   return stripped_state(map, "");
 }
 

@@ -21,6 +21,7 @@ constexpr size_t kMaxBatch = 256;
 struct BatchOutcome {
   std::vector<Status> prepared;
   std::vector<std::optional<json::object>> refusals;
+  std::vector<std::optional<json::object>> classification_refusals;
 };
 
 // Runs each job's preparation in order; a job that fails (or throws) leaves no trace.
@@ -37,6 +38,7 @@ BatchOutcome prepare_batch(RoomWriter& w, std::deque<RoomLanes::Job>& batch) {
     w.end_job(st.ok());
     out.prepared.push_back(std::move(st));
     out.refusals.push_back(w.take_keeper_refusal());
+    out.classification_refusals.push_back(w.take_classification_refusal());
   }
   return out;
 }
@@ -55,6 +57,15 @@ std::function<Result<int64_t>(storage::Txn&)> refusal_audit(const json::object& 
          std::string(details.at("attempt").as_string()), std::string(details.at("room_id").as_string()));
   return [actor, details](storage::Txn& t) -> Result<int64_t> {
     return audit_append(t, actor, "suspicious.keeper_removal", "", details);
+  };
+}
+
+// An event refused for its classification is audited as suspicious (what was tried, never
+// the refused text).
+std::function<Result<int64_t>(storage::Txn&)> classification_audit(const json::object& details) {
+  std::string actor(details.at("sender").as_string());
+  return [actor, details](storage::Txn& t) -> Result<int64_t> {
+    return audit_append(t, actor, "suspicious.classification", "", details);
   };
 }
 
@@ -118,6 +129,10 @@ asio::awaitable<void> RoomLanes::drain(std::string room_id, std::shared_ptr<Lane
         auto a = co_await db_.transact<int64_t>(refusal_audit(*out.refusals[i]));
         if (!a.ok()) DS_LOG(kError, "cannot audit a refused keeper removal: {}", a.error().message);
       }
+      if (out.classification_refusals[i]) {
+        auto a = co_await db_.transact<int64_t>(classification_audit(*out.classification_refusals[i]));
+        if (!a.ok()) DS_LOG(kError, "cannot audit a refused classification: {}", a.error().message);
+      }
       batch[i].finish(failure(out.prepared[i], commit_error));
     }
   }
@@ -156,6 +171,8 @@ void RoomLanes::run_blocking(const std::string& room_id, Job job) {
     if (!w.sent().empty() && rooms_.sent_listener()) rooms_.sent_listener()(room_id, w.sent());
   }
   if (out.refusals[0]) (void)db_.transact_blocking<int64_t>(refusal_audit(*out.refusals[0]));
+  if (out.classification_refusals[0])
+    (void)db_.transact_blocking<int64_t>(classification_audit(*out.classification_refusals[0]));
   batch[0].finish(failure(out.prepared[0], commit_error));
   bool more = false;
   {

@@ -5,6 +5,7 @@
 #include "core/canonical_json.h"
 #include "core/log.h"
 #include "service/common/time.h"
+#include "service/policy/classification.h"
 #include "service/rooms/auth_rules.h"
 #include "service/rooms/event_limits.h"
 #include "service/rooms/event_format.h"
@@ -160,6 +161,8 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   if (!svc_.keeper_user_.empty() && sender != svc_.keeper_user_)
     DS_TRY(guard_keeper(*room, ev, type, is_state, state_key));
   DS_TRY(check_event_auth(ev, room->state, room->version));
+  std::string marking;
+  DS_TRY(guard_classification(*room, ev, marking));
 
   const json::object* prior = is_state ? find_state(room->state, type, state_key) : nullptr;
   std::string event_id = hash_sign_and_identify(ev, svc_.config_.server_name, svc_.key_, room->version);
@@ -178,6 +181,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
     if (auto* e = c->as_object().if_contains("event_id"); e && e->is_string()) relates = e->as_string();
     if (auto* t = c->as_object().if_contains("rel_type"); t && t->is_string()) rel_type = t->as_string();
   }
+  p.classification = std::move(marking);
   p.row = storage::NewEvent{0, event_id, room_id, type, std::nullopt, sender, ev["origin_server_ts"].as_int64(),
                             json::serialize(ev), std::nullopt, std::nullopt, relates, rel_type};
   if (is_state) p.row.state_key = state_key;
@@ -236,6 +240,7 @@ Result<json::object> RoomWriter::append(const std::string& room_id, json::object
   json::object pdu = ev;
   pdu.erase("event_id");
   sent_.push_back(std::move(pdu));
+  if (type == kClassificationType && is_state && state_key.empty()) relabel_topic(room_id, sender);
   return ev;
 }
 
@@ -336,7 +341,7 @@ Status RoomWriter::write_event(storage::Txn& t, Prepared& p) {
     }
   }
   if (!p.redacts.empty()) DS_TRY(t.events().mark_redacted(p.redacts, row.room_id, row.event_id));
-  ArchiveEntry entry{pos, row.event_id, row.room_id, row.sender, row.type, row.origin_server_ts, "",
+  ArchiveEntry entry{pos, row.event_id, row.room_id, row.sender, row.type, row.origin_server_ts, p.classification,
                      p.archive_kind, std::move(p.record)};
   DS_TRY(svc_.archive_.append(t, entry));
   if (p.keeper_record) DS_TRY(svc_.keeper_->on_encrypted_event(t, *p.keeper_record, pos));

@@ -97,6 +97,11 @@ class RoomWriter {
   // Set when the job just ended refused an attempt to remove or silence the records keeper:
   // what was tried, for the audit log.
   std::optional<json::object> take_keeper_refusal() { return std::exchange(keeper_refusal_, std::nullopt); }
+  // Set when the job just ended was refused for its classification (a refused or too high
+  // marking, a protective marking in its text): what was tried, never the text itself.
+  std::optional<json::object> take_classification_refusal() {
+    return std::exchange(classification_refusal_, std::nullopt);
+  }
   // Inside a job, after receive: when received events (valid by the auth rules, so taken)
   // removed the keeper, brings it back where a local member may: unbanned by one who may
   // ban, re-invited by one who may invite, then joined. Failures are logged and leave the
@@ -139,6 +144,7 @@ class RoomWriter {
     bool extremity = true;      // it becomes a forward extremity (accepted)
     std::vector<CurrentChange> current_delta;  // current state beyond its own state (forks)
     std::string archive_kind = "event";
+    std::string classification;  // the archive record's marking (room_classification.cpp)
     // Placed by depth among the room's history (storage::kHistoryFloor), not at the next
     // stream position: the state a join takes in, which predates the join.
     bool history = false;
@@ -159,6 +165,13 @@ class RoomWriter {
   void note_keeper_breach(const RoomService::RoomState& room, const json::object& ev, const std::string& from);
   Status guard_keeper(const RoomService::RoomState& room, const json::object& ev,
                       const std::string& type, bool is_state, const std::string& state_key);
+  // Applies the classification rules to a local event (room_classification.cpp): refuses it,
+  // or labels a topic with the room's marking; record gets the archive record's marking.
+  Status guard_classification(const RoomService::RoomState& room, json::object& ev, std::string& record);
+  // After a classification change: the topic re-labelled by the same sender where they may.
+  void relabel_topic(const std::string& room_id, const std::string& sender);
+  // The marking of a received event's archive record.
+  std::string received_classification(const RoomService::RoomState& room, const json::object& ev) const;
   std::vector<std::pair<std::string, bool>> notifications(const RoomService::RoomState& room,
                                                           const json::object& event);
   Status write_event(storage::Txn& t, Prepared& p);
@@ -185,6 +198,7 @@ class RoomWriter {
   std::set<std::string> wake_;
   std::vector<json::object> sent_;
   std::optional<json::object> keeper_refusal_;
+  std::optional<json::object> classification_refusal_;
   std::optional<json::object> breach_;  // what note_keeper_breach found in the event receive takes
   bool keeper_removed_ = false;         // a received event of this job removed the keeper
   int64_t group_ = 0;  // the state group the commit has reached (writer thread)

@@ -188,6 +188,7 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
   }
   p.membership = is_state && type == "m.room.member" ? membership_of(ev) : "";
   p.record = received_record(ev, "federation", from);
+  p.classification = received_classification(*room, ev);
 
   storage::StateIds after = before;
   if (verdict.verdict == Acceptance::kRejected) {

@@ -19,6 +19,7 @@
 #include "storage/sqlite/meta_store.h"
 #include "storage/sqlite/receipt_store.h"
 #include "storage/sqlite/remote_membership_store.h"
+#include "storage/sqlite/report_store.h"
 #include "storage/sqlite/room_store.h"
 #include "storage/sqlite/server_key_store.h"
 #include "storage/sqlite/state_store.h"
@@ -51,6 +52,7 @@ class SqliteStores final : public Txn {
   MetaStore& meta() override { return meta_; }
   ReceiptStore& receipts() override { return receipts_; }
   RemoteMembershipStore& remote_memberships() override { return remote_memberships_; }
+  ReportStore& reports() override { return reports_; }
   RoomStore& rooms() override { return rooms_; }
   ServerKeyStore& server_keys() override { return server_keys_; }
   StateStore& state() override { return state_; }
@@ -79,6 +81,7 @@ class SqliteStores final : public Txn {
   SqliteMetaStore meta_{c_};
   SqliteReceiptStore receipts_{c_};
   SqliteRemoteMembershipStore remote_memberships_{c_};
+  SqliteReportStore reports_{c_};
   SqliteRoomStore rooms_{c_};
   SqliteServerKeyStore server_keys_{c_};
   SqliteStateStore state_{c_};

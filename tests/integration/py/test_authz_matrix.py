@@ -562,10 +562,11 @@ def registered_routes():
                            if m.group(3) else ("/_matrix/client/v3" + m.group(2)).split("/"), bool(m.group(3))))
         for m in raw.finditer(text):
             routes.append((m.group(1), m.group(2).split("/"), bool(m.group(3))))
-    with open(os.path.join(REPO, "src", "api", "admin", "admin.cpp")) as fh:
-        text = fh.read()
-    for m in admin.finditer(text):
-        routes.append((m.group(1), ("/_despatch/admin/v1" + m.group(2)).split("/"), False))
+    for f in glob.glob(os.path.join(REPO, "src", "api", "admin", "*.cpp")):
+        with open(f) as fh:
+            text = fh.read()
+        for m in admin.finditer(text):
+            routes.append((m.group(1), ("/_despatch/admin/v1" + m.group(2)).split("/"), False))
     return routes
 
 
