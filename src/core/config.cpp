@@ -110,7 +110,9 @@ Result<Config> load_config_file(const std::string& path) {
       "media.remote_retention_days", "media.cleanup_seconds", "media.antivirus",
       "media.clamd_socket", "media.clamd_timeout_seconds", "media.scan_on_download",
       "federation.enabled", "federation.listen", "federation.tls_cert_file", "federation.tls_key_file",
-      "federation.ca_file", "federation.verify_tls", "federation.allow"};
+      "federation.ca_file", "federation.verify_tls", "federation.allow",
+      "announce.base_url", "announce.allow_http", "announce.ca_file", "announce.verify_tls",
+      "announce.show_matrix_ids", "announce.page_size", "announce.max_attempts", "announce.retry_seconds"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -203,6 +205,21 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read_string_list(t, "federation.allow", f.allow,
                           "config: federation.allow must be a list of server names"));
   DS_TRY(check_federation(f));
+  Announce& a = c.announce;
+  DS_TRY(read(t, "announce.base_url", a.base_url));
+  DS_TRY(read(t, "announce.allow_http", a.allow_http));
+  DS_TRY(read(t, "announce.ca_file", a.ca_file));
+  DS_TRY(read(t, "announce.verify_tls", a.verify_tls));
+  DS_TRY(read(t, "announce.show_matrix_ids", a.show_matrix_ids));
+  DS_TRY(read(t, "announce.page_size", a.page_size));
+  DS_TRY(read(t, "announce.max_attempts", a.max_attempts));
+  DS_TRY(read(t, "announce.retry_seconds", a.retry_seconds));
+  if (!a.base_url.empty() && a.base_url.rfind("https://", 0) != 0 && a.base_url.rfind("http://", 0) != 0)
+    return Error::invalid_param("config: announce.base_url must start with https:// (or http://)");
+  while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
+  if (a.page_size < 1 || a.page_size > 200) return Error::invalid_param("config: announce.page_size must be 1 to 200");
+  if (a.max_attempts < 1) return Error::invalid_param("config: announce.max_attempts must be positive");
+  if (a.retry_seconds < 1) return Error::invalid_param("config: announce.retry_seconds must be positive");
   if (m.worker_threads < 1) m.worker_threads = 1;
   if (m.max_upload_bytes < 1) return Error::invalid_param("config: media.max_upload_bytes must be positive");
   if (c.default_room_version != "10" && c.default_room_version != "11")
@@ -363,6 +380,27 @@ verify_tls = true
 # the admin metrics (federation_refused_not_allowed) and audited (federation.refused, at
 # most one entry per server per minute; the rest are counted).
 allow = []
+
+[announce]
+# Public announcements: rooms marked with `despatch announce create` publish their posts
+# over ActivityPub (followable from Mastodon as @HANDLE@SERVER_NAME), as an Atom feed and as
+# an HTML page. The public https:// origin of this server's client listener (behind a
+# reverse proxy that terminates TLS). Empty: https://<server_name>.
+base_url = ""
+# Outgoing deliveries and key fetches use https; plain http only to loopback addresses
+# unless this is on (never in production).
+allow_http = false
+# CA certificates (PEM) trusted for outgoing https instead of the system's. Empty: the system CAs.
+ca_file = ""
+verify_tls = true
+# Name the Matrix user who wrote each post. Off: posts speak only as the channel.
+show_matrix_ids = false
+# Posts per outbox page, Atom feed and HTML page.
+page_size = 20
+# Delivery to a follower's inbox is retried after retry_seconds, doubling up to 6 hours, and
+# dropped after max_attempts tries.
+max_attempts = 12
+retry_seconds = 30
 )";
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "http/router.h"
+#include "service/announce/announcements.h"
 #include "service/common/cpu_pool.h"
 #include "service/records/audit.h"
 #include "service/records/keeper.h"
@@ -29,8 +30,10 @@ struct AdminServices {
   std::string records_public_key;  // the raw X25519 key the archive is sealed to
   std::function<json::object()> db_metrics;  // the database's counters for /metrics
   std::function<json::object()> federation_metrics;  // federation's counters for /metrics
+  Announcements* announce = nullptr;  // announcement channels
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);  // admin.cpp
+void add_admin_announce_routes(http::Router& r, const AdminServices& svc);  // announce.cpp: channels
 
 }  // namespace despatch::api
