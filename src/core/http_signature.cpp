@@ -208,7 +208,9 @@ Status verify_request(const SignatureHeader& sig, std::string_view method, std::
       if (matched || comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);
     }
-    if (!matched) return unauthorized("the Digest header does not match the body");
+    if (!matched)
+      return unauthorized("the Digest header (" + digest->second + ") does not match the body (" + want + ", " +
+                          std::to_string(body.size()) + " bytes)");
   }
   DS_ASSIGN(std::string text, signing_string(sig.headers, method, target, headers));
   DS_ASSIGN(bool good, rsa_sha256_verify(public_pem, text, sig.signature));

@@ -84,7 +84,7 @@ TEST(AnnounceDocuments, TextIsEscapedAndNothingPrivateLeaks) {
   EXPECT_EQ(actor.find("!secret"), std::string::npos);
   EXPECT_EQ(actor.find("@admin"), std::string::npos);
   auto wf = announce::webfinger(u, c);
-  EXPECT_EQ(wf.at("subject"), "acct:news@dept.example");
+  EXPECT_EQ(std::string(wf.at("subject").as_string()), "acct:news@dept.example");
   std::string feed = announce::atom_feed(u, c, {p}, false);
   EXPECT_NE(feed.find("<id>https://dept.example/ap/users/news/posts/7</id>"), std::string::npos);
   EXPECT_EQ(announce::iso_time(1000), "1970-01-01T00:00:01Z");

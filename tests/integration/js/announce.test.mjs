@@ -14,6 +14,8 @@ import { signRequest } from "@fedify/fedify/sig";
 import { getNodeInfo } from "@fedify/fedify/nodeinfo";
 import { useServer, waitUntil, sleep, DESPATCH_BIN } from "./harness.mjs";
 import { Follower } from "./fedify_follower.mjs";
+import { chromium } from "playwright-core";
+import { tmpdir } from "node:os";
 
 const SERVER_NAME = "dept.test";
 
@@ -112,7 +114,8 @@ describe("announcements over ActivityPub", () => {
         await waitUntil(() => received("Accept").length === 1, { timeout: 15000, what: "the Accept" });
         const accept = received("Accept")[0];
         assert.equal(accept.actorId, actorUrl);
-        assert.equal(accept.object?.id?.href, follow.id.href, "the Accept names the Follow");
+        const accepted = accept.activity.object;
+        assert.equal(typeof accepted === "string" ? accepted : accepted?.id, follow.id.href, "the Accept names the Follow");
         const followers = await ctx.fetch(new URL(actor.followersId.href).pathname);
         assert.equal(followers.json.type, "OrderedCollection");
         assert.equal(followers.json.totalItems, 1);
@@ -199,6 +202,29 @@ describe("announcements over ActivityPub", () => {
         await follower.listen(follower.port);
         await waitUntil(() => received("Create", (r) => /while the follower was away/.test(noteText(r))).length === 1,
             { timeout: 20000, what: "the delayed Create" });
+    });
+
+    it("renders its HTML page in chromium", async () => {
+        const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+        try {
+            const page = await browser.newPage();
+            const errors = [];
+            page.on("pageerror", (e) => errors.push(e.message));
+            page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+            const res = await page.goto(`${ctx.baseUrl}/announce/announcements`);
+            assert.equal(res.status(), 200);
+            assert.equal(await page.title(), "Department notices");
+            assert.equal(await page.getByRole("heading", { level: 1 }).textContent(), "Department notices");
+            const articles = page.getByRole("article");
+            assert.equal(await articles.count(), 2);
+            assert.match(await articles.first().textContent(), /while the follower was away/);
+            assert.ok(await page.getByRole("link", { name: "Atom feed" }).isVisible());
+            const shot = path.join(tmpdir(), "despatch-announce-page.png");
+            await page.screenshot({ path: shot, fullPage: true });
+            assert.deepEqual(errors, [], "no errors in the page");
+        } finally {
+            await browser.close();
+        }
     });
 
     it("stops delivering after Undo{Follow}", async () => {

@@ -9,7 +9,7 @@
 
 import http from "node:http";
 import {
-    Accept, Create, Delete, Follow, Note, Person, Undo, Update,
+    Accept, Create, Delete, Endpoints, Follow, Note, Person, Undo, Update,
     createFederation, generateCryptoKeyPair, MemoryKvStore,
 } from "@fedify/fedify";
 import { verifyRequest } from "@fedify/fedify/sig";
@@ -37,7 +37,7 @@ export class Follower {
                 preferredUsername: identifier,
                 name: "A member of the public",
                 inbox: ctx.getInboxUri(identifier),
-                endpoints: { sharedInbox: ctx.getInboxUri() },
+                endpoints: new Endpoints({ sharedInbox: ctx.getInboxUri() }),
                 publicKey: keys[0]?.cryptographicKey,
             });
         }).setKeyPairsDispatcher(async (ctx, identifier) => (identifier === "reader" ? [this.keys] : []))

@@ -208,7 +208,7 @@ class AnnounceTest(unittest.TestCase):
         withdrawal = [r for r in records if r["event"]["action"] == "withdrawn"]
         self.assertEqual(len(withdrawal), 1)
         self.assertGreater(withdrawal[0]["event"]["withdrawn_ts"], 0)
-        self.assertEqual(withdrawal[0]["event"]["url"].rsplit("/", 2)[0], "https://dept.example/ap/users/notices/posts")
+        self.assertEqual(withdrawal[0]["event"]["url"].rsplit("/", 1)[0], "https://dept.example/ap/users/notices/posts")
 
 
 if __name__ == "__main__":
