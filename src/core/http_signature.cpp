@@ -54,6 +54,13 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// HTTP signatures and Digest use padded base64 (RFC 4648), unlike Matrix's unpadded form.
+std::string padded_base64(std::string_view bytes) {
+  std::string out = base64_encode(bytes);
+  while (out.size() % 4) out += '=';
+  return out;
+}
+
 std::string trim(std::string_view s) {
   size_t a = s.find_first_not_of(" \t"), b = s.find_last_not_of(" \t");
   return a == std::string_view::npos ? std::string() : std::string(s.substr(a, b - a + 1));
@@ -103,7 +110,7 @@ Result<bool> rsa_sha256_verify(const std::string& public_pem, std::string_view d
   return r == 1;
 }
 
-std::string digest_header(std::string_view body) { return "SHA-256=" + base64_encode(sha256(body)); }
+std::string digest_header(std::string_view body) { return "SHA-256=" + padded_base64(sha256(body)); }
 
 Result<SignatureHeader> parse_signature_header(std::string_view value) {
   if (value.substr(0, 10) == "Signature ") value.remove_prefix(10);
@@ -175,7 +182,7 @@ Status sign_request(std::map<std::string, std::string>& headers, std::string_vie
   std::string list;
   for (auto& h : covered) list += (list.empty() ? "" : " ") + h;
   headers["signature"] = "keyId=\"" + key_id + "\",algorithm=\"rsa-sha256\",headers=\"" + list + "\",signature=\"" +
-                         base64_encode(sig) + "\"";
+                         padded_base64(sig) + "\"";
   return ok_status();
 }
 

@@ -94,6 +94,11 @@ TEST(SignatureHeader, ParsesAndRefuses) {
   EXPECT_FALSE(parse_signature_header("keyId=\"k\",algorithm=\"hmac-sha256\",signature=\"c2ln\"").ok());
 }
 
+TEST(Digest, IsPaddedBase64) {
+  // What every other implementation sends: RFC 4648 base64 with its padding.
+  EXPECT_EQ(digest_header("hello"), "SHA-256=LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
+}
+
 TEST(HttpDate, RoundTrips) {
   EXPECT_EQ(http_date(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
   EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
