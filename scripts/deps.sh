@@ -12,6 +12,7 @@ APT_PACKAGES=(
   python3-matrix-nio python3-nacl curl
   openssl ca-certificates
   libvips-dev libmagic-dev clamav-daemon clamav libvips-tools opus-tools
+  chromium
 )
 
 missing=()

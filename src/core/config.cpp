@@ -146,7 +146,9 @@ Result<Config> load_config_file(const std::string& path) {
       "federation.ca_file", "federation.verify_tls", "federation.allow",
       "classification.levels", "classification.default", "classification.maximum",
       "classification.descriptors", "classification.refused", "classification.refused_advice",
-      "classification.label_default"};
+      "classification.label_default",
+      "announce.base_url", "announce.allow_http", "announce.ca_file", "announce.verify_tls",
+      "announce.show_matrix_ids", "announce.page_size", "announce.max_attempts", "announce.retry_seconds"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -259,6 +261,21 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "classification.refused_advice", cl.refused_advice));
   DS_TRY(read(t, "classification.label_default", cl.label_default));
   DS_TRY(check_classification(c));
+  Announce& a = c.announce;
+  DS_TRY(read(t, "announce.base_url", a.base_url));
+  DS_TRY(read(t, "announce.allow_http", a.allow_http));
+  DS_TRY(read(t, "announce.ca_file", a.ca_file));
+  DS_TRY(read(t, "announce.verify_tls", a.verify_tls));
+  DS_TRY(read(t, "announce.show_matrix_ids", a.show_matrix_ids));
+  DS_TRY(read(t, "announce.page_size", a.page_size));
+  DS_TRY(read(t, "announce.max_attempts", a.max_attempts));
+  DS_TRY(read(t, "announce.retry_seconds", a.retry_seconds));
+  if (!a.base_url.empty() && a.base_url.rfind("https://", 0) != 0 && a.base_url.rfind("http://", 0) != 0)
+    return Error::invalid_param("config: announce.base_url must start with https:// (or http://)");
+  while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
+  if (a.page_size < 1 || a.page_size > 200) return Error::invalid_param("config: announce.page_size must be 1 to 200");
+  if (a.max_attempts < 1) return Error::invalid_param("config: announce.max_attempts must be positive");
+  if (a.retry_seconds < 1) return Error::invalid_param("config: announce.retry_seconds must be positive");
   if (m.worker_threads < 1) m.worker_threads = 1;
   if (m.max_upload_bytes < 1) return Error::invalid_param("config: media.max_upload_bytes must be positive");
   if (c.default_room_version != "10" && c.default_room_version != "11")
@@ -447,6 +464,27 @@ refused_advice = "Send it only through your department's approved systems for SE
 # Rooms show their marking at the start of their topic ("[OFFICIAL-SENSITIVE] ..."); the
 # default marking is shown too only when this is true (OFFICIAL need not be marked).
 label_default = false
+
+[announce]
+# Public announcements: rooms marked with `despatch announce create` publish their posts
+# over ActivityPub (followable from Mastodon as @HANDLE@SERVER_NAME), as an Atom feed and as
+# an HTML page. The public https:// origin of this server's client listener (behind a
+# reverse proxy that terminates TLS). Empty: https://<server_name>.
+base_url = ""
+# Outgoing deliveries and key fetches use https; plain http only to loopback addresses
+# unless this is on (never in production).
+allow_http = false
+# CA certificates (PEM) trusted for outgoing https instead of the system's. Empty: the system CAs.
+ca_file = ""
+verify_tls = true
+# Name the Matrix user who wrote each post. Off: posts speak only as the channel.
+show_matrix_ids = false
+# Posts per outbox page, Atom feed and HTML page.
+page_size = 20
+# Delivery to a follower's inbox is retried after retry_seconds, doubling up to 6 hours, and
+# dropped after max_attempts tries.
+max_attempts = 12
+retry_seconds = 30
 )";
 }
 

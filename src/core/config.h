@@ -89,6 +89,22 @@ struct Classification {
   bool label_default = false;
 };
 
+// Public announcements over ActivityPub, Atom and HTML ([announce] in the config file).
+struct Announce {
+  // The public https:// origin the channels' ActivityPub IDs and pages live under (a reverse
+  // proxy in front of the client listener). Empty: https://<server_name>.
+  std::string base_url;
+  // Deliveries and key fetches go over https only; plain http is allowed to loopback
+  // addresses (tests, a local relay) and, with this on, anywhere (never in production).
+  bool allow_http = false;
+  std::string ca_file;     // CAs trusted for outgoing https instead of the system's
+  bool verify_tls = true;  // false: any certificate is accepted (logged at every start)
+  bool show_matrix_ids = false;  // posts name the Matrix user who wrote them
+  int64_t page_size = 20;        // posts per outbox page, feed and HTML page
+  int64_t max_attempts = 12;     // a delivery still failing after this many tries is dropped
+  int64_t retry_seconds = 30;    // first retry delay; doubled after each failure, up to 6 hours
+};
+
 struct Config {
   std::string server_name = "localhost";
   std::string listen_address = "127.0.0.1";
@@ -142,6 +158,7 @@ struct Config {
   Media media;
   Federation federation;
   Classification classification;
+  Announce announce;
 };
 
 // Checks [federation] after the file and the flags: listen is HOST:PORT, allow holds server

@@ -6,6 +6,8 @@
 #include "core/file.h"
 #include "core/ids.h"
 #include "http/federation_client.h"
+#include "http/web_client.h"
+#include "api/public/routes.h"
 #include "core/log.h"
 #include "service/users/erasure.h"
 #include "service/common/time.h"
@@ -133,8 +135,34 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   a.media = std::make_unique<MediaService>(a.config, *a.db);
   DS_TRY(a.media->init());
+  DS_TRY(a.start_announcements());
   DS_TRY(a.start_federation());
   return app;
+}
+
+Status App::start_announcements() {
+  const Announce& c = config.announce;
+  if (!c.verify_tls)
+    DS_LOG(kWarn, "announce: verify_tls = false: followers' TLS certificates are NOT checked");
+  if (c.allow_http) DS_LOG(kWarn, "announce: allow_http = true: deliveries may go out over plain http");
+  http::WebClientOptions opts;
+  opts.ca_file = c.ca_file;
+  opts.verify_tls = c.verify_tls;
+  opts.allow_http = c.allow_http;
+  DS_ASSIGN(web, http::WebClient::create(std::move(opts)));
+  announce = std::make_unique<Announcements>(config, *db, *archive, *media);
+  DS_TRY(announce->init_blocking());
+  announce->set_transport(web.get());
+  announce_delivery =
+      std::make_unique<AnnounceDelivery>(config, *db, *web, announce->key(), announce->urls(), io);
+  AnnounceDelivery* delivery = announce_delivery.get();
+  announce->set_wake([delivery] { delivery->wake(); });
+  Announcements* an = announce.get();
+  rooms->add_sent_queue([an](storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus) {
+    return an->on_sent(t, room_id, pdus);
+  });
+  rooms->add_sent_listener([an](const std::string&, const std::vector<json::object>&) { an->after_sent(); });
+  return ok_status();
 }
 
 Status App::start_federation() {
@@ -160,9 +188,9 @@ Status App::start_federation() {
   federation_reads = std::make_unique<FederationReads>(config.server_name, *db);
   if (f.enabled) {
     Outbox* out = outbox.get();
-    rooms->set_sent_listener(
+    rooms->add_sent_listener(
         [out](const std::string& room_id, const std::vector<json::object>& pdus) { out->on_sent(room_id, pdus); });
-    rooms->set_sent_queue([out](storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus) {
+    rooms->add_sent_queue([out](storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus) {
       return out->enqueue_in(t, room_id, pdus);
     });
     out->queue_in_commits();
@@ -279,6 +307,7 @@ void App::every(int64_t seconds, std::function<boost::asio::awaitable<void>()> f
 }
 
 void App::start_background() {
+  if (announce_delivery) announce_delivery->start();
   if (outbox) outbox->start();
   if (device_lists_out) device_lists_out->start();
   every(30, [this]() -> boost::asio::awaitable<void> {
@@ -334,8 +363,12 @@ http::Router App::routes() {
                             {"stream_position", database->committed_stream_pos()}};
       },
       [this] { return federation_metrics.to_json(); }, reports.get()});
+  admin_services_->announce = announce.get();
   api::add_admin_routes(r, *admin_services_);
   api::add_admin_report_routes(r, *admin_services_);
+  api::add_admin_announce_routes(r, *admin_services_);
+  api::add_activitypub_routes(r, *announce);
+  api::add_feed_routes(r, *announce);
   return r;
 }
 

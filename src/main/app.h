@@ -8,8 +8,11 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/federation_transport.h"
+#include "core/web_transport.h"
 #include "http/router.h"
 #include "service/account/account_service.h"
+#include "service/announce/announcements.h"
+#include "service/announce/delivery.h"
 #include "service/common/cpu_pool.h"
 #include "service/federation/device_lists_out.h"
 #include "service/federation/event_reads.h"
@@ -72,6 +75,9 @@ struct App {
   std::unique_ptr<KeyService> keys;
   std::unique_ptr<KeyBackup> backup;
   std::unique_ptr<MediaService> media;
+  std::unique_ptr<WebTransport> web;  // outgoing ActivityPub HTTP(S)
+  std::unique_ptr<Announcements> announce;  // public announcement channels
+  std::unique_ptr<AnnounceDelivery> announce_delivery;  // their queue to followers' inboxes
   FederationMetrics federation_metrics;
   std::unique_ptr<FederationTransport> federation_transport;  // outgoing HTTPS; null when federation is off
   std::unique_ptr<FederationSender> federation;
@@ -101,6 +107,9 @@ struct App {
   // Builds the federation services (and the outgoing HTTPS client when enabled) and records
   // this server's signing key for /_matrix/key/v2/server.
   Status start_federation();
+  // Builds the announcement channels, their outgoing client and delivery queue, and hooks
+  // them into the room write path.
+  Status start_announcements();
   // Audits a retention policy that differs from the one the last start recorded.
   Status record_retention_policy();
 

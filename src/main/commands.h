@@ -40,5 +40,6 @@ int cmd_config(Args& args);
 int cmd_records(Args& args);
 int cmd_audit(Args& args);
 int cmd_federation(Args& args);
+int cmd_announce(Args& args);
 
 }  // namespace despatch

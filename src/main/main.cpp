@@ -18,6 +18,7 @@ Commands:
   records ...      records office tools: keygen, verify, export, verify-export
   audit verify     check the audit log's hash chain
   federation sign-request   print a signed X-Matrix header (checking peers by hand)
+  announce ...     public announcement channels: create, list, remove
 
 Run `despatch <command> --help` for a command's options.
 )";
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (cmd == "records") return cmd_records(args);
   if (cmd == "audit") return cmd_audit(args);
   if (cmd == "federation") return cmd_federation(args);
+  if (cmd == "announce") return cmd_announce(args);
   if (cmd == "--version" || cmd == "version") {
     std::puts("despatch 0.1.0");
     return 0;

@@ -355,6 +355,30 @@ CREATE TABLE reports (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, 
   acknowledged_by TEXT, acknowledged_ts INTEGER, note TEXT);
 CREATE INDEX reports_open ON reports(acknowledged_ts, id);
 )SQL",
+    // 14: public announcements (AnnounceStore): the rooms marked as channels, their
+    // ActivityPub followers, the posts published from them, the delivery queue to
+    // followers' inboxes (kept across restarts, with its retry schedule) and the RSA key.
+    R"SQL(
+-- handle -> the room that publishes as acct:handle@server_name, with its display name
+CREATE TABLE announce_channels (handle TEXT PRIMARY KEY, room_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '', min_power INTEGER NOT NULL, created_by TEXT NOT NULL, created_ts INTEGER NOT NULL);
+-- (handle, actor) -> the follower's inbox (its shared inbox when offered) and its Follow's ID
+CREATE TABLE announce_followers (handle TEXT NOT NULL, actor TEXT NOT NULL, inbox TEXT NOT NULL,
+  follow_id TEXT NOT NULL, followed_ts INTEGER NOT NULL, PRIMARY KEY (handle, actor));
+-- id -> a published post: the event it came from, its text and picture, published/edited/withdrawn times
+CREATE TABLE announce_posts (id INTEGER PRIMARY KEY AUTOINCREMENT, handle TEXT NOT NULL,
+  event_id TEXT NOT NULL UNIQUE, sender TEXT NOT NULL, body TEXT NOT NULL, media TEXT NOT NULL DEFAULT '',
+  media_type TEXT NOT NULL DEFAULT '', published_ts INTEGER NOT NULL, updated_ts INTEGER NOT NULL DEFAULT 0,
+  withdrawn_ts INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX announce_posts_handle ON announce_posts(handle, id);
+-- id -> an activity for one inbox, signed as handle's actor when sent, with its retry schedule
+CREATE TABLE announce_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, handle TEXT NOT NULL, inbox TEXT NOT NULL,
+  activity TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_ts INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX announce_deliveries_due ON announce_deliveries(next_ts);
+-- name -> an RSA key pair (PEM) the server made for HTTP signatures
+CREATE TABLE announce_keys (name TEXT PRIMARY KEY, private_pem TEXT NOT NULL, public_pem TEXT NOT NULL);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

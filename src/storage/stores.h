@@ -9,6 +9,7 @@
 namespace despatch::storage {
 
 class AccountDataStore;
+class AnnounceStore;
 class ArchiveStore;
 class AuditStore;
 class CrossSigningStore;
@@ -36,6 +37,7 @@ class Stores {
  public:
   virtual ~Stores() = default;
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
+  virtual AnnounceStore& announce() = 0;          // announce_channels, _followers, _posts, _deliveries, _keys
   virtual ArchiveStore& archive() = 0;           // archive_keys, archive, archive_checkpoints
   virtual AuditStore& audit() = 0;               // audit_log
   virtual CrossSigningStore& cross_signing() = 0;  // cross_signing_keys, key_signatures

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "http/router.h"
+#include "service/announce/announcements.h"
 #include "service/common/cpu_pool.h"
 #include "service/policy/reports.h"
 #include "service/records/audit.h"
@@ -31,9 +32,11 @@ struct AdminServices {
   std::function<json::object()> db_metrics;  // the database's counters for /metrics
   std::function<json::object()> federation_metrics;  // federation's counters for /metrics
   ReportService* reports;  // reports from users: listed and acknowledged
+  Announcements* announce = nullptr;  // announcement channels
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp
 void add_admin_report_routes(http::Router& r, const AdminServices& svc);  // reports.cpp
+void add_admin_announce_routes(http::Router& r, const AdminServices& svc);  // announce.cpp: channels
 
 }  // namespace despatch::api

@@ -56,7 +56,7 @@ class Outbox {
   // other server in the room (durably, in order, off the caller's thread) and wakes their
   // senders.
   void on_sent(const std::string& room_id, const std::vector<json::object>& pdus);
-  // Inside the commit of the events themselves (RoomService::set_sent_queue): queues pdus
+  // Inside the commit of the events themselves (RoomService::add_sent_queue): queues pdus
   // for the room's other servers in the same transaction, so that no acknowledged event can
   // be lost to them by a crash after its commit. on_sent then only wakes their senders.
   Status enqueue_in(storage::Txn& t, const std::string& room_id, const std::vector<json::object>& pdus);

@@ -91,6 +91,13 @@ std::string describe_record(const ArchiveRow& row, const json::object& ev) {
            html_escape(reason && reason->is_string() ? std::string(reason->as_string()) : "") + "</em>";
   }
   if (row.type == "m.room.encrypted") return "<em>encrypted message</em>";
+  if (row.kind == "announcement") {  // a post of an announcement channel: published, updated, withdrawn
+    auto text = [&ev](const char* k) {
+      auto* v = ev.if_contains(k);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    return "<em>announcement " + html_escape(text("action")) + " as " + html_escape(text("url")) + "</em>";
+  }
   return describe(ev);
 }
 

@@ -122,7 +122,7 @@ asio::awaitable<void> RoomLanes::drain(std::string room_id, std::shared_ptr<Lane
     }
     if (!commit_error) {
       notifier_.notify_users({w->wake().begin(), w->wake().end()});
-      if (!w->sent().empty() && rooms_.sent_listener()) rooms_.sent_listener()(room_id, w->sent());
+      if (!w->sent().empty()) rooms_.notify_sent(room_id, w->sent());
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (out.refusals[i]) {
@@ -168,7 +168,7 @@ void RoomLanes::run_blocking(const std::string& room_id, Job job) {
   }
   if (!commit_error) {
     notifier_.notify_users({w.wake().begin(), w.wake().end()});
-    if (!w.sent().empty() && rooms_.sent_listener()) rooms_.sent_listener()(room_id, w.sent());
+    if (!w.sent().empty()) rooms_.notify_sent(room_id, w.sent());
   }
   if (out.refusals[0]) (void)db_.transact_blocking<int64_t>(refusal_audit(*out.refusals[0]));
   if (out.classification_refusals[0])

@@ -222,15 +222,18 @@ class RoomService {
   storage::Database& db() { return db_; }
 
   // Called after each commit with the events this server sent to a room (PDUs, in order),
-  // on the lane's thread: federation hands them to the other servers in the room. Set
-  // before serving.
+  // on the lane's thread: federation hands them to the other servers in the room, the
+  // announcement channels wake their delivery. Added before serving.
   using SentListener = std::function<void(const std::string& room_id, const std::vector<json::object>& pdus)>;
-  void set_sent_listener(SentListener fn) { sent_listener_ = std::move(fn); }
-  const SentListener& sent_listener() const { return sent_listener_; }
+  void add_sent_listener(SentListener fn) { sent_listeners_.push_back(std::move(fn)); }
+  void notify_sent(const std::string& room_id, const std::vector<json::object>& pdus) const {
+    for (auto& fn : sent_listeners_) fn(room_id, pdus);
+  }
   // Called inside the commit with the same events and the commit's transaction, so that
-  // what must follow from them (the federation queues) is as durable as they are.
+  // what must follow from them (the federation queues, published announcements) is as
+  // durable as they are.
   using SentQueue = std::function<Status(storage::Txn&, const std::string& room_id, const std::vector<json::object>& pdus)>;
-  void set_sent_queue(SentQueue fn) { sent_queue_ = std::move(fn); }
+  void add_sent_queue(SentQueue fn) { sent_queues_.push_back(std::move(fn)); }
 
   // Puts the records keeper in every room the policy covers from now on (before serving).
   void set_keeper(RecordsKeeper* keeper);
@@ -254,8 +257,8 @@ class RoomService {
   Archive& archive_;
   RecordsKeeper* keeper_ = nullptr;
   std::string keeper_user_;  // "" without a keeper
-  SentListener sent_listener_;
-  SentQueue sent_queue_;
+  std::vector<SentListener> sent_listeners_;
+  std::vector<SentQueue> sent_queues_;
   RemoteJoiner remote_joiner_;
   RemoteAliasResolver remote_alias_resolver_;
   RemoteMembers* remote_ = nullptr;

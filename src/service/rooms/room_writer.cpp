@@ -254,7 +254,8 @@ Status RoomWriter::commit(storage::Txn& t) {
       DS_TRY(fn(t));
     }
   }
-  if (!sent_.empty() && svc_.sent_queue_) DS_TRY(svc_.sent_queue_(t, room_id_, sent_));
+  if (!sent_.empty())
+    for (auto& queue : svc_.sent_queues_) DS_TRY(queue(t, room_id_, sent_));
   return ok_status();
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "storage/sqlite/account_data_store.h"
+#include "storage/sqlite/announce_store.h"
 #include "storage/sqlite/archive_store.h"
 #include "storage/sqlite/audit_store.h"
 #include "storage/sqlite/cross_signing_store.h"
@@ -36,6 +37,7 @@ class SqliteStores final : public Txn {
   SqliteStores(Conn& c, std::function<int64_t()> next_pos) : c_(c), next_pos_(std::move(next_pos)) {}
 
   AccountDataStore& account_data() override { return account_data_; }
+  AnnounceStore& announce() override { return announce_; }
   ArchiveStore& archive() override { return archive_; }
   AuditStore& audit() override { return audit_; }
   CrossSigningStore& cross_signing() override { return cross_signing_; }
@@ -65,6 +67,7 @@ class SqliteStores final : public Txn {
   std::function<int64_t()> next_pos_;
   // One line per store, each over the same connection.
   SqliteAccountDataStore account_data_{c_};
+  SqliteAnnounceStore announce_{c_};
   SqliteArchiveStore archive_{c_};
   SqliteAuditStore audit_{c_};
   SqliteCrossSigningStore cross_signing_{c_};

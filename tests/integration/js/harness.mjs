@@ -236,8 +236,8 @@ let userCounter = 0;
 /**
  * Registers `before`/`after` hooks for a per-file server and returns the server context.
  */
-export function useServer({ serverName } = {}) {
-    const ctx = new ServerContext({ serverName });
+export function useServer({ serverName, extraArgs } = {}) {
+    const ctx = new ServerContext({ serverName, extraArgs });
     before(async () => {
         await ctx.start();
     });
@@ -248,8 +248,9 @@ export function useServer({ serverName } = {}) {
 }
 
 export class ServerContext {
-    constructor({ serverName } = {}) {
+    constructor({ serverName, extraArgs } = {}) {
         this.serverName = serverName;
+        this.extraArgs = extraArgs;  // more `despatch serve` flags, or a function of the context returning them
         this.proc = null;
         this.port = null;
         this.dataDir = null;
@@ -301,6 +302,7 @@ export class ServerContext {
             "--no-rate-limit",
         ];
         if (this.serverName) args.push("--server-name", this.serverName);
+        if (this.extraArgs) args.push(...(typeof this.extraArgs === "function" ? this.extraArgs(this) : this.extraArgs));
         const proc = spawn(DESPATCH_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
         this.proc = proc;
         let stderr = "";
