@@ -19,6 +19,16 @@ namespace asio = boost::asio;
 
 namespace {
 
+// The current state event (type, state_key) when the same sender already set it to exactly
+// this content: setting it again, or joining again, changes nothing and makes no new event.
+const json::object* unchanged_state(const StateMap& state, const std::string& type, const std::string& state_key,
+                                    const std::string& sender, const json::object& content) {
+  const json::object* prior = find_state(state, type, state_key);
+  if (!prior || !is_str(prior->at("sender"), sender)) return nullptr;
+  auto* c = prior->if_contains("content");
+  return c && c->is_object() && c->as_object() == content ? prior : nullptr;
+}
+
 json::object member_proto(const std::string& sender, const std::string& target,
                           json::object content) {
   return json::object{{"type", "m.room.member"},
@@ -47,6 +57,29 @@ Result<json::object> join_content(storage::Stores& s, const std::string& user) {
 const json::string* string_field(const json::object& o, const char* key) {
   auto* v = o.if_contains(key);
   return v && v->is_string() ? &v->as_string() : nullptr;
+}
+
+// PUT /state/m.room.canonical_alias: each alias named must be a valid alias and, when it
+// is one of this server's, point to the room (room_state.yaml: 400 M_BAD_ALIAS). Other
+// servers' aliases cannot be checked here and are taken as given.
+Status check_canonical_aliases(storage::Stores& s, const std::string& room_id, const json::object& content,
+                               const std::string& own_server) {
+  std::vector<const json::value*> named;
+  if (auto* a = content.if_contains("alias"); a && !a->is_null()) named.push_back(a);
+  if (auto* alt = content.if_contains("alt_aliases")) {
+    if (!alt->is_array()) return Error::bad_json("alt_aliases must be an array");
+    for (auto& a : alt->as_array()) named.push_back(&a);
+  }
+  for (auto* a : named) {
+    if (!a->is_string() || !is_valid_room_alias(a->as_string()))
+      return Error::make(400, "M_INVALID_PARAM", "Not a valid room alias");
+    std::string alias(a->as_string());
+    if (server_name_of(alias) != own_server) continue;
+    DS_ASSIGN(auto target, s.rooms().alias(alias));
+    if (!target || target->room_id != room_id)
+      return Error::make(400, "M_BAD_ALIAS", alias + " does not point to this room");
+  }
+  return ok_status();
 }
 
 }  // namespace
@@ -314,6 +347,13 @@ asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& 
           DS_ASSIGN(auto prior, w.find_txn(sender, *txn));
           if (prior) return *prior;
         }
+        if (state_key) {
+          DS_ASSIGN(RoomState * room, w.room(room_id));
+          if (auto* prior = unchanged_state(room->state, type, *state_key, sender, content))
+            return std::string(prior->at("event_id").as_string());
+          if (type == "m.room.canonical_alias" && state_key->empty())
+            DS_TRY(check_canonical_aliases(w.read(), room_id, content, w.server_name()));
+        }
         json::object proto{{"type", type}, {"sender", sender}, {"content", content}};
         if (state_key) proto["state_key"] = *state_key;
         DS_ASSIGN(json::object ev, w.append(room_id, std::move(proto), txn ? &*txn : nullptr));
@@ -415,6 +455,9 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
           return Error::forbidden(target + " is not in the room");
         if (membership == "leave" && sender == target && current.empty())
           return Error::forbidden("You are not in this room");
+        if (membership == "join" && current == "join")
+          if (auto* prior = unchanged_state(room->state, "m.room.member", target, sender, content))
+            return std::string(prior->at("event_id").as_string());
         DS_ASSIGN(json::object ev, w.append(room_id, member_proto(sender, target, content)));
         // The keeper accepts every invite at once.
         if (membership == "invite" && !keeper_user_.empty() && target == keeper_user_) DS_TRY(w.keeper_join(room_id, sender));

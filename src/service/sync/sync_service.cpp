@@ -319,11 +319,24 @@ Result<json::object> SyncService::joined_room(storage::Stores& s, const SyncRequ
   DS_ASSIGN(auto members, s.memberships().joined_and_invited(room_id));
   int64_t joined = 0, invited = 0;
   json::array heroes;
+  // The records keeper is in every room it covers; counting it would name a direct chat
+  // "Ada and Records keeper" and make a two-person chat look like a group.
+  const std::string keeper = rooms_.config().keeper_user_id();
   for (auto& m : members) {
+    if (!keeper.empty() && m.user_id == keeper) continue;
     (m.membership == "join" ? joined : invited)++;
     if (m.user_id != req.user_id && heroes.size() < 5) heroes.push_back(json::string(m.user_id));
   }
-  summary["m.heroes"] = std::move(heroes);
+  // Heroes name a room that has no name of its own (sync.yaml); a named room needs none.
+  bool named = false;
+  for (auto [type, key] : {std::pair{"m.room.name", "name"}, std::pair{"m.room.canonical_alias", "alias"}}) {
+    DS_ASSIGN(auto ev, s.events().state_event_at(room_id, type, "", upto.pos));
+    if (!ev) continue;
+    auto* c = ev->pdu.if_contains("content");
+    auto* v = c && c->is_object() ? c->as_object().if_contains(key) : nullptr;
+    named |= v && v->is_string() && !v->as_string().empty();
+  }
+  if (!named) summary["m.heroes"] = std::move(heroes);
   summary["m.joined_member_count"] = joined;
   summary["m.invited_member_count"] = invited;
 
