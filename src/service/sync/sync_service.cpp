@@ -384,15 +384,39 @@ Result<json::array> SyncService::presence_events(storage::Stores& s, const SyncR
   json::array out;
   // A serial beyond ours is a token from before a restart, which forgot everything: send all.
   uint64_t from = since && since->presence <= presence_.serial() ? since->presence : 0;
-  if (since && from == presence_.serial()) return out;
+  // Users who came to share a room with the user since the token (the user joined it, or
+  // they did): the client has never been told their presence, changed or not.
+  std::set<std::string> met;
+  if (since) {
+    int64_t now_pos = rooms_.db().committed_stream_pos();
+    DS_ASSIGN(auto mine, s.memberships().rooms_of(req.user_id, now_pos));
+    std::set<std::string> joined;
+    for (auto& m : mine) {
+      if (m.membership != "join") continue;
+      joined.insert(m.room_id);
+      if (m.stream_pos <= since->pos) continue;
+      DS_ASSIGN(auto members, s.memberships().users_with(m.room_id, "join"));
+      met.insert(members.begin(), members.end());
+    }
+    DS_ASSIGN(auto changes, s.events().member_changes(since->pos, now_pos));
+    for (auto& [room_id, user] : changes)
+      if (joined.count(room_id)) met.insert(user);
+    met.erase(req.user_id);
+  }
+  if (since && from == presence_.serial() && met.empty()) return out;
   DS_ASSIGN(auto others, s.memberships().co_members(req.user_id));
   std::set<std::string> users(others.begin(), others.end());
   users.insert(req.user_id);
   int64_t now = now_ms();
-  for (auto& [user, state] : presence_.changed(users, from)) {
+  std::set<std::string> sent;
+  auto add = [&](const std::string& user, const PresenceState& state) {
+    if (!users.count(user) || !sent.insert(user).second) return;
     json::object ev{{"type", "m.presence"}, {"sender", user}, {"content", presence_content(state, now)}};
     if (matches(req.filter->presence, ev)) out.push_back(std::move(ev));
-  }
+  };
+  for (auto& [user, state] : presence_.changed(users, from)) add(user, state);
+  if (!met.empty())
+    for (auto& [user, state] : presence_.changed(met, 0)) add(user, state);
   return out;
 }
 

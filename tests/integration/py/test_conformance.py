@@ -238,6 +238,24 @@ class ConformanceTests(SharedServer, unittest.TestCase):
         summary = alice.sync()["rooms"]["join"][room]["summary"]
         self.assertNotIn("m.heroes", summary, "a named room needs no heroes")
 
+    def test_incremental_sync_brings_presence_of_newly_met_users(self):
+        alice, bob, carol = self.user("alice"), self.user("bob"), self.user("carol")
+        # Both set their presence before bob's token: only meeting them brings it to him.
+        alice.ok("PUT", "/presence/%s/status" % q(alice.user_id), {"presence": "online", "status_msg": "here"})
+        carol.ok("PUT", "/presence/%s/status" % q(carol.user_id), {"presence": "online"})
+        room = self.room(alice, preset="public_chat")
+        since = bob.sync()["next_batch"]
+        bob.ok("POST", "/join/%s" % q(room), {})
+        body = bob.sync(since=since)
+        senders = [e["sender"] for e in body["presence"]["events"]]
+        self.assertIn(alice.user_id, senders, "bob joined alice's room: he is owed her presence")
+        since = body["next_batch"]
+        carol.ok("POST", "/join/%s" % q(room), {})
+        body = bob.sync(since=since)
+        senders = [e["sender"] for e in body["presence"]["events"]]
+        self.assertIn(carol.user_id, senders, "carol joined bob's room: he is owed her presence")
+        self.assertNotIn(alice.user_id, senders, "alice's presence did not change and was sent already")
+
     # ---- discovery -------------------------------------------------------------------------
 
     def test_unstable_cross_signing_is_advertised_and_answers(self):
