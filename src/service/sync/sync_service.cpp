@@ -22,9 +22,31 @@ namespace {
 
 // The last `limit` events in (lower, upper] that the user may see and the filter keeps,
 // oldest first; *limited when older ones were left out.
+// The users in the user's m.ignored_user_list account data.
+Result<std::set<std::string>> ignored_users(storage::Stores& s, const std::string& user) {
+  std::set<std::string> out;
+  DS_ASSIGN(auto list, s.account_data().get(user, "", "m.ignored_user_list"));
+  if (!list) return out;
+  if (auto* users = list->if_contains("ignored_users"); users && users->is_object())
+    for (auto& entry : users->as_object()) out.insert(std::string(entry.key()));
+  return out;
+}
+
+bool from_ignored_sender(const StoredEvent& e, const std::set<std::string>& ignored) {
+  auto* sender = e.pdu.if_contains("sender");
+  return sender && sender->is_string() && ignored.count(std::string(sender->as_string()));
+}
+
+// Events of ignored users are not sent, except state events (ignore_users.md: the room
+// must not look different because its sender is ignored).
+bool from_ignored(const StoredEvent& e, const std::set<std::string>& ignored) {
+  return !ignored.empty() && !e.pdu.contains("state_key") && from_ignored_sender(e, ignored);
+}
+
 Result<std::vector<StoredEvent>> pick_timeline(storage::Stores& s, const std::string& room_id,
                                                const Visibility& vis, const RoomEventFilter& filter, int64_t upper,
-                                               int64_t lower, int limit, bool* limited) {
+                                               int64_t lower, int limit, bool* limited,
+                                               const std::set<std::string>& ignored) {
   std::vector<StoredEvent> picked;
   *limited = false;
   int64_t cursor = upper;
@@ -34,7 +56,7 @@ Result<std::vector<StoredEvent>> pick_timeline(storage::Stores& s, const std::st
     more = static_cast<int>(events.size()) == page;
     for (auto& e : events) {
       cursor = e.pos - 1;
-      if (!vis.can_see(e) || !matches(filter, e.pdu, room_id)) continue;
+      if (!vis.can_see(e) || !matches(filter, e.pdu, room_id) || from_ignored(e, ignored)) continue;
       if (static_cast<int>(picked.size()) == limit) {
         *limited = true;
         break;
@@ -159,6 +181,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   }
 
   DS_ASSIGN(auto memberships, s.memberships().rooms_of(user, upto.pos));
+  DS_ASSIGN(auto ignored, ignored_users(s, user));
   json::object join, invite, leave, knock;
   for (auto& m : memberships) {
     const std::string& room_id = m.room_id;
@@ -177,6 +200,11 @@ Result<json::object> SyncService::build(const SyncRequest& req,
       *empty = false;
     } else if (membership == "invite") {
       if (since && pos <= since->pos) continue;
+      // Invites from ignored users are not sent (ignore_users.md).
+      if (!ignored.empty()) {
+        DS_ASSIGN(auto invite_event, s.events().state_event_at(room_id, "m.room.member", user, upto.pos));
+        if (invite_event && from_ignored_sender(*invite_event, ignored)) continue;
+      }
       DS_ASSIGN(json::object st, invite_state(s, room_id, user));
       invite[room_id] = json::object{{"invite_state", json::object{{"events", std::move(st["events"])}}}};
       *empty = false;
@@ -248,7 +276,8 @@ Result<json::object> SyncService::joined_room(storage::Stores& s, const SyncRequ
   int64_t lower = fresh ? 0 : since->pos;
 
   bool limited = false;
-  DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, upto.pos, lower, limit, &limited));
+  DS_ASSIGN(auto ignored, ignored_users(s, req.user_id));
+  DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, upto.pos, lower, limit, &limited, ignored));
   int64_t first_pos = picked.empty() ? upto.pos + 1 : picked.front().pos;
 
   json::array timeline;
@@ -362,8 +391,9 @@ Result<json::object> SyncService::left_room(storage::Stores& s, const SyncReques
   bool limited = false;
   // Only what the user was allowed to see: someone who never joined (a rejected or withdrawn
   // invite, a pre-emptive ban) gets their own member event and nothing of the room's history.
+  DS_ASSIGN(auto ignored, ignored_users(s, req.user_id));
   DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, leave_pos, since ? since->pos : 0,
-                                       effective_limit(rf.timeline), &limited));
+                                       effective_limit(rf.timeline), &limited, ignored));
   int64_t first_pos = picked.empty() ? leave_pos : picked.front().pos;
   json::array timeline;
   for (auto& e : picked) timeline.push_back(shaped(req, client_event(s, e, version, req.device_id)));

@@ -256,6 +256,25 @@ class ConformanceTests(SharedServer, unittest.TestCase):
         self.assertIn(carol.user_id, senders, "carol joined bob's room: he is owed her presence")
         self.assertNotIn(alice.user_id, senders, "alice's presence did not change and was sent already")
 
+    def test_ignored_users_messages_and_invites_are_not_sent(self):
+        alice, bob = self.user("alice"), self.user("bob")
+        room = self.room(alice, preset="public_chat")
+        bob.ok("POST", "/join/%s" % q(room), {})
+        bob.ok("PUT", "/user/%s/account_data/m.ignored_user_list" % q(bob.user_id),
+               {"ignored_users": {alice.user_id: {}}})
+        hidden = alice.send(room, "ignored words")
+        alice.state(room, "m.room.topic", {"topic": "still state"})
+        private = self.room(alice, invite=[bob.user_id])
+        body = bob.sync()
+        timeline = body["rooms"]["join"][room]["timeline"]["events"]
+        ids = [e["event_id"] for e in timeline]
+        self.assertNotIn(hidden, ids, "a message of an ignored user")
+        self.assertIn("m.room.topic", [e["type"] for e in timeline], "their state events still come")
+        self.assertNotIn(private, body["rooms"]["invite"], "an invite of an ignored user")
+        bob.ok("PUT", "/user/%s/account_data/m.ignored_user_list" % q(bob.user_id), {"ignored_users": {}})
+        body = bob.sync()
+        self.assertIn(private, body["rooms"]["invite"])
+
     # ---- discovery -------------------------------------------------------------------------
 
     def test_unstable_cross_signing_is_advertised_and_answers(self):
