@@ -445,8 +445,13 @@ Result<json::array> SyncService::presence_events(storage::Stores& s, const SyncR
     if (matches(req.filter->presence, ev)) out.push_back(std::move(ev));
   };
   for (auto& [user, state] : presence_.changed(users, from)) add(user, state);
-  if (!met.empty())
+  if (!met.empty()) {
     for (auto& [user, state] : presence_.changed(met, 0)) add(user, state);
+    // Someone never seen since the server started is offline; the keeper is no participant.
+    const std::string keeper = rooms_.config().keeper_user_id();
+    for (auto& user : met)
+      if (user != keeper) add(user, PresenceState{});
+  }
   return out;
 }
 

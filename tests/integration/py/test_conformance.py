@@ -255,6 +255,12 @@ class ConformanceTests(SharedServer, unittest.TestCase):
         senders = [e["sender"] for e in body["presence"]["events"]]
         self.assertIn(carol.user_id, senders, "carol joined bob's room: he is owed her presence")
         self.assertNotIn(alice.user_id, senders, "alice's presence did not change and was sent already")
+        self.assertNotIn("@records:localhost", senders, "the records keeper is no participant")
+        since = body["next_batch"]
+        dave = self.user("dave")  # never synced nor set a presence
+        dave.ok("POST", "/join/%s" % q(room), {})
+        events = [e for e in bob.sync(since=since)["presence"]["events"] if e["sender"] != bob.user_id]
+        self.assertEqual([(e["sender"], e["content"]["presence"]) for e in events], [(dave.user_id, "offline")])
 
     def test_ignored_users_messages_and_invites_are_not_sent(self):
         alice, bob = self.user("alice"), self.user("bob")
