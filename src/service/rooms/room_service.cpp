@@ -8,6 +8,7 @@
 #include "service/rooms/power_levels.h"
 #include "service/rooms/room_version.h"
 #include "service/rooms/room_writer.h"
+#include "service/rooms/state_checks.h"
 #include "storage/event_store.h"
 #include "storage/membership_store.h"
 #include "storage/room_store.h"
@@ -18,16 +19,6 @@ namespace despatch {
 namespace asio = boost::asio;
 
 namespace {
-
-// The current state event (type, state_key) when the same sender already set it to exactly
-// this content: setting it again, or joining again, changes nothing and makes no new event.
-const json::object* unchanged_state(const StateMap& state, const std::string& type, const std::string& state_key,
-                                    const std::string& sender, const json::object& content) {
-  const json::object* prior = find_state(state, type, state_key);
-  if (!prior || !is_str(prior->at("sender"), sender)) return nullptr;
-  auto* c = prior->if_contains("content");
-  return c && c->is_object() && c->as_object() == content ? prior : nullptr;
-}
 
 json::object member_proto(const std::string& sender, const std::string& target,
                           json::object content) {
@@ -59,28 +50,6 @@ const json::string* string_field(const json::object& o, const char* key) {
   return v && v->is_string() ? &v->as_string() : nullptr;
 }
 
-// PUT /state/m.room.canonical_alias: each alias named must be a valid alias and, when it
-// is one of this server's, point to the room (room_state.yaml: 400 M_BAD_ALIAS). Other
-// servers' aliases cannot be checked here and are taken as given.
-Status check_canonical_aliases(storage::Stores& s, const std::string& room_id, const json::object& content,
-                               const std::string& own_server) {
-  std::vector<const json::value*> named;
-  if (auto* a = content.if_contains("alias"); a && !a->is_null()) named.push_back(a);
-  if (auto* alt = content.if_contains("alt_aliases")) {
-    if (!alt->is_array()) return Error::bad_json("alt_aliases must be an array");
-    for (auto& a : alt->as_array()) named.push_back(&a);
-  }
-  for (auto* a : named) {
-    if (!a->is_string() || !is_valid_room_alias(a->as_string()))
-      return Error::make(400, "M_INVALID_PARAM", "Not a valid room alias");
-    std::string alias(a->as_string());
-    if (server_name_of(alias) != own_server) continue;
-    DS_ASSIGN(auto target, s.rooms().alias(alias));
-    if (!target || target->room_id != room_id)
-      return Error::make(400, "M_BAD_ALIAS", alias + " does not point to this room");
-  }
-  return ok_status();
-}
 
 }  // namespace
 
