@@ -347,10 +347,12 @@ http::Router App::routes() {
   api::add_membership_routes(r, s);
   api::add_event_routes(r, s);
   api::add_sync_routes(r, s);
+  api::add_old_sync_routes(r, s);
   api::add_presence_routes(r, s);
   api::add_account_data_routes(r, s);
   api::add_directory_routes(r, s);
   api::add_push_routes(r, s);
+  api::add_admin_client_routes(r, s);
   api::add_keys_routes(r, s);
   api::add_key_backup_routes(r, s);
   api::add_media_routes(r, s);

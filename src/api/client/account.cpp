@@ -35,7 +35,29 @@ void add_account_routes(http::Router& r, const Services& svc) {
                  co_return Error::make(403, errc::kGuestAccessForbidden, "Guest access is disabled");
                if (!svc.config.open_registration)
                  co_return Error::forbidden("Registration is closed: ask an administrator for an account");
-               auto& body = req.body_object();
+               // The auth session remembers the parameters of the request that opened it:
+               // later requests in it may leave them out, and what they repeat is theirs.
+               std::string session_id;
+               std::optional<RegistrationSession> session;
+               if (auto* a = req.body_object().if_contains("auth"); a && a->is_object())
+                 if (auto* sid = a->as_object().if_contains("session"); sid && sid->is_string()) {
+                   session_id = sid->as_string();
+                   session = svc.users->registration(session_id);
+                 }
+               json::object body = session ? session->params : json::object{};
+               for (auto& [k, v] : req.body_object())
+                 if (k != "auth") body[k] = v;
+               DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
+               DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));
+               DS_CO_ASSIGN(auto inhibit, opt_bool(body, "inhibit_login"));
+               if (session && !session->user_id.empty()) {
+                 // A retry of a completed registration: the same account again.
+                 if (inhibit && *inhibit) co_return json::object{{"user_id", session->user_id}};
+                 auto login = co_await svc.users->open_session(session->user_id, device_id.value_or(""),
+                                                               display.value_or(""));
+                 if (!login.ok()) co_return login.error();
+                 co_return login_reply(*login, svc);
+               }
                DS_CO_ASSIGN(auto username, opt_string(body, "username"));
                // The spec wants these checks before user-interactive auth.
                if (username) {
@@ -43,27 +65,25 @@ void add_account_routes(http::Router& r, const Services& svc) {
                  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
                  DS_CO_TRY(svc.users->is_available(lower));
                }
-               DS_CO_ASSIGN(auto auth, opt_object(body, "auth"));
+               DS_CO_ASSIGN(auto password, opt_string(body, "password"));
                std::string type;
-               if (auth)
-                 if (auto* t = auth->if_contains("type"); t && t->is_string()) type = t->as_string();
+               if (auto* a = req.body_object().if_contains("auth"); a && a->is_object())
+                 if (auto* t = a->as_object().if_contains("type"); t && t->is_string()) type = t->as_string();
                if (type != "m.login.dummy") {
                  Error e{401, errc::kUnauthorized, "Registration needs user-interactive auth", {}};
                  e.extra["flows"] = json::array{json::object{{"stages", json::array{"m.login.dummy"}}}};
                  e.extra["params"] = json::object{};
-                 e.extra["session"] = random_string(24);
+                 e.extra["completed"] = json::array{};
+                 e.extra["session"] = session ? session_id : svc.users->start_registration(body);
                  co_return e;
                }
-               DS_CO_ASSIGN(auto password, opt_string(body, "password"));
-               DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
-               DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));
-               DS_CO_ASSIGN(auto inhibit, opt_bool(body, "inhibit_login"));
                if (!password) co_return Error::missing_param("password is required");
                std::string localpart = username ? *username : "u" + random_string(12);
                for (auto& ch : localpart)
                  ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
                auto id = co_await svc.users->register_user(localpart, *password, false);
                if (!id.ok()) co_return id.error();
+               if (session) svc.users->finish_registration(session_id, *id);
                if (inhibit && *inhibit) co_return json::object{{"user_id", *id}};
                auto login = co_await svc.users->open_session(*id, device_id.value_or(""), display.value_or(""));
                if (!login.ok()) co_return login.error();

@@ -21,7 +21,10 @@ void add_discovery_routes(http::Router& r, const Services& svc) {
          [](Request&) -> Awaitable {
            json::array versions{"r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4",
                                 "v1.5",   "v1.6",   "v1.7",   "v1.8", "v1.9", "v1.10", "v1.11"};
-           co_return json::object{{"versions", versions}, {"unstable_features", json::object{}}};
+           // Clients look here before using a feature: Element Web sets up cross-signing at
+           // login only when e2e_cross_signing is listed.
+           json::object unstable{{"org.matrix.e2e_cross_signing", true}};
+           co_return json::object{{"versions", versions}, {"unstable_features", std::move(unstable)}};
          }});
 
   // GET /_matrix/client/v3/capabilities

@@ -14,22 +14,26 @@ constexpr size_t kMaxEventBytes = 65536;
 }  // namespace
 
 void add_event_routes(http::Router& r, const Services& svc) {
-  // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}
-  add_client(r, "PUT", "/rooms/{roomId}/send/{eventType}/{txnId}", Auth::kRequired,
-             RateClass::kNormal, [&svc](Request& req) -> Awaitable {
-               DS_CO_TRY(require_room_id(req.param(0)));
-               DS_CO_TRY(check_event_type(req.param(1)));
-               DS_CO_TRY(check_txn_id(req.param(2)));
-               DS_CO_TRY(check_canonical_values(req.json));
-               if (req.body.size() > kMaxEventBytes) co_return Error::make(413, errc::kTooLarge, "Event too large");
-               if (req.param(1) == "m.room.redaction")
-                 co_return Error::invalid_param("Use /redact to redact events");
-               TxnRef txn{req.who().device_id, req.param(2), "send:" + req.param(0) + ":"};
-               DS_CO_ASSIGN(std::string id, co_await svc.rooms->send_event(req.who().user_id, req.param(0),
-                                                                           req.param(1), req.body_object(),
-                                                                           std::nullopt, txn));
-               co_return json::object{{"event_id", id}};
-             });
+  // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}, and the transaction-less
+  // POST .../send/{eventType} of the first client API, which older clients and scripts still
+  // use: each POST is a new event.
+  auto send = [&svc](Request& req) -> Awaitable {
+    DS_CO_TRY(require_room_id(req.param(0)));
+    DS_CO_TRY(check_event_type(req.param(1)));
+    std::optional<TxnRef> txn;
+    if (req.params.size() > 2) {
+      DS_CO_TRY(check_txn_id(req.param(2)));
+      txn = TxnRef{req.who().device_id, req.param(2), "send:" + req.param(0) + ":"};
+    }
+    DS_CO_TRY(check_canonical_values(req.json));
+    if (req.body.size() > kMaxEventBytes) co_return Error::make(413, errc::kTooLarge, "Event too large");
+    if (req.param(1) == "m.room.redaction") co_return Error::invalid_param("Use /redact to redact events");
+    DS_CO_ASSIGN(std::string id, co_await svc.rooms->send_event(req.who().user_id, req.param(0), req.param(1),
+                                                                req.body_object(), std::nullopt, txn));
+    co_return json::object{{"event_id", id}};
+  };
+  add_client(r, "PUT", "/rooms/{roomId}/send/{eventType}/{txnId}", Auth::kRequired, RateClass::kNormal, send);
+  add_client(r, "POST", "/rooms/{roomId}/send/{eventType}", Auth::kRequired, RateClass::kNormal, send);
 
   // PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}
   add_client(r, "PUT", "/rooms/{roomId}/redact/{eventId}/{txnId}", Auth::kRequired,

@@ -45,18 +45,21 @@ void add_keys_routes(http::Router& r, const Services& svc) {
                co_return json::object{{"changed", std::move(changed)}, {"left", std::move(left)}};
              });
 
-  // POST /_matrix/client/v3/keys/device_signing/upload
-  add_client(r, "POST", "/keys/device_signing/upload", Auth::kRequired, RateClass::kNone,
-             [&svc](Request& req) -> Awaitable {
-               // The first upload, or the same keys again, need no re-authentication;
-               // replacing a stored key does.
-               if (svc.keys->cross_signing_needs_auth(req.who().user_id, req.body_object())) {
-                 const json::value* auth = req.body_object().if_contains(std::string_view("auth"));
-                 DS_CO_TRY(co_await svc.users->check_uia(req.who().user_id, auth));
-               }
-               DS_CO_TRY(co_await svc.keys->upload_cross_signing(req.who().user_id, req.body_object()));
-               co_return empty_reply();
-             });
+  // POST /_matrix/client/v3/keys/device_signing/upload, and its unstable alias, which
+  // Element Web still calls when it sets up cross-signing.
+  auto device_signing = [&svc](Request& req) -> Awaitable {
+    // The first upload, or the same keys again, need no re-authentication; replacing a
+    // stored key does.
+    if (svc.keys->cross_signing_needs_auth(req.who().user_id, req.body_object())) {
+      const json::value* auth = req.body_object().if_contains(std::string_view("auth"));
+      DS_CO_TRY(co_await svc.users->check_uia(req.who().user_id, auth));
+    }
+    DS_CO_TRY(co_await svc.keys->upload_cross_signing(req.who().user_id, req.body_object()));
+    co_return empty_reply();
+  };
+  add_client(r, "POST", "/keys/device_signing/upload", Auth::kRequired, RateClass::kNone, device_signing);
+  r.add({"POST", "/_matrix/client/unstable/keys/device_signing/upload", Auth::kRequired, RateClass::kNone,
+         http::Body::kJson, device_signing});
 
   // POST /_matrix/client/v3/keys/signatures/upload
   add_client(r, "POST", "/keys/signatures/upload", Auth::kRequired, RateClass::kNone,

@@ -84,9 +84,11 @@ void add_membership_routes(http::Router& r, const Services& svc) {
                  DS_CO_ASSIGN(std::string target, req_string(req.body_object(), "user_id"));
                  if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user_id");
                  DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
-                 if (name == "unban") {
+                 if (name == "unban" || name == "kick") {
                    DS_CO_ASSIGN(std::string current, svc.rooms->membership(room_id, target));
-                   if (current != "ban") co_return Error::forbidden(target + " is not banned");
+                   if (name == "unban" && current != "ban") co_return Error::forbidden(target + " is not banned");
+                   // A kick would set a banned user's membership to leave, lifting the ban.
+                   if (name == "kick" && current == "ban") co_return Error::forbidden(target + " is banned; unban them");
                  }
                  if (name == "kick" && target == req.who().user_id)
                    co_return Error::forbidden("Use /leave to leave a room");

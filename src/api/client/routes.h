@@ -14,10 +14,12 @@ void add_room_routes(http::Router& r, const Services& svc);          // rooms.cp
 void add_membership_routes(http::Router& r, const Services& svc);    // membership.cpp
 void add_event_routes(http::Router& r, const Services& svc);         // events.cpp: send, redact, messages
 void add_sync_routes(http::Router& r, const Services& svc);          // sync.cpp: sync, filters, typing, receipts
+void add_old_sync_routes(http::Router& r, const Services& svc);      // old_sync.cpp: /events, /initialSync
 void add_presence_routes(http::Router& r, const Services& svc);      // presence.cpp: presence status
 void add_account_data_routes(http::Router& r, const Services& svc);  // account_data.cpp: account data, tags
 void add_directory_routes(http::Router& r, const Services& svc);     // directory.cpp: aliases, public rooms
 void add_push_routes(http::Router& r, const Services& svc);          // push.cpp: /pushrules
+void add_admin_client_routes(http::Router& r, const Services& svc);  // admin.cpp: /admin/whois, /thirdparty
 void add_keys_routes(http::Router& r, const Services& svc);          // keys.cpp: E2EE keys, to-device
 void add_key_backup_routes(http::Router& r, const Services& svc);    // keys.cpp: server-side key backup
 void add_media_routes(http::Router& r, const Services& svc);         // media.cpp: content repository

@@ -109,7 +109,8 @@ Result<json::object> RoomService::joined_members(const std::string& user, const 
   json::object joined;
   for (auto& [member, event_id] : members) {
     DS_ASSIGN(auto ev, s.events().event(event_id));
-    json::object u;
+    // Both keys always, null when unset: clients read them without checking.
+    json::object u{{"display_name", nullptr}, {"avatar_url", nullptr}};
     auto* content = ev ? ev->pdu.if_contains("content") : nullptr;
     if (content && content->is_object()) {
       // Only strings: a member event may carry anything in these keys.
@@ -251,6 +252,11 @@ Result<json::object> RoomService::public_rooms(int64_t limit, const std::string&
   std::vector<std::pair<int64_t, std::string>> rooms;  // most members first, then by ID
   for (auto& id : ids) {
     DS_ASSIGN(int64_t n, s.memberships().count(id, "join"));
+    // The records keeper is no participant: a room of one official lists one member.
+    if (!keeper_user_.empty()) {
+      DS_ASSIGN(auto m, s.memberships().membership(id, keeper_user_));
+      if (m && *m == "join") --n;
+    }
     rooms.emplace_back(-n, id);
   }
   std::sort(rooms.begin(), rooms.end());

@@ -8,6 +8,7 @@
 #include "service/rooms/power_levels.h"
 #include "service/rooms/room_version.h"
 #include "service/rooms/room_writer.h"
+#include "service/rooms/state_checks.h"
 #include "storage/event_store.h"
 #include "storage/membership_store.h"
 #include "storage/room_store.h"
@@ -48,6 +49,7 @@ const json::string* string_field(const json::object& o, const char* key) {
   auto* v = o.if_contains(key);
   return v && v->is_string() ? &v->as_string() : nullptr;
 }
+
 
 }  // namespace
 
@@ -314,6 +316,13 @@ asio::awaitable<Result<std::string>> RoomService::send_event(const std::string& 
           DS_ASSIGN(auto prior, w.find_txn(sender, *txn));
           if (prior) return *prior;
         }
+        if (state_key) {
+          DS_ASSIGN(RoomState * room, w.room(room_id));
+          if (auto* prior = unchanged_state(room->state, type, *state_key, sender, content))
+            return std::string(prior->at("event_id").as_string());
+          if (type == "m.room.canonical_alias" && state_key->empty())
+            DS_TRY(check_canonical_aliases(w.read(), room_id, content, w.server_name()));
+        }
         json::object proto{{"type", type}, {"sender", sender}, {"content", content}};
         if (state_key) proto["state_key"] = *state_key;
         DS_ASSIGN(json::object ev, w.append(room_id, std::move(proto), txn ? &*txn : nullptr));
@@ -415,6 +424,9 @@ asio::awaitable<Result<std::string>> RoomService::set_membership(
           return Error::forbidden(target + " is not in the room");
         if (membership == "leave" && sender == target && current.empty())
           return Error::forbidden("You are not in this room");
+        if (membership == "join" && current == "join")
+          if (auto* prior = unchanged_state(room->state, "m.room.member", target, sender, content))
+            return std::string(prior->at("event_id").as_string());
         DS_ASSIGN(json::object ev, w.append(room_id, member_proto(sender, target, content)));
         // The keeper accepts every invite at once.
         if (membership == "invite" && !keeper_user_.empty() && target == keeper_user_) DS_TRY(w.keeper_join(room_id, sender));

@@ -22,9 +22,31 @@ namespace {
 
 // The last `limit` events in (lower, upper] that the user may see and the filter keeps,
 // oldest first; *limited when older ones were left out.
+// The users in the user's m.ignored_user_list account data.
+Result<std::set<std::string>> ignored_users(storage::Stores& s, const std::string& user) {
+  std::set<std::string> out;
+  DS_ASSIGN(auto list, s.account_data().get(user, "", "m.ignored_user_list"));
+  if (!list) return out;
+  if (auto* users = list->if_contains("ignored_users"); users && users->is_object())
+    for (auto& entry : users->as_object()) out.insert(std::string(entry.key()));
+  return out;
+}
+
+bool from_ignored_sender(const StoredEvent& e, const std::set<std::string>& ignored) {
+  auto* sender = e.pdu.if_contains("sender");
+  return sender && sender->is_string() && ignored.count(std::string(sender->as_string()));
+}
+
+// Events of ignored users are not sent, except state events (ignore_users.md: the room
+// must not look different because its sender is ignored).
+bool from_ignored(const StoredEvent& e, const std::set<std::string>& ignored) {
+  return !ignored.empty() && !e.pdu.contains("state_key") && from_ignored_sender(e, ignored);
+}
+
 Result<std::vector<StoredEvent>> pick_timeline(storage::Stores& s, const std::string& room_id,
                                                const Visibility& vis, const RoomEventFilter& filter, int64_t upper,
-                                               int64_t lower, int limit, bool* limited) {
+                                               int64_t lower, int limit, bool* limited,
+                                               const std::set<std::string>& ignored) {
   std::vector<StoredEvent> picked;
   *limited = false;
   int64_t cursor = upper;
@@ -34,7 +56,7 @@ Result<std::vector<StoredEvent>> pick_timeline(storage::Stores& s, const std::st
     more = static_cast<int>(events.size()) == page;
     for (auto& e : events) {
       cursor = e.pos - 1;
-      if (!vis.can_see(e) || !matches(filter, e.pdu, room_id)) continue;
+      if (!vis.can_see(e) || !matches(filter, e.pdu, room_id) || from_ignored(e, ignored)) continue;
       if (static_cast<int>(picked.size()) == limit) {
         *limited = true;
         break;
@@ -159,6 +181,7 @@ Result<json::object> SyncService::build(const SyncRequest& req,
   }
 
   DS_ASSIGN(auto memberships, s.memberships().rooms_of(user, upto.pos));
+  DS_ASSIGN(auto ignored, ignored_users(s, user));
   json::object join, invite, leave, knock;
   for (auto& m : memberships) {
     const std::string& room_id = m.room_id;
@@ -177,6 +200,11 @@ Result<json::object> SyncService::build(const SyncRequest& req,
       *empty = false;
     } else if (membership == "invite") {
       if (since && pos <= since->pos) continue;
+      // Invites from ignored users are not sent (ignore_users.md).
+      if (!ignored.empty()) {
+        DS_ASSIGN(auto invite_event, s.events().state_event_at(room_id, "m.room.member", user, upto.pos));
+        if (invite_event && from_ignored_sender(*invite_event, ignored)) continue;
+      }
       DS_ASSIGN(json::object st, invite_state(s, room_id, user));
       invite[room_id] = json::object{{"invite_state", json::object{{"events", std::move(st["events"])}}}};
       *empty = false;
@@ -248,7 +276,8 @@ Result<json::object> SyncService::joined_room(storage::Stores& s, const SyncRequ
   int64_t lower = fresh ? 0 : since->pos;
 
   bool limited = false;
-  DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, upto.pos, lower, limit, &limited));
+  DS_ASSIGN(auto ignored, ignored_users(s, req.user_id));
+  DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, upto.pos, lower, limit, &limited, ignored));
   int64_t first_pos = picked.empty() ? upto.pos + 1 : picked.front().pos;
 
   json::array timeline;
@@ -319,11 +348,24 @@ Result<json::object> SyncService::joined_room(storage::Stores& s, const SyncRequ
   DS_ASSIGN(auto members, s.memberships().joined_and_invited(room_id));
   int64_t joined = 0, invited = 0;
   json::array heroes;
+  // The records keeper is in every room it covers; counting it would name a direct chat
+  // "Ada and Records keeper" and make a two-person chat look like a group.
+  const std::string keeper = rooms_.config().keeper_user_id();
   for (auto& m : members) {
+    if (!keeper.empty() && m.user_id == keeper) continue;
     (m.membership == "join" ? joined : invited)++;
     if (m.user_id != req.user_id && heroes.size() < 5) heroes.push_back(json::string(m.user_id));
   }
-  summary["m.heroes"] = std::move(heroes);
+  // Heroes name a room that has no name of its own (sync.yaml); a named room needs none.
+  bool named = false;
+  for (auto [type, key] : {std::pair{"m.room.name", "name"}, std::pair{"m.room.canonical_alias", "alias"}}) {
+    DS_ASSIGN(auto ev, s.events().state_event_at(room_id, type, "", upto.pos));
+    if (!ev) continue;
+    auto* c = ev->pdu.if_contains("content");
+    auto* v = c && c->is_object() ? c->as_object().if_contains(key) : nullptr;
+    named |= v && v->is_string() && !v->as_string().empty();
+  }
+  if (!named) summary["m.heroes"] = std::move(heroes);
   summary["m.joined_member_count"] = joined;
   summary["m.invited_member_count"] = invited;
 
@@ -349,8 +391,9 @@ Result<json::object> SyncService::left_room(storage::Stores& s, const SyncReques
   bool limited = false;
   // Only what the user was allowed to see: someone who never joined (a rejected or withdrawn
   // invite, a pre-emptive ban) gets their own member event and nothing of the room's history.
+  DS_ASSIGN(auto ignored, ignored_users(s, req.user_id));
   DS_ASSIGN(auto picked, pick_timeline(s, room_id, vis, rf.timeline, leave_pos, since ? since->pos : 0,
-                                       effective_limit(rf.timeline), &limited));
+                                       effective_limit(rf.timeline), &limited, ignored));
   int64_t first_pos = picked.empty() ? leave_pos : picked.front().pos;
   json::array timeline;
   for (auto& e : picked) timeline.push_back(shaped(req, client_event(s, e, version, req.device_id)));
@@ -371,14 +414,43 @@ Result<json::array> SyncService::presence_events(storage::Stores& s, const SyncR
   json::array out;
   // A serial beyond ours is a token from before a restart, which forgot everything: send all.
   uint64_t from = since && since->presence <= presence_.serial() ? since->presence : 0;
-  if (since && from == presence_.serial()) return out;
+  // Users who came to share a room with the user since the token (the user joined it, or
+  // they did): the client has never been told their presence, changed or not.
+  std::set<std::string> met;
+  if (since) {
+    int64_t now_pos = rooms_.db().committed_stream_pos();
+    DS_ASSIGN(auto mine, s.memberships().rooms_of(req.user_id, now_pos));
+    std::set<std::string> joined;
+    for (auto& m : mine) {
+      if (m.membership != "join") continue;
+      joined.insert(m.room_id);
+      if (m.stream_pos <= since->pos) continue;
+      DS_ASSIGN(auto members, s.memberships().users_with(m.room_id, "join"));
+      met.insert(members.begin(), members.end());
+    }
+    DS_ASSIGN(auto changes, s.events().member_changes(since->pos, now_pos));
+    for (auto& [room_id, user] : changes)
+      if (joined.count(room_id)) met.insert(user);
+    met.erase(req.user_id);
+  }
+  if (since && from == presence_.serial() && met.empty()) return out;
   DS_ASSIGN(auto others, s.memberships().co_members(req.user_id));
   std::set<std::string> users(others.begin(), others.end());
   users.insert(req.user_id);
   int64_t now = now_ms();
-  for (auto& [user, state] : presence_.changed(users, from)) {
+  std::set<std::string> sent;
+  auto add = [&](const std::string& user, const PresenceState& state) {
+    if (!users.count(user) || !sent.insert(user).second) return;
     json::object ev{{"type", "m.presence"}, {"sender", user}, {"content", presence_content(state, now)}};
     if (matches(req.filter->presence, ev)) out.push_back(std::move(ev));
+  };
+  for (auto& [user, state] : presence_.changed(users, from)) add(user, state);
+  if (!met.empty()) {
+    for (auto& [user, state] : presence_.changed(met, 0)) add(user, state);
+    // Someone never seen since the server started is offline; the keeper is no participant.
+    const std::string keeper = rooms_.config().keeper_user_id();
+    for (auto& user : met)
+      if (user != keeper) add(user, PresenceState{});
   }
   return out;
 }

@@ -51,6 +51,18 @@ class SyncService {
   // Users who share a room with room_id's members, for waking on receipts and typing.
   std::vector<std::string> joined_members(const std::string& room_id);
 
+  // The deprecated event stream and snapshots (old_sync.cpp), still in the spec.
+  // GET /events: what reached the user after `from` (now when empty), oldest first, at
+  // most limit room events; with room_id, that one room (a world_readable one may be
+  // read without joining). Parks like /sync until something arrives or the timeout passes.
+  boost::asio::awaitable<Result<json::object>> events(const std::string& user, const std::string& from,
+                                                      const std::string& room_id, int limit, int64_t timeout_ms);
+  // GET /initialSync: every room of the user with its state and last `limit` messages.
+  Result<json::object> initial_sync(const std::string& user, int limit, bool archived);
+  // GET /rooms/{roomId}/initialSync: one room, for a member, former member or any reader
+  // of a world_readable room.
+  Result<json::object> room_initial_sync(const std::string& user, const std::string& room_id, int limit);
+
  private:
   // Builds the response for (since, upto]; sets *empty when nothing changed.
   Result<json::object> build(const SyncRequest& req, const std::optional<SyncToken>& since,
@@ -71,6 +83,11 @@ class SyncService {
                                       const std::optional<SyncToken>& since);
   Result<json::object> invite_state(storage::Stores& s, const std::string& room_id,
                                     const std::string& user);
+  // old_sync.cpp: one batch of the event stream, and one room's snapshot up to `upper`.
+  Result<json::object> stream_batch(storage::Stores& s, const std::string& user, const SyncToken& from,
+                                    const SyncToken& upto, const std::string& only_room, int limit, bool* empty);
+  Result<json::object> room_snapshot(storage::Stores& s, const std::string& user, const std::string& room_id,
+                                     const std::string& membership, int64_t upper, int limit);
 
   RoomService& rooms_;
   Notifier& notifier_;

@@ -236,6 +236,7 @@ asio::awaitable<Status> UserService::check_uia(const std::string& user_id, const
     Error e{401, errc::kUnauthorized, "Authentication required", {}};
     e.extra["flows"] = json::array{json::object{{"stages", json::array{"m.login.password"}}}};
     e.extra["params"] = json::object{};
+    e.extra["completed"] = json::array{};  // one stage: none is ever done when this is sent
     e.extra["session"] = session;
     return e;
   };

@@ -28,6 +28,14 @@ struct LoginResult {
   std::string user_id, device_id, access_token;
 };
 
+// A registration's user-interactive auth session: the parameters of the request that
+// opened it, so that the request completing it need not repeat them, and the account it
+// made, so that a retry of a completed session answers with the same account.
+struct RegistrationSession {
+  json::object params;
+  std::string user_id;  // empty until the account is made
+};
+
 struct DeviceInfo {
   std::string device_id, display_name, last_seen_ip;
   int64_t last_seen_ts = 0;
@@ -56,6 +64,10 @@ class UserService {
                                                             const std::string& password,
                                                             bool admin);
   Result<bool> is_available(const std::string& localpart);
+  // Registration sessions (registration.cpp), kept in memory for 15 minutes.
+  std::string start_registration(json::object params);
+  std::optional<RegistrationSession> registration(const std::string& session);
+  void finish_registration(const std::string& session, const std::string& user_id);
 
   // Checks the password and opens a session on a new (or the named) device.
   boost::asio::awaitable<Result<LoginResult>> login(const std::string& user_id,
@@ -128,6 +140,7 @@ class UserService {
   std::mutex mu_;
   std::unordered_map<std::string, Session> token_cache_;  // token hash -> session
   std::unordered_map<std::string, int64_t> uia_sessions_;  // session id -> expiry (ms)
+  std::unordered_map<std::string, std::pair<RegistrationSession, int64_t>> registrations_;  // id -> (session, expiry)
 };
 
 }  // namespace despatch
