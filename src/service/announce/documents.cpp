@@ -1,5 +1,7 @@
 #include "service/announce/documents.h"
 
+#include "service/common/time.h"
+
 #include <ctime>
 
 namespace despatch::announce {
@@ -23,14 +25,7 @@ json::object activity(const Urls& u, const std::string& handle, const char* type
 
 }  // namespace
 
-std::string iso_time(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso_time(int64_t ms) { return utc_time(ms, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string escape_html(std::string_view s) {
   std::string out;

@@ -39,14 +39,7 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
-std::string iso_time(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
+std::string iso_time(int64_t ms) { return utc_time(ms, "%Y-%m-%d %H:%M:%S UTC"); }
 
 // A file name for a room: only letters, digits, '-' and '_' survive.
 std::string room_file(const std::string& room_id) {
