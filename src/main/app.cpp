@@ -137,6 +137,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   a.media = std::make_unique<MediaService>(a.config, *a.db);
+  a.media->set_alerts(a.alerts.get());
   DS_TRY(a.media->init());
   DS_TRY(a.start_announcements());
   DS_TRY(a.start_federation());

@@ -4,6 +4,7 @@
 #include "api/admin/routes.h"
 #include "api/client/util.h"
 
+#include <map>
 #include <set>
 
 namespace despatch::api {

@@ -21,7 +21,10 @@ json::object alert_json(const storage::Alert& a) {
                  {"ts", a.ts}};
   json::error_code ec;
   json::value details = json::parse(a.details, ec);
-  o["details"] = !ec && details.is_object() ? details : json::object{};
+  if (!ec && details.is_object())
+    o["details"] = std::move(details);
+  else
+    o["details"] = json::object{};
   o["acknowledged"] = a.acknowledged_ts.has_value();
   if (a.acknowledged_ts) {
     o["acknowledged_by"] = a.acknowledged_by.value_or("");
