@@ -2,11 +2,13 @@
 // on its fixture and stays silent on a near miss.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "service/policy/alert_rules.h"
+#include "test_support.h"
 
 namespace despatch {
 namespace {
@@ -102,6 +104,49 @@ TEST(AlertRules, ConfigChecksRejectBadRules) {
   EXPECT_FALSE(check_alerts(a).ok()) << "a name twice";
   a.rules = {{"x", "login.failed", 1, 0, "low"}};
   EXPECT_FALSE(check_alerts(a).ok()) << "window 0";
+}
+
+Result<Config> load(const std::string& toml) {
+  auto dir = test::fresh_test_dir("despatch_alertcfg");
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "c.toml").string();
+  std::ofstream(path) << toml;
+  auto r = load_config_file(path);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+TEST(AlertConfig, RulesInTheConfigReplaceTheShippedOnes) {
+  auto c = load(R"([alerts]
+enabled = true
+[[alerts.rules]]
+name = "joins"
+signal = "room.join"
+threshold = 3
+window_seconds = 60
+severity = "low"
+[metrics]
+listen = "127.0.0.1:9090"
+)");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->alerts.rules.size(), 1u);
+  EXPECT_EQ(c->alerts.rules[0].name, "joins");
+  EXPECT_EQ(c->alerts.rules[0].threshold, 3);
+  EXPECT_EQ(c->metrics.port(), 9090);
+  EXPECT_EQ(c->metrics.host(), "127.0.0.1");
+  auto none = load("server_name = \"x\"\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->alerts.rules.size(), default_alert_rules().size());
+  EXPECT_TRUE(none->metrics.listen.empty()) << "metrics are off by default";
+}
+
+TEST(AlertConfig, BadRulesAndListenersAreRefused) {
+  EXPECT_FALSE(load("[[alerts.rules]]\nname = \"x\"\nsignal = \"room.join\"\ncolour = 1\n").ok())
+      << "unknown key in a rule";
+  EXPECT_FALSE(load("[[alerts.rules]]\nname = \"x\"\nsignal = \"nope\"\n").ok()) << "unknown signal";
+  EXPECT_FALSE(load("[[alerts.rules]]\nname = \"x\"\nsignal = \"room.join\"\nthreshold = -2\n").ok());
+  EXPECT_FALSE(load("[alerts]\nrules = 5\n").ok()) << "rules is a list of tables";
+  EXPECT_FALSE(load("[metrics]\nlisten = \"nowhere\"\n").ok());
 }
 
 }  // namespace

@@ -8,7 +8,9 @@ std::vector<FiredAlert> AlertEngine::observe(const AlertSignal& s) {
   for (size_t i = 0; i < rules_.size(); ++i) {
     const AlertRule& r = rules_[i];
     if (r.signal != s.signal) continue;
-    auto& times = seen_[{i, s.user_id}];
+    Seen& seen = seen_[{i, s.user_id}];
+    if (s.ts < seen.quiet_until) continue;
+    auto& times = seen.times;
     int64_t since = s.ts - r.window_seconds * 1000;
     while (!times.empty() && times.front() <= since) times.pop_front();
     times.push_back(s.ts);
@@ -16,6 +18,7 @@ std::vector<FiredAlert> AlertEngine::observe(const AlertSignal& s) {
     out.push_back(FiredAlert{r.name, r.signal, r.severity, s.user_id,
                              static_cast<int64_t>(times.size()), s.ts, s.details});
     times.clear();
+    seen.quiet_until = s.ts + r.window_seconds * 1000;
   }
   return out;
 }
@@ -23,7 +26,8 @@ std::vector<FiredAlert> AlertEngine::observe(const AlertSignal& s) {
 void AlertEngine::sweep(int64_t now) {
   for (auto it = seen_.begin(); it != seen_.end();) {
     int64_t window_ms = rules_[it->first.first].window_seconds * 1000;
-    if (it->second.empty() || it->second.back() <= now - window_ms)
+    const Seen& seen = it->second;
+    if ((seen.times.empty() || seen.times.back() <= now - window_ms) && seen.quiet_until <= now)
       it = seen_.erase(it);
     else
       ++it;

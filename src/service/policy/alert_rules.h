@@ -35,8 +35,9 @@ class AlertEngine {
   explicit AlertEngine(std::vector<AlertRule> rules) : rules_(std::move(rules)) {}
 
   // Counts s against every rule for its signal. A rule fires when the user's signals within
-  // its window reach its threshold; its count then starts again, so that a burst raises one
-  // alert per threshold reached rather than one per signal after it.
+  // its window reach its threshold; it then stays quiet for that user for one window, so
+  // that a leaver's client retrying an old token, or a long burst, raises one alert per
+  // window rather than one per signal.
   std::vector<FiredAlert> observe(const AlertSignal& s);
 
   const std::vector<AlertRule>& rules() const { return rules_; }
@@ -47,7 +48,11 @@ class AlertEngine {
  private:
   void sweep(int64_t now);
   std::vector<AlertRule> rules_;
-  std::map<std::pair<size_t, std::string>, std::deque<int64_t>> seen_;  // (rule, user) -> ts
+  struct Seen {
+    std::deque<int64_t> times;  // within the window, oldest first
+    int64_t quiet_until = 0;    // after an alert: signals before this are not counted
+  };
+  std::map<std::pair<size_t, std::string>, Seen> seen_;  // (rule index, user) -> what was seen
 };
 
 // A fixture's run: the alerts a fresh engine raises over signals, in order.
