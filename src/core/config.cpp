@@ -57,6 +57,33 @@ Status read_string_list(const toml::table& t, const char* path, std::vector<std:
   return ok_status();
 }
 
+// [[alerts.rules]]: when present, the list replaces the shipped rules.
+Status read_alert_rules(const toml::table& t, Alerts& out) {
+  auto node = t.at_path("alerts.rules");
+  if (!node) return ok_status();
+  auto* arr = node.as_array();
+  if (!arr) return Error::invalid_param("config: alerts.rules is a list of tables ([[alerts.rules]])");
+  static const std::set<std::string> kRuleKeys = {"name", "signal", "threshold", "window_seconds",
+                                                   "severity"};
+  std::vector<AlertRule> rules;
+  for (auto&& v : *arr) {
+    auto* rt = v.as_table();
+    if (!rt) return Error::invalid_param("config: alerts.rules is a list of tables ([[alerts.rules]])");
+    for (auto&& [k, _] : *rt)
+      if (!kRuleKeys.count(std::string(k.str())))
+        return Error::invalid_param("config: alerts.rules: unknown option " + std::string(k.str()));
+    AlertRule r;
+    DS_TRY(read(*rt, "name", r.name));
+    DS_TRY(read(*rt, "signal", r.signal));
+    DS_TRY(read(*rt, "threshold", r.threshold));
+    DS_TRY(read(*rt, "window_seconds", r.window_seconds));
+    DS_TRY(read(*rt, "severity", r.severity));
+    rules.push_back(std::move(r));
+  }
+  out.rules = std::move(rules);
+  return check_alerts(out);
+}
+
 }  // namespace
 
 std::string Federation::listen_host() const {
@@ -148,7 +175,8 @@ Result<Config> load_config_file(const std::string& path) {
       "classification.descriptors", "classification.refused", "classification.refused_advice",
       "classification.label_default",
       "announce.base_url", "announce.allow_http", "announce.ca_file", "announce.verify_tls",
-      "announce.show_matrix_ids", "announce.page_size", "announce.max_attempts", "announce.retry_seconds"};
+      "announce.show_matrix_ids", "announce.page_size", "announce.max_attempts", "announce.retry_seconds",
+      "alerts.enabled", "alerts.rules", "metrics.listen"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -270,6 +298,10 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "announce.page_size", a.page_size));
   DS_TRY(read(t, "announce.max_attempts", a.max_attempts));
   DS_TRY(read(t, "announce.retry_seconds", a.retry_seconds));
+  DS_TRY(read(t, "alerts.enabled", c.alerts.enabled));
+  DS_TRY(read_alert_rules(t, c.alerts));
+  DS_TRY(read(t, "metrics.listen", c.metrics.listen));
+  DS_TRY(check_metrics(c.metrics));
   if (!a.base_url.empty() && a.base_url.rfind("https://", 0) != 0 && a.base_url.rfind("http://", 0) != 0)
     return Error::invalid_param("config: announce.base_url must start with https:// (or http://)");
   while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
@@ -464,6 +496,29 @@ refused_advice = "Send it only through your department's approved systems for SE
 # Rooms show their marking at the start of their topic ("[OFFICIAL-SENSITIVE] ..."); the
 # default marking is shown too only when this is true (OFFICIAL need not be marked).
 label_default = false
+
+[alerts]
+# Suspicious activity: each rule counts one signal per user and raises an alert when
+# `threshold` of them fall within `window_seconds`. Each alert is written to the audit log
+# (alert.RULE), listed by GET /_despatch/admin/v1/alerts and counted in the metrics. A
+# [[alerts.rules]] list replaces the rules below. Signals: login.failed, token.deactivated,
+# keeper.removal, classification.refused, redaction.own, room.join, media.download.
+enabled = true
+# [[alerts.rules]]
+# name = "failed_logins"
+# signal = "login.failed"
+# threshold = 5
+# window_seconds = 300
+# severity = "medium"        # low | medium | high
+# Shipped: failed_logins (login.failed, 5 in 300 s), leaver_token (token.deactivated, 1),
+# keeper_removal (keeper.removal, 1), refused_classification (classification.refused, 1),
+# mass_redaction (redaction.own, 20 in 600 s), room_join_burst (room.join, 10 in 300 s),
+# bulk_media_download (media.download, 200 in 600 s).
+
+[metrics]
+# Prometheus text format at http://LISTEN/metrics, on a listener of its own with no
+# authentication: keep it on loopback or a monitoring network. Empty: off.
+listen = ""
 
 [announce]
 # Public announcements: rooms marked with `despatch announce create` publish their posts

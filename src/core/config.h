@@ -105,6 +105,33 @@ struct Announce {
   int64_t retry_seconds = 30;    // first retry delay; doubled after each failure, up to 6 hours
 };
 
+// One rule of the suspicious-activity engine ([[alerts.rules]] in the config file): it fires
+// when one user produces `threshold` signals named `signal` within `window_seconds`.
+struct AlertRule {
+  std::string name;
+  std::string signal;
+  int64_t threshold = 1;
+  int64_t window_seconds = 60;
+  std::string severity = "medium";  // low | medium | high
+};
+
+// The signals the server produces, and the rules shipped when the config names none.
+const std::vector<std::string>& alert_signals();
+std::vector<AlertRule> default_alert_rules();
+
+struct Alerts {
+  bool enabled = true;
+  std::vector<AlertRule> rules = default_alert_rules();
+};
+
+// Prometheus metrics ([metrics] in the config file), on a listener of their own.
+struct Metrics {
+  std::string listen;  // HOST:PORT; empty: no metrics listener
+  std::string host() const;  // the parts of listen; "" / 0 when it is malformed
+  uint16_t port() const;
+};
+Status check_metrics(const Metrics& m);
+
 struct Config {
   std::string server_name = "localhost";
   std::string listen_address = "127.0.0.1";
@@ -159,7 +186,13 @@ struct Config {
   Federation federation;
   Classification classification;
   Announce announce;
+  Alerts alerts;
+  Metrics metrics;
 };
+
+// Checks [[alerts.rules]]: names unique and non-empty, known signals, positive thresholds and
+// windows, severities low, medium or high.
+Status check_alerts(const Alerts& a);
 
 // Checks [federation] after the file and the flags: listen is HOST:PORT, allow holds server
 // names or "*", and an enabled listener has its certificate and key.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,7 @@ struct Request {
   std::string remote;                 // peer address
   std::optional<Caller> caller;
   std::string origin;                 // Auth::kFederation: the server the X-Matrix header proved
+  std::string_view route_pattern;     // the matched route's (empty: none), for metrics
 
   const std::string& param(size_t i) const { return params.at(i); }
   // Returns the first value of a query parameter, or nullptr.

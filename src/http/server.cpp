@@ -11,6 +11,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 
 namespace despatch::http {
@@ -131,6 +132,7 @@ struct Server::Impl {
       co_return error_reply({404, errc::kUnrecognized, "Unrecognized request", {}});
     }
     const Route& route = *m.route;
+    r.route_pattern = route.pattern;
     r.params = std::move(m.params);
     for (auto& p : r.params)
       if (!is_clean_text(p))
@@ -382,7 +384,12 @@ struct Server::Impl {
       in->request.remote = remote;
       // Nothing pipelined behind this request: give the read buffer back while it runs.
       if (buf.size() == 0) buf.shrink_to_fit();
+      auto started = std::chrono::steady_clock::now();
       Reply reply = co_await handle(in->request);
+      if (opts.metrics) {
+        std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+        opts.metrics->record(endpoint_class(in->request.route_pattern), reply.status, took.count());
+      }
       bool keep_alive = in->keep_alive;
       unsigned version = in->version;
       in.reset();

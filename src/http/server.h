@@ -3,6 +3,7 @@
 // HTTP (the client listener) and TLS (the federation listener, when a certificate is set).
 #pragma once
 
+#include "http/metrics.h"
 #include "http/rate_limit.h"
 #include "http/request.h"
 #include "http/router.h"
@@ -23,6 +24,8 @@ struct ServerOptions {
   double login_per_second = 1, login_burst = 10;
   // Both set: the listener speaks TLS only (PEM certificate chain and private key).
   std::string tls_cert_file, tls_key_file;
+  // Set: every request answered is counted here by endpoint class (the metrics listener's).
+  RequestMetrics* metrics = nullptr;
 };
 
 // Resolves an access token to its caller, or returns M_UNKNOWN_TOKEN.

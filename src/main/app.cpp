@@ -106,13 +106,16 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
   a.audit = std::make_unique<AuditLog>(*a.db);
   a.reports = std::make_unique<ReportService>(*a.db);
+  a.alerts = std::make_unique<AlertService>(a.config.alerts, *a.db, a.io.get_executor());
   a.records = std::make_unique<RecordsOffice>(*a.db, a.key);
   a.retention = std::make_unique<Retention>(a.config, *a.db);
   DS_TRY(a.record_retention_policy());
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
   a.backup = std::make_unique<KeyBackup>(*a.db);
   a.users = std::make_unique<UserService>(a.config, *a.db, a.cpu, a.notifier);
+  a.users->set_alerts(a.alerts.get());
   a.rooms = std::make_unique<RoomService>(a.config, *a.db, a.notifier, a.key, *a.push, *a.archive);
+  a.rooms->set_alerts(a.alerts.get());
   if (a.config.records_keeper) {
     DS_ASSIGN(a.keeper, RecordsKeeper::open(a.config, *a.db, *a.archive));
     a.keys->set_server_device(a.keeper.get());
@@ -134,6 +137,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   a.media = std::make_unique<MediaService>(a.config, *a.db);
+  a.media->set_alerts(a.alerts.get());
   DS_TRY(a.media->init());
   DS_TRY(a.start_announcements());
   DS_TRY(a.start_federation());
@@ -366,11 +370,20 @@ http::Router App::routes() {
       },
       [this] { return federation_metrics.to_json(); }, reports.get()});
   admin_services_->announce = announce.get();
+  admin_services_->alerts = alerts.get();
+  admin_services_->requests = &request_metrics;
   api::add_admin_routes(r, *admin_services_);
   api::add_admin_report_routes(r, *admin_services_);
+  api::add_admin_alert_routes(r, *admin_services_);
   api::add_admin_announce_routes(r, *admin_services_);
   api::add_activitypub_routes(r, *announce);
   api::add_feed_routes(r, *announce);
+  return r;
+}
+
+http::Router App::metrics_routes() {
+  http::Router r;
+  api::add_prometheus_routes(r, *admin_services_);
   return r;
 }
 

@@ -61,6 +61,8 @@ struct App {
   std::unique_ptr<Archive> archive;
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<ReportService> reports;  // reports from users, for the administrators
+  std::unique_ptr<AlertService> alerts;    // suspicious-activity rules and their alerts
+  http::RequestMetrics request_metrics;    // the client listener's, when metrics are served
   std::unique_ptr<RecordsOffice> records;  // verify, search and export for the admin API
   std::unique_ptr<Retention> retention;
   std::unique_ptr<RecordsKeeper> keeper;  // null when [records] keeper = false
@@ -100,6 +102,8 @@ struct App {
   http::Router routes();
   // The federation listener's routes: /_matrix/federation/* and /_matrix/key/*.
   http::Router federation_routes();
+  // The metrics listener's routes (GET /metrics); after routes(), whose services it reads.
+  http::Router metrics_routes();
   // Starts periodic work (archive checkpoints) on io.
   void start_background();
   // Signs the archive head (at shutdown).

@@ -30,6 +30,7 @@ Options (each overrides the config file):
   --no-rate-limit        disable request rate limiting (benchmarks)
   --no-records-keeper    run without the records keeper ([records] keeper = false)
   --log-level LEVEL      debug, info, warn or error
+  --metrics-listen ADDR:PORT  serve Prometheus metrics at /metrics here ([metrics] listen)
 
 Federation ([federation] in the config file; the listener is TLS only):
   --federation-listen ADDR:PORT   serve the server-server API here (turns federation on)
@@ -69,7 +70,9 @@ static std::string apply_flags(Args& args, Config& cfg) {
   for (auto& name : args.take_all("federation-allow")) cfg.federation.allow.push_back(name);
   if (auto v = args.take("tls-cert")) cfg.federation.tls_cert_file = *v;
   if (auto v = args.take("tls-key")) cfg.federation.tls_key_file = *v;
+  if (auto v = args.take("metrics-listen")) cfg.metrics.listen = *v;
   if (auto st = check_federation(cfg.federation); !st.ok()) return st.error().message;
+  if (auto st = check_metrics(cfg.metrics); !st.ok()) return st.error().message;
   return "";
 }
 
@@ -116,6 +119,7 @@ int cmd_serve(Args& args) {
   opts.rate_burst = cfg.rate_limit_burst;
   opts.login_per_second = cfg.login_rate_per_second;
   opts.login_burst = cfg.login_rate_burst;
+  if (!cfg.metrics.listen.empty()) opts.metrics = &app->request_metrics;
   App* a = app.get();
   // Declared after app and destroyed before it (see the end): both use app->io.
   auto server = std::make_unique<http::Server>(
@@ -163,12 +167,31 @@ int cmd_serve(Args& args) {
            }());
   }
 
+  // The metrics listener: plain HTTP, one unauthenticated route, its own requests uncounted.
+  std::unique_ptr<http::Server> metrics_server;
+  if (!cfg.metrics.listen.empty()) {
+    http::ServerOptions mopts;
+    mopts.address = cfg.metrics.host();
+    mopts.port = cfg.metrics.port();
+    mopts.rate_limit = false;
+    metrics_server = std::make_unique<http::Server>(
+        app->io, mopts, app->metrics_routes(),
+        [](const std::string&) -> Result<http::Caller> { return Error::forbidden("No access tokens here"); });
+    auto mport = metrics_server->start();
+    if (!mport.ok()) {
+      DS_LOG(kError, "metrics: {}", mport.error().message);
+      return 1;
+    }
+    DS_LOG(kInfo, "metrics: serving Prometheus text on http://{}:{}/metrics", mopts.address, *mport);
+  }
+
   auto signals = std::make_unique<boost::asio::signal_set>(app->io, SIGTERM, SIGINT);
   signals->async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     DS_LOG(kInfo, "signal {}: shutting down", sig);
     server->stop();
     if (federation_server) federation_server->stop();
+    if (metrics_server) metrics_server->stop();
     app->io.stop();
   });
   DS_LOG(kInfo, "despatch ready: serving {} on http://{}:{} (data {})", cfg.server_name,
@@ -186,6 +209,7 @@ int cmd_serve(Args& args) {
   for (auto& t : threads) t.join();
   signals.reset();
   federation_server.reset();
+  metrics_server.reset();
   server.reset();
   if (auto st = app->checkpoint_archive(); !st.ok())
     DS_LOG(kError, "final archive checkpoint failed: {}", st.error().message);

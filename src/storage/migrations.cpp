@@ -379,6 +379,19 @@ CREATE INDEX announce_deliveries_due ON announce_deliveries(next_ts);
 -- name -> an RSA key pair (PEM) the server made for HTTP signatures
 CREATE TABLE announce_keys (name TEXT PRIMARY KEY, private_pem TEXT NOT NULL, public_pem TEXT NOT NULL);
 )SQL",
+    // 15: suspicious-activity alerts (AlertStore): what the alert engine's rules found,
+    // until an administrator acknowledges them with a note; and the access tokens of
+    // deactivated accounts (UserStore), so that a leaver's old token is recognised.
+    R"SQL(
+-- id -> the rule that fired, for whose activity, how many signals in its window, the last
+-- signal's details (JSON), and the administrator's acknowledgement
+CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, signal TEXT NOT NULL,
+  severity TEXT NOT NULL, user_id TEXT NOT NULL, count INTEGER NOT NULL, details TEXT NOT NULL,
+  ts INTEGER NOT NULL, acknowledged_by TEXT, acknowledged_ts INTEGER, note TEXT);
+CREATE INDEX alerts_open ON alerts(acknowledged_ts, id);
+-- token hash -> the deactivated account it belonged to, and when it was retired
+CREATE TABLE retired_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, retired_ts INTEGER NOT NULL);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

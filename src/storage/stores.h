@@ -9,6 +9,7 @@
 namespace despatch::storage {
 
 class AccountDataStore;
+class AlertStore;
 class AnnounceStore;
 class ArchiveStore;
 class AuditStore;
@@ -37,6 +38,7 @@ class Stores {
  public:
   virtual ~Stores() = default;
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
+  virtual AlertStore& alerts() = 0;               // alerts
   virtual AnnounceStore& announce() = 0;          // announce_channels, _followers, _posts, _deliveries, _keys
   virtual ArchiveStore& archive() = 0;           // archive_keys, archive, archive_checkpoints
   virtual AuditStore& audit() = 0;               // audit_log
@@ -59,7 +61,7 @@ class Stores {
   virtual ServerKeyStore& server_keys() = 0;     // server_keys, server_key_responses
   virtual StateStore& state() = 0;               // current_state, state groups, event_state
   virtual ToDeviceStore& to_device() = 0;        // to_device, to_device_txns
-  virtual UserStore& users() = 0;                // users, access_tokens
+  virtual UserStore& users() = 0;                // users, access_tokens, retired_tokens
 };
 
 // A write job's view: the stores, writing inside the group commit, and the stream positions

@@ -76,6 +76,13 @@ class UserStore {
   virtual Result<std::optional<TokenOwner>> token_owner(const std::string& token_hash) = 0;
   // Ends every session of one device.
   virtual Status remove_tokens(const std::string& user, const std::string& device) = 0;
+
+  // retired_tokens: token hash -> the deactivated account it belonged to, so that a
+  // leaver's old token tried later is recognised (and refused like any unknown token).
+  // Copies every current token of user there (before deactivation removes them).
+  virtual Status retire_tokens(const std::string& user, int64_t ts) = 0;
+  // The account a retired token belonged to, nullopt for any other token.
+  virtual Result<std::optional<std::string>> retired_token_owner(const std::string& token_hash) = 0;
 };
 
 }  // namespace despatch::storage

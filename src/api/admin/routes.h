@@ -1,9 +1,11 @@
 // Admin API route registration.
 #pragma once
 
+#include "http/metrics.h"
 #include "http/router.h"
 #include "service/announce/announcements.h"
 #include "service/common/cpu_pool.h"
+#include "service/policy/alerts.h"
 #include "service/policy/reports.h"
 #include "service/records/audit.h"
 #include "service/records/keeper.h"
@@ -33,10 +35,15 @@ struct AdminServices {
   std::function<json::object()> federation_metrics;  // federation's counters for /metrics
   ReportService* reports;  // reports from users: listed and acknowledged
   Announcements* announce = nullptr;  // announcement channels
+  AlertService* alerts = nullptr;     // suspicious-activity alerts: listed and acknowledged
+  http::RequestMetrics* requests = nullptr;  // the client listener's, for /metrics
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp
 void add_admin_report_routes(http::Router& r, const AdminServices& svc);  // reports.cpp
 void add_admin_announce_routes(http::Router& r, const AdminServices& svc);  // announce.cpp: channels
+void add_admin_alert_routes(http::Router& r, const AdminServices& svc);   // alerts.cpp
+// The metrics listener's one route, GET /metrics (Prometheus text).   prometheus.cpp
+void add_prometheus_routes(http::Router& r, const AdminServices& svc);
 
 }  // namespace despatch::api

@@ -76,7 +76,8 @@ void add_media_routes(http::Router& r, const Services& svc) {
     return [&media, legacy](Request& req) -> Awaitable {
       DS_CO_ASSIGN(int64_t timeout, timeout_of(req));
       std::string name = req.params.size() > 2 ? req.param(2) : "";
-      DS_CO_ASSIGN(auto served, co_await media.download(req.param(0), req.param(1), name, timeout, legacy));
+      std::string who = req.caller ? req.who().user_id : "";
+      DS_CO_ASSIGN(auto served, co_await media.download(req.param(0), req.param(1), name, timeout, legacy, who));
       co_return served_reply(std::move(served));
     };
   };

@@ -280,8 +280,11 @@ asio::awaitable<Result<std::string>> MediaService::read_file(const MediaRecord& 
 asio::awaitable<Result<MediaService::Served>> MediaService::download(const std::string& server_name,
                                                                      const std::string& media_id,
                                                                      const std::string& filename_override,
-                                                                     int64_t timeout_ms, bool legacy) {
+                                                                     int64_t timeout_ms, bool legacy,
+                                                                     std::string downloader) {
   DS_CO_ASSIGN(MediaRecord m, co_await ready_media(server_name, media_id, timeout_ms, legacy));
+  if (alerts_ && !downloader.empty())
+    alerts_->signal("media.download", downloader, {{"media", "mxc://" + server_name + "/" + media_id}});
   DS_CO_ASSIGN(std::string name, clean_name(filename_override.empty() ? m.upload_name : filename_override));
   DS_CO_ASSIGN(std::string bytes, co_await read_file(m));
   if (m.server_name != config_.server_name) {

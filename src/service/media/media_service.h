@@ -9,6 +9,7 @@
 #include "service/common/cpu_pool.h"
 #include "service/federation/sender.h"
 #include "service/media/file_store.h"
+#include "service/policy/alerts.h"
 #include "storage/database.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -44,9 +45,10 @@ class MediaService {
   };
   // Download: waits up to timeout_ms for a pending upload (M_NOT_YET_UPLOADED after).
   // legacy: the unauthenticated route, which serves only media uploaded while it was allowed.
+  // downloader: the user asking ("" when unauthenticated), counted as a media.download signal.
   boost::asio::awaitable<Result<Served>> download(const std::string& server_name, const std::string& media_id,
                                                   const std::string& filename_override, int64_t timeout_ms,
-                                                  bool legacy);
+                                                  bool legacy, std::string downloader = "");
   // Thumbnail: method "crop" or "scale"; the smallest of the spec's suggested sizes that is
   // at least width x height (or exactly that size when larger), generated once and cached.
   boost::asio::awaitable<Result<Served>> thumbnail(const std::string& server_name, const std::string& media_id,
@@ -56,6 +58,8 @@ class MediaService {
   // Media of other servers is fetched through sender (set before serving); without it,
   // only what is already cached is served.
   void set_federation(FederationSender* sender) { federation_ = sender; }
+  // Downloads are reported here as suspicious-activity signals (bulk downloads); null: not.
+  void set_alerts(AlertService* alerts) { alerts_ = alerts; }
 
   // Deletes expired pending uploads and unused remote media; returns how many.
   boost::asio::awaitable<Result<int64_t>> cleanup(int64_t now);
@@ -89,6 +93,7 @@ class MediaService {
   media::FileStore files_;
   CpuPool pool_;
   FederationSender* federation_ = nullptr;
+  AlertService* alerts_ = nullptr;
 };
 
 }  // namespace despatch

@@ -69,6 +69,11 @@ std::function<Result<int64_t>(storage::Txn&)> classification_audit(const json::o
   };
 }
 
+// A refused attempt is also a suspicious-activity signal (sender: who tried).
+void report_signal(AlertService* alerts, const char* name, const json::object& details) {
+  if (alerts) alerts->signal(name, std::string(details.at("sender").as_string()), details);
+}
+
 }  // namespace
 
 std::shared_ptr<RoomLanes::Lane> RoomLanes::lane(const std::string& room_id) {
@@ -128,10 +133,12 @@ asio::awaitable<void> RoomLanes::drain(std::string room_id, std::shared_ptr<Lane
       if (out.refusals[i]) {
         auto a = co_await db_.transact<int64_t>(refusal_audit(*out.refusals[i]));
         if (!a.ok()) DS_LOG(kError, "cannot audit a refused keeper removal: {}", a.error().message);
+        report_signal(rooms_.alerts(), "keeper.removal", *out.refusals[i]);
       }
       if (out.classification_refusals[i]) {
         auto a = co_await db_.transact<int64_t>(classification_audit(*out.classification_refusals[i]));
         if (!a.ok()) DS_LOG(kError, "cannot audit a refused classification: {}", a.error().message);
+        report_signal(rooms_.alerts(), "classification.refused", *out.classification_refusals[i]);
       }
       batch[i].finish(failure(out.prepared[i], commit_error));
     }
@@ -170,9 +177,14 @@ void RoomLanes::run_blocking(const std::string& room_id, Job job) {
     notifier_.notify_users({w.wake().begin(), w.wake().end()});
     if (!w.sent().empty()) rooms_.notify_sent(room_id, w.sent());
   }
-  if (out.refusals[0]) (void)db_.transact_blocking<int64_t>(refusal_audit(*out.refusals[0]));
-  if (out.classification_refusals[0])
+  if (out.refusals[0]) {
+    (void)db_.transact_blocking<int64_t>(refusal_audit(*out.refusals[0]));
+    report_signal(rooms_.alerts(), "keeper.removal", *out.refusals[0]);
+  }
+  if (out.classification_refusals[0]) {
     (void)db_.transact_blocking<int64_t>(classification_audit(*out.classification_refusals[0]));
+    report_signal(rooms_.alerts(), "classification.refused", *out.classification_refusals[0]);
+  }
   batch[0].finish(failure(out.prepared[0], commit_error));
   bool more = false;
   {

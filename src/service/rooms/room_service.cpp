@@ -361,6 +361,7 @@ asio::awaitable<Result<std::string>> RoomService::redact(const std::string& send
                                                          const std::string& event_id,
                                                          std::optional<std::string> reason,
                                                          std::optional<TxnRef> txn) {
+  auto own = std::make_shared<bool>(false);  // set by the job: sender redacts their own event
   auto job = [=](RoomWriter& w) -> Result<std::string> {
         if (txn) {
           DS_ASSIGN(auto prior, w.find_txn(sender, *txn));
@@ -376,13 +377,17 @@ asio::awaitable<Result<std::string>> RoomService::redact(const std::string& send
           if (pl.user_level(sender) < pl.redact)
             return Error::forbidden("You may not redact other users' events");
         }
+        *own = is_str(target->pdu["sender"], sender);
         json::object content{{"redacts", event_id}};
         if (reason) content["reason"] = *reason;
         json::object proto{{"type", "m.room.redaction"}, {"sender", sender}, {"content", content}};
         DS_ASSIGN(json::object ev, w.append(room_id, std::move(proto), txn ? &*txn : nullptr));
         return std::string(ev["event_id"].as_string());
       };
-  co_return co_await room_job<std::string>(room_id, job);
+  auto r = co_await room_job<std::string>(room_id, job);
+  if (r.ok() && *own && alerts_)
+    alerts_->signal("redaction.own", sender, {{"room_id", room_id}, {"event_id", event_id}});
+  co_return r;
 }
 
 asio::awaitable<Result<std::string>> RoomService::set_membership(
@@ -472,10 +477,15 @@ asio::awaitable<Result<std::string>> RoomService::join(const std::string& user,
     std::string home(server_name_of(room_id));
     if (!home.empty() && home != config_.server_name && std::find(via.begin(), via.end(), home) == via.end())
       via.insert(from_invite ? via.end() : via.begin(), home);
-    if (!via.empty()) co_return co_await remote_joiner_(user, room_id, via);
+    if (!via.empty()) {
+      auto joined = co_await remote_joiner_(user, room_id, via);
+      if (joined.ok() && alerts_) alerts_->signal("room.join", user, {{"room_id", room_id}});
+      co_return joined;
+    }
   }
   auto r = co_await set_membership(user, room_id, user, "join", reason);
   if (!r.ok()) co_return r.error();
+  if (alerts_) alerts_->signal("room.join", user, {{"room_id", room_id}});
   co_return room_id;
 }
 

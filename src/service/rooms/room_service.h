@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/crypto.h"
 #include "service/notifier/notifier.h"
+#include "service/policy/alerts.h"
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
 #include "service/records/keeper.h"
@@ -237,6 +238,10 @@ class RoomService {
 
   // Puts the records keeper in every room the policy covers from now on (before serving).
   void set_keeper(RecordsKeeper* keeper);
+  // Own redactions, joins and refused attempts (keeper removal, classification) are
+  // reported here as suspicious-activity signals; null: not reported.
+  void set_alerts(AlertService* alerts) { alerts_ = alerts; }
+  AlertService* alerts() const { return alerts_; }
   // Start-up: brings the keeper into covered rooms made before it existed or before the
   // policy covered them, invited by the most powerful local member who may invite.
   Status adopt_rooms_for_keeper();
@@ -256,6 +261,7 @@ class RoomService {
   PushService& push_;
   Archive& archive_;
   RecordsKeeper* keeper_ = nullptr;
+  AlertService* alerts_ = nullptr;
   std::string keeper_user_;  // "" without a keeper
   std::vector<SentListener> sent_listeners_;
   std::vector<SentQueue> sent_queues_;

@@ -274,6 +274,8 @@ Result<Received> RoomWriter::receive(const std::string& room_id, json::object pd
     DS_LOG(kWarn, "{} (from {}) {} the records keeper in {}: taken (valid by the auth rules) and audited",
            std::string(details.at("sender").as_string()), from.empty() ? "?" : from,
            std::string(details.at("attempt").as_string()), room_id);
+    if (AlertService* alerts = svc_.alerts())
+      alerts->signal("keeper.removal", std::string(details.at("sender").as_string()), details);
     then([details](storage::Txn& t) -> Status {
       DS_TRY(audit_append(t, std::string(details.at("sender").as_string()), "suspicious.keeper_removal_remote", "",
                           details));

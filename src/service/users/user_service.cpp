@@ -131,6 +131,7 @@ asio::awaitable<Result<bool>> UserService::password_ok(const std::string& user_i
   if ((*account)->deactivated) co_return Error{403, errc::kUserDeactivated, "This account is deactivated", {}};
   std::string hash = (*account)->password_hash.value_or("");
   bool ok = co_await cpu_.run([&] { return verify_password(hash, password); });
+  if (!ok && alerts_) alerts_->signal("login.failed", user_id, {});
   co_return ok;
 }
 
@@ -175,6 +176,15 @@ Result<Session> UserService::authenticate(const std::string& token) {
     if (it != token_cache_.end()) return it->second;
   }
   DS_ASSIGN(auto owner, db_.read().users().token_owner(key));
+  if (alerts_) {
+    // A leaver's token: kept by deactivation (retired_tokens), or one a deactivation missed.
+    std::optional<std::string> leaver;
+    if (owner && owner->deactivated) leaver = owner->user_id;
+    if (!owner) {
+      DS_ASSIGN(leaver, db_.read().users().retired_token_owner(key));
+    }
+    if (leaver) alerts_->signal("token.deactivated", *leaver, {});
+  }
   if (!owner || owner->deactivated) {
     Error e{401, errc::kUnknownToken, "Unknown or expired access token", {}};
     e.extra["soft_logout"] = false;
@@ -317,6 +327,7 @@ asio::awaitable<Status> UserService::deactivate_account(const std::string& user_
   auto job = [this, user_id, erase, audit_details, &wake](Conn& c) -> Status {
     auto t = db_.txn_over(c);
     DS_TRY(t->users().deactivate(user_id, erase));
+    DS_TRY(t->users().retire_tokens(user_id, now_ms()));
     DS_TRY(remove_devices(c, *t, user_id, {}, "", &wake));
     if (audit_details) DS_TRY(audit_append(*t, user_id, "user.deactivate", "", *audit_details));
     return ok_status();

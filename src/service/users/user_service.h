@@ -5,6 +5,7 @@
 #include "core/result.h"
 #include "service/common/cpu_pool.h"
 #include "service/notifier/notifier.h"
+#include "service/policy/alerts.h"
 #include "storage/database.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -117,6 +118,9 @@ class UserService {
                                        size_t limit, bool* limited);
 
   const Config& config() const { return config_; }
+  // Wrong passwords for existing accounts and deactivated accounts' tokens are reported
+  // here as suspicious-activity signals; null: not reported.
+  void set_alerts(AlertService* alerts) { alerts_ = alerts; }
 
  private:
   void forget_tokens_where(const std::function<bool(const Session&)>& pred);
@@ -135,6 +139,7 @@ class UserService {
 
   const Config& config_;
   storage::Database& db_;
+  AlertService* alerts_ = nullptr;
   CpuPool& cpu_;
   Notifier& notifier_;
   std::mutex mu_;

@@ -21,6 +21,7 @@
 #include "storage/sqlite/receipt_store.h"
 #include "storage/sqlite/remote_membership_store.h"
 #include "storage/sqlite/report_store.h"
+#include "storage/sqlite/alert_store.h"
 #include "storage/sqlite/room_store.h"
 #include "storage/sqlite/server_key_store.h"
 #include "storage/sqlite/state_store.h"
@@ -37,6 +38,7 @@ class SqliteStores final : public Txn {
   SqliteStores(Conn& c, std::function<int64_t()> next_pos) : c_(c), next_pos_(std::move(next_pos)) {}
 
   AccountDataStore& account_data() override { return account_data_; }
+  AlertStore& alerts() override { return alerts_; }
   AnnounceStore& announce() override { return announce_; }
   ArchiveStore& archive() override { return archive_; }
   AuditStore& audit() override { return audit_; }
@@ -67,6 +69,7 @@ class SqliteStores final : public Txn {
   std::function<int64_t()> next_pos_;
   // One line per store, each over the same connection.
   SqliteAccountDataStore account_data_{c_};
+  SqliteAlertStore alerts_{c_};
   SqliteAnnounceStore announce_{c_};
   SqliteArchiveStore archive_{c_};
   SqliteAuditStore audit_{c_};

@@ -130,4 +130,16 @@ Status SqliteUserStore::remove_tokens(const std::string& user, const std::string
   return c_.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {user, device});
 }
 
+Status SqliteUserStore::retire_tokens(const std::string& user, int64_t ts) {
+  return c_.exec("INSERT OR IGNORE INTO retired_tokens(token, user_id, retired_ts) "
+                 "SELECT token, user_id, ? FROM access_tokens WHERE user_id=?",
+                 {ts, user});
+}
+
+Result<std::optional<std::string>> SqliteUserStore::retired_token_owner(const std::string& token_hash) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT user_id FROM retired_tokens WHERE token=?", {token_hash}));
+  if (!row) return std::optional<std::string>{};
+  return std::optional<std::string>(row->str(0));
+}
+
 }  // namespace despatch::storage

@@ -25,6 +25,8 @@ class SqliteUserStore final : public UserStore {
                    int64_t created_ts) override;
   Result<std::optional<TokenOwner>> token_owner(const std::string& token_hash) override;
   Status remove_tokens(const std::string& user, const std::string& device) override;
+  Status retire_tokens(const std::string& user, int64_t ts) override;
+  Result<std::optional<std::string>> retired_token_owner(const std::string& token_hash) override;
 
  private:
   Conn& c_;
