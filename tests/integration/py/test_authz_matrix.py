@@ -554,6 +554,8 @@ def registered_routes():
     client = re.compile(r'add_client\(r,\s*"([A-Z]+)",\s*"([^"]*)"(\s*\+)?')
     raw = re.compile(r'r\.add\(\{"([A-Z]+)",\s*(?:std::string\()?"([^"]*)"(\)\s*\+)?')
     admin = re.compile(r'\badd\(r,\s*"([A-Z]+)",\s*"([^"]*)"')
+    # add_review_queue_routes (api/admin/review_queue.h) registers a list and an acknowledge route.
+    queue = re.compile(r'add_review_queue_routes\(r,\s*"([^"]*)"')
     for f in glob.glob(os.path.join(REPO, "src", "api", "client", "*.cpp")):
         with open(f) as fh:
             text = fh.read()
@@ -567,6 +569,10 @@ def registered_routes():
             text = fh.read()
         for m in admin.finditer(text):
             routes.append((m.group(1), ("/_despatch/admin/v1" + m.group(2)).split("/"), False))
+        for m in queue.finditer(text):
+            base = "/_despatch/admin/v1" + m.group(1)
+            routes.append(("GET", base.split("/"), False))
+            routes.append(("POST", (base + "/{id}/acknowledge").split("/"), False))
     return routes
 
 
