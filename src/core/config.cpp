@@ -372,10 +372,12 @@ login_burst = 10.0
 # (`despatch records keygen --out DIR --data DATA_DIR` puts it there). With neither, the
 # first start makes a pair, keeps the public half there and prints the secret half once.
 public_key_file = ""
-# A signed checkpoint of the archive's hash chain every this many records...
+# The heads of the archive, the audit log and the data keys are signed this often (seconds)
+# while records arrive, and at shutdown; witnesses pull these signed heads. One checkpoint
+# is kept for good every checkpoint_every records or five minutes; the others are replaced
+# by the next.
+checkpoint_seconds = 1
 checkpoint_every = 1000
-# ...and at least this often (seconds) while records arrive, and at shutdown.
-checkpoint_seconds = 300
 # How long archived records are kept, in days (fractions allowed); 0 keeps them for ever.
 # A record is deleted (leaving a tombstone that keeps the hash chain verifiable) only when
 # its period has ended and no legal hold covers it.

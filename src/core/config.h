@@ -158,8 +158,8 @@ struct Config {
   // <data_dir>/records_office.pub (made on first start if missing; the secret half is shown
   // once, never stored).
   std::string records_public_key_file;
-  int64_t records_checkpoint_every = 1000;    // records between signed checkpoints
-  int64_t records_checkpoint_seconds = 300;   // and at least this often while records arrive
+  int64_t records_checkpoint_every = 1000;    // records between durable signed checkpoints
+  int64_t records_checkpoint_seconds = 1;     // the heads are signed this often while they move
   // Retention of archived records, in days (0: keep for ever). Direct chats and group rooms
   // may have their own periods (-1: use the default); single rooms override both.
   // Days may be fractional (0.5: twelve hours).

@@ -104,11 +104,11 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.push = std::make_unique<PushService>(*a.db, a.notifier);
   a.records_public_key = records_key;
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
-  a.audit = std::make_unique<AuditLog>(*a.db);
+  a.audit = std::make_unique<AuditLog>(*a.db, &a.key);
   a.reports = std::make_unique<ReportService>(*a.db);
   a.alerts = std::make_unique<AlertService>(a.config.alerts, *a.db, a.io.get_executor());
   a.records = std::make_unique<RecordsOffice>(*a.db, a.key);
-  a.retention = std::make_unique<Retention>(a.config, *a.db);
+  a.retention = std::make_unique<Retention>(a.config, *a.db, a.archive.get());
   DS_TRY(a.record_retention_policy());
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
   a.backup = std::make_unique<KeyBackup>(*a.db);
@@ -323,7 +323,7 @@ void App::start_background() {
     if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);
   });
   every(config.retention_check_seconds, [this]() -> boost::asio::awaitable<void> {
-    auto n = co_await retention->run("server", now_ms());
+    auto n = co_await retention->run("server", now_ms(), kScheduledRetentionCase);
     if (!n.ok()) DS_LOG(kError, "retention run failed: {}", n.error().message);
     else if (*n > 0) DS_LOG(kInfo, "retention: {} archived records reached the end of their period", *n);
   });

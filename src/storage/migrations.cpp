@@ -392,6 +392,26 @@ CREATE INDEX alerts_open ON alerts(acknowledged_ts, id);
 -- token hash -> the deactivated account it belonged to, and when it was retired
 CREATE TABLE retired_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, retired_ts INTEGER NOT NULL);
 )SQL",
+    // 16: records that hold against the people who run the server (ArchiveStore): one
+    // signature over the heads of the archive, the audit log and the data keys; data keys
+    // chained by hash; format 2 records, whose content hash survives their tombstone.
+    R"SQL(
+-- id -> signed heads. Version 1 rows are the archive-only checkpoints of before; a row
+-- that is not durable is the rolling head, replaced by the next checkpoint.
+CREATE TABLE records_checkpoints (id INTEGER PRIMARY KEY, version INTEGER NOT NULL,
+  archive_seq INTEGER NOT NULL, archive_hash TEXT NOT NULL, audit_seq INTEGER NOT NULL,
+  audit_hash TEXT NOT NULL, keys_seq INTEGER NOT NULL, keys_hash TEXT NOT NULL, ts INTEGER NOT NULL,
+  key_id TEXT NOT NULL, signature TEXT NOT NULL, durable INTEGER NOT NULL);
+INSERT INTO records_checkpoints(version, archive_seq, archive_hash, audit_seq, audit_hash, keys_seq,
+  keys_hash, ts, key_id, signature, durable)
+  SELECT 1, seq, hash, 0, '', 0, '', ts, key_id, signature, 1 FROM archive_checkpoints ORDER BY seq;
+DROP TABLE archive_checkpoints;
+-- SHA-256 chain over (id, sealed_key), filled in by the records service
+ALTER TABLE archive_keys ADD COLUMN hash TEXT;
+ALTER TABLE archive ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE archive ADD COLUMN live_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE archive ADD COLUMN sealed_hash TEXT NOT NULL DEFAULT '';
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

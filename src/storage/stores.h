@@ -40,7 +40,7 @@ class Stores {
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
   virtual AlertStore& alerts() = 0;               // alerts
   virtual AnnounceStore& announce() = 0;          // announce_channels, _followers, _posts, _deliveries, _keys
-  virtual ArchiveStore& archive() = 0;           // archive_keys, archive, archive_checkpoints
+  virtual ArchiveStore& archive() = 0;           // archive_keys, archive, records_checkpoints
   virtual AuditStore& audit() = 0;               // audit_log
   virtual CrossSigningStore& cross_signing() = 0;  // cross_signing_keys, key_signatures
   virtual DeviceKeyStore& device_keys() = 0;     // device_keys, one_time_keys, fallback_keys

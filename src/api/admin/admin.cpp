@@ -89,8 +89,30 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
   add(r, "POST", "/retention/run", [&svc](Request& req) -> Awaitable {
     if (req.body_object().contains("now_ts"))
       co_return Error::invalid_param("retention runs at the server's clock; now_ts is not accepted");
-    DS_CO_ASSIGN(int64_t n, co_await svc.retention->run(req.who().user_id, now_ms()));
+    DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
+    if (!case_ref || case_ref->empty()) co_return Error::missing_param("case_ref is required: the reference the run is audited under");
+    DS_CO_ASSIGN(int64_t n, co_await svc.retention->run(req.who().user_id, now_ms(), *case_ref));
     co_return json::object{{"deleted", n}};
+  });
+
+  // GET /_despatch/admin/v1/records/witness?archive_after=&audit_after=&keys_after=&limit=
+  // What `despatch records witness pull` copies: the newest signed heads and the chains'
+  // content hashes after the witness's positions. Hashes only, no record content, so pulls
+  // are not audited (an entry per pull would move the head the witness has just signed for).
+  add(r, "GET", "/records/witness", [&svc](Request& req) -> Awaitable {
+    WitnessPageRequest wr;
+    DS_CO_ASSIGN(auto archive_after, query_int(req, "archive_after", 0, INT64_MAX));
+    DS_CO_ASSIGN(auto audit_after, query_int(req, "audit_after", 0, INT64_MAX));
+    DS_CO_ASSIGN(auto keys_after, query_int(req, "keys_after", 0, INT64_MAX));
+    DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 50000));
+    wr.archive_after = archive_after.value_or(0);
+    wr.audit_after = audit_after.value_or(0);
+    wr.keys_after = keys_after.value_or(0);
+    wr.limit = limit.value_or(10000);
+    std::string server_name = svc.users->config().server_name;
+    auto work = [&svc, &wr, &server_name] { return svc.records->witness_page(wr, server_name); };
+    DS_CO_ASSIGN(json::object page, co_await svc.records_pool->run(work));
+    co_return page;
   });
 
   // POST /_despatch/admin/v1/records/verify
@@ -98,8 +120,12 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
     // Records work reads the whole archive: it runs on its own thread, never an I/O thread.
     auto work = [&svc] { return svc.records->verify_archive(); };
     DS_CO_ASSIGN(VerifyReport rep, co_await svc.records_pool->run(work));
-    json::object out{{"ok", rep.ok}, {"records", rep.records}, {"checkpoints", rep.checkpoints},
-                     {"tombstones", rep.tombstones}};
+    json::object out{{"ok", rep.ok},
+                     {"records", rep.records},
+                     {"checkpoints", rep.checkpoints},
+                     {"tombstones", rep.tombstones},
+                     {"data_keys", rep.data_keys},
+                     {"unsigned_tail", rep.unsigned_tail}};
     if (!rep.ok) {
       out["first_bad_seq"] = rep.first_bad_seq;
       out["problem"] = rep.problem;

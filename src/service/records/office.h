@@ -7,6 +7,7 @@
 #include "core/crypto.h"
 #include "service/records/export.h"
 #include "service/records/verify.h"
+#include "service/records/witness.h"
 #include "storage/database.h"
 
 namespace despatch {
@@ -17,6 +18,8 @@ class RecordsOffice {
   RecordsOffice(storage::Database& db, const SigningKey& server_key) : db_(db), key_(server_key) {}
 
   Result<VerifyReport> verify_archive();
+  // One page for a witness: the newest signed heads and the chains' content hashes.
+  Result<json::object> witness_page(const WitnessPageRequest& req, const std::string& server_name);
   // The records matching filter, decrypted, oldest first, at most limit.
   Result<std::vector<FoundRecord>> search(const RecordsKeyPair& keys, const ExportFilter& filter, size_t limit);
   // The signed bundle of the records matching filter.

@@ -77,8 +77,9 @@ int64_t Retention::shortest_period_ms() const {
   return best;
 }
 
-asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_t now) {
-  auto job = [this, actor, now](Txn& t) -> Result<int64_t> {
+asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_t now,
+                                                const std::string& case_ref) {
+  auto job = [this, actor, now, case_ref](Txn& t) -> Result<int64_t> {
     // Nothing younger than the shortest period can have expired: most runs read nothing.
     int64_t shortest = shortest_period_ms();
     if (shortest <= 0) return int64_t{0};
@@ -98,7 +99,6 @@ asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_
         if (static_cast<int64_t>(doomed.size()) >= kBatch) break;
       }
     }
-    if (doomed.empty()) return int64_t{0};
     json::array ranges;
     for (size_t i = 0; i < doomed.size();) {
       size_t j = i;
@@ -108,8 +108,10 @@ asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_
     }
     for (int64_t seq : doomed) DS_TRY(t.archive().tombstone(seq));
     // verify accepts a tombstone only when an entry like this one names it.
-    DS_TRY(audit_append(t, actor, "records.retention", "",
-                        json::object{{"deleted", static_cast<int64_t>(doomed.size())}, {"ranges", ranges}}));
+    DS_TRY(audit_append(t, actor, "records.retention", case_ref,
+                        json::object{{"deleted", static_cast<int64_t>(doomed.size())}, {"ranges", ranges},
+                                     {"before_ts", now - shortest}}));
+    if (archive_) DS_TRY(archive_->checkpoint(t));
     return static_cast<int64_t>(doomed.size());
   };
   co_return co_await db_.transact<int64_t>(job);

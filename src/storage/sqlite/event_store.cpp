@@ -108,6 +108,23 @@ Result<std::vector<StoredEvent>> SqliteEventStore::room_events(const std::string
   return events_of(rows);
 }
 
+Result<std::vector<EventBrief>> SqliteEventStore::briefs_after(int64_t after, int64_t limit) {
+  DS_ASSIGN(auto rows, c_.query("SELECT stream_pos, event_id, room_id, sender, type FROM events WHERE stream_pos>? "
+                                "ORDER BY stream_pos LIMIT ?",
+                                {after, limit}));
+  std::vector<EventBrief> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back({r.i64(0), r.str(1), r.str(2), r.str(3), r.str(4)});
+  return out;
+}
+
+Result<std::optional<EventBrief>> SqliteEventStore::brief(const std::string& event_id) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT stream_pos, event_id, room_id, sender, type FROM events WHERE event_id=?",
+                                {event_id}));
+  if (!row) return std::optional<EventBrief>{};
+  return std::optional<EventBrief>(EventBrief{row->i64(0), row->str(1), row->str(2), row->str(3), row->str(4)});
+}
+
 Result<bool> SqliteEventStore::has_events(const std::string& room_id, int64_t after, int64_t upto) {
   DS_ASSIGN(auto row, query_one(c_, std::string("SELECT 1 FROM events WHERE room_id=? AND stream_pos>? AND stream_pos<=? AND ") + kInTimeline +
                                     " LIMIT 1",

@@ -316,20 +316,35 @@ HASHED_COLUMNS = ("seq", "stream_pos", "event_id", "room_id", "sender", "type", 
 
 def archive_hashes(row, prev_hash):
     """(content_hash, hash) of an archive row as the server computes them: SHA-256 of the
-    canonical JSON of its clear columns and sealed box, chained to its predecessor's hash.
-    Anyone with the database can do this; only the signed checkpoints cannot be redone."""
+    canonical JSON of its clear columns and sealed box (format 2: the box's own hash, and
+    the kind it was written with), chained to its predecessor's hash. Anyone with the
+    database can do this; only the signed checkpoints cannot be redone without the key."""
     import hashlib
     obj = {k: (row[k] if row[k] is not None else "") for k in HASHED_COLUMNS}
+    if row.get("format", 1) >= 2:
+        del obj["sealed"]
+        obj["kind"] = row["live_kind"]
+        obj["sealed_sha256"] = row["sealed_hash"]
+        obj["format"] = row["format"]
     content = hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"),
                                         ensure_ascii=False).encode()).hexdigest()
     return content, hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
 
+REWRITTEN_COLUMNS = tuple(k for k in HASHED_COLUMNS if k != "seq") + ("live_kind", "sealed_hash")
+
+
 def rewrite_archive_row(conn, row, prev_hash):
+    """Rewrites a row with hashes that hold, as a forger who knows the format would."""
+    import hashlib
+    if row.get("format", 1) >= 2 and row["sealed"] is not None:
+        row["sealed_hash"] = hashlib.sha256(row["sealed"].encode()).hexdigest()
+        if row["kind"] != "tombstone":
+            row["live_kind"] = row["kind"]
     content, chained = archive_hashes(row, prev_hash)
     conn.execute("UPDATE archive SET %s, content_hash=?, prev_hash=?, hash=? WHERE seq=?"
-                 % ", ".join("%s=?" % k for k in HASHED_COLUMNS if k != "seq"),
-                 (*[row[k] for k in HASHED_COLUMNS if k != "seq"], content, prev_hash, chained, row["seq"]))
+                 % ", ".join("%s=?" % k for k in REWRITTEN_COLUMNS),
+                 (*[row[k] for k in REWRITTEN_COLUMNS], content, prev_hash, chained, row["seq"]))
     return chained
 
 

@@ -296,7 +296,7 @@ class RetentionTests(RecordsTestCase):
         self.assertIn(hold_id, [h.get("hold_id") for h in body.get("holds", [])], body)
 
         # Not yet expired: a run now deletes nothing, and no one may run it ahead of time.
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual((st, body.get("deleted")), (200, 0), body)
         st, body = self.srv.admin("POST", "/retention/run", {"now_ts": now_ms() + 2 * DAY_MS})
         self.assertEqual((st, body.get("errcode")), (400, "M_INVALID_PARAM"), body)
@@ -304,7 +304,7 @@ class RetentionTests(RecordsTestCase):
         self.assertTrue(set(free_msgs) <= set(bundle_by_event_id(early)), "a record was deleted ahead of time")
 
         time.sleep(RETENTION_SECONDS + 0.5)
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual(st, 200, body)
         self.assertGreater(body.get("deleted", 0), 0, "retention deleted nothing: %r" % (body,))
 
@@ -329,7 +329,7 @@ class RetentionTests(RecordsTestCase):
         st, body = self.srv.admin("GET", "/legal_holds")
         self.assertNotIn(hold_id, [h.get("hold_id") for h in body.get("holds", [])], body)
 
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual(st, 200, body)
         self.assertGreater(body.get("deleted", 0), 0, "nothing deleted after the hold was lifted")
         export_b = "FOI-B-%s" % tag
@@ -373,7 +373,7 @@ class RetentionRoomsTests(RecordsTestCase):
         short_msg = alice.say(short_room, "short-lived")
         other_msg = alice.say(other_room, "kept for ever")
         time.sleep(RETENTION_SECONDS + 0.5)
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual((st, body.get("deleted")), (200, 0), "retention_days = 0 must keep everything")
 
         self.srv.stop()
@@ -381,7 +381,7 @@ class RetentionRoomsTests(RecordsTestCase):
             f.write('[records]\nretention_days = 0\n\n[records.retention_rooms]\n"%s" = %s\n'
                     % (short_room, RETENTION_DAYS))
         self.srv.start()
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual(st, 200, body)
         self.assertGreater(body.get("deleted", 0), 0, body)
         with db_connect(self.srv.data_dir) as conn:
@@ -671,7 +671,7 @@ class BadInputTests(RecordsTestCase):
                  ("GET", "/legal_holds", None),
                  ("POST", "/legal_holds", {"case_ref": "X-1", "room_id": self.room}),
                  ("DELETE", "/legal_holds/1", None),
-                 ("POST", "/retention/run", {}),
+                 ("POST", "/retention/run", {"case_ref": "RET-TEST"}),
                  ("POST", "/records/verify", {}),
                  ("POST", "/records/export", {"case_ref": "X-1", "records_key": self.srv.secret_key_b64()}),
                  ("POST", "/users/%s/deactivate" % q(self.alice.user_id), {"case_ref": "X-1", "erase": True})]
