@@ -67,6 +67,7 @@ struct LiveRecord {
   int64_t seq = 0;
   std::string room_id, sender;
   int64_t ts = 0;
+  std::string event_id, kind;
 };
 
 class ArchiveStore {

@@ -411,6 +411,9 @@ ALTER TABLE archive_keys ADD COLUMN hash TEXT;
 ALTER TABLE archive ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE archive ADD COLUMN live_kind TEXT NOT NULL DEFAULT '';
 ALTER TABLE archive ADD COLUMN sealed_hash TEXT NOT NULL DEFAULT '';
+-- an event whose record reached the end of its retention period: its stored JSON is the
+-- redacted form (the room's graph still needs the shell) and no client read returns it
+ALTER TABLE events ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
 )SQL",
 };
 

@@ -73,7 +73,7 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
                          "DROP TABLE announce_deliveries; DROP TABLE announce_keys; DROP TABLE alerts; DROP TABLE retired_tokens; "
                          "DROP TABLE records_checkpoints; ALTER TABLE archive_keys DROP COLUMN hash; "
                          "ALTER TABLE archive DROP COLUMN format; ALTER TABLE archive DROP COLUMN live_kind; "
-                         "ALTER TABLE archive DROP COLUMN sealed_hash; "
+                         "ALTER TABLE archive DROP COLUMN sealed_hash; ALTER TABLE events DROP COLUMN purged; "
                          "CREATE TABLE archive_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
                          "ts INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL); "
                          "DELETE FROM schema_version WHERE version>=8;"));

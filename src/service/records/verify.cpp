@@ -72,6 +72,10 @@ Result<VerifyReport> verify_archive(storage::Stores& s, const std::string& serve
         return fail(rep, a.seq, "record " + std::to_string(a.seq) + " claims format " + std::to_string(a.format) +
                                     " where the audit log says " + std::to_string(want_format) +
                                     ": its columns were altered");
+      if (a.format >= 2 && a.kind != "tombstone" &&
+          (a.kind != a.live_kind || hex_encode(sha256(a.sealed)) != a.sealed_hash))
+        return fail(rep, a.seq, "record " + std::to_string(a.seq) +
+                                    " was changed: its sealed content or kind does not match its hash");
       bool content_ok = content_matches(a);
       bool hash_ok = archive_chain_hash(a.prev_hash, a.content_hash) == a.hash;
       if (!content_ok || !hash_ok) {
@@ -83,6 +87,7 @@ Result<VerifyReport> verify_archive(storage::Stores& s, const std::string& serve
         for (int64_t d = -16; d <= 16; ++d)
           if (d != 0 && a.seq + d > 0) candidates.push_back(a.seq + d);
         for (int64_t cand : candidates) {
+          if (cand == a.seq) continue;
           ArchiveRow moved = a;
           moved.seq = cand;
           if (!hash_ok || archive_content_hash(moved) != a.content_hash) continue;

@@ -131,12 +131,12 @@ Result<std::vector<ArchiveRow>> SqliteArchiveStore::matching(const RecordQuery& 
 }
 
 Result<std::vector<LiveRecord>> SqliteArchiveStore::live_before(int64_t before_ts, int64_t after, int64_t limit) {
-  DS_ASSIGN(auto rows, c_.query("SELECT seq, room_id, sender, ts FROM archive WHERE kind<>'tombstone' AND ts<? "
-                                "AND seq>? ORDER BY seq LIMIT ?",
+  DS_ASSIGN(auto rows, c_.query("SELECT seq, room_id, sender, ts, event_id, kind FROM archive WHERE kind<>'tombstone' "
+                                "AND ts<? AND seq>? ORDER BY seq LIMIT ?",
                                 {before_ts, after, limit}));
   std::vector<LiveRecord> out;
   out.reserve(rows.size());
-  for (auto& r : rows) out.push_back({r.i64(0), r.str(1), r.str(2), r.i64(3)});
+  for (auto& r : rows) out.push_back({r.i64(0), r.str(1), r.str(2), r.i64(3), r.str(4), r.str(5)});
   return out;
 }
 

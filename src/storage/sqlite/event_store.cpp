@@ -8,7 +8,7 @@ namespace despatch::storage {
 
 namespace {
 // What the timeline reads return: events of the room's history that clients may be shown.
-constexpr const char* kInTimeline = "outlier=0 AND rejected IS NULL AND soft_failed=0";
+constexpr const char* kInTimeline = "outlier=0 AND rejected IS NULL AND soft_failed=0 AND purged=0";
 }  // namespace
 
 Result<StoredEvent> event_from_row(const Row& row) {
@@ -123,6 +123,10 @@ Result<std::optional<EventBrief>> SqliteEventStore::brief(const std::string& eve
                                 {event_id}));
   if (!row) return std::optional<EventBrief>{};
   return std::optional<EventBrief>(EventBrief{row->i64(0), row->str(1), row->str(2), row->str(3), row->str(4)});
+}
+
+Status SqliteEventStore::purge(const std::string& event_id, const std::string& redacted_json) {
+  return c_.exec("UPDATE events SET json=?, purged=1 WHERE event_id=? AND state_key IS NULL", {redacted_json, event_id});
 }
 
 Result<bool> SqliteEventStore::has_events(const std::string& room_id, int64_t after, int64_t upto) {
