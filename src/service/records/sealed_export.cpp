@@ -2,6 +2,7 @@
 
 #include "core/base64.h"
 #include "service/common/time.h"
+#include "service/records/parallel.h"
 #include "storage/archive_store.h"
 #include "storage/event_store.h"
 #include "storage/media_store.h"
@@ -267,22 +268,30 @@ Result<CheckedSealedExport> check_parsed(const json::object& doc, const std::opt
       return Error::bad_json("malformed data key entry in the manifest");
     out.data_keys[std::stoll(std::string(id))] = sealed.as_string();
   }
-  size_t line_no = 0;
+  std::vector<std::string_view> lines;
   for (size_t pos = 0; pos < records.size();) {
     size_t nl = records.find('\n', pos);
     if (nl == std::string_view::npos) nl = records.size();
-    ++line_no;
-    auto rv = json::parse(records.substr(pos, nl - pos), ec);
-    if (ec) return Error::bad_json("sealed record on line " + std::to_string(line_no) + " is not JSON");
-    DS_ASSIGN(ArchiveRow row, row_from_json(rv, line_no));
+    lines.push_back(records.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  out.rows.resize(lines.size());
+  DS_TRY(parallel_for(lines.size(), [&lines, &out](size_t i) -> Status {
+    boost::system::error_code lec;
+    auto rv = json::parse(lines[i], lec);
+    if (lec) return Error::bad_json("sealed record on line " + std::to_string(i + 1) + " is not JSON");
+    DS_ASSIGN(out.rows[i], row_from_json(rv, i + 1));
+    const ArchiveRow& row = out.rows[i];
     if (archive_content_hash(row) != row.content_hash || archive_chain_hash(row.prev_hash, row.content_hash) != row.hash)
       return Error::forbidden("record " + std::to_string(row.seq) + " does not match its hashes");
-    if (!out.rows.empty() && row.seq <= out.rows.back().seq)
+    return ok_status();
+  }));
+  for (size_t i = 0; i < out.rows.size(); ++i) {
+    const ArchiveRow& row = out.rows[i];
+    if (i > 0 && row.seq <= out.rows[i - 1].seq)
       return Error::forbidden("records out of order at record " + std::to_string(row.seq));
     if (!out.data_keys.count(row.key_id))
       return Error::forbidden("record " + std::to_string(row.seq) + " names a data key the export lacks");
-    out.rows.push_back(std::move(row));
-    pos = nl + 1;
   }
   auto* count = m.if_contains("records");
   if (!count || !count->is_int64() || count->as_int64() != static_cast<int64_t>(out.rows.size()))
@@ -348,27 +357,34 @@ Result<OpenedExport> open_sealed_export(std::string_view text, const RecordsKeyP
     }
   } wipe{opened_keys};
   std::string needle = lower(needle_in);
-  for (ArchiveRow& row : checked.rows) {
-    auto it = opened_keys.find(row.key_id);
-    if (it == opened_keys.end()) {
-      DS_ASSIGN(std::string k, open_data_key(checked.data_keys.at(row.key_id), keys));
-      it = opened_keys.emplace(row.key_id, std::move(k)).first;
-    }
-    DS_ASSIGN(std::string plain, open_blob(row, it->second));
-    auto ev = json::parse(plain, ec);
-    if (ec || !ev.is_object()) return Error::internal("record " + std::to_string(row.seq) + " is not JSON");
+  // Data keys first (one per thousand records), then the records on every core.
+  for (const ArchiveRow& row : checked.rows) {
+    if (opened_keys.count(row.key_id)) continue;
+    DS_ASSIGN(std::string k, open_data_key(checked.data_keys.at(row.key_id), keys));
+    opened_keys.emplace(row.key_id, std::move(k));
+  }
+  std::vector<std::optional<json::object>> events(checked.rows.size());
+  DS_TRY(parallel_for(checked.rows.size(), [&](size_t i) -> Status {
+    const ArchiveRow& row = checked.rows[i];
+    DS_ASSIGN(std::string plain, open_blob(row, opened_keys.at(row.key_id)));
+    boost::system::error_code pec;
+    auto ev = json::parse(plain, pec);
+    if (pec || !ev.is_object()) return Error::internal("record " + std::to_string(row.seq) + " is not JSON");
     auto& obj = ev.as_object();
     // The store gave every member event of the period; keep those about the user.
     if (!filter_user.empty() && row.sender != filter_user) {
       auto* sk = obj.if_contains("state_key");
-      if (!sk || !is_str(*sk, filter_user)) continue;
+      if (!sk || !is_str(*sk, filter_user)) return ok_status();
     }
     if (!needle.empty()) {
       auto* body = body_of(obj);
-      if (!body || lower(std::string(*body)).find(needle) == std::string::npos) continue;
+      if (!body || lower(std::string(*body)).find(needle) == std::string::npos) return ok_status();
     }
-    out.records.push_back({std::move(row), std::move(obj)});
-  }
+    events[i] = std::move(obj);
+    return ok_status();
+  }));
+  for (size_t i = 0; i < events.size(); ++i)
+    if (events[i]) out.records.push_back({std::move(checked.rows[i]), std::move(*events[i])});
 
   // The media bytes (already checked against the manifest) and the evidence copy without them.
   std::map<std::string, std::string> sent = sent_media(doc);

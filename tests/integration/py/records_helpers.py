@@ -85,6 +85,21 @@ class RecordsServer:
         return self.fx.http(method, ADMIN + path, body=body,
                             token=self.admin_token if token is None else token)
 
+    def export_sealed(self, case_ref, filt=None, text=None):
+        """The admin API's sealed export of filt, opened on "the records office's side" with
+        open-export; returns (reply, the bag's records, the bag's folder)."""
+        st, body, raw = sealed_export(self.fx, self.admin_token, case_ref, filt)
+        if st != 200:
+            raise AssertionError("sealed export: %s %r" % (st, body))
+        path = self.new_out_path("sealed") + ".json"
+        with open(path, "wb") as f:
+            f.write(raw)
+        out = self.new_out_path("bag")
+        res = open_export(path, self.secret_key_file, out, data_dir=self.data_dir, text=text)
+        if res.returncode != 0:
+            raise AssertionError("open-export: %s %s" % (res.stdout, res.stderr))
+        return body, read_bundle(out), out
+
     def register(self, prefix="user"):
         """Returns a Client for a freshly registered account."""
         user_id, token, device = self.fx.register(uname(prefix), PASSWORD)
