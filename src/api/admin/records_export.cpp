@@ -19,6 +19,11 @@ void add(http::Router& r, const char* method, const std::string& path, http::Han
   r.add({method, kPrefix + path, Auth::kAdmin, RateClass::kNone, http::Body::kJson, std::move(h)});
 }
 
+struct SealedReply {
+  int64_t records = 0, media = 0, media_omitted = 0;
+  std::string text;  // the sealed export's JSON
+};
+
 struct SealedRequest {
   std::string case_ref;
   ExportFilter filter;
@@ -49,7 +54,11 @@ void add_admin_export_routes(http::Router& r, const AdminServices& svc) {
     const std::string& case_ref = sr.case_ref;
     const ExportFilter& filter = sr.filter;
     // Records work reads the whole archive: it runs on its own thread, never an I/O thread.
-    auto work = [&svc, &filter, &case_ref] { return svc.records->sealed_export(filter, case_ref); };
+    // Serialised there too: a user's year is tens of megabytes of JSON.
+    auto work = [&svc, &filter, &case_ref]() -> Result<SealedReply> {
+      DS_ASSIGN(SealedExport e, svc.records->sealed_export(filter, case_ref));
+      return SealedReply{e.records, e.media, e.media_omitted, json::serialize(e.document)};
+    };
     auto sealed = co_await svc.records_pool->run(work);
     json::object details{{"filter", filter.to_json()}, {"ok", sealed.ok()}, {"sealed", true}};
     if (sealed.ok()) {
@@ -62,8 +71,10 @@ void add_admin_export_routes(http::Router& r, const AdminServices& svc) {
     auto logged = co_await svc.audit->record(req.who().user_id, "records.sealed_export", case_ref, details);
     if (!logged.ok()) co_return logged.error();
     if (!sealed.ok()) co_return sealed.error();
-    json::object doc = std::move(sealed->document);
-    co_return doc;
+    Reply reply;
+    reply.raw = std::move(sealed->text);
+    reply.content_type = "application/json";
+    co_return reply;
   });
 
   // The routes that took the records office's secret key: refused, whatever the body.

@@ -39,14 +39,17 @@ std::string one_line(std::string_view s) {
 }
 
 // RFC 2047 encoded words (B encoding), split between UTF-8 characters so each stays under 76
-// characters, folded onto continuation lines.
-std::string encoded_words(std::string_view s) {
+// characters and each folded line under 78; the first line also holds `used` characters (the
+// header's name and colon).
+std::string encoded_words(std::string_view s, size_t used = 0) {
   std::string out;
   size_t i = 0;
   while (i < s.size()) {
-    size_t n = std::min<size_t>(45, s.size() - i);
+    size_t room = (out.empty() ? 78 - std::min<size_t>(used, 50) : 77) - 12;  // 12: =?UTF-8?B? and ?=
+    size_t max_bytes = std::min<size_t>(room / 4 * 3, 45);
+    size_t n = std::min(max_bytes, s.size() - i);
     while (i + n < s.size() && n > 0 && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) --n;
-    if (n == 0) n = std::min<size_t>(45, s.size() - i);
+    if (n == 0) n = std::min(max_bytes, s.size() - i);
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + base64_encode(s.substr(i, n)) + "?=";
     i += n;
@@ -54,11 +57,12 @@ std::string encoded_words(std::string_view s) {
   return out;
 }
 
-// Unstructured header text (Subject): plain when short printable ASCII, else encoded words.
-std::string header_text(std::string_view s) {
+// Unstructured header text after "Name: " (name_len characters): plain when it is printable
+// ASCII that fits the line, else encoded words.
+std::string header_text(std::string_view s, size_t name_len) {
   std::string line = one_line(s);
-  if (is_ascii_printable(line) && line.size() <= 900 && line.find("=?") == std::string::npos) return line;
-  return encoded_words(line);
+  if (is_ascii_printable(line) && name_len + line.size() <= 78 && line.find("=?") == std::string::npos) return line;
+  return encoded_words(line, name_len);
 }
 
 // A display name: a quoted string, or encoded words when it is not ASCII.
@@ -229,7 +233,7 @@ BagFiles render_eml(const BagContent& c) {
     eml += "From: " + user_address(a.sender) + kCrlf;
     eml += "To: " + room_address(a.room_id) + kCrlf;
     eml += "Date: " + utc_time(a.ts, "%a, %d %b %Y %H:%M:%S +0000") + kCrlf;
-    eml += "Subject: " + header_text("[" + room_label + "] " + first) + kCrlf;
+    eml += "Subject: " + header_text("[" + room_label + "] " + first, 9) + kCrlf;
     eml += "Message-ID: " + message_id(a.event_id, a.room_id) + kCrlf;
     if (auto* rel = content.if_contains("m.relates_to"); rel && rel->is_object()) {
       std::string target;
@@ -245,9 +249,9 @@ BagFiles render_eml(const BagContent& c) {
     eml += "X-Matrix-Event-ID: " + one_line(a.event_id) + kCrlf;
     eml += "X-Matrix-Room-ID: " + one_line(a.room_id) + kCrlf;
     eml += "X-Matrix-Sender: " + one_line(a.sender) + kCrlf;
-    eml += "X-Despatch-Record: " + std::to_string(a.seq) + " " + a.hash + kCrlf;
-    eml += "X-Despatch-Classification: " + header_text(a.classification) + kCrlf;
-    eml += "X-Despatch-Case-Reference: " + header_text(c.opened.case_ref) + kCrlf;
+    eml += "X-Despatch-Record: " + std::to_string(a.seq) + "\r\n " + a.hash + kCrlf;  // folded: 64 hex
+    eml += "X-Despatch-Classification: " + header_text(a.classification, 27) + kCrlf;
+    eml += "X-Despatch-Case-Reference: " + header_text(c.opened.case_ref, 27) + kCrlf;
     if (a.kind == "plaintext") eml += "X-Despatch-Decrypted: end-to-end encrypted; decrypted by the records keeper\r\n";
     eml += "MIME-Version: 1.0\r\n";
     std::vector<const ExportMedia*> attached;

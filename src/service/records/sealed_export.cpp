@@ -402,8 +402,15 @@ Result<OpenedExport> open_sealed_export(std::string_view text, const RecordsKeyP
       out.media.emplace(em.mxc, std::move(em));
     }
   }
-  doc["media"] = json::array{};
-  out.evidence = json::serialize(doc) + "\n";
+  // The evidence: the document as received when it carries no media bytes.
+  auto* media = doc.if_contains("media");
+  if (media && media->is_array() && !media->as_array().empty()) {
+    doc["media"] = json::array{};
+    out.evidence = json::serialize(doc) + "\n";
+  } else {
+    out.evidence = std::string(text);
+    if (out.evidence.empty() || out.evidence.back() != '\n') out.evidence += '\n';
+  }
   return out;
 }
 
