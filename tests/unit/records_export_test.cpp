@@ -1,6 +1,7 @@
 // Sealed exports and the bag: what the server hands out opens only with the office's key and
 // only unchanged; the bag's formats quote and encode what they must; verify-export notices a
 // changed, added or removed file.
+#include "core/base64.h"
 #include "core/canonical_json.h"
 #include "service/records/archive.h"
 #include "service/records/bag.h"
@@ -157,6 +158,26 @@ TEST_F(RecordsExportTest, TheBagHoldsEveryFormatAndVerifyExportNoticesChanges) {
   expect_refused("a payload file removed", "file missing from the bag: data/messages/0000000001.eml");
   fs::rename(dir_ / "moved.eml", bag / "data/messages/0000000001.eml");
   EXPECT_TRUE(verify_export(bag.string(), key_.public_key(), office_).ok());
+}
+
+TEST_F(RecordsExportTest, BundlesFromBeforeBagsStillVerify) {
+  // despatch-export-1: records.jsonl and the server's signed manifest of the files' hashes.
+  fs::path old = dir_ / "old";
+  fs::create_directories(old);
+  std::string jsonl = "{\"seq\":1}\n";
+  spit(old / "records.jsonl", jsonl);
+  json::object manifest{{"format", "despatch-export-1"}, {"records", 1},
+                        {"files", json::array{json::object{{"path", "records.jsonl"},
+                                                           {"sha256", hex_encode(sha256(jsonl))}}}},
+                        {"signing_key_id", key_.key_id()}, {"signing_public_key", key_.public_key_base64()}};
+  std::string text = json::serialize(manifest) + "\n";
+  spit(old / "manifest.json", text);
+  spit(old / "manifest.sig", base64_encode(key_.sign(text)) + "\n");
+  auto ok = verify_export(old.string(), key_.public_key());
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->records, 1);
+  spit(old / "records.jsonl", "{\"seq\":2}\n");
+  EXPECT_FALSE(verify_export(old.string(), key_.public_key()).ok());
 }
 
 }  // namespace

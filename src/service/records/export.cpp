@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace despatch {
@@ -22,6 +23,53 @@ Result<std::string> read_file(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Bundles made before exports were bags (format despatch-export-1: manifest.json, signed by
+// the server in manifest.sig, over the decrypted files): kept verifiable, as evidence already
+// handed out.
+Result<ExportCheck> verify_legacy_bundle(const std::string& dir, const std::optional<std::string>& expected_key) {
+  DS_ASSIGN(std::string manifest_text, read_file(fs::path(dir) / "manifest.json"));
+  DS_ASSIGN(std::string sig_text, read_file(fs::path(dir) / "manifest.sig"));
+  boost::system::error_code ec;
+  auto mv = json::parse(manifest_text, ec);
+  if (ec || !mv.is_object()) return Error::bad_json("manifest.json is not JSON");
+  auto& m = mv.as_object();
+  auto* pk = m.if_contains("signing_public_key");
+  auto pub = pk && pk->is_string() ? base64_decode(pk->as_string()) : std::nullopt;
+  while (!sig_text.empty() && (sig_text.back() == '\n' || sig_text.back() == '\r')) sig_text.pop_back();
+  auto sig = base64_decode(sig_text);
+  if (!pub || pub->size() != 32 || !sig || !ed25519_verify(*pub, manifest_text, *sig))
+    return Error::forbidden("manifest signature does not verify");
+  if (expected_key && *pub != *expected_key)
+    return Error::forbidden("the bundle is signed with " + std::string(pk->as_string()) +
+                            ", not with this server's key");
+  ExportCheck check;
+  check.signing_public_key = pk->as_string();
+  if (auto* id = m.if_contains("signing_key_id"); id && id->is_string()) check.signing_key_id = id->as_string();
+  auto* files = m.if_contains("files");
+  if (!files || !files->is_array()) return Error::bad_json("manifest lists no files");
+  std::set<std::string> listed{"manifest.json", "manifest.sig"};
+  for (auto& f : files->as_array()) {
+    if (!f.is_object() || !f.as_object().contains("path") || !f.as_object().contains("sha256"))
+      return Error::bad_json("manifest file entries need path and sha256");
+    std::string path(f.as_object().at("path").as_string());
+    if (path.find("..") != std::string::npos || (!path.empty() && path[0] == '/'))
+      return Error::forbidden("manifest path escapes the bundle: " + path);
+    listed.insert(path);
+    auto data = read_file(fs::path(dir) / path);
+    if (!data.ok()) return Error::forbidden("file missing from the bundle: " + path);
+    if (hex_encode(sha256(*data)) != f.as_object().at("sha256").as_string())
+      return Error::forbidden("file changed since export: " + path);
+  }
+  for (auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::string rel = fs::relative(entry.path(), dir).generic_string();
+    if (!listed.count(rel)) return Error::forbidden("file added to the bundle: " + rel);
+  }
+  auto* n = m.if_contains("records");
+  check.records = n && n->is_int64() ? n->as_int64() : 0;
+  return check;
 }
 
 }  // namespace
@@ -82,6 +130,8 @@ Result<ExportResult> export_records(storage::Stores& s, const RecordsKeyPair& ke
 
 Result<ExportCheck> verify_export(const std::string& dir, const std::optional<std::string>& expected_key,
                                   const std::optional<RecordsKeyPair>& keys) {
+  if (!fs::exists(fs::path(dir) / "bagit.txt") && fs::exists(fs::path(dir) / "manifest.json"))
+    return verify_legacy_bundle(dir, expected_key);
   DS_ASSIGN(BagCheck bag, check_bag(dir));
   auto evidence = read_file(fs::path(dir) / kEvidenceFile);
   if (!evidence.ok()) return Error::forbidden(std::string("file missing from the bag: ") + kEvidenceFile);
