@@ -270,6 +270,23 @@ class SealedExportTest(unittest.TestCase):
         self.assertEqual(info["Despatch-Text-Filter"], "AUS k\u00f6ln")
         self.assertEqual(verify_export(bag, self.srv.data_dir).returncode, 0)
 
+    def test_offline_export_gives_the_same_bag_with_its_pictures(self):
+        _, _, path = self.sealed("SAME-%s" % self.tag, {"room": self.room})
+        sealed_bag = self.opened(path)
+        offline = self.srv.new_out_path("offline")
+        res = run_cli("records", "export", "--key", self.srv.secret_key_file, "--out", offline,
+                      "--case", "SAME-%s" % self.tag, "--data", self.srv.data_dir, "--room", self.room)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        check_bagit(self, offline)
+        self.assertEqual(read_bundle(offline), read_bundle(sealed_bag))
+        for sub in ("messages", "media", "transcripts"):
+            self.assertEqual(sorted(os.listdir(os.path.join(offline, "data", sub))),
+                             sorted(os.listdir(os.path.join(sealed_bag, "data", sub))), sub)
+        media = os.listdir(os.path.join(offline, "data", "media"))
+        with open(os.path.join(offline, "data", "media", media[0]), "rb") as f:
+            self.assertEqual(f.read(), self.png)
+        self.assertEqual(verify_export(offline, self.srv.data_dir).returncode, 0)
+
     def test_verify_export_catches_tampering(self):
         _, _, path = self.sealed("TAMPER-%s" % self.tag, {"room": self.room})
         bag = self.opened(path)
