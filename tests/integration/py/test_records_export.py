@@ -400,6 +400,40 @@ class SealedExportTest(unittest.TestCase):
         self.assertIn("not with this server's key", res.stderr)
 
 
+    def test_open_export_refuses_malformed_documents_clearly(self):
+        _, raw, path = self.sealed("MALFORMED-%s" % self.tag, {"room": self.room})
+        doc = json.loads(raw)
+
+        def variant(**changes):
+            d = dict(doc)
+            for k, v in changes.items():
+                if v is None:
+                    d.pop(k, None)
+                else:
+                    d[k] = v
+            return json.dumps(d).encode()
+
+        manifest = json.loads(doc["manifest"])
+        no_keys = dict(manifest, data_keys={})
+        cases = [(b"", "empty file"), (b"not json", "not JSON"), (b"[]", "a list"),
+                 (variant(format="other"), "another format"), (variant(manifest=None), "no manifest"),
+                 (variant(records=5), "records not a string"), (variant(signature="!!"), "bad signature"),
+                 (variant(manifest=json.dumps(no_keys)), "manifest re-written without data keys"),
+                 (variant(records=doc["records"] + "{}\n"), "records changed"),
+                 (variant(media=[{"mxc": self.mxc, "data": base64.b64encode(b"other").decode()}]), "other media"),
+                 (variant(media=[]), "media missing")]
+        for data, what in cases:
+            bad = self.srv.new_out_path("malformed") + ".json"
+            with open(bad, "wb") as f:
+                f.write(data)
+            out = self.srv.new_out_path("malformed-bag")
+            res = open_export(bad, self.srv.secret_key_file, out)
+            with self.subTest(what):
+                self.assertEqual(res.returncode, 1, "%s: %s %s" % (what, res.stdout, res.stderr))
+                self.assertIn("the sealed export does not open", res.stderr, what)
+                self.assertFalse(os.path.exists(out) and os.listdir(out), "%s: files written" % what)
+
+
 def _fix_tagmanifest(copy):
     """Recomputes only the tag manifest (a Payload-Oxum edit then shows as itself)."""
     lines = []
