@@ -108,6 +108,17 @@ TEST_F(RecordsExportTest, TheSealedExportOpensOnlyWithTheOfficeKeyAndTheServersS
   EXPECT_EQ(refused.error().status, 400);
 }
 
+TEST_F(RecordsExportTest, TooManyRecordsAreRefusedBeforeTheReplyIsBuilt) {
+  SealedExportOptions opt{"CASE-1", "test"};
+  opt.max_records = 3;
+  EXPECT_TRUE(build_sealed_export(db_->read(), {}, key_, opt).ok());
+  opt.max_records = 2;
+  auto r = build_sealed_export(db_->read(), {}, key_, opt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().status, 413);
+  EXPECT_EQ(r.error().errcode, std::string("M_TOO_LARGE"));
+}
+
 TEST_F(RecordsExportTest, TheBagHoldsEveryFormatAndVerifyExportNoticesChanges) {
   auto opened = open_sealed_export(sealed_text(), office_, "", key_.public_key());
   ASSERT_TRUE(opened.ok());

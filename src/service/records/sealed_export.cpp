@@ -152,6 +152,10 @@ Result<SealedExport> build_sealed_export(storage::Stores& s, const ExportFilter&
     if (rows.empty()) break;
     for (ArchiveRow& a : rows) {
       after = a.seq;
+      if (out.records >= opt.max_records)
+        return Error::make(413, errc::kTooLarge,
+                           "more than " + std::to_string(opt.max_records) +
+                               " records match: narrow the filter (room, user, from_ts, to_ts) and export in parts");
       records += json::serialize(row_json(a));
       records += '\n';
       ++out.records;

@@ -29,6 +29,9 @@ struct SealedExportOptions {
   std::string server_name;
   const media::FileStore* media_files = nullptr;  // null: no media travels along
   int64_t media_limit_bytes = 64 << 20;            // media past this total is listed as omitted
+  // More matching records than this is M_TOO_LARGE (the reply is built in memory): a few
+  // users' years fit; a whole department's archive is asked for room by room or by period.
+  int64_t max_records = 1'000'000;
 };
 
 struct SealedExport {
