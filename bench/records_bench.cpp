@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
   f.to_ts = start_ts + year_ms;
   std::string out = dir + "/export";
   auto e0 = Clock::now();
-  auto res = export_records(db.read(), office, f, out, server_key, "BENCH-1");
+  auto res = export_records(db.read(), office, f, out, server_key, "BENCH-1", "bench.gov", nullptr);
   double export_seconds = seconds_since(e0);
   if (!res.ok()) {
     std::fprintf(stderr, "export failed: %s\n", res.error().message.c_str());

@@ -107,7 +107,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.audit = std::make_unique<AuditLog>(*a.db, &a.key);
   a.reports = std::make_unique<ReportService>(*a.db);
   a.alerts = std::make_unique<AlertService>(a.config.alerts, *a.db, a.io.get_executor());
-  a.records = std::make_unique<RecordsOffice>(*a.db, a.key);
+  a.records = std::make_unique<RecordsOffice>(*a.db, a.key, a.config.server_name, a.config.data_dir + "/media");
   a.retention = std::make_unique<Retention>(a.config, *a.db, a.archive.get());
   DS_TRY(a.record_retention_policy());
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
@@ -374,6 +374,7 @@ http::Router App::routes() {
   admin_services_->requests = &request_metrics;
   api::add_admin_routes(r, *admin_services_);
   api::add_admin_report_routes(r, *admin_services_);
+  api::add_admin_export_routes(r, *admin_services_);
   api::add_admin_alert_routes(r, *admin_services_);
   api::add_admin_announce_routes(r, *admin_services_);
   api::add_activitypub_routes(r, *announce);

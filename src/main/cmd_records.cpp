@@ -25,7 +25,7 @@ const char* kRecordsHelp = R"(Usage: despatch records <command> [options]
 Commands:
   keygen [--out DIR]        make a records office key pair: records_office.pub (give it to
                             the server: [records] public_key_file) and records_office.key
-                            (keep it offline; needed only to export)
+                            (keep it offline; needed only to open exports)
   verify [--data DIR] [--witness FILE]...
                             check the archive's hash chains, signed checkpoints and data keys
                             against the room log; names the first record that was changed,
@@ -39,11 +39,18 @@ Commands:
                             (--token-file, or DESPATCH_ADMIN_TOKEN)
   export --key FILE --out DIR --case REF [--actor NAME] [--data DIR]
          [--user USER_ID] [--room ROOM_ID] [--from MS] [--to MS] [--text WORDS]
-                            write an FOI / subject access bundle: records.jsonl, an HTML
-                            transcript per room, manifest.json and manifest.sig
-  verify-export DIR [--data DIR | --server-key BASE64]
-                            check a bundle's hashes and signature, and that the signer is
-                            the server (its key from the data folder, or given)
+                            offline: write an FOI / subject access bag (BagIt) from the
+                            data folder: records.jsonl, index.csv, an HTML transcript per
+                            room, one EML file per message, media, and the server's signed
+                            sealed export as evidence
+  open-export --key FILE --in SEALED --out DIR [--text WORDS] [--data DIR | --server-key BASE64]
+                            on the records office's machine: check and open a sealed export
+                            (the reply of POST /_despatch/admin/v1/records/sealed_export) and
+                            write the same bag; --text keeps messages containing WORDS
+  verify-export DIR [--data DIR | --server-key BASE64] [--key FILE]
+                            check a bag: BagIt manifests and Payload-Oxum, no file added or
+                            missing, the server's signature, each record against the signed
+                            sealed one (with --key, their contents too)
 
 Every command takes --data DIR (default ./data) and --config FILE like `despatch serve`.
 )";
@@ -64,12 +71,6 @@ Config config_from(Args& args) {
 int fail(const std::string& msg, int code = 1) {
   std::fprintf(stderr, "despatch records: %s\n", msg.c_str());
   return code;
-}
-
-std::optional<int64_t> parse_ms(const std::optional<std::string>& v) {
-  if (!v || v->empty() || v->size() > 18 || v->find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  return std::stoll(*v);
 }
 
 int keygen(Args& args) {
@@ -135,76 +136,6 @@ int verify(Args& args) {
   return code;
 }
 
-int export_cmd(Args& args) {
-  Config cfg = config_from(args);
-  auto key_file = args.take("key");
-  auto out = args.take("out");
-  auto case_ref = args.take("case");
-  if (!key_file || !out || !case_ref || case_ref->empty())
-    return fail("export needs --key FILE, --out DIR and --case REF", 2);
-  ExportFilter f;
-  f.user = args.take("user").value_or("");
-  f.room = args.take("room").value_or("");
-  f.text = args.take("text").value_or("");
-  auto from = args.take("from"), to = args.take("to");
-  f.from_ts = parse_ms(from);
-  f.to_ts = parse_ms(to);
-  if ((from && !f.from_ts) || (to && !f.to_ts)) return fail("--from and --to take milliseconds since the epoch", 2);
-  json::object fj = f.to_json();
-  auto checked = ExportFilter::from_json(fj);
-  if (!checked.ok()) return fail(checked.error().message, 2);
-  std::string actor = args.take("actor").value_or("cli");
-
-  auto secret = load_records_secret_key(*key_file);
-  if (!secret.ok()) return fail(secret.error().message, 2);
-  if (!std::filesystem::exists(cfg.data_dir + "/despatch.db")) return fail("no archive in " + cfg.data_dir, 2);
-  auto db = storage::Database::open_sqlite(cfg.data_dir);
-  if (!db.ok()) return fail(db.error().message);
-  auto server_key = load_signing_key(cfg.data_dir);
-  if (!server_key.ok()) return fail(server_key.error().message);
-  auto kp = records_key_pair(cfg, std::move(*secret));
-  auto res = kp.ok() ? RecordsOffice(**db, *server_key).export_to(*kp, f, *out, *case_ref)
-                     : Result<ExportResult>(kp.error());
-  // Key use is audited whether or not it worked.
-  json::object details{{"filter", fj}, {"out", *out}, {"ok", res.ok()}};
-  if (res.ok()) details["records"] = res->records;
-  else details["error"] = res.error().message;
-  auto logged = AuditLog(**db).record_blocking(actor, "records.export", *case_ref, details);
-  if (!logged.ok()) return fail("audit log: " + logged.error().message);
-  if (!res.ok()) {
-    std::error_code ec;
-    if (std::filesystem::exists(*out) && std::filesystem::is_empty(*out, ec)) std::filesystem::remove(*out, ec);
-    return fail(res.error().message);
-  }
-  std::printf("exported %lld records from %lld rooms to %s\n", static_cast<long long>(res->records),
-              static_cast<long long>(res->rooms), out->c_str());
-  return 0;
-}
-
-int verify_export_cmd(Args& args) {
-  if (args.positionals().size() < 2) return fail("verify-export needs the bundle folder", 2);
-  auto server_key = args.take("server-key");
-  std::optional<std::string> expected;
-  if (server_key) {
-    expected = base64_decode(*server_key);
-    if (!expected || expected->size() != 32) return fail("--server-key takes the server's base64 ed25519 public key", 2);
-  } else if (auto data = args.take("data")) {
-    auto key = load_signing_key(*data);
-    if (!key.ok()) return fail(key.error().message, 2);
-    expected = key->public_key();
-  }
-  auto r = verify_export(args.positionals()[1], expected);
-  if (!r.ok()) {
-    std::printf("bundle FAILED verification: %s\n", r.error().message.c_str());
-    return 1;
-  }
-  std::printf("bundle OK: %lld records, every file matches the manifest signed by %s %s\n",
-              static_cast<long long>(r->records), r->signing_key_id.c_str(), r->signing_public_key.c_str());
-  if (!expected)
-    std::printf("the signer was not checked: pass --data DIR or --server-key KEY to require this server's key\n");
-  return 0;
-}
-
 }  // namespace
 
 int cmd_records(Args& args) {
@@ -215,8 +146,9 @@ int cmd_records(Args& args) {
   const std::string& sub = args.positionals()[0];
   if (sub == "keygen") return keygen(args);
   if (sub == "verify") return verify(args);
-  if (sub == "export") return export_cmd(args);
-  if (sub == "verify-export") return verify_export_cmd(args);
+  if (sub == "export") return records_export_cmd(args);
+  if (sub == "open-export") return records_open_export_cmd(args);
+  if (sub == "verify-export") return records_verify_export_cmd(args);
   if (sub == "witness") return records_witness(args);
   std::fputs(kRecordsHelp, stderr);
   return 2;

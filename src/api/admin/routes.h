@@ -20,7 +20,7 @@
 namespace despatch::api {
 
 // What the admin handlers may call: the records office's services (audit log, archive
-// verification, search and export, retention and legal holds, the records keeper) and the
+// verification, sealed exports, retention and legal holds, the records keeper) and the
 // users and rooms services for deactivation. No database and no App.
 struct AdminServices {
   UserService* users;
@@ -41,6 +41,7 @@ struct AdminServices {
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp
 void add_admin_report_routes(http::Router& r, const AdminServices& svc);  // reports.cpp
+void add_admin_export_routes(http::Router& r, const AdminServices& svc);  // records_export.cpp
 void add_admin_announce_routes(http::Router& r, const AdminServices& svc);  // announce.cpp: channels
 void add_admin_alert_routes(http::Router& r, const AdminServices& svc);   // alerts.cpp
 // The metrics listener's one route, GET /metrics (Prometheus text).   prometheus.cpp
