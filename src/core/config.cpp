@@ -160,7 +160,7 @@ Result<Config> load_config_file(const std::string& path) {
       "rooms.default_version",
       "rate_limit.enabled", "rate_limit.per_second", "rate_limit.burst",
       "rate_limit.login_per_second", "rate_limit.login_burst",
-      "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds",
+      "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds", "records.peer_witness_seconds",
       "records.retention_days", "records.retention_direct_days", "records.retention_group_days",
       "records.retention_check_seconds", "records.keeper", "records.keeper_localpart",
       "records.keeper_exclude",
@@ -206,6 +206,7 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "records.public_key_file", c.records_public_key_file));
   DS_TRY(read(t, "records.checkpoint_every", c.records_checkpoint_every));
   DS_TRY(read(t, "records.checkpoint_seconds", c.records_checkpoint_seconds));
+  DS_TRY(read(t, "records.peer_witness_seconds", c.records_peer_witness_seconds));
   DS_TRY(read(t, "records.retention_days", c.retention_days));
   if (c.retention_days < 0) return Error::invalid_param("config: records.retention_days must be 0 or more");
   DS_TRY(read(t, "records.retention_check_seconds", c.retention_check_seconds));
@@ -378,6 +379,9 @@ public_key_file = ""
 # by the next.
 checkpoint_seconds = 1
 checkpoint_every = 1000
+# With federation on, the newest signed head goes this often (seconds) to every approved
+# server in [federation] allow, which keeps it as a witness; 0: never.
+peer_witness_seconds = 300
 # How long archived records are kept, in days (fractions allowed); 0 keeps them for ever.
 # A record is deleted (leaving a tombstone that keeps the hash chain verifiable) only when
 # its period has ended and no legal hold covers it.

@@ -160,6 +160,7 @@ struct Config {
   std::string records_public_key_file;
   int64_t records_checkpoint_every = 1000;    // records between durable signed checkpoints
   int64_t records_checkpoint_seconds = 1;     // the heads are signed this often while they move
+  int64_t records_peer_witness_seconds = 300;  // the newest signed head goes to approved servers
   // Retention of archived records, in days (0: keep for ever). Direct chats and group rooms
   // may have their own periods (-1: use the default); single rooms override both.
   // Days may be fractional (0.5: twelve hours).

@@ -190,6 +190,7 @@ Status App::start_federation() {
   inbox = std::make_unique<Inbox>(config, *db, *rooms, *server_keys, *federation, federation_metrics, notifier,
                                   *typing, *presence, *account, *keys, outbox.get());
   federation_reads = std::make_unique<FederationReads>(config.server_name, *db);
+  peer_witness = std::make_unique<PeerWitness>(config, *db, key, *federation, *server_keys);
   if (f.enabled) {
     Outbox* out = outbox.get();
     rooms->add_sent_listener(
@@ -258,7 +259,7 @@ http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
       api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get(),
-                               media.get(), federation_memberships.get(), keys.get()});
+                               media.get(), federation_memberships.get(), keys.get(), peer_witness.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
@@ -271,6 +272,7 @@ http::Router App::federation_routes() {
   api::add_federation_invite_routes(r, s);
   api::add_federation_user_key_routes(r, s);
   api::add_federation_user_device_routes(r, s);
+  api::add_federation_records_routes(r, s);
   return r;
 }
 
@@ -322,6 +324,10 @@ void App::start_background() {
     auto r = co_await archive->checkpoint();
     if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);
   });
+  if (config.federation.enabled && peer_witness)
+    every(config.records_peer_witness_seconds, [this]() -> boost::asio::awaitable<void> {
+      co_await peer_witness->push_heads();
+    });
   every(config.retention_check_seconds, [this]() -> boost::asio::awaitable<void> {
     auto n = co_await retention->run("server", now_ms(), kScheduledRetentionCase);
     if (!n.ok()) DS_LOG(kError, "retention run failed: {}", n.error().message);
@@ -371,6 +377,7 @@ http::Router App::routes() {
       [this] { return federation_metrics.to_json(); }, reports.get()});
   admin_services_->announce = announce.get();
   admin_services_->alerts = alerts.get();
+  if (config.federation.enabled) admin_services_->peer_witness = peer_witness.get();
   admin_services_->requests = &request_metrics;
   api::add_admin_routes(r, *admin_services_);
   api::add_admin_report_routes(r, *admin_services_);

@@ -33,6 +33,7 @@
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
 #include "service/records/audit.h"
+#include "service/records/peer_witness.h"
 #include "service/records/keeper.h"
 #include "service/records/office.h"
 #include "service/records/retention.h"
@@ -91,6 +92,7 @@ struct App {
   std::unique_ptr<Outbox> outbox;             // transactions out: durable queues per destination
   std::unique_ptr<Inbox> inbox;               // transactions in
   std::unique_ptr<FederationReads> federation_reads;  // events and state for other servers
+  std::unique_ptr<PeerWitness> peer_witness;  // records heads sent to and kept for approved servers
   std::unique_ptr<RemoteKeys> remote_keys;    // other servers' users' keys; null when federation is off
   std::unique_ptr<DeviceListPublisher> device_lists_out;  // null when federation is off
   std::unique_ptr<api::FederationServices> federation_services_;  // what federation handlers see

@@ -111,6 +111,12 @@ class ArchiveStore {
   virtual Status drop_checkpoint(int64_t id) = 0;
   // Every checkpoint, oldest first.
   virtual Result<std::vector<ArchiveCheckpoint>> checkpoints() = 0;
+
+  // peer_record_heads: the signed heads other departments' servers sent, kept as their
+  // witness (a head already held is not stored twice).
+  virtual Status add_peer_head(const std::string& origin, const ArchiveCheckpoint& head, int64_t received_ts) = 0;
+  // The heads held for origin, oldest first, at most limit (the newest ones).
+  virtual Result<std::vector<ArchiveCheckpoint>> peer_heads(const std::string& origin, int64_t limit) = 0;
 };
 
 }  // namespace despatch::storage

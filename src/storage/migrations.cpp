@@ -415,6 +415,15 @@ ALTER TABLE archive ADD COLUMN sealed_hash TEXT NOT NULL DEFAULT '';
 -- redacted form (the room's graph still needs the shell) and no client read returns it
 ALTER TABLE events ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
 )SQL",
+    // 17: other departments' signed records heads, kept as their witness (ArchiveStore).
+    R"SQL(
+-- (origin, ts, archive_seq) -> a signed head that server sent; its signature is checked
+-- against the origin's server key before it is stored
+CREATE TABLE peer_record_heads (origin TEXT NOT NULL, version INTEGER NOT NULL, archive_seq INTEGER NOT NULL,
+  archive_hash TEXT NOT NULL, audit_seq INTEGER NOT NULL, audit_hash TEXT NOT NULL, keys_seq INTEGER NOT NULL,
+  keys_hash TEXT NOT NULL, ts INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+  received_ts INTEGER NOT NULL, PRIMARY KEY (origin, ts, archive_seq));
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

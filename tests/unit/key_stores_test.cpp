@@ -61,7 +61,8 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
   // they run again after it (step 9: the server key tables; step 10: the federation queue;
   // step 11: remote memberships; step 12: device list columns and the remote device lists;
   // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens;
-  // step 16: the records checkpoints over three heads, chained data keys, format 2 records).
+  // step 16: the records checkpoints over three heads, chained data keys, format 2 records;
+  // step 17: other departments' records heads).
   json::object quoted = device_keys("Q\"1", "curveQ");
   auto r = db_->write_blocking<Ok>([&](Conn& c) -> Status {
     DS_TRY(c.exec_script("DROP INDEX device_keys_curve25519; ALTER TABLE device_keys DROP COLUMN curve25519; "
@@ -74,6 +75,7 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
                          "DROP TABLE records_checkpoints; ALTER TABLE archive_keys DROP COLUMN hash; "
                          "ALTER TABLE archive DROP COLUMN format; ALTER TABLE archive DROP COLUMN live_kind; "
                          "ALTER TABLE archive DROP COLUMN sealed_hash; ALTER TABLE events DROP COLUMN purged; "
+                         "DROP TABLE peer_record_heads; "
                          "CREATE TABLE archive_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
                          "ts INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL); "
                          "DELETE FROM schema_version WHERE version>=8;"));

@@ -107,6 +107,17 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
       out["first_bad_seq"] = rep.first_bad_seq;
       out["problem"] = rep.problem;
     }
+    // {"peers": true}: also ask every approved server what it was sent of this archive.
+    DS_CO_ASSIGN(auto peers, opt_bool(req.body_object(), "peers"));
+    if (peers.value_or(false)) {
+      if (!svc.peer_witness) co_return Error::invalid_param("federation is off: there are no peers to ask");
+      json::array answers;
+      for (auto& c : co_await svc.peer_witness->check_peers()) {
+        if (!c.ok) out["ok"] = false;
+        answers.push_back(c.to_json());
+      }
+      out["peers"] = std::move(answers);
+    }
     DS_CO_TRY(co_await audit(svc, req.who().user_id, "records.verify", "", out));
     co_return out;
   });

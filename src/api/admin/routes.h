@@ -10,6 +10,7 @@
 #include "service/records/audit.h"
 #include "service/records/keeper.h"
 #include "service/records/office.h"
+#include "service/records/peer_witness.h"
 #include "service/records/retention.h"
 #include "service/rooms/room_service.h"
 #include "service/users/user_service.h"
@@ -37,6 +38,7 @@ struct AdminServices {
   Announcements* announce = nullptr;  // announcement channels
   AlertService* alerts = nullptr;     // suspicious-activity alerts: listed and acknowledged
   http::RequestMetrics* requests = nullptr;  // the client listener's, for /metrics
+  PeerWitness* peer_witness = nullptr;       // approved servers' copies of the records heads
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp

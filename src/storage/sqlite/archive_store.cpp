@@ -210,4 +210,22 @@ Result<std::vector<ArchiveCheckpoint>> SqliteArchiveStore::checkpoints() {
   return out;
 }
 
+Status SqliteArchiveStore::add_peer_head(const std::string& origin, const ArchiveCheckpoint& h, int64_t received_ts) {
+  return c_.exec("INSERT OR IGNORE INTO peer_record_heads(origin, version, archive_seq, archive_hash, audit_seq, "
+                 "audit_hash, keys_seq, keys_hash, ts, key_id, signature, received_ts) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                 {origin, static_cast<int64_t>(h.version), h.seq, h.hash, h.audit_seq, h.audit_hash, h.keys_seq,
+                  h.keys_hash, h.ts, h.key_id, h.signature, received_ts});
+}
+
+Result<std::vector<ArchiveCheckpoint>> SqliteArchiveStore::peer_heads(const std::string& origin, int64_t limit) {
+  DS_ASSIGN(auto rows, c_.query("SELECT 0, version, archive_seq, archive_hash, audit_seq, audit_hash, keys_seq, "
+                                "keys_hash, ts, key_id, signature, 1 FROM (SELECT * FROM peer_record_heads "
+                                "WHERE origin=? ORDER BY ts DESC LIMIT ?) ORDER BY ts",
+                                {origin, limit}));
+  std::vector<ArchiveCheckpoint> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back(checkpoint_from(r));
+  return out;
+}
+
 }  // namespace despatch::storage

@@ -25,6 +25,8 @@ class SqliteArchiveStore final : public ArchiveStore {
   Result<int64_t> add_checkpoint(const ArchiveCheckpoint& cp) override;
   Result<std::optional<ArchiveCheckpoint>> last_checkpoint(bool durable_only) override;
   Status drop_checkpoint(int64_t id) override;
+  Status add_peer_head(const std::string& origin, const ArchiveCheckpoint& head, int64_t received_ts) override;
+  Result<std::vector<ArchiveCheckpoint>> peer_heads(const std::string& origin, int64_t limit) override;
   Result<std::vector<ArchiveCheckpoint>> checkpoints() override;
 
  private:
