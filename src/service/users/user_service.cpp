@@ -10,6 +10,7 @@
 #include "storage/device_store.h"
 #include "storage/membership_store.h"
 #include "storage/room_store.h"
+#include "storage/oauth_store.h"
 #include "storage/user_store.h"
 
 #include <sodium.h>
@@ -30,13 +31,15 @@ namespace {
 constexpr unsigned long long kOpsLimit = 2;
 constexpr size_t kMemLimit = 19u << 20;
 
-std::string token_key(const std::string& token) { return base64_encode(sha256(token)); }
+std::string token_key(const std::string& token) { return access_token_key(token); }
 
 DeviceInfo device_info(const storage::DeviceRow& d) {
   return {d.device_id, d.display_name.value_or(""), d.last_seen_ip.value_or(""), d.last_seen_ts};
 }
 
 }  // namespace
+
+std::string access_token_key(const std::string& token) { return base64_encode(sha256(token)); }
 
 Result<std::string> hash_password(const std::string& password) {
   char out[crypto_pwhash_STRBYTES];
@@ -77,6 +80,7 @@ Status UserService::remove_devices(Conn& c, Txn& t, const std::string& user,
   }
   for (auto& d : ids) {
     DS_TRY(t.users().remove_tokens(user, d));
+    DS_TRY(t.oauth().remove_refresh_tokens(user, d));
     DS_TRY(t.devices().remove(user, d));
     DS_ASSIGN(auto w, KeyService::remove_device(t, user, d));
     wake->insert(wake->end(), w.begin(), w.end());
@@ -139,6 +143,11 @@ asio::awaitable<Result<LoginResult>> UserService::login(const std::string& user_
                                                         const std::string& password,
                                                         const std::string& device_id,
                                                         const std::string& display_name) {
+  if (!config_.login.password_for_sso_users) {
+    auto sso = db_.read().oauth().is_sso_user(user_id);
+    if (!sso.ok()) co_return sso.error();
+    if (*sso) co_return Error::forbidden("This account signs in with single sign-on: password login is switched off for it");
+  }
   auto ok = co_await password_ok(user_id, password);
   if (!ok.ok()) co_return ok.error();
   if (!*ok) co_return Error::forbidden("Invalid username or password");
@@ -195,6 +204,10 @@ Result<Session> UserService::authenticate(const std::string& token) {
   if (token_cache_.size() > 200'000) token_cache_.clear();
   token_cache_[key] = s;
   return s;
+}
+
+void UserService::forget_sessions(const std::string& user_id, const std::string& device_id) {
+  forget_tokens_where([&](const Session& s) { return s.user_id == user_id && s.device_id == device_id; });
 }
 
 void UserService::forget_tokens_where(const std::function<bool(const Session&)>& pred) {

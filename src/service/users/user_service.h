@@ -49,6 +49,9 @@ inline constexpr size_t kMaxSearchTermBytes = 256;
 Result<std::string> hash_password(const std::string& password);
 bool verify_password(const std::string& hash, const std::string& password);
 
+// The key an access token is stored under (its hash; the token itself is never stored).
+std::string access_token_key(const std::string& token);
+
 // Inside a write job: creates a user (display name: the localpart), M_USER_IN_USE when the
 // ID is taken. Used by registration, `despatch user add` and the records keeper.
 Status insert_user(storage::Txn& t, const std::string& user_id, const std::string& password_hash,
@@ -80,6 +83,9 @@ class UserService {
                                                            const std::string& device_id,
                                                            const std::string& display_name);
   Result<Session> authenticate(const std::string& token);
+  // Drops cached sessions of one device, after a write job outside this service (the OAuth
+  // token endpoint) replaced its access token.
+  void forget_sessions(const std::string& user_id, const std::string& device_id);
   boost::asio::awaitable<Status> logout(const std::string& token);
   boost::asio::awaitable<Status> logout_all(const std::string& user_id);
 

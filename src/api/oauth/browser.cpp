@@ -1,0 +1,53 @@
+#include "api/oauth/browser.h"
+
+namespace despatch::api {
+
+namespace {
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+void no_store(http::Reply& r) {
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+}
+
+}  // namespace
+
+http::Reply browser_redirect(const std::string& location) {
+  http::Reply r;
+  r.status = 302;
+  r.content_type = "text/html; charset=utf-8";
+  r.raw = "<!doctype html><title>Signing in</title><a href=\"" + html_escape(location) + "\">Continue</a>";
+  r.headers.emplace_back("Location", location);
+  no_store(r);
+  return r;
+}
+
+http::Reply browser_error_page(const Error& e) {
+  http::Reply r;
+  r.status = e.status >= 400 && e.status < 600 ? e.status : 400;
+  r.content_type = "text/html; charset=utf-8";
+  r.raw = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>"
+          "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Sign-in failed</h1>"
+          "<p id=\"error\">" + html_escape(e.message) + "</p><p><small>" + html_escape(e.errcode) +
+          "</small></p></body></html>";
+  no_store(r);
+  return r;
+}
+
+}  // namespace despatch::api

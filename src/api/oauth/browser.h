@@ -1,0 +1,14 @@
+// Replies to a browser in the middle of a sign-in: redirects, and a plain page that says
+// what went wrong (there is no client to read a JSON error there).
+#pragma once
+
+#include "http/request.h"
+
+#include <string>
+
+namespace despatch::api {
+
+http::Reply browser_redirect(const std::string& location);
+http::Reply browser_error_page(const Error& e);
+
+}  // namespace despatch::api
