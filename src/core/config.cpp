@@ -179,6 +179,7 @@ Result<Config> load_config_file(const std::string& path) {
       "alerts.enabled", "alerts.rules", "metrics.listen",
       "oidc.issuer", "oidc.client_id", "oidc.client_secret_file", "oidc.scopes",
       "oidc.localpart_claim", "oidc.display_name_claim", "oidc.idp_name", "oidc.ca_file",
+      "oidc.access_token_seconds",
       "login.password_for_sso_users"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
@@ -314,6 +315,7 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "oidc.display_name_claim", o.display_name_claim));
   DS_TRY(read(t, "oidc.idp_name", o.idp_name));
   DS_TRY(read(t, "oidc.ca_file", o.ca_file));
+  DS_TRY(read(t, "oidc.access_token_seconds", o.access_token_seconds));
   DS_TRY(read(t, "login.password_for_sso_users", c.login.password_for_sso_users));
   DS_TRY(check_oidc(o));
   if (!a.base_url.empty() && a.base_url.rfind("https://", 0) != 0 && a.base_url.rfind("http://", 0) != 0)
@@ -552,6 +554,8 @@ display_name_claim = "name"
 idp_name = "Single sign-on"
 # CA certificates (PEM) trusted for the provider's https instead of the system's.
 ca_file = ""
+# Lifetime of access tokens issued through the OAuth 2.0 API (clients refresh them).
+access_token_seconds = 300
 
 [login]
 # false: accounts made by single sign-on cannot log in with a password; accounts made with

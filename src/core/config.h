@@ -143,6 +143,7 @@ struct Oidc {
   std::string display_name_claim = "name";
   std::string idp_name = "Single sign-on";  // shown by clients on the login button
   std::string ca_file;  // CAs trusted for the provider's https instead of the system's
+  int64_t access_token_seconds = 300;  // lifetime of OAuth 2.0 access tokens (refreshed by clients)
   bool enabled() const { return !issuer.empty(); }
 };
 

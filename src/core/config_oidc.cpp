@@ -45,6 +45,8 @@ Status check_oidc(const Oidc& o) {
     return Error::invalid_param("config: oidc.client_secret_file is required with oidc.issuer");
   if (o.localpart_claim.empty() || o.display_name_claim.empty())
     return Error::invalid_param("config: oidc.localpart_claim and oidc.display_name_claim name ID token claims");
+  if (o.access_token_seconds < 1 || o.access_token_seconds > 86400)
+    return Error::invalid_param("config: oidc.access_token_seconds must be 1 to 86400");
   if (std::find(o.scopes.begin(), o.scopes.end(), "openid") == o.scopes.end())
     return Error::invalid_param("config: oidc.scopes must include openid");
   return ok_status();

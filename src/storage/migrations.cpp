@@ -410,6 +410,8 @@ CREATE TABLE login_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, expire
 CREATE TABLE sso_identities (issuer TEXT NOT NULL, subject TEXT NOT NULL, user_id TEXT NOT NULL,
   created_ts INTEGER NOT NULL, PRIMARY KEY (issuer, subject));
 CREATE INDEX sso_identities_user ON sso_identities(user_id);
+-- OAuth 2.0 access tokens expire (ms); NULL: the token never does
+ALTER TABLE access_tokens ADD COLUMN expires_ts INTEGER;
 )SQL",
 };
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "core/base64.h"
+#include "core/config.h"
 #include "service/auth/form.h"
 #include "service/auth/oauth_server.h"
 #include "service/auth/sso_service.h"
@@ -15,6 +16,11 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace despatch {
 namespace {
@@ -288,6 +294,50 @@ TEST(SsoLocalpartTest, FromClaims) {
     EXPECT_EQ(r.error().errcode, "M_INVALID_USERNAME") << bad;
   }
   EXPECT_NE(SsoService::localpart_from_claim("+447700900123").error().message.find("phone"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace despatch
+
+namespace despatch {
+namespace {
+
+Result<Config> load_toml(const std::string& toml) {
+  auto dir = std::filesystem::temp_directory_path() / ("oidc-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "c.toml").string();
+  std::ofstream(path) << toml;
+  auto r = load_config_file(path);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+TEST(OidcConfig, DefaultsAndChecks) {
+  auto off = load_toml("");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->oidc.enabled());
+  EXPECT_TRUE(off->login.password_for_sso_users);
+  auto on = load_toml("[oidc]\nissuer = \"https://idp.example.gov/realms/dept\"\nclient_id = \"despatch\"\n"
+                      "client_secret_file = \"/etc/despatch/secret\"\n[login]\npassword_for_sso_users = false\n");
+  ASSERT_TRUE(on.ok()) << on.error().message;
+  EXPECT_EQ(on->oidc.scopes, (std::vector<std::string>{"openid", "profile", "email"}));
+  EXPECT_EQ(on->oidc.localpart_claim, "preferred_username");
+  EXPECT_EQ(on->oidc.display_name_claim, "name");
+  EXPECT_EQ(on->oidc.access_token_seconds, 300);
+  EXPECT_FALSE(on->login.password_for_sso_users);
+  const std::string rest = "client_id = \"d\"\nclient_secret_file = \"/s\"\n";
+  EXPECT_TRUE(load_toml("[oidc]\nissuer = \"http://127.0.0.1:9000\"\n" + rest).ok());
+  EXPECT_TRUE(load_toml("[oidc]\nissuer = \"http://localhost:9000/x\"\n" + rest).ok());
+  for (auto* bad : {"issuer = \"http://idp.example.gov\"\n", "issuer = \"http://127.0.0.1.evil.example\"\n",
+                    "issuer = \"ftp://idp\"\n"}) {
+    auto r = load_toml(std::string("[oidc]\n") + bad + rest);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("oidc.issuer"), std::string::npos) << r.error().message;
+  }
+  EXPECT_FALSE(load_toml("[oidc]\nissuer = \"https://idp\"\nclient_secret_file = \"/s\"\n").ok());
+  EXPECT_FALSE(load_toml("[oidc]\nissuer = \"https://idp\"\n" + rest + "scopes = [\"profile\"]\n").ok());
+  EXPECT_FALSE(load_toml("[oidc]\nissuer = \"https://idp\"\n" + rest + "access_token_seconds = 0\n").ok());
+  EXPECT_FALSE(load_toml("[oidc]\nissuer = \"https://idp\"\n" + rest + "client_secret = \"inline\"\n").ok());
 }
 
 }  // namespace

@@ -40,12 +40,14 @@ void add_sso_routes(http::Router& r, const Services& svc) {
                co_return co_await redirect_to_provider(svc, req);
              });
 
-  // GET /_matrix/client/v1/auth_metadata
-  r.add({"GET", "/_matrix/client/v1/auth_metadata", Auth::kNone, RateClass::kNone, http::Body::kJson,
-         [&svc](Request&) -> Awaitable {
-           if (!svc.oauth) co_return Error::make(404, errc::kUnrecognized, "The OAuth 2.0 API is not configured");
-           co_return svc.oauth->metadata();
-         }});
+  // GET /_matrix/client/v1/auth_metadata, and the MSC2965 path clients used before v1.15
+  http::Handler metadata = [&svc](Request&) -> Awaitable {
+    if (!svc.oauth) co_return Error::make(404, errc::kUnrecognized, "The OAuth 2.0 API is not configured");
+    co_return svc.oauth->metadata();
+  };
+  r.add({"GET", "/_matrix/client/v1/auth_metadata", Auth::kNone, RateClass::kNone, http::Body::kJson, metadata});
+  r.add({"GET", "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata", Auth::kNone, RateClass::kNone,
+         http::Body::kJson, metadata});
 }
 
 }  // namespace despatch::api

@@ -150,6 +150,7 @@ json::object OAuthServer::token_reply(const Issued& issued, const std::string& s
   return json::object{{"access_token", issued.access_token},
                       {"token_type", "Bearer"},
                       {"refresh_token", issued.refresh_token},
+                      {"expires_in", config_.oidc.access_token_seconds},
                       {"scope", scope}};
 }
 
@@ -189,7 +190,8 @@ asio::awaitable<Result<json::object>> OAuthServer::code_grant(const OAuthParams&
   storage::RefreshToken rt{access_token_key(issued.refresh_token), g->user_id, g->device_id, client_id, g->scope,
                            now_ms(), std::nullopt};
   std::string access_key = access_token_key(issued.access_token);
-  auto job = [rt, access_key, device_name](Txn& t) -> Status {
+  int64_t lifetime_ms = config_.oidc.access_token_seconds * 1000;
+  auto job = [rt, access_key, device_name, lifetime_ms](Txn& t) -> Status {
     DS_ASSIGN(bool active, t.users().is_active(rt.user_id));
     if (!active) return oauth_error("invalid_grant", "the account is deactivated");
     int64_t now = now_ms();
@@ -200,6 +202,7 @@ asio::awaitable<Result<json::object>> OAuthServer::code_grant(const OAuthParams&
     if (!device_name.empty()) name = device_name;
     DS_TRY(t.devices().add_or_touch(rt.user_id, rt.device_id, name, now));
     DS_TRY(t.users().add_token(access_key, rt.user_id, rt.device_id, now));
+    DS_TRY(t.users().set_token_expiry(access_key, now + lifetime_ms));
     return t.oauth().add_refresh_token(rt);
   };
   auto r = co_await db_.transact<Ok>(job);
@@ -218,7 +221,8 @@ asio::awaitable<Result<json::object>> OAuthServer::refresh_grant(const OAuthPara
     storage::RefreshToken row;
     bool reused = false;  // an invalidated token came back: the session is ended
   };
-  auto job = [old_key, new_key, access_key, client_id](Txn& t) -> Result<Outcome> {
+  int64_t lifetime_ms = config_.oidc.access_token_seconds * 1000;
+  auto job = [old_key, new_key, access_key, client_id, lifetime_ms](Txn& t) -> Result<Outcome> {
     DS_ASSIGN(auto row, t.oauth().refresh_token(old_key));
     if (!row) return oauth_error("invalid_grant", "unknown or revoked refresh token");
     if (!client_id.empty() && row->client_id != client_id)
@@ -240,6 +244,7 @@ asio::awaitable<Result<json::object>> OAuthServer::refresh_grant(const OAuthPara
     DS_TRY(t.oauth().set_replaced_by(old_key, new_key));
     DS_TRY(t.users().remove_tokens(row->user_id, row->device_id));
     DS_TRY(t.users().add_token(access_key, row->user_id, row->device_id, now_ms()));
+    DS_TRY(t.users().set_token_expiry(access_key, now_ms() + lifetime_ms));
     return Outcome{*row, false};
   };
   auto r = co_await db_.transact<Outcome>(job);

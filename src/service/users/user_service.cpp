@@ -177,12 +177,24 @@ asio::awaitable<Result<LoginResult>> UserService::open_session(const std::string
   co_return out;
 }
 
+namespace {
+
+// An expired access token: a soft logout, the client refreshes it (spec "Soft logout").
+Result<Session> unexpired(const Session& s) {
+  if (s.expires_ts == 0 || now_ms() < s.expires_ts) return s;
+  Error e{401, errc::kUnknownToken, "Access token has expired", {}};
+  e.extra["soft_logout"] = true;
+  return e;
+}
+
+}  // namespace
+
 Result<Session> UserService::authenticate(const std::string& token) {
   std::string key = token_key(token);
   {
     std::lock_guard lock(mu_);
     auto it = token_cache_.find(key);
-    if (it != token_cache_.end()) return it->second;
+    if (it != token_cache_.end()) return unexpired(it->second);
   }
   DS_ASSIGN(auto owner, db_.read().users().token_owner(key));
   if (alerts_) {
@@ -199,11 +211,11 @@ Result<Session> UserService::authenticate(const std::string& token) {
     e.extra["soft_logout"] = false;
     return e;
   }
-  Session s{owner->user_id, owner->device_id, owner->is_admin};
+  Session s{owner->user_id, owner->device_id, owner->is_admin, owner->expires_ts};
   std::lock_guard lock(mu_);
   if (token_cache_.size() > 200'000) token_cache_.clear();
   token_cache_[key] = s;
-  return s;
+  return unexpired(s);
 }
 
 void UserService::forget_sessions(const std::string& user_id, const std::string& device_id) {

@@ -23,6 +23,7 @@ struct Session {
   std::string user_id;
   std::string device_id;
   bool is_admin = false;
+  int64_t expires_ts = 0;  // ms; 0: the token never expires
 };
 
 struct LoginResult {

@@ -108,7 +108,7 @@ async function despatchFor(issuer, dir, extraToml = "") {
     await writeFile(secret, CLIENT_SECRET + "\n", { mode: 0o600 });
     const cfg = path.join(dir, `despatch-${ctx.port}.toml`);
     await writeFile(cfg, `[oidc]\nissuer = "${issuer}"\nclient_id = "${CLIENT_ID}"\nclient_secret_file = "${secret}"\n` +
-        `idp_name = "Department sign-in"\n\n[login]\npassword_for_sso_users = false\n${extraToml}`);
+        `idp_name = "Department sign-in"\naccess_token_seconds = 10\n\n[login]\npassword_for_sso_users = false\n${extraToml}`);
     ctx.extraArgs = ["--config", cfg];
     return ctx;
 }
@@ -252,6 +252,8 @@ describe("single sign-on against a real OpenID Connect provider", () => {
     it("publishes the OAuth 2.0 server metadata and checks client registrations", async () => {
         const meta = await ctx.fetch("/_matrix/client/v1/auth_metadata");
         assert.equal(meta.status, 200);
+        const unstable = await ctx.fetch("/_matrix/client/unstable/org.matrix.msc2965/auth_metadata");
+        assert.deepEqual(unstable.json, meta.json);
         assert.equal(meta.json.issuer, `${ctx.baseUrl}/`);
         assert.equal(meta.json.authorization_endpoint, `${ctx.baseUrl}/_despatch/oauth2/authorize`);
         assert.equal(meta.json.token_endpoint, tokenEndpoint());
@@ -379,6 +381,35 @@ describe("single sign-on against a real OpenID Connect provider", () => {
         const gone = await ctx.fetch("/_matrix/client/v3/account/whoami", { token: t4.access_token });
         assert.equal(gone.status, 401);
         assert.equal(gone.json.errcode, "M_UNKNOWN_TOKEN");
+    });
+
+    it("OAuth 2.0: a refresh whose answer was lost may be retried with the old token", async () => {
+        const t = await oauthLogin("bob.sso", "BOBDEVICE04");
+        const lost = await (await refresh(t.refresh_token, t.clientId)).json();
+        const retry = await refresh(t.refresh_token, t.clientId);
+        const t2 = await retry.json();
+        assert.equal(retry.status, 200, JSON.stringify(t2));
+        assert.notEqual(t2.refresh_token, lost.refresh_token);
+        assert.equal((await refresh(lost.refresh_token, t.clientId)).status, 400, "the unused successor is dropped");
+        assert.equal((await ctx.fetch("/_matrix/client/v3/account/whoami", { token: lost.access_token })).status, 401);
+        const ok = await ctx.fetch("/_matrix/client/v3/account/whoami", { token: t2.access_token });
+        assert.equal(ok.json.device_id, "BOBDEVICE04");
+    });
+
+    it("OAuth 2.0: access tokens expire (soft logout) and the refresh token renews them", async () => {
+        const t = await oauthLogin("carol.sso", "CAROLDEV01");
+        assert.equal(t.expires_in, 10);
+        assert.equal((await ctx.fetch("/_matrix/client/v3/account/whoami", { token: t.access_token })).status, 200);
+        await new Promise((r) => setTimeout(r, 10_500));
+        const expired = await ctx.fetch("/_matrix/client/v3/account/whoami", { token: t.access_token });
+        assert.equal(expired.status, 401);
+        assert.equal(expired.json.errcode, "M_UNKNOWN_TOKEN");
+        assert.equal(expired.json.soft_logout, true);
+        const r = await refresh(t.refresh_token, t.clientId);
+        const t2 = await r.json();
+        assert.equal(r.status, 200, JSON.stringify(t2));
+        const again = await ctx.fetch("/_matrix/client/v3/account/whoami", { token: t2.access_token });
+        assert.deepEqual([again.status, again.json.user_id, again.json.device_id], [200, "@carol.sso:localhost", "CAROLDEV01"]);
     });
 
     it("OAuth 2.0: bad authorization requests are refused", async () => {
