@@ -60,7 +60,8 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
   // with a quote in its ID, and open it again. The steps after 8 are undone too, so that
   // they run again after it (step 9: the server key tables; step 10: the federation queue;
   // step 11: remote memberships; step 12: device list columns and the remote device lists;
-  // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens).
+  // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens;
+  // step 16: single sign-on's tables and the access token expiry column).
   json::object quoted = device_keys("Q\"1", "curveQ");
   auto r = db_->write_blocking<Ok>([&](Conn& c) -> Status {
     DS_TRY(c.exec_script("DROP INDEX device_keys_curve25519; ALTER TABLE device_keys DROP COLUMN curve25519; "
@@ -70,6 +71,9 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
                          "DROP TABLE remote_devices; DROP TABLE reports; "
                          "DROP TABLE announce_channels; DROP TABLE announce_followers; DROP TABLE announce_posts; "
                          "DROP TABLE announce_deliveries; DROP TABLE announce_keys; DROP TABLE alerts; DROP TABLE retired_tokens; "
+                         "DROP TABLE oauth_clients; DROP TABLE oauth_codes; DROP TABLE refresh_tokens; "
+                         "DROP TABLE login_tokens; DROP TABLE sso_identities; "
+                         "ALTER TABLE access_tokens DROP COLUMN expires_ts; "
                          "DELETE FROM schema_version WHERE version>=8;"));
     DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES('@a:x', 'A', ?)",
                   {json::serialize(device_keys("A", "curveA"))}));

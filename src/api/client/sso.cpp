@@ -40,6 +40,20 @@ void add_sso_routes(http::Router& r, const Services& svc) {
                co_return co_await redirect_to_provider(svc, req);
              });
 
+  // GET /_matrix/client/v3/auth/m.login.sso/fallback/web: user-interactive auth's SSO stage
+  add_client(r, "GET", "/auth/m.login.sso/fallback/web", Auth::kNone, RateClass::kLogin,
+             [&svc](Request& req) -> Awaitable {
+               if (!svc.sso) co_return browser_error_page(sso_off());
+               auto* session = req.query_param("session");
+               if (!session || !svc.users->uia_session_open(*session))
+                 co_return browser_error_page(Error::not_found("Unknown or expired authentication session"));
+               PendingLogin login;
+               login.uia_session = *session;
+               auto location = co_await svc.sso->start(std::move(login));
+               if (!location.ok()) co_return browser_error_page(location.error());
+               co_return browser_redirect(*location);
+             });
+
   // GET /_matrix/client/v1/auth_metadata, and the MSC2965 path clients used before v1.15
   http::Handler metadata = [&svc](Request&) -> Awaitable {
     if (!svc.oauth) co_return Error::make(404, errc::kUnrecognized, "The OAuth 2.0 API is not configured");

@@ -50,4 +50,17 @@ http::Reply browser_error_page(const Error& e) {
   return r;
 }
 
+http::Reply browser_auth_done_page() {
+  http::Reply r;
+  r.content_type = "text/html; charset=utf-8";
+  r.raw = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Authentication complete</title>"
+          "<script>if (window.onAuthDone) window.onAuthDone();"
+          " else if (window.opener && window.opener.postMessage) window.opener.postMessage(\"authDone\", \"*\");"
+          "</script></head><body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">"
+          "<h1>Authentication complete</h1><p>You may close this window and return to your client.</p></body></html>";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+  return r;
+}
+
 }  // namespace despatch::api

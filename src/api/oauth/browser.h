@@ -10,5 +10,7 @@ namespace despatch::api {
 
 http::Reply browser_redirect(const std::string& location);
 http::Reply browser_error_page(const Error& e);
+// The end of the m.login.sso fallback: tells the client's window (spec "Fallback").
+http::Reply browser_auth_done_page();
 
 }  // namespace despatch::api

@@ -55,6 +55,11 @@ void add_oauth_routes(http::Router& r, const Services& svc) {
     } else if (code) {
       user = co_await svc.sso->finish(*login, *code);
     }
+    if (!login->uia_session.empty()) {
+      if (!user.ok()) co_return browser_error_page(user.error());
+      svc.users->complete_sso_uia(login->uia_session, *user);
+      co_return browser_auth_done_page();
+    }
     if (login->oauth) {
       const OAuthAuthorization& a = *login->oauth;
       if (!user.ok()) co_return browser_redirect(OAuthServer::error_location(a, "access_denied", user.error().message));

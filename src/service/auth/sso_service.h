@@ -26,6 +26,7 @@ struct OAuthAuthorization {
 struct PendingLogin {
   std::string redirect_url;                 // the legacy flow: where the login token goes
   std::optional<OAuthAuthorization> oauth;  // the OAuth 2.0 flow: the request to answer
+  std::string uia_session;                  // m.login.sso for user-interactive auth
   std::string nonce, code_verifier;         // filled in by start
   int64_t expires_ms = 0;
 };

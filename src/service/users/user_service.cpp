@@ -256,8 +256,25 @@ asio::awaitable<Status> UserService::logout_all(const std::string& user_id) {
   co_return r;
 }
 
+bool UserService::uia_session_open(const std::string& session) {
+  std::lock_guard lock(mu_);
+  auto it = uia_sessions_.find(session);
+  return it != uia_sessions_.end() && it->second >= now_ms();
+}
+
+void UserService::complete_sso_uia(const std::string& session, const std::string& user_id) {
+  std::lock_guard lock(mu_);
+  if (uia_sessions_.count(session)) uia_sso_done_[session] = user_id;
+}
+
 asio::awaitable<Status> UserService::check_uia(const std::string& user_id, const json::value* auth) {
   int64_t now = now_ms();
+  bool sso = false;
+  if (config_.oidc.enabled()) {
+    auto is_sso = db_.read().oauth().is_sso_user(user_id);
+    sso = is_sso.ok() && *is_sso;
+  }
+  const char* stage = sso ? "m.login.sso" : "m.login.password";
   auto challenge = [&]() -> Error {
     std::string session = random_string(24);
     {
@@ -269,13 +286,33 @@ asio::awaitable<Status> UserService::check_uia(const std::string& user_id, const
       uia_sessions_[session] = now + 15 * 60 * 1000;
     }
     Error e{401, errc::kUnauthorized, "Authentication required", {}};
-    e.extra["flows"] = json::array{json::object{{"stages", json::array{"m.login.password"}}}};
+    e.extra["flows"] = json::array{json::object{{"stages", json::array{stage}}}};
     e.extra["params"] = json::object{};
     e.extra["completed"] = json::array{};  // one stage: none is ever done when this is sent
     e.extra["session"] = session;
     return e;
   };
   if (!auth || !auth->is_object()) co_return challenge();
+  if (sso) {
+    // Done once the fallback page's sign-in was this account's; a session serves one request.
+    auto* sid = auth->as_object().if_contains("session");
+    std::string done;
+    if (sid && sid->is_string()) {
+      std::lock_guard lock(mu_);
+      auto it = uia_sso_done_.find(std::string(sid->as_string()));
+      if (it != uia_sso_done_.end()) {
+        done = it->second;
+        uia_sso_done_.erase(it);
+        uia_sessions_.erase(std::string(sid->as_string()));
+      }
+    }
+    if (!done.empty() && done == user_id) co_return ok_status();
+    Error e = challenge();
+    e.errcode = done.empty() ? errc::kUnauthorized : errc::kForbidden;
+    e.message = done.empty() ? "Sign in again with single sign-on (m.login.sso) first"
+                             : "The single sign-on was for another account";
+    co_return e;
+  }
   const auto& a = auth->as_object();
   auto* type = a.if_contains("type");
   if (!type || !type->is_string() || *type != "m.login.password") {

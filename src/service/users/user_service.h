@@ -92,7 +92,13 @@ class UserService {
 
   // User-interactive auth with m.login.password. Returns ok when `auth` completes it, else the
   // 401 error carrying flows and a session for the client to retry with.
+  // Accounts single sign-on made have no password: they are offered m.login.sso, completed
+  // through its fallback page (complete_sso_uia) and then retried with the session.
   boost::asio::awaitable<Status> check_uia(const std::string& user_id, const json::value* auth);
+  // Whether session is a user-interactive auth session still open.
+  bool uia_session_open(const std::string& session);
+  // The provider signed user_id in for this session's m.login.sso stage.
+  void complete_sso_uia(const std::string& session, const std::string& user_id);
 
   boost::asio::awaitable<Status> set_password(const std::string& user_id,
                                               const std::string& new_password, bool logout_devices,
@@ -152,6 +158,7 @@ class UserService {
   std::mutex mu_;
   std::unordered_map<std::string, Session> token_cache_;  // token hash -> session
   std::unordered_map<std::string, int64_t> uia_sessions_;  // session id -> expiry (ms)
+  std::unordered_map<std::string, std::string> uia_sso_done_;  // session id -> who signed in for it
   std::unordered_map<std::string, std::pair<RegistrationSession, int64_t>> registrations_;  // id -> (session, expiry)
 };
 

@@ -249,6 +249,44 @@ describe("single sign-on against a real OpenID Connect provider", () => {
         assert.equal(local.json.user_id, "@localadmin:localhost");
     });
 
+    it("user-interactive auth for an SSO account goes through m.login.sso and its fallback page", async () => {
+        const tokens = [];
+        for (let i = 0; i < 2; i++) {
+            const { url } = await legacyLogin("alice.sso");
+            const login = await ctx.fetch("/_matrix/client/v3/login", { body: { type: "m.login.token", token: url.searchParams.get("loginToken") } });
+            assert.equal(login.status, 200, login.text);
+            tokens.push(login.json);
+        }
+        const [mine, other] = tokens;
+        const del = `/_matrix/client/v3/devices/${encodeURIComponent(other.device_id)}`;
+        const first = await ctx.fetch(del, { method: "DELETE", token: mine.access_token, body: {} });
+        assert.equal(first.status, 401);
+        assert.deepEqual(first.json.flows, [{ stages: ["m.login.sso"] }]);
+        const session = first.json.session;
+        const early = await ctx.fetch(del, { method: "DELETE", token: mine.access_token, body: { auth: { type: "m.login.sso", session } } });
+        assert.equal(early.status, 401, "not done before the sign-in");
+        const fresh = await ctx.fetch(del, { method: "DELETE", token: mine.access_token, body: {} });
+        const context = await browser.newContext();
+        try {
+            const page = await context.newPage();
+            await page.goto(`${ctx.baseUrl}/_matrix/client/v3/auth/m.login.sso/fallback/web?session=${encodeURIComponent(fresh.json.session)}`);
+            await providerLogin(page, idp.issuer, "alice.sso");
+            await page.waitForURL((u) => u.href.startsWith(`${ctx.baseUrl}/_despatch/oidc/callback`), { timeout: 15000 });
+            assert.equal(await page.title(), "Authentication complete");
+        } finally {
+            await context.close();
+        }
+        const done = await ctx.fetch(del, { method: "DELETE", token: mine.access_token, body: { auth: { type: "m.login.sso", session: fresh.json.session } } });
+        assert.equal(done.status, 200, done.text);
+        const gone = await ctx.fetch("/_matrix/client/v3/account/whoami", { token: other.access_token });
+        assert.equal(gone.status, 401);
+        // A session serves one request.
+        const reuse = await ctx.fetch(`/_matrix/client/v3/devices/${encodeURIComponent(mine.device_id)}`, { method: "DELETE", token: mine.access_token, body: { auth: { type: "m.login.sso", session: fresh.json.session } } });
+        assert.equal(reuse.status, 401);
+        const unknown = await ctx.fetch("/_matrix/client/v3/auth/m.login.sso/fallback/web", { query: { session: "nope" } });
+        assert.equal(unknown.status, 404);
+    });
+
     it("publishes the OAuth 2.0 server metadata and checks client registrations", async () => {
         const meta = await ctx.fetch("/_matrix/client/v1/auth_metadata");
         assert.equal(meta.status, 200);
