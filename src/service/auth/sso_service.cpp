@@ -3,6 +3,7 @@
 #include "core/ids.h"
 #include "service/auth/jwt.h"
 #include "service/common/time.h"
+#include "service/records/audit.h"
 #include "service/users/user_service.h"
 #include "storage/oauth_store.h"
 #include "storage/user_store.h"
@@ -102,6 +103,8 @@ asio::awaitable<Result<std::string>> SsoService::provision(const json::object& c
     DS_TRY(insert_user(t, user_id, "", false));
     if (!display.empty()) DS_TRY(t.users().set_displayname(user_id, display.substr(0, 256)));
     DS_TRY(t.oauth().add_identity(issuer, subject, user_id, now_ms()));
+    json::object details{{"issuer", issuer}, {"subject", subject}, {"claim", raw}};
+    DS_TRY(audit_append(t, user_id, "user.sso_created", "", details));
     return user_id;
   };
   co_return co_await db_.transact<std::string>(job);

@@ -247,6 +247,14 @@ describe("single sign-on against a real OpenID Connect provider", () => {
         const local = await ctx.fetch("/_matrix/client/v3/login", { body: { type: "m.login.password", identifier: { type: "m.id.user", user: "localadmin" }, password: "a local password" } });
         assert.equal(local.status, 200, local.text);
         assert.equal(local.json.user_id, "@localadmin:localhost");
+        // The account SSO made is in the audit log, with the identity it belongs to.
+        const root = spawnSync(DESPATCH_BIN, ["user", "add", "auditor", "--admin", "--password-file", pwFile, "--data", ctx.dataDir], { encoding: "utf8" });
+        assert.equal(root.status, 0, root.stdout + root.stderr);
+        const admin = await ctx.fetch("/_matrix/client/v3/login", { body: { type: "m.login.password", identifier: { type: "m.id.user", user: "auditor" }, password: "a local password" } });
+        const audit = await ctx.fetch("/_despatch/admin/v1/audit", { token: admin.json.access_token, query: { limit: 1000 } });
+        assert.equal(audit.status, 200, audit.text);
+        const made = audit.json.entries.filter((e) => e.action === "user.sso_created").map((e) => [e.actor, e.details?.claim]);
+        assert.deepEqual(made, [["@alice.sso:localhost", "alice.sso"]]);
     });
 
     it("user-interactive auth for an SSO account goes through m.login.sso and its fallback page", async () => {
