@@ -351,6 +351,11 @@ asio::awaitable<Status> UserService::set_password(const std::string& user_id,
                                                   const std::string& new_password,
                                                   bool logout_devices,
                                                   const std::string& keep_device) {
+  if (!config_.login.password_for_sso_users) {
+    auto sso = db_.read().oauth().is_sso_user(user_id);
+    if (!sso.ok()) co_return sso.error();
+    if (*sso) co_return Error::forbidden("This account signs in with single sign-on: it cannot have a password");
+  }
   if (new_password.size() < config_.min_password_length)
     co_return Error::make(400, errc::kWeakPassword,
                           "Password must have at least " +

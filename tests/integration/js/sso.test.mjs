@@ -169,7 +169,7 @@ describe("single sign-on against a real OpenID Connect provider", () => {
     const tokenEndpoint = () => `${ctx.baseUrl}/_despatch/oauth2/token`;
 
     /** The legacy flow in a fresh browser context; the URL the browser ends on. */
-    async function legacyLogin(login) {
+    async function legacyLogin(login, screenshot) {
         const context = await browser.newContext();
         try {
             const page = await context.newPage();
@@ -178,6 +178,8 @@ describe("single sign-on against a real OpenID Connect provider", () => {
             await providerLogin(page, idp.issuer, login);
             await page.waitForURL((u) => u.href.startsWith(back) || u.href.startsWith(ctx.baseUrl), { timeout: 15000 });
             await page.waitForLoadState();
+            // For review: the page a refused sign-in ends on.
+            if (screenshot) await page.screenshot({ path: path.join(tmpdir(), screenshot), fullPage: true });
             return { url: new URL(page.url()), text: await page.locator("body").textContent() };
         } finally {
             await context.close();
@@ -293,6 +295,23 @@ describe("single sign-on against a real OpenID Connect provider", () => {
         assert.equal(reuse.status, 401);
         const unknown = await ctx.fetch("/_matrix/client/v3/auth/m.login.sso/fallback/web", { query: { session: "nope" } });
         assert.equal(unknown.status, 404);
+        // With password login off for SSO accounts, they cannot set a password either.
+        const pw = await ctx.fetch("/_matrix/client/v3/account/password", { token: mine.access_token, body: { new_password: "a brand new password" } });
+        assert.equal(pw.status, 401, "user-interactive auth first");
+        const pwSession = pw.json.session;
+        const pwContext = await browser.newContext();
+        try {
+            const page = await pwContext.newPage();
+            await page.goto(`${ctx.baseUrl}/_matrix/client/v3/auth/m.login.sso/fallback/web?session=${encodeURIComponent(pwSession)}`);
+            await providerLogin(page, idp.issuer, "alice.sso");
+            await page.waitForURL((u) => u.href.startsWith(`${ctx.baseUrl}/_despatch/oidc/callback`), { timeout: 15000 });
+        } finally {
+            await pwContext.close();
+        }
+        const refused = await ctx.fetch("/_matrix/client/v3/account/password", { token: mine.access_token, body: { new_password: "a brand new password", auth: { type: "m.login.sso", session: pwSession } } });
+        assert.equal(refused.status, 403);
+        assert.equal(refused.json.errcode, "M_FORBIDDEN");
+        assert.match(refused.json.error, /single sign-on/);
     });
 
     it("publishes the OAuth 2.0 server metadata and checks client registrations", async () => {
@@ -478,7 +497,7 @@ describe("single sign-on against a real OpenID Connect provider", () => {
     it("refuses a tampered ID token with a clear error", async () => {
         idp.state.tamper = true;
         try {
-            const { url, text } = await legacyLogin("carol.sso");
+            const { url, text } = await legacyLogin("carol.sso", "despatch-sso-tampered.png");
             assert.ok(url.href.startsWith(`${ctx.baseUrl}/_despatch/oidc/callback`), url.href);
             assert.equal(url.searchParams.get("loginToken"), null);
             assert.match(text, /ID token refused: bad signature/);
