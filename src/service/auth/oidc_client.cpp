@@ -26,10 +26,12 @@ OidcClient::OidcClient(const Oidc& config, std::string redirect_uri, std::string
                        WebTransport& web)
     : config_(config), redirect_uri_(std::move(redirect_uri)), client_secret_(std::move(client_secret)), web_(web) {}
 
-asio::awaitable<Result<json::object>> OidcClient::get_json(const std::string& url, const char* what) {
+asio::awaitable<Result<json::object>> OidcClient::get_json(const std::string& url, const char* what,
+                                                           const std::string& bearer) {
   WebRequest req;
   req.url = url;
   req.headers["accept"] = "application/json";
+  if (!bearer.empty()) req.headers["authorization"] = "Bearer " + bearer;
   auto res = co_await web_.send(std::move(req));
   if (!res.ok()) co_return provider_error(std::string("cannot fetch the ") + what + ": " + res.error().message);
   if (res->status != 200)
@@ -53,8 +55,8 @@ asio::awaitable<Result<OidcClient::Metadata>> OidcClient::metadata() {
   if (iss != config_.issuer)
     co_return provider_error("wrong issuer: the discovery document says \"" + iss + "\", [oidc] issuer is \"" +
                              config_.issuer + "\"");
-  Metadata m{str_of(doc, "authorization_endpoint"), str_of(doc, "token_endpoint"), str_of(doc, "jwks_uri"), true,
-             now_ms()};
+  Metadata m{str_of(doc, "authorization_endpoint"), str_of(doc, "token_endpoint"), str_of(doc, "jwks_uri"),
+             str_of(doc, "userinfo_endpoint"), true, now_ms()};
   if (m.authorization_endpoint.empty() || m.token_endpoint.empty() || m.jwks_uri.empty())
     co_return provider_error("the discovery document lacks authorization_endpoint, token_endpoint or jwks_uri");
   if (auto* methods = doc.if_contains("token_endpoint_auth_methods_supported"); methods && methods->is_array()) {
@@ -136,7 +138,17 @@ asio::awaitable<Result<json::object>> OidcClient::redeem(const std::string& code
   if (!keys.find(kid, alg)) {
     DS_CO_ASSIGN(keys, co_await jwks(m.jwks_uri, true));
   }
-  co_return verify_id_token(id_token, keys, expect);
+  DS_CO_ASSIGN(json::object claims, verify_id_token(id_token, keys, expect));
+  std::string access_token = str_of(o, "access_token");
+  bool complete = claims.contains(config_.localpart_claim) && claims.contains(config_.display_name_claim);
+  if (complete || m.userinfo_endpoint.empty() || access_token.empty()) co_return claims;
+  DS_CO_ASSIGN(json::object info, co_await get_json(m.userinfo_endpoint, "userinfo", access_token));
+  // OpenID Connect Core 5.3.2: userinfo's sub must be the ID token's, or it is not used.
+  if (str_of(info, "sub") != str_of(claims, "sub"))
+    co_return provider_error("the userinfo endpoint answered for another subject");
+  for (auto& [k, v] : info)
+    if (!claims.contains(k)) claims[k] = v;
+  co_return claims;
 }
 
 }  // namespace despatch

@@ -26,7 +26,9 @@ class OidcClient {
   boost::asio::awaitable<Result<std::string>> authorization_url(const std::string& state,
                                                                 const std::string& nonce,
                                                                 const std::string& code_challenge);
-  // Exchanges the code from the callback and checks the ID token; its claims.
+  // Exchanges the code from the callback and checks the ID token; its claims, with those of
+  // the userinfo endpoint (same sub) added where the ID token lacks the configured
+  // localpart or display name claim, as standard providers keep profile claims there.
   boost::asio::awaitable<Result<json::object>> redeem(const std::string& code,
                                                       const std::string& code_verifier,
                                                       const std::string& nonce);
@@ -34,7 +36,7 @@ class OidcClient {
 
  private:
   struct Metadata {
-    std::string authorization_endpoint, token_endpoint, jwks_uri;
+    std::string authorization_endpoint, token_endpoint, jwks_uri, userinfo_endpoint;
     bool basic_auth = true;  // client_secret_basic (else client_secret_post)
     int64_t fetched_ms = 0;
   };
@@ -42,7 +44,8 @@ class OidcClient {
   // The JWK set, fetched when there is none yet or when refetch and the last fetch is
   // older than a few seconds (an unknown kid: the provider may have rotated its keys).
   boost::asio::awaitable<Result<JwkSet>> jwks(const std::string& uri, bool refetch);
-  boost::asio::awaitable<Result<json::object>> get_json(const std::string& url, const char* what);
+  boost::asio::awaitable<Result<json::object>> get_json(const std::string& url, const char* what,
+                                                        const std::string& bearer = "");
 
   const Oidc& config_;
   std::string redirect_uri_, client_secret_;

@@ -48,8 +48,8 @@ async function startProvider(despatchCallback) {
             token_endpoint_auth_method: "client_secret_basic",
         }],
         claims: { openid: ["sub"], profile: ["name", "preferred_username"], email: ["email"] },
-        // Profile claims in the ID token, as Entra ID and Keycloak send them.
-        conformIdTokenClaims: false,
+        // Profile claims only at the userinfo endpoint (the provider's default, as OpenID
+        // Connect Core 5.4 has it): Despatch must ask there for the localpart and name.
         findAccount: async (_ctx, sub) => {
             if (!ACCOUNTS[sub]) return undefined;
             return { accountId: sub, claims: async () => ({ sub, preferred_username: sub, ...ACCOUNTS[sub] }) };
@@ -60,7 +60,7 @@ async function startProvider(despatchCallback) {
     provider.proxy = false;
     const backend = http.createServer(provider.callback());
     await listen(backend, providerPort);
-    const state = { tamper: false, tokenRequests: 0 };
+    const state = { tamper: false, tokenRequests: 0, userinfoRequests: 0 };
     const proxy = http.createServer((req, res) => {
         const chunks = [];
         req.on("data", (c) => chunks.push(c));
@@ -71,6 +71,7 @@ async function startProvider(despatchCallback) {
                 ur.on("end", () => {
                     let out = Buffer.concat(body);
                     const headers = { ...ur.headers };
+                    if (req.url.startsWith("/me")) state.userinfoRequests += 1;
                     if (req.url.startsWith("/token")) {
                         state.tokenRequests += 1;
                         if (state.tamper && ur.statusCode === 200) {
@@ -202,6 +203,8 @@ describe("single sign-on against a real OpenID Connect provider", () => {
 
     it("legacy SSO: Chromium through the provider's login and consent, back with a loginToken that logs in once", async () => {
         const { url } = await legacyLogin("alice.sso");
+        assert.equal(idp.state.tokenRequests, 1, "the code was redeemed once");
+        assert.equal(idp.state.userinfoRequests, 1, "the profile claims came from userinfo");
         assert.equal(url.pathname, "/element");
         assert.equal(url.searchParams.get("after"), "sso");
         const loginToken = url.searchParams.get("loginToken");
