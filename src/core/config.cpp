@@ -179,7 +179,7 @@ Result<Config> load_config_file(const std::string& path) {
       "alerts.enabled", "alerts.rules", "metrics.listen",
       "oidc.issuer", "oidc.client_id", "oidc.client_secret_file", "oidc.scopes",
       "oidc.localpart_claim", "oidc.display_name_claim", "oidc.idp_name", "oidc.ca_file",
-      "oidc.access_token_seconds",
+      "oidc.access_token_seconds", "oidc.trusted_client_hosts",
       "login.password_for_sso_users"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
@@ -316,6 +316,8 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "oidc.idp_name", o.idp_name));
   DS_TRY(read(t, "oidc.ca_file", o.ca_file));
   DS_TRY(read(t, "oidc.access_token_seconds", o.access_token_seconds));
+  DS_TRY(read_string_list(t, "oidc.trusted_client_hosts", o.trusted_client_hosts,
+                          "config: oidc.trusted_client_hosts must be a list of host names"));
   DS_TRY(read(t, "login.password_for_sso_users", c.login.password_for_sso_users));
   DS_TRY(check_oidc(o));
   if (!a.base_url.empty() && a.base_url.rfind("https://", 0) != 0 && a.base_url.rfind("http://", 0) != 0)
@@ -556,6 +558,9 @@ idp_name = "Single sign-on"
 ca_file = ""
 # Lifetime of access tokens issued through the OAuth 2.0 API (clients refresh them).
 access_token_seconds = 300
+# The legacy m.login.sso flow sends a login token to the client's redirectUrl: straight away
+# for these hosts (e.g. ["element.dept.example"]), after asking the user for any other.
+trusted_client_hosts = []
 
 [login]
 # false: accounts made by single sign-on cannot log in with a password; accounts made with

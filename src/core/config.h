@@ -144,6 +144,9 @@ struct Oidc {
   std::string idp_name = "Single sign-on";  // shown by clients on the login button
   std::string ca_file;  // CAs trusted for the provider's https instead of the system's
   int64_t access_token_seconds = 300;  // lifetime of OAuth 2.0 access tokens (refreshed by clients)
+  // Hosts of web clients (the department's Element Web) the legacy flow hands a login token
+  // to straight away; for any other redirectUrl the user is asked first.
+  std::vector<std::string> trusted_client_hosts;
   bool enabled() const { return !issuer.empty(); }
 };
 

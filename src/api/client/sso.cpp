@@ -5,6 +5,7 @@
 #include "api/client/routes.h"
 #include "api/client/util.h"
 #include "api/oauth/browser.h"
+#include "core/web_transport.h"
 
 namespace despatch::api {
 
@@ -16,8 +17,7 @@ Awaitable redirect_to_provider(const Services& svc, Request& req) {
   if (!svc.sso) co_return sso_off();
   auto* url = req.query_param("redirectUrl");
   if (!url || url->empty()) co_return Error::missing_param("redirectUrl is required");
-  if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0)
-    co_return Error::invalid_param("redirectUrl must be an http(s) URL");
+  if (!parse_web_url(*url).ok()) co_return Error::invalid_param("redirectUrl must be an absolute http(s) URL");
   PendingLogin login;
   login.redirect_url = *url;
   auto location = co_await svc.sso->start(std::move(login));

@@ -50,6 +50,20 @@ http::Reply browser_error_page(const Error& e) {
   return r;
 }
 
+http::Reply browser_confirm_page(const std::string& host, const std::string& user_id,
+                                 const std::string& continue_url) {
+  http::Reply r;
+  r.content_type = "text/html; charset=utf-8";
+  r.raw = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Continue to " + html_escape(host) +
+          "?</title></head><body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">"
+          "<h1>Continue to " + html_escape(host) + "?</h1><p>You signed in as " + html_escape(user_id) +
+          ". Continue only if you asked " + html_escape(host) +
+          " to sign you in: it will get access to your account.</p>"
+          "<p><a href=\"" + html_escape(continue_url) + "\">Continue to " + html_escape(host) + "</a></p></body></html>";
+  no_store(r);
+  return r;
+}
+
 http::Reply browser_auth_done_page() {
   http::Reply r;
   r.content_type = "text/html; charset=utf-8";

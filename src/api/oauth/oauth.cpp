@@ -2,7 +2,10 @@
 
 #include "api/client/util.h"
 #include "api/oauth/browser.h"
+#include "core/web_transport.h"
 #include "service/auth/form.h"
+
+#include <algorithm>
 
 namespace despatch::api {
 
@@ -70,7 +73,13 @@ void add_oauth_routes(http::Router& r, const Services& svc) {
     if (!user.ok()) co_return browser_error_page(user.error());
     auto token = co_await svc.sso->issue_login_token(*user);
     if (!token.ok()) co_return browser_error_page(token.error());
-    co_return browser_redirect(add_url_params(login->redirect_url, {{"loginToken", *token}}));
+    FormParams token_param{{"loginToken", *token}};
+    std::string target = add_url_params(login->redirect_url, token_param);
+    auto url = parse_web_url(login->redirect_url);
+    const auto& trusted = svc.config.oidc.trusted_client_hosts;
+    if (url.ok() && std::find(trusted.begin(), trusted.end(), url->host) != trusted.end())
+      co_return browser_redirect(target);
+    co_return browser_confirm_page(url.ok() ? url->host : login->redirect_url, *user, target);
   });
 
   // GET /_despatch/oauth2/authorize

@@ -58,7 +58,7 @@ Result<PendingLogin> SsoService::take(const std::string& state) {
 asio::awaitable<Result<std::string>> SsoService::finish(const PendingLogin& login, const std::string& code) {
   auto claims = co_await oidc_.redeem(code, login.code_verifier, login.nonce);
   if (!claims.ok()) co_return claims.error();
-  co_return co_await provision(*claims);
+  co_return co_await provision(*claims, login.uia_session.empty());
 }
 
 Result<std::string> SsoService::localpart_from_claim(const std::string& value) {
@@ -77,7 +77,7 @@ Result<std::string> SsoService::localpart_from_claim(const std::string& value) {
   return v;
 }
 
-asio::awaitable<Result<std::string>> SsoService::provision(const json::object& claims) {
+asio::awaitable<Result<std::string>> SsoService::provision(const json::object& claims, bool create) {
   const Oidc& o = config_.oidc;
   std::string subject = claim_string(claims, "sub");
   std::string raw = claim_string(claims, o.localpart_claim);
@@ -91,6 +91,7 @@ asio::awaitable<Result<std::string>> SsoService::provision(const json::object& c
       if (!active) return Error{403, errc::kUserDeactivated, "This account is deactivated", {}};
       return *known;
     }
+    if (!create) return Error::forbidden("You signed in as someone who has no account here");
     if (raw.empty())
       return Error::forbidden("The identity provider sent no " + o.localpart_claim + " claim to name the account by");
     DS_ASSIGN(std::string localpart, localpart_from_claim(raw));

@@ -44,7 +44,7 @@ class SsoService {
   // for an unknown or expired state.
   Result<PendingLogin> take(const std::string& state);
   // Redeems the provider's code for the login and answers the account it maps to, making
-  // it on first login.
+  // it on first login (never for a re-authentication, login.uia_session).
   boost::asio::awaitable<Result<std::string>> finish(const PendingLogin& login, const std::string& code);
 
   boost::asio::awaitable<Result<std::string>> issue_login_token(const std::string& user_id);
@@ -56,7 +56,7 @@ class SsoService {
   static Result<std::string> localpart_from_claim(const std::string& value);
 
  private:
-  boost::asio::awaitable<Result<std::string>> provision(const json::object& claims);
+  boost::asio::awaitable<Result<std::string>> provision(const json::object& claims, bool create);
 
   const Config& config_;
   storage::Database& db_;

@@ -109,7 +109,7 @@ async function despatchFor(issuer, dir, extraToml = "") {
     await writeFile(secret, CLIENT_SECRET + "\n", { mode: 0o600 });
     const cfg = path.join(dir, `despatch-${ctx.port}.toml`);
     await writeFile(cfg, `[oidc]\nissuer = "${issuer}"\nclient_id = "${CLIENT_ID}"\nclient_secret_file = "${secret}"\n` +
-        `idp_name = "Department sign-in"\naccess_token_seconds = 10\n\n[login]\npassword_for_sso_users = false\n${extraToml}`);
+        `idp_name = "Department sign-in"\naccess_token_seconds = 10\ntrusted_client_hosts = ["127.0.0.1"]\n\n[login]\npassword_for_sso_users = false\n${extraToml}`);
     ctx.extraArgs = ["--config", cfg];
     return ctx;
 }
@@ -232,6 +232,27 @@ describe("single sign-on against a real OpenID Connect provider", () => {
         const second = await legacyLogin("alice.sso");
         const relogin = await ctx.fetch("/_matrix/client/v3/login", { body: { type: "m.login.token", token: second.url.searchParams.get("loginToken") } });
         assert.equal(relogin.json.user_id, "@alice.sso:localhost");
+    });
+
+    it("asks before a login token goes to a client host that is not trusted", async () => {
+        const context = await browser.newContext();
+        try {
+            const page = await context.newPage();
+            const back = `http://localhost:${landing.port}/phishing`;
+            await page.goto(`${ctx.baseUrl}/_matrix/client/v3/login/sso/redirect?redirectUrl=${encodeURIComponent(back)}`);
+            await providerLogin(page, idp.issuer, "alice.sso");
+            await page.waitForURL((u) => u.href.startsWith(`${ctx.baseUrl}/_despatch/oidc/callback`), { timeout: 15000 });
+            assert.equal(await page.title(), "Continue to localhost?");
+            assert.match(await page.locator("body").textContent(), /You signed in as @alice\.sso:localhost/);
+            assert.ok(!landing.seen.some((u) => u.includes("/phishing")), "nothing reached the client before the user agreed");
+            await page.getByRole("link", { name: "Continue to localhost" }).click();
+            await page.waitForURL((u) => u.href.startsWith(back), { timeout: 15000 });
+            const token = new URL(page.url()).searchParams.get("loginToken");
+            const login = await ctx.fetch("/_matrix/client/v3/login", { body: { type: "m.login.token", token } });
+            assert.equal(login.json.user_id, "@alice.sso:localhost");
+        } finally {
+            await context.close();
+        }
     });
 
     it("never makes an account from a phone number", async () => {
