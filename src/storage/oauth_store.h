@@ -48,6 +48,9 @@ class OAuthStore {
   virtual Result<std::optional<RefreshToken>> refresh_token(const std::string& token_hash) = 0;
   virtual Status set_replaced_by(const std::string& token_hash, const std::string& next_hash) = 0;
   virtual Status remove_refresh_token(const std::string& token_hash) = 0;
+  // Removes the tokens rotated out two rotations before this one (their successors were
+  // rotated out too), so that a session keeps a few rows however often it refreshes.
+  virtual Status remove_older_generations(const std::string& token_hash) = 0;
   // Every refresh token of one device (its session ended).
   virtual Status remove_refresh_tokens(const std::string& user, const std::string& device) = 0;
 

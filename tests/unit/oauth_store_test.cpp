@@ -60,6 +60,14 @@ TEST_F(OAuthStoreTest, RefreshTokensRotateAndEndWithTheirDevice) {
   ASSERT_TRUE(r1.has_value());
   EXPECT_EQ(r1->replaced_by, std::optional<std::string>("r2"));
   EXPECT_FALSE((*s.refresh_token("r2"))->replaced_by.has_value());
+  // r0 -> r1 -> r2: using r2's predecessor r1 again keeps r1 but drops r0.
+  write([](Txn& t) -> Status {
+    DS_TRY(t.oauth().add_refresh_token({"r0", "@a:x", "D1", "c", "s", 0, std::nullopt}));
+    DS_TRY(t.oauth().set_replaced_by("r0", "r1"));
+    return t.oauth().remove_older_generations("r2");
+  });
+  EXPECT_FALSE(s.refresh_token("r0")->has_value());
+  EXPECT_TRUE(s.refresh_token("r1")->has_value());
   write([](Txn& t) -> Status { return t.oauth().remove_refresh_tokens("@a:x", "D1"); });
   EXPECT_FALSE(s.refresh_token("r1")->has_value());
   EXPECT_FALSE(s.refresh_token("r2")->has_value());

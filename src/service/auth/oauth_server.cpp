@@ -242,6 +242,8 @@ asio::awaitable<Result<json::object>> OAuthServer::refresh_grant(const OAuthPara
     fresh.replaced_by.reset();
     DS_TRY(t.oauth().add_refresh_token(fresh));
     DS_TRY(t.oauth().set_replaced_by(old_key, new_key));
+    // The token before this one stays, so that its reuse is recognised; older ones go.
+    DS_TRY(t.oauth().remove_older_generations(old_key));
     DS_TRY(t.users().remove_tokens(row->user_id, row->device_id));
     DS_TRY(t.users().add_token(access_key, row->user_id, row->device_id, now_ms()));
     DS_TRY(t.users().set_token_expiry(access_key, now_ms() + lifetime_ms));

@@ -56,6 +56,11 @@ Status SqliteOAuthStore::remove_refresh_token(const std::string& token_hash) {
   return c_.exec("DELETE FROM refresh_tokens WHERE token=?", {token_hash});
 }
 
+Status SqliteOAuthStore::remove_older_generations(const std::string& token_hash) {
+  return c_.exec("DELETE FROM refresh_tokens WHERE replaced_by IN (SELECT token FROM refresh_tokens WHERE replaced_by=?)",
+                 {token_hash});
+}
+
 Status SqliteOAuthStore::remove_refresh_tokens(const std::string& user, const std::string& device) {
   return c_.exec("DELETE FROM refresh_tokens WHERE user_id=? AND device_id=?", {user, device});
 }

@@ -16,6 +16,7 @@ class SqliteOAuthStore final : public OAuthStore {
   Result<std::optional<RefreshToken>> refresh_token(const std::string& token_hash) override;
   Status set_replaced_by(const std::string& token_hash, const std::string& next_hash) override;
   Status remove_refresh_token(const std::string& token_hash) override;
+  Status remove_older_generations(const std::string& token_hash) override;
   Status remove_refresh_tokens(const std::string& user, const std::string& device) override;
   Status add_login_token(const std::string& token_hash, const std::string& user, int64_t expires_ts) override;
   Result<std::optional<std::pair<std::string, int64_t>>> take_login_token(const std::string& token_hash) override;
