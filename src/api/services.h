@@ -5,6 +5,8 @@
 
 #include "core/config.h"
 #include "service/account/account_service.h"
+#include "service/auth/oauth_server.h"
+#include "service/auth/sso_service.h"
 #include "service/federation/sender.h"
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
@@ -36,6 +38,8 @@ struct Services {
   FederationSender* federation;  // other servers' users' profiles; refuses all when federation is off
   FederationBackfill* backfill;  // history from before this server joined; null when federation is off
   ReportService* reports;        // reports from users
+  SsoService* sso = nullptr;     // single sign-on; null when [oidc] is off
+  OAuthServer* oauth = nullptr;  // the OAuth 2.0 API; null when [oidc] is off
 };
 
 }  // namespace despatch::api

@@ -176,7 +176,11 @@ Result<Config> load_config_file(const std::string& path) {
       "classification.label_default",
       "announce.base_url", "announce.allow_http", "announce.ca_file", "announce.verify_tls",
       "announce.show_matrix_ids", "announce.page_size", "announce.max_attempts", "announce.retry_seconds",
-      "alerts.enabled", "alerts.rules", "metrics.listen"};
+      "alerts.enabled", "alerts.rules", "metrics.listen",
+      "oidc.issuer", "oidc.client_id", "oidc.client_secret_file", "oidc.scopes",
+      "oidc.localpart_claim", "oidc.display_name_claim", "oidc.idp_name", "oidc.ca_file",
+      "oidc.access_token_seconds", "oidc.trusted_client_hosts",
+      "login.password_for_sso_users"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -303,6 +307,20 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read_alert_rules(t, c.alerts));
   DS_TRY(read(t, "metrics.listen", c.metrics.listen));
   DS_TRY(check_metrics(c.metrics));
+  Oidc& o = c.oidc;
+  DS_TRY(read(t, "oidc.issuer", o.issuer));
+  DS_TRY(read(t, "oidc.client_id", o.client_id));
+  DS_TRY(read(t, "oidc.client_secret_file", o.client_secret_file));
+  DS_TRY(read_string_list(t, "oidc.scopes", o.scopes, "config: oidc.scopes must be a list of strings"));
+  DS_TRY(read(t, "oidc.localpart_claim", o.localpart_claim));
+  DS_TRY(read(t, "oidc.display_name_claim", o.display_name_claim));
+  DS_TRY(read(t, "oidc.idp_name", o.idp_name));
+  DS_TRY(read(t, "oidc.ca_file", o.ca_file));
+  DS_TRY(read(t, "oidc.access_token_seconds", o.access_token_seconds));
+  DS_TRY(read_string_list(t, "oidc.trusted_client_hosts", o.trusted_client_hosts,
+                          "config: oidc.trusted_client_hosts must be a list of host names"));
+  DS_TRY(read(t, "login.password_for_sso_users", c.login.password_for_sso_users));
+  DS_TRY(check_oidc(o));
   if (!a.base_url.empty() && a.base_url.rfind("https://", 0) != 0 && a.base_url.rfind("http://", 0) != 0)
     return Error::invalid_param("config: announce.base_url must start with https:// (or http://)");
   while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
@@ -525,6 +543,35 @@ enabled = true
 # Prometheus text format at http://LISTEN/metrics, on a listener of its own with no
 # authentication: keep it on loopback or a monitoring network. Empty: off.
 listen = ""
+
+[oidc]
+# Single sign-on with the department's OpenID Connect provider (Entra ID, Keycloak, ...).
+# Empty issuer: off. Despatch's redirect URI at the provider is
+# <public_baseurl>/_despatch/oidc/callback. The issuer must be https (plain http is accepted
+# only for loopback addresses, for tests); discovery reads <issuer>/.well-known/openid-configuration.
+issuer = ""
+client_id = ""
+# A file holding the client secret (not the secret itself).
+client_secret_file = ""
+scopes = ["openid", "profile", "email"]
+# The ID token claim whose value (up to any '@', lower-cased) becomes the localpart of the
+# account made at first login, and the claim giving its display name.
+localpart_claim = "preferred_username"
+display_name_claim = "name"
+# The name clients show on the single sign-on button.
+idp_name = "Single sign-on"
+# CA certificates (PEM) trusted for the provider's https instead of the system's.
+ca_file = ""
+# Lifetime of access tokens issued through the OAuth 2.0 API (clients refresh them).
+access_token_seconds = 300
+# The legacy m.login.sso flow sends a login token to the client's redirectUrl: straight away
+# for these hosts (e.g. ["element.dept.example"]), after asking the user for any other.
+trusted_client_hosts = []
+
+[login]
+# false: accounts made by single sign-on cannot log in with a password; accounts made with
+# `despatch user add` always can.
+password_for_sso_users = true
 
 [announce]
 # Public announcements: rooms marked with `despatch announce create` publish their posts

@@ -7,6 +7,7 @@
 #include "core/ids.h"
 #include "http/federation_client.h"
 #include "http/web_client.h"
+#include "api/oauth/routes.h"
 #include "api/public/routes.h"
 #include "core/log.h"
 #include "service/users/erasure.h"
@@ -141,7 +142,26 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   DS_TRY(a.media->init());
   DS_TRY(a.start_announcements());
   DS_TRY(a.start_federation());
+  DS_TRY(a.start_sso());
   return app;
+}
+
+Status App::start_sso() {
+  const Oidc& o = config.oidc;
+  if (!o.enabled()) return ok_status();
+  std::ifstream in(o.client_secret_file);
+  if (!in) return Error::invalid_param("config: cannot read oidc.client_secret_file " + o.client_secret_file);
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) return Error::invalid_param("config: oidc.client_secret_file " + o.client_secret_file + " is empty");
+  http::WebClientOptions opts;
+  opts.ca_file = o.ca_file;  // plain http only to loopback: WebClient refuses anything else
+  DS_ASSIGN(oidc_web, http::WebClient::create(std::move(opts)));
+  oidc = std::make_unique<OidcClient>(o, config.base_url() + "/_despatch/oidc/callback", std::move(secret), *oidc_web);
+  sso = std::make_unique<SsoService>(config, *db, *oidc);
+  oauth = std::make_unique<OAuthServer>(config, *db, *users);
+  DS_LOG(kInfo, "single sign-on with {}", o.issuer);
+  return ok_status();
 }
 
 Status App::start_announcements() {
@@ -348,6 +368,8 @@ http::Router App::routes() {
                                                                 keys.get(), backup.get(), media.get(),
                                                                 federation.get(), federation_backfill.get(),
                                                                 reports.get()});
+  api_services_->sso = sso.get();
+  api_services_->oauth = oauth.get();
   const api::Services& s = *api_services_;
   api::add_discovery_routes(r, s);
   api::add_account_routes(r, s);
@@ -367,6 +389,8 @@ http::Router App::routes() {
   api::add_key_backup_routes(r, s);
   api::add_media_routes(r, s);
   api::add_report_routes(r, s);
+  api::add_sso_routes(r, s);
+  api::add_oauth_routes(r, s);
   storage::Database* database = db.get();
   admin_services_ = std::make_unique<api::AdminServices>(api::AdminServices{
       users.get(), rooms.get(), retention.get(), keeper.get(), audit.get(), records.get(), &records_pool,

@@ -424,6 +424,27 @@ CREATE TABLE peer_record_heads (origin TEXT NOT NULL, version INTEGER NOT NULL, 
   keys_hash TEXT NOT NULL, ts INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
   received_ts INTEGER NOT NULL, PRIMARY KEY (origin, ts, archive_seq));
 )SQL",
+    // 18: single sign-on and the OAuth 2.0 authorization server (OAuthStore).
+    R"SQL(
+-- client_id -> the metadata a client registered (JSON)
+CREATE TABLE oauth_clients (client_id TEXT PRIMARY KEY, metadata TEXT NOT NULL, created_ts INTEGER NOT NULL);
+-- code hash -> the grant it stands for, until redeemed or expired
+CREATE TABLE oauth_codes (code TEXT PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+  scope TEXT NOT NULL, device_id TEXT NOT NULL, user_id TEXT NOT NULL, code_challenge TEXT NOT NULL,
+  expires_ts INTEGER NOT NULL);
+-- refresh token hash -> the device session it renews; replaced_by: the token it was rotated into
+CREATE TABLE refresh_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  client_id TEXT NOT NULL, scope TEXT NOT NULL, created_ts INTEGER NOT NULL, replaced_by TEXT);
+CREATE INDEX refresh_tokens_device ON refresh_tokens(user_id, device_id);
+-- login token hash (m.login.token) -> the account it logs in, until used or expired
+CREATE TABLE login_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_ts INTEGER NOT NULL);
+-- (issuer, subject) at the OpenID Connect provider -> the account single sign-on made for it
+CREATE TABLE sso_identities (issuer TEXT NOT NULL, subject TEXT NOT NULL, user_id TEXT NOT NULL,
+  created_ts INTEGER NOT NULL, PRIMARY KEY (issuer, subject));
+CREATE INDEX sso_identities_user ON sso_identities(user_id);
+-- OAuth 2.0 access tokens expire (ms); NULL: the token never does
+ALTER TABLE access_tokens ADD COLUMN expires_ts INTEGER;
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

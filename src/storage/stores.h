@@ -25,6 +25,7 @@ class LegalHoldStore;
 class MediaStore;
 class MembershipStore;
 class MetaStore;
+class OAuthStore;
 class ReceiptStore;
 class RemoteMembershipStore;
 class ReportStore;
@@ -54,6 +55,7 @@ class Stores {
   virtual MediaStore& media() = 0;               // media, media_thumbnails
   virtual MembershipStore& memberships() = 0;    // memberships
   virtual MetaStore& meta() = 0;                 // meta (but its stream_pos: the database's own)
+  virtual OAuthStore& oauth() = 0;               // oauth_clients, oauth_codes, refresh_tokens, login_tokens, sso_identities
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RemoteMembershipStore& remote_memberships() = 0;  // remote_memberships
   virtual ReportStore& reports() = 0;            // reports

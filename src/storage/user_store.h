@@ -31,6 +31,7 @@ struct TokenOwner {
   std::string user_id, device_id;
   bool is_admin = false;
   bool deactivated = false;
+  int64_t expires_ts = 0;  // when the token stops working (ms); 0: never
 };
 
 // One user directory match.
@@ -72,6 +73,8 @@ class UserStore {
   // access_tokens: token hash -> (user_id, device_id). The raw token is never stored.
   virtual Status add_token(const std::string& token_hash, const std::string& user, const std::string& device,
                            int64_t created_ts) = 0;
+  // Gives a token an expiry (OAuth 2.0 access tokens are short-lived; others never expire).
+  virtual Status set_token_expiry(const std::string& token_hash, int64_t expires_ts) = 0;
   // The token's owner, nullopt for an unknown token.
   virtual Result<std::optional<TokenOwner>> token_owner(const std::string& token_hash) = 0;
   // Ends every session of one device.

@@ -62,7 +62,8 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
   // step 11: remote memberships; step 12: device list columns and the remote device lists;
   // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens;
   // step 16: the records checkpoints over three heads, chained data keys, format 2 records;
-  // step 17: other departments' records heads).
+  // step 17: other departments' records heads; step 18: single sign-on's tables and the
+  // access token expiry column).
   json::object quoted = device_keys("Q\"1", "curveQ");
   auto r = db_->write_blocking<Ok>([&](Conn& c) -> Status {
     DS_TRY(c.exec_script("DROP INDEX device_keys_curve25519; ALTER TABLE device_keys DROP COLUMN curve25519; "
@@ -78,6 +79,9 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
                          "DROP TABLE peer_record_heads; "
                          "CREATE TABLE archive_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
                          "ts INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL); "
+                         "DROP TABLE oauth_clients; DROP TABLE oauth_codes; DROP TABLE refresh_tokens; "
+                         "DROP TABLE login_tokens; DROP TABLE sso_identities; "
+                         "ALTER TABLE access_tokens DROP COLUMN expires_ts; "
                          "DELETE FROM schema_version WHERE version>=8;"));
     DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES('@a:x', 'A', ?)",
                   {json::serialize(device_keys("A", "curveA"))}));
