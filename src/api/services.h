@@ -16,6 +16,7 @@
 #include "service/federation/backfill.h"
 #include "service/sync/timeline.h"
 #include "service/sync/typing.h"
+#include "service/users/leavers.h"
 #include "service/users/user_service.h"
 
 namespace despatch::api {
@@ -36,6 +37,7 @@ struct Services {
   FederationSender* federation;  // other servers' users' profiles; refuses all when federation is off
   FederationBackfill* backfill;  // history from before this server joined; null when federation is off
   ReportService* reports;        // reports from users
+  Leavers* leavers = nullptr;    // every deactivation goes through it
 };
 
 }  // namespace despatch::api

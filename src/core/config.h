@@ -158,6 +158,10 @@ struct Config {
   // <data_dir>/records_office.pub (made on first start if missing; the secret half is shown
   // once, never stored).
   std::string records_public_key_file;
+  // [admin]: Synapse-compatible shared-secret registration (/_synapse/admin/v1/register);
+  // off while both are empty. The file's first line wins over the inline secret.
+  std::string admin_registration_shared_secret;
+  std::string admin_registration_shared_secret_file;
   int64_t records_checkpoint_every = 1000;    // records between signed checkpoints
   int64_t records_checkpoint_seconds = 300;   // and at least this often while records arrive
   // Retention of archived records, in days (0: keep for ever). Direct chats and group rooms

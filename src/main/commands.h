@@ -36,6 +36,7 @@ bool load_config_arg(Args& args, Config* cfg);
 
 int cmd_serve(Args& args);
 int cmd_user(Args& args);
+int cmd_scim(Args& args);
 int cmd_config(Args& args);
 int cmd_records(Args& args);
 int cmd_audit(Args& args);

@@ -60,7 +60,8 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
   // with a quote in its ID, and open it again. The steps after 8 are undone too, so that
   // they run again after it (step 9: the server key tables; step 10: the federation queue;
   // step 11: remote memberships; step 12: device list columns and the remote device lists;
-  // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens).
+  // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens;
+  // step 16: account moderation and the account changes log; step 17: SCIM and registration tokens).
   json::object quoted = device_keys("Q\"1", "curveQ");
   auto r = db_->write_blocking<Ok>([&](Conn& c) -> Status {
     DS_TRY(c.exec_script("DROP INDEX device_keys_curve25519; ALTER TABLE device_keys DROP COLUMN curve25519; "
@@ -70,6 +71,9 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
                          "DROP TABLE remote_devices; DROP TABLE reports; "
                          "DROP TABLE announce_channels; DROP TABLE announce_followers; DROP TABLE announce_posts; "
                          "DROP TABLE announce_deliveries; DROP TABLE announce_keys; DROP TABLE alerts; DROP TABLE retired_tokens; "
+                         "ALTER TABLE users DROP COLUMN locked; ALTER TABLE users DROP COLUMN suspended; "
+                         "DROP TABLE account_changes; DROP TABLE scim_tokens; DROP TABLE scim_users; DROP TABLE scim_groups; "
+                         "DROP TABLE scim_group_members; DROP TABLE scim_group_rooms; DROP TABLE registration_tokens; "
                          "DELETE FROM schema_version WHERE version>=8;"));
     DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES('@a:x', 'A', ?)",
                   {json::serialize(device_keys("A", "curveA"))}));

@@ -12,6 +12,10 @@
 #include "service/records/office.h"
 #include "service/records/retention.h"
 #include "service/rooms/room_service.h"
+#include "service/scim/scim_service.h"
+#include "service/users/leavers.h"
+#include "service/users/registration_tokens.h"
+#include "service/users/shared_secret.h"
 #include "service/users/user_service.h"
 
 #include <functional>
@@ -37,12 +41,21 @@ struct AdminServices {
   Announcements* announce = nullptr;  // announcement channels
   AlertService* alerts = nullptr;     // suspicious-activity alerts: listed and acknowledged
   http::RequestMetrics* requests = nullptr;  // the client listener's, for /metrics
+  Leavers* leavers = nullptr;                // every deactivation goes through it
+  ScimService* scim = nullptr;               // SCIM groups' rooms
+  SharedSecretRegistration* shared_secret = nullptr;  // /_synapse/admin/v1/register
+  RegistrationTokens* registration_tokens = nullptr;
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp
 void add_admin_report_routes(http::Router& r, const AdminServices& svc);  // reports.cpp
 void add_admin_announce_routes(http::Router& r, const AdminServices& svc);  // announce.cpp: channels
 void add_admin_alert_routes(http::Router& r, const AdminServices& svc);   // alerts.cpp
+// Provisioning: SCIM groups' rooms, handing rooms over.                 provisioning.cpp
+void add_admin_provisioning_routes(http::Router& r, const AdminServices& svc);
+// The Synapse-compatible admin API under /_synapse/admin, by area.
+void add_synapse_user_routes(http::Router& r, const AdminServices& svc);  // synapse_users.cpp
+void add_synapse_room_routes(http::Router& r, const AdminServices& svc);  // synapse_rooms.cpp
 // The metrics listener's one route, GET /metrics (Prometheus text).   prometheus.cpp
 void add_prometheus_routes(http::Router& r, const AdminServices& svc);
 

@@ -126,14 +126,14 @@ void add_account_routes(http::Router& r, const Services& svc) {
              });
 
   // POST /_matrix/client/v3/logout
-  add_client(r, "POST", "/logout", Auth::kRequired, RateClass::kNone,
+  add_client(r, "POST", "/logout", Auth::kRequiredEvenLocked, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(co_await svc.users->logout(req.who().access_token));
                co_return empty_reply();
              });
 
   // POST /_matrix/client/v3/logout/all
-  add_client(r, "POST", "/logout/all", Auth::kRequired, RateClass::kNone,
+  add_client(r, "POST", "/logout/all", Auth::kRequiredEvenLocked, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(co_await svc.users->logout_all(req.who().user_id));
                co_return empty_reply();
@@ -167,8 +167,8 @@ void add_account_routes(http::Router& r, const Services& svc) {
                std::string user = req.who().user_id;
                const json::value* auth = body.if_contains(std::string_view("auth"));
                DS_CO_TRY(co_await svc.users->check_uia(user, auth));
-               co_await svc.rooms->leave_all(user);
-               DS_CO_TRY(co_await svc.users->deactivate_self(user, erase.value_or(false)));
+               AccountActor by{user, "", "self"};  // named: g++ 12 and braced temporaries in co_await
+               DS_CO_TRY(co_await svc.leavers->deactivate(user, erase.value_or(false), by));
                co_return json::object{{"id_server_unbind_result", "no-support"}};
              });
 }

@@ -19,6 +19,7 @@ void add_event_routes(http::Router& r, const Services& svc) {
   // use: each POST is a new event.
   auto send = [&svc](Request& req) -> Awaitable {
     DS_CO_TRY(require_room_id(req.param(0)));
+    DS_CO_TRY(refuse_if_suspended(req));
     DS_CO_TRY(check_event_type(req.param(1)));
     std::optional<TxnRef> txn;
     if (req.params.size() > 2) {
