@@ -144,6 +144,7 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.shared_secret = std::make_unique<SharedSecretRegistration>(a.config, *a.users);
   DS_TRY(a.shared_secret->load());
   a.registration_tokens = std::make_unique<RegistrationTokens>(*a.db);
+  a.media_admin = std::make_unique<MediaAdmin>(*a.db, a.config.server_name);
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   a.media = std::make_unique<MediaService>(a.config, *a.db);
@@ -387,6 +388,7 @@ http::Router App::routes() {
   admin_services_->scim = scim.get();
   admin_services_->shared_secret = shared_secret.get();
   admin_services_->registration_tokens = registration_tokens.get();
+  admin_services_->media_admin = media_admin.get();
   api::add_admin_routes(r, *admin_services_);
   api::add_admin_report_routes(r, *admin_services_);
   api::add_admin_alert_routes(r, *admin_services_);
@@ -394,6 +396,7 @@ http::Router App::routes() {
   api::add_admin_provisioning_routes(r, *admin_services_);
   api::add_synapse_user_routes(r, *admin_services_);
   api::add_synapse_room_routes(r, *admin_services_);
+  api::add_synapse_media_routes(r, *admin_services_);
   api::add_scim_routes(r, *scim);
   api::add_activitypub_routes(r, *announce);
   api::add_feed_routes(r, *announce);

@@ -28,6 +28,7 @@
 #include "service/federation/server_keys.h"
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
+#include "service/media/media_admin.h"
 #include "service/media/media_service.h"
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
@@ -77,6 +78,7 @@ struct App {
   std::unique_ptr<ScimService> scim;  // SCIM provisioning at /scim/v2
   std::unique_ptr<SharedSecretRegistration> shared_secret;  // /_synapse/admin/v1/register
   std::unique_ptr<RegistrationTokens> registration_tokens;
+  std::unique_ptr<MediaAdmin> media_admin;
   std::unique_ptr<Typing> typing;
   std::unique_ptr<Presence> presence;
   std::unique_ptr<SyncService> sync;

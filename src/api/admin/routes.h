@@ -4,6 +4,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "service/announce/announcements.h"
+#include "service/media/media_admin.h"
 #include "service/common/cpu_pool.h"
 #include "service/policy/alerts.h"
 #include "service/policy/reports.h"
@@ -45,6 +46,7 @@ struct AdminServices {
   ScimService* scim = nullptr;               // SCIM groups' rooms
   SharedSecretRegistration* shared_secret = nullptr;  // /_synapse/admin/v1/register
   RegistrationTokens* registration_tokens = nullptr;
+  MediaAdmin* media_admin = nullptr;  // uploads and quarantine
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp
@@ -56,6 +58,7 @@ void add_admin_provisioning_routes(http::Router& r, const AdminServices& svc);
 // The Synapse-compatible admin API under /_synapse/admin, by area.
 void add_synapse_user_routes(http::Router& r, const AdminServices& svc);  // synapse_users.cpp
 void add_synapse_room_routes(http::Router& r, const AdminServices& svc);  // synapse_rooms.cpp
+void add_synapse_media_routes(http::Router& r, const AdminServices& svc);  // synapse_media.cpp
 // The metrics listener's one route, GET /metrics (Prometheus text).   prometheus.cpp
 void add_prometheus_routes(http::Router& r, const AdminServices& svc);
 

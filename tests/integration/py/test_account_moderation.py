@@ -97,6 +97,14 @@ class ModerationTest(unittest.TestCase):
         st, room = self.server.http("POST", V3 + "/createRoom", {"name": "before suspension"}, token=token)
         self.assertEqual(st, 200, room)
         room = room["room_id"]
+        # An admin joins and writes; the user writes too, before the suspension.
+        self.server.http("POST", V3 + "/rooms/%s/invite" % q(room), {"user_id": self.admin_id}, token=token)
+        st, body = self.server.http("POST", V3 + "/rooms/%s/join" % q(room), {}, token=self.admin)
+        self.assertEqual(st, 200, body)
+        st, theirs = self.server.http("PUT", V3 + "/rooms/%s/send/m.room.message/a1" % q(room),
+                                      {"msgtype": "m.text", "body": "admin's"}, token=self.admin)
+        st, own = self.server.http("PUT", V3 + "/rooms/%s/send/m.room.message/o1" % q(room),
+                                   {"msgtype": "m.text", "body": "own"}, token=token)
         st, body = self.server.http("PUT", V1_ADMIN + "/suspend/" + q(user_id), {"suspended": True}, token=self.admin)
         self.assertEqual((st, body), (200, {"suspended": True}))
         refused = [
@@ -109,6 +117,12 @@ class ModerationTest(unittest.TestCase):
         for method, path, body in refused:
             st, resp = self.server.http(method, path, body, token=token)
             self.assertEqual((st, resp.get("errcode")), (403, "M_USER_SUSPENDED"), "%s %s" % (method, path))
+        st, resp = self.server.http("PUT", V3 + "/rooms/%s/redact/%s/r1" % (q(room), q(theirs["event_id"])), {},
+                                    token=token)
+        self.assertEqual((st, resp.get("errcode")), (403, "M_USER_SUSPENDED"), "redacting someone else's event")
+        st, resp = self.server.http("PUT", V3 + "/rooms/%s/redact/%s/r2" % (q(room), q(own["event_id"])), {},
+                                    token=token)
+        self.assertEqual(st, 200, "a suspended user may redact their own events: %r" % resp)
         # Reading and leaving stay open.
         st, resp = self.server.http("GET", V3 + "/sync?timeout=0", token=token)
         self.assertEqual(st, 200, resp)

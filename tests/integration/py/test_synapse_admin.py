@@ -14,6 +14,7 @@ import unittest
 import uuid
 
 from harness import ServerFixture, q
+from media_helpers import make_png
 
 V3 = "/_matrix/client/v3"
 SYN = "/_synapse/admin"
@@ -185,6 +186,30 @@ class SynapseAdminTest(unittest.TestCase):
         actions = self.audit_actions()
         self.assertIn((self.admin_id, "synapse.room.messages", {"room_id": room}), actions)
         self.assertIn((self.admin_id, "registration_token.delete", {"token": "abcd-1234"}), actions)
+
+    def test_media_list_and_quarantine(self):
+        uid, token = self.register_shared("uploader" + uuid.uuid4().hex[:6])
+        png = make_png(32, 32, seed=7)
+        st, body = self.server.http("POST", "/_matrix/media/v3/upload?filename=chart.png", png, token=token,
+                                    headers={"Content-Type": "image/png"})
+        self.assertEqual(st, 200, body)
+        media_id = body["content_uri"].split("/")[-1]
+        listed = self.api("GET", SYN + "/v1/users/%s/media" % q(uid))
+        self.assertEqual(listed["total"], 1)
+        self.assertEqual((listed["media"][0]["media_id"], listed["media"][0]["media_length"]), (media_id, len(png)))
+        path = "/_matrix/client/v1/media/download/localhost/" + media_id
+        st, _ = self.server.http("GET", path, token=token)
+        self.assertEqual(st, 200)
+        self.api("POST", SYN + "/v1/media/quarantine/localhost/" + media_id, {})
+        st, body = self.server.http("GET", path, token=token)
+        self.assertEqual((st, body["errcode"]), (403, "M_FORBIDDEN"), "a quarantined file is withheld")
+        self.assertIsNotNone(self.api("GET", SYN + "/v1/users/%s/media" % q(uid))["media"][0]["quarantined_by"])
+        self.api("POST", SYN + "/v1/media/unquarantine/localhost/" + media_id, {})
+        st, _ = self.server.http("GET", path, token=token)
+        self.assertEqual(st, 200, "released again")
+        self.api("POST", SYN + "/v1/media/quarantine/localhost/nosuchmedia", {}, expect=404)
+        actions = self.audit_actions()
+        self.assertIn((self.admin_id, "media.quarantine", {"server_name": "localhost", "media_id": media_id}), actions)
 
     def test_hand_a_room_over(self):
         owner, owner_token = self.register_shared("owner" + uuid.uuid4().hex[:6])
