@@ -17,6 +17,7 @@
 #include "service/sync/timeline.h"
 #include "service/sync/typing.h"
 #include "service/users/leavers.h"
+#include "service/users/registration_tokens.h"
 #include "service/users/user_service.h"
 
 namespace despatch::api {
@@ -38,6 +39,7 @@ struct Services {
   FederationBackfill* backfill;  // history from before this server joined; null when federation is off
   ReportService* reports;        // reports from users
   Leavers* leavers = nullptr;    // every deactivation goes through it
+  RegistrationTokens* registration_tokens = nullptr;  // registration while open registration is off
 };
 
 }  // namespace despatch::api

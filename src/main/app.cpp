@@ -353,7 +353,8 @@ http::Router App::routes() {
                                                                 push.get(),
                                                                 keys.get(), backup.get(), media.get(),
                                                                 federation.get(), federation_backfill.get(),
-                                                                reports.get(), leavers.get()});
+                                                                reports.get(), leavers.get(),
+                                                                registration_tokens.get()});
   const api::Services& s = *api_services_;
   api::add_discovery_routes(r, s);
   api::add_account_routes(r, s);

@@ -98,4 +98,21 @@ asio::awaitable<Status> RegistrationTokens::remove(std::string token, std::strin
   co_return co_await db_.transact<Ok>(job);
 }
 
+Result<bool> RegistrationTokens::valid(const std::string& token) {
+  if (!valid_token(token)) return false;
+  DS_ASSIGN(auto t, db_.read().registration_tokens().get(token));
+  return t && usable(*t, now_ms());
+}
+
+Result<bool> RegistrationTokens::any_usable() {
+  DS_ASSIGN(auto all, db_.read().registration_tokens().list());
+  int64_t now = now_ms();
+  return std::any_of(all.begin(), all.end(), [&](const storage::RegistrationToken& t) { return usable(t, now); });
+}
+
+asio::awaitable<Result<bool>> RegistrationTokens::consume(std::string token) {
+  auto job = [token](storage::Txn& t) -> Result<bool> { return t.registration_tokens().use(token, now_ms()); };
+  co_return co_await db_.transact<bool>(job);
+}
+
 }  // namespace despatch

@@ -29,6 +29,13 @@ class RegistrationTokens {
                                                       bool set_expiry, std::string actor);
   boost::asio::awaitable<Status> remove(std::string token, std::string actor);
 
+  // Registration with a token (the m.login.registration_token stage, when open registration
+  // is off): whether a token is usable now, whether any is (else registration stays closed),
+  // and one completed registration counted against it (false when it was used up meanwhile).
+  Result<bool> valid(const std::string& token);
+  Result<bool> any_usable();
+  boost::asio::awaitable<Result<bool>> consume(std::string token);
+
  private:
   storage::Database& db_;
 };

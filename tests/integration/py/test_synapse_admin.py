@@ -234,3 +234,54 @@ class SynapseAdminTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RegistrationTokenTest(unittest.TestCase):
+    """With open registration off, a registration token made through the Synapse admin API
+    lets one person register (m.login.registration_token), as many times as it allows."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerFixture(open_registration=False)
+        cls.server.start()
+        res = cls.server.user_add("tokenadmin", password=PASSWORD, admin=True)
+        assert res.returncode == 0, res.stderr
+        st, body = cls.server.login("tokenadmin", PASSWORD)
+        assert st == 200, body
+        cls.admin = body["access_token"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.teardown()
+
+    def register(self, name, auth=None):
+        body = {"username": name, "password": PASSWORD}
+        if auth:
+            body["auth"] = auth
+        return self.server.http("POST", V3 + "/register", body)
+
+    def test_a_token_opens_closed_registration(self):
+        st, body = self.register("early" + uuid.uuid4().hex[:6])
+        self.assertEqual((st, body["errcode"]), (403, "M_FORBIDDEN"), "closed without any token")
+        st, made = self.server.http("POST", SYN + "/v1/registration_tokens/new", {"uses_allowed": 1}, token=self.admin)
+        self.assertEqual(st, 200, made)
+        token = made["token"]
+        st, v = self.server.http("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=" + q(token))
+        self.assertEqual((st, v), (200, {"valid": True}))
+        name = "invited" + uuid.uuid4().hex[:6]
+        st, body = self.register(name)
+        self.assertEqual(st, 401, body)
+        self.assertEqual(body["flows"], [{"stages": ["m.login.registration_token"]}])
+        session = body["session"]
+        st, bad = self.register(name, {"type": "m.login.registration_token", "token": "wrong", "session": session})
+        self.assertEqual((st, bad["errcode"]), (401, "M_FORBIDDEN"))
+        st, ok = self.register(name, {"type": "m.login.registration_token", "token": token, "session": session})
+        self.assertEqual(st, 200, ok)
+        self.assertEqual(ok["user_id"], "@%s:localhost" % name)
+        st, got = self.server.http("GET", SYN + "/v1/registration_tokens/" + q(token), token=self.admin)
+        self.assertEqual((got["completed"], got["uses_allowed"]), (1, 1))
+        st, v = self.server.http("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=" + q(token))
+        self.assertEqual(v, {"valid": False})
+        # Used up: registration is closed again.
+        st, body = self.register("late" + uuid.uuid4().hex[:6])
+        self.assertEqual((st, body["errcode"]), (403, "M_FORBIDDEN"))
