@@ -28,6 +28,7 @@ describe("leavers", () => {
     let adminToken;
     let alice; // a colleague, syncing with matrix-js-sdk
     let carol; // invited by the leaver, never joined
+    let scimToken;
 
     after(() => {
         for (const d of scratch) rmSync(d, { recursive: true, force: true });
@@ -42,6 +43,7 @@ describe("leavers", () => {
         assert.equal(login.status, 200, login.text);
         adminToken = login.json.access_token;
         alice = await srv.syncedClient("alice");
+        scimToken = cli(["scim", "token", "create", "--name", "leavers-test", "--data", srv.dataDir]).trim();
         carol = await srv.registerClient("carol");
     });
 
@@ -54,8 +56,35 @@ describe("leavers", () => {
      * A leaver in alice's room (with a message there), owner of a room with a pending invite to
      * carol, with two matrix-js-sdk clients syncing and ten raw /syncs parked on a third token.
      */
-    async function makeLeaver(prefix) {
-        const leaver = await srv.registerClient(prefix);
+    /** A provisioned account (RFC 7644 §3.3's create), given a password to sign in with here. */
+    async function scimLeaver(prefix) {
+        const name = srv.uniqueName(prefix).toLowerCase();
+        const created = await scim("POST", "/Users", {
+            schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: name, externalId: name,
+            name: { formatted: "Ms. Barbara J Jensen III", familyName: "Jensen", givenName: "Barbara" },
+        });
+        assert.equal(created.status, 201, created.text);
+        const password = `pw-${name}-secret`;
+        cli(["user", "reset-password", name, "--password", password, "--data", srv.dataDir]);
+        const login = await srv.fetch("/_matrix/client/v3/login", {
+            body: { type: "m.login.password", identifier: { type: "m.id.user", user: name }, password },
+        });
+        assert.equal(login.status, 200, login.text);
+        const client = srv.makeClient({ userId: login.json.user_id, accessToken: login.json.access_token,
+            deviceId: login.json.device_id });
+        client.testLocalpart = name;
+        client.testPassword = password;
+        client.scimId = created.json.id;
+        return client;
+    }
+
+    function scim(method, path, body) {
+        return srv.fetch("/scim/v2" + path, { method, body, token: scimToken,
+            headers: { "Content-Type": "application/scim+json" } });
+    }
+
+    async function makeLeaver(prefix, { provisioned = false } = {}) {
+        const leaver = provisioned ? await scimLeaver(prefix) : await srv.registerClient(prefix);
         const { room_id: shared } = await alice.createRoom({ preset: "private_chat", name: `Team of ${prefix}` });
         await alice.invite(shared, leaver.getUserId());
         await leaver.joinRoom(shared);
@@ -181,5 +210,21 @@ describe("leavers", () => {
         assert.ok(entry, "the CLI deactivation is audited");
         assert.match(entry.actor, /^cli:/);
         assert.equal(entry.details.via, "cli");
+    });
+
+    test("SCIM active:false (RFC 7644 PatchOp) ends the provisioned leaver's syncs within a second", async () => {
+        const l = await makeLeaver("leaver-scim", { provisioned: true });
+        const t0 = performance.now();
+        const r = await scim("PATCH", `/Users/${l.leaver.scimId}`, {
+            schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            Operations: [{ op: "replace", path: "active", value: false }],
+        });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.active, false);
+        await checkCutOff(l, t0);
+        await checkAftermath(l);
+        const audit = await srv.fetch("/_despatch/admin/v1/audit?limit=50", { token: adminToken });
+        const entry = audit.json.entries.find((e) => e.action === "user.deactivate" && e.details?.user_id === l.leaver.getUserId());
+        assert.equal(entry.actor, "scim:leavers-test");
     });
 });
