@@ -22,6 +22,24 @@ Result<std::optional<int64_t>> opt_token_int(const json::object& body, const cha
   return std::optional<int64_t>(v->as_int64());
 }
 
+// Every event report, oldest first, in Synapse's shape.
+Result<json::array> event_reports(const AdminServices& svc) {
+  DS_ASSIGN(json::object all, svc.reports->list(true, 0, 100'000));
+  json::array events;
+  auto field = [](const json::object& o, const char* key) { return o.contains(key) ? o.at(key) : json::value(nullptr); };
+  for (auto& rep : all["reports"].as_array()) {
+    const json::object& o = rep.as_object();
+    auto* kind = o.if_contains("kind");
+    if (!kind || !kind->is_string() || kind->as_string() != "event") continue;
+    events.push_back(json::object{{"id", o.at("report_id")},           {"received_ts", field(o, "ts")},
+                                  {"room_id", field(o, "room_id")},     {"event_id", field(o, "event_id")},
+                                  {"user_id", field(o, "reporter")},    {"sender", field(o, "user_id")},
+                                  {"reason", field(o, "reason")},       {"score", nullptr}});
+  }
+  std::reverse(events.begin(), events.end());
+  return events;
+}
+
 }  // namespace
 
 void add_synapse_room_routes(http::Router& r, const AdminServices& svc) {
@@ -124,21 +142,7 @@ void add_synapse_room_routes(http::Router& r, const AdminServices& svc) {
   add_synapse(r, "GET", "/v1/event_reports", [&svc](Request& req) -> Awaitable {
     DS_CO_ASSIGN(int64_t from, paging_param(req, "from", 0, INT64_MAX / 2));
     DS_CO_ASSIGN(int64_t limit, paging_param(req, "limit", 100, 1000));
-    DS_CO_ASSIGN(json::object all, svc.reports->list(true, 0, 100'000));
-    json::array events;
-    for (auto& rep : all["reports"].as_array()) {
-      const json::object& o = rep.as_object();
-      auto* kind = o.if_contains("kind");
-      if (!kind || !kind->is_string() || kind->as_string() != "event") continue;
-      json::object e{{"id", o.at("report_id")}, {"received_ts", o.contains("ts") ? o.at("ts") : json::value(nullptr)},
-                     {"room_id", o.contains("room_id") ? o.at("room_id") : json::value(nullptr)},
-                     {"event_id", o.contains("event_id") ? o.at("event_id") : json::value(nullptr)},
-                     {"user_id", o.contains("reporter") ? o.at("reporter") : json::value(nullptr)},
-                     {"sender", o.contains("user_id") ? o.at("user_id") : json::value(nullptr)},
-                     {"reason", o.contains("reason") ? o.at("reason") : json::value(nullptr)},
-                     {"score", nullptr}};
-      events.push_back(std::move(e));
-    }
+    DS_CO_ASSIGN(json::array events, event_reports(svc));
     int64_t total = static_cast<int64_t>(events.size());
     json::array page;
     for (int64_t i = from; i < total && static_cast<int64_t>(page.size()) < limit; ++i)
@@ -147,6 +151,13 @@ void add_synapse_room_routes(http::Router& r, const AdminServices& svc) {
     if (from + static_cast<int64_t>(page.size()) < total) out["next_token"] = from + static_cast<int64_t>(page.size());
     out["event_reports"] = std::move(page);
     co_return out;
+  });
+  // GET /_synapse/admin/v1/event_reports/{reportId}
+  add_synapse(r, "GET", "/v1/event_reports/{reportId}", [&svc](Request& req) -> Awaitable {
+    DS_CO_ASSIGN(json::array events, event_reports(svc));
+    for (auto& e : events)
+      if (json::serialize(e.as_object().at("id")) == req.param(0)) co_return e.as_object();
+    co_return Error::not_found("No such event report");
   });
 
   // GET /_synapse/admin/v1/registration_tokens?valid=true|false

@@ -172,6 +172,10 @@ class SynapseAdminTest(unittest.TestCase):
         self.assertEqual(st, 200, body)
         reports = self.api("GET", SYN + "/v1/event_reports")
         self.assertIn(sent["event_id"], [r["event_id"] for r in reports["event_reports"]])
+        report = [r for r in reports["event_reports"] if r["event_id"] == sent["event_id"]][0]
+        one = self.api("GET", SYN + "/v1/event_reports/%d" % report["id"])
+        self.assertEqual((one["reason"], one["user_id"], one["sender"]), ("spam", uid, uid))
+        self.api("GET", SYN + "/v1/event_reports/999999999", expect=404)
         # Registration tokens.
         made = self.api("POST", SYN + "/v1/registration_tokens/new", {"token": "abcd-1234", "uses_allowed": 3})
         self.assertEqual((made["token"], made["uses_allowed"], made["completed"]), ("abcd-1234", 3, 0))
