@@ -31,7 +31,7 @@ struct Session {
 // Who changed an account and under which case: kept in the audit log and the account
 // changes log.
 struct AccountActor {
-  std::string actor;     // a user ID, "self", "cli:<login>", "scim:<token>"
+  std::string actor;     // a user ID (the user themselves too), "cli:<login>", "scim:<token name>"
   std::string case_ref;  // may be empty
   std::string via;       // the trigger: "admin_api", "synapse_admin", "cli", "scim", "self"
 };

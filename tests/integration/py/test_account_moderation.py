@@ -236,6 +236,32 @@ class ModerationTest(unittest.TestCase):
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("records keeper", res.stderr)
 
+    def test_cli_deactivate_while_the_server_is_stopped(self):
+        """The cut-off is made at once; the next start takes the leaver out of their rooms."""
+        name, user_id, token = self.user("stopped")
+        st, room = self.server.http("POST", V3 + "/createRoom", {"name": "while stopped", "invite": [user_id]},
+                                    token=self.admin)
+        room = room["room_id"]
+        st, body = self.server.http("POST", V3 + "/rooms/%s/join" % q(room), {}, token=token)
+        self.assertEqual(st, 200, body)
+        self.server.stop()
+        try:
+            self.cli("deactivate", name)
+        finally:
+            self.server.start()
+        st, body = self.whoami(token)
+        self.assertEqual((st, body["errcode"]), (401, "M_UNKNOWN_TOKEN"))
+        deadline = time.monotonic() + 5
+        membership = None
+        while time.monotonic() < deadline:
+            st, ev = self.server.http("GET", V3 + "/rooms/%s/state/m.room.member/%s" % (q(room), q(user_id)),
+                                      token=self.admin)
+            membership = ev.get("membership")
+            if membership == "leave":
+                break
+            time.sleep(0.05)
+        self.assertEqual(membership, "leave", "the restarted server finished the deactivation")
+
 
 if __name__ == "__main__":
     unittest.main()
