@@ -157,8 +157,9 @@ def main():
 
         print("leavers bench (%s trigger): %d leavers, %d parked /syncs each" % (args.trigger, args.leavers, args.syncs))
         for label, vals in (("last parked /sync answered", last_sync_ms), ("first refused request", first_refusal_ms)):
-            print("  %-28s p50 %7.1f ms   p99 %7.1f ms   max %7.1f ms" % (
-                label, percentile(vals, 50), percentile(vals, 99), max(vals)))
+            print("  %-28s p50 %7.1f ms   p90 %7.1f ms   p99 %7.1f ms   max %7.1f ms   over 100 ms: %d" % (
+                label, percentile(vals, 50), percentile(vals, 90), percentile(vals, 99), max(vals),
+                sum(1 for v in vals if v > 100)))
     finally:
         proc.terminate()
         try:
