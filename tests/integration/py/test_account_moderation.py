@@ -153,6 +153,23 @@ class ModerationTest(unittest.TestCase):
         st, caps = self.server.http("GET", V3 + "/capabilities", token=token)
         self.assertNotIn("m.account_moderation", caps["capabilities"])
 
+    def test_logout_ends_the_sessions_parked_sync(self):
+        name, user_id, token = self.user("logout")
+        st, other = self.server.login(name, PASSWORD)
+        out = []
+        t = self.park(token, out)
+        t0 = time.monotonic()
+        st, body = self.server.http("POST", V3 + "/logout", {}, token=token)
+        self.assertEqual(st, 200, body)
+        t.join(5)
+        self.assertEqual(len(out), 1, "the parked sync did not end")
+        at, st, body = out[0]
+        self.assertEqual((st, body["errcode"]), (401, "M_UNKNOWN_TOKEN"))
+        self.assertLess(at - t0, 1.0)
+        # The user's other session goes on.
+        st, body = self.whoami(other["access_token"])
+        self.assertEqual((st, body.get("user_id")), (200, user_id))
+
     # ---- the CLI beside the running server ------------------------------------------------
 
     def test_cli_list_and_show(self):
