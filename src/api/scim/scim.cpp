@@ -94,7 +94,14 @@ void add_resource(http::Router& r, ScimService& scim, const std::string& path, C
     auto body = body_of(req);
     if (!body.ok()) co_return scim_failure(body.error());
     auto out = co_await (scim.*create)(*body, *who);
-    co_return scim_answer(std::move(out), 201);
+    // RFC 7644 §3.3: a created resource's URI in Location, as in its meta.location.
+    std::string where;
+    if (out.ok())
+      if (auto* meta = out->if_contains("meta"); meta && meta->is_object())
+        if (auto* loc = meta->as_object().if_contains("location"); loc && loc->is_string()) where = loc->as_string();
+    Reply reply = scim_answer(std::move(out), 201);
+    if (!where.empty()) reply.headers.emplace_back("Location", where);
+    co_return reply;
   });
   // GET /scim/v2/{Users|Groups}/{id}
   add(r, "GET", path + "/{id}", [&scim, get](Request& req) -> Awaitable {

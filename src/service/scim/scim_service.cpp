@@ -45,7 +45,9 @@ Result<std::string> ScimService::authenticate(const std::string& bearer) {
 }
 
 std::string ScimService::base_url() const {
+  // Absolute URIs (RFC 7644 §3.1), from the advertised base URL as .well-known gives it.
   std::string base = config_.public_baseurl;
+  if (base.empty()) base = "http://" + config_.listen_address + ":" + std::to_string(config_.listen_port);
   while (!base.empty() && base.back() == '/') base.pop_back();
   return base;
 }

@@ -84,7 +84,7 @@ class ScimService {
   json::object render_user(const storage::ScimUser& u);
   json::object render_group(const storage::ScimGroup& g);
   std::string location(const std::string& type, const std::string& id) const;
-  std::string base_url() const;  // public_baseurl without its trailing '/' ("" when unset)
+  std::string base_url() const;  // public_baseurl (or the listener) without a trailing /
   // The rooms a SCIM user belongs in through their groups.
   Result<std::set<std::string>> rooms_of(const std::string& scim_user_id);
   // Brings the user into `add` and out of `remove` (after a change of their groups).

@@ -65,7 +65,10 @@ class ScimTest(unittest.TestCase):
                 "name": {"formatted": "Ms. %s Jensen III" % name.title(), "familyName": "Jensen",
                          "givenName": name.title()}}
         body.update(extra)
-        _, resp = self.scim("POST", "/Users", body, expect=201)
+        st, resp, raw, headers = self.server.http("POST", "/scim/v2/Users", body=body, token=self.token,
+                                                  raw_response=True)
+        self.assertEqual(st, 201, resp)
+        self.assertEqual(headers.get("Location"), resp["meta"]["location"], "RFC 7644 §3.3: Location of the new resource")
         return resp
 
     def login(self, name):
@@ -123,7 +126,8 @@ class ScimTest(unittest.TestCase):
         self.assertEqual(created["externalId"], "ext-" + name)
         self.assertTrue(created["active"])
         self.assertEqual(created["meta"]["resourceType"], "User")
-        self.assertTrue(created["meta"]["location"].endswith("/scim/v2/Users/" + created["id"]))
+        self.assertEqual(created["meta"]["location"],
+                         "http://127.0.0.1:%d/scim/v2/Users/%s" % (self.server.port, created["id"]))
         # The Matrix account exists, with the display name from name.formatted.
         st, profile = self.server.http("GET", V3 + "/profile/" + q("@%s:localhost" % name))
         self.assertEqual(st, 200, profile)
