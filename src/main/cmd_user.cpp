@@ -238,7 +238,8 @@ int cmd_user(Args& args) {
     auto seq = ctx.db->transact_blocking<int64_t>(
         [&](storage::Txn& t) -> Result<int64_t> { return cut_off_account(t, user_id, erase, by); });
     if (!seq.ok()) return fail(seq.error().message);
-    std::printf("%s deactivated (account change %lld); a running server takes them out of their rooms now\n",
+    std::printf("%s deactivated (account change %lld); the server takes them out of their rooms now, or at its "
+                "next start when it is not running\n",
                 user_id.c_str(), static_cast<long long>(*seq));
     return 0;
   }
