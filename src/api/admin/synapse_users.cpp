@@ -204,6 +204,48 @@ void add_synapse_user_routes(http::Router& r, const AdminServices& svc) {
     co_return empty_reply();
   });
 
+  // GET /_synapse/admin/v1/users/{userId}/joined_rooms
+  add_synapse(r, "GET", "/v1/users/{userId}/joined_rooms", [&svc](Request& req) -> Awaitable {
+    DS_CO_TRY(require_local_user(svc, req.param(0)));
+    DS_CO_ASSIGN(auto rooms, svc.rooms->joined_rooms(req.param(0)));
+    json::array list;
+    for (auto& id : rooms) list.push_back(json::string(id));
+    int64_t total = static_cast<int64_t>(rooms.size());
+    co_return json::object{{"joined_rooms", std::move(list)}, {"total", total}};
+  });
+
+  // GET /_synapse/admin/v2/users/{userId}/devices
+  add_synapse(r, "GET", "/v2/users/{userId}/devices", [&svc](Request& req) -> Awaitable {
+    DS_CO_TRY(require_local_user(svc, req.param(0)));
+    DS_CO_ASSIGN(auto devices, svc.users->list_devices(req.param(0)));
+    json::array list;
+    for (auto& d : devices)
+      list.push_back(json::object{{"device_id", d.device_id},
+                                  {"display_name", d.display_name.empty() ? json::value(nullptr) : json::value(d.display_name)},
+                                  {"last_seen_ip", d.last_seen_ip.empty() ? json::value(nullptr) : json::value(d.last_seen_ip)},
+                                  {"last_seen_ts", d.last_seen_ts ? json::value(d.last_seen_ts) : json::value(nullptr)},
+                                  {"user_id", req.param(0)}});
+    int64_t total = static_cast<int64_t>(devices.size());
+    co_return json::object{{"devices", std::move(list)}, {"total", total}};
+  });
+
+  // DELETE /_synapse/admin/v2/users/{userId}/devices/{deviceId}: the session ends at once.
+  add_synapse(r, "DELETE", "/v2/users/{userId}/devices/{deviceId}", [&svc](Request& req) -> Awaitable {
+    const std::string user = req.param(0);
+    DS_CO_TRY(require_local_user(svc, user));
+    std::vector<std::string> devices{req.param(1)};
+    DS_CO_TRY(co_await svc.users->delete_devices(user, devices));
+    std::string action = "device.delete";
+    json::object details{{"user_id", user}, {"device_id", req.param(1)}};
+    DS_CO_TRY(co_await synapse_audit(svc, req.who().user_id, action, std::move(details)));
+    co_return empty_reply();
+  });
+
+  // POST /_synapse/admin/v1/users/{userId}/login: refused, with the reason.
+  add_synapse(r, "POST", "/v1/users/{userId}/login", [](Request&) -> Awaitable {
+    co_return Error::forbidden("Logging in as another user is not offered: every session is the user's own");
+  });
+
   // GET /_synapse/admin/v1/whois/{userId}
   add_synapse(r, "GET", "/v1/whois/{userId}", [&svc](Request& req) -> Awaitable {
     const std::string user = req.param(0);
