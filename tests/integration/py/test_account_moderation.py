@@ -170,6 +170,28 @@ class ModerationTest(unittest.TestCase):
         st, body = self.whoami(other["access_token"])
         self.assertEqual((st, body.get("user_id")), (200, user_id))
 
+    def test_invites_of_a_leaver_without_kick_power_are_withdrawn_by_the_keeper(self):
+        name, user_id, token = self.user("weak")
+        _, guest_id, _ = self.user("guest")
+        st, room = self.server.http("POST", V3 + "/createRoom", {"preset": "private_chat", "invite": [user_id]},
+                                    token=self.admin)
+        room = room["room_id"]
+        st, body = self.server.http("POST", V3 + "/rooms/%s/join" % q(room), {}, token=token)
+        self.assertEqual(st, 200, body)
+        # Power level 0 may invite (invite: 0) but not kick (kick: 50).
+        st, body = self.server.http("POST", V3 + "/rooms/%s/invite" % q(room), {"user_id": guest_id}, token=token)
+        self.assertEqual(st, 200, body)
+        st, body = self.server.http("POST", "/_despatch/admin/v1/users/%s/deactivate" % q(user_id), {},
+                                    token=self.admin)
+        self.assertEqual(st, 200, body)
+        st, ev = self.server.http("GET", V3 + "/rooms/%s/state/m.room.member/%s?format=event" % (q(room), q(guest_id)),
+                                  token=self.admin)
+        self.assertEqual(st, 200, ev)
+        self.assertEqual((ev["content"]["membership"], ev["sender"]), ("leave", "@records:localhost"))
+        st, ev = self.server.http("GET", V3 + "/rooms/%s/state/m.room.member/%s" % (q(room), q(user_id)),
+                                  token=self.admin)
+        self.assertEqual(ev["membership"], "leave")
+
     # ---- the CLI beside the running server ------------------------------------------------
 
     def test_cli_list_and_show(self):
