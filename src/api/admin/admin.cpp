@@ -176,8 +176,7 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
     DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
     DS_CO_ASSIGN(auto erase, opt_bool(req.body_object(), "erase"));
     AccountActor by{req.who().user_id, case_ref.value_or(""), "admin_api"};
-    DS_CO_ASSIGN(LeaverOutcome out, co_await svc.leavers->deactivate(user, erase.value_or(false), by));
-    (void)out;
+    DS_CO_TRY(co_await svc.leavers->deactivate(user, erase.value_or(false), by));
     co_return empty_reply();
   });
 }

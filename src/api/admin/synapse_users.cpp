@@ -85,13 +85,11 @@ void add_synapse_user_routes(http::Router& r, const AdminServices& svc) {
         DS_CO_ASSIGN(auto displayname, opt_string(body, "displayname"));
         s.admin = admin.value_or(false);
         s.displayname = displayname.value_or("");
-        std::string username = s.username;
         bool is_admin = s.admin;
         DS_CO_ASSIGN(LoginResult out, co_await svc.shared_secret->register_user(std::move(s)));
         std::string actor = "shared_secret", action = "register";
         json::object details{{"user_id", out.user_id}, {"admin", is_admin}};
         DS_CO_TRY(co_await synapse_audit(svc, actor, action, std::move(details)));
-        (void)username;
         co_return json::object{{"user_id", out.user_id},
                                {"access_token", out.access_token},
                                {"device_id", out.device_id},
@@ -146,8 +144,7 @@ void add_synapse_user_routes(http::Router& r, const AdminServices& svc) {
       std::string password = c.password.value_or("");
       if (password.empty()) co_return Error::missing_param("A new account needs a password");
       std::string localpart(localpart_of(user));
-      DS_CO_ASSIGN(std::string id, co_await svc.users->register_user(localpart, password, c.admin.value_or(false)));
-      (void)id;
+      DS_CO_TRY(co_await svc.users->register_user(localpart, password, c.admin.value_or(false)));
       created = true;
     } else {
       if (c.deactivated && !*c.deactivated && account->deactivated) {
@@ -169,8 +166,7 @@ void add_synapse_user_routes(http::Router& r, const AdminServices& svc) {
       co_await svc.rooms->propagate_profile(user);
     }
     if (c.deactivated && *c.deactivated && !(account && account->deactivated)) {
-      DS_CO_ASSIGN(LeaverOutcome out, co_await svc.leavers->deactivate(user, false, by));
-      (void)out;
+      DS_CO_TRY(co_await svc.leavers->deactivate(user, false, by));
     }
     std::string action = created ? "user.create" : "user.modify";
     json::object details{{"user_id", user}};
@@ -186,8 +182,7 @@ void add_synapse_user_routes(http::Router& r, const AdminServices& svc) {
     DS_CO_TRY(require_local_user(svc, user));
     DS_CO_ASSIGN(auto erase, opt_bool(req.body_object(), "erase"));
     AccountActor by = synapse_actor(req);
-    DS_CO_ASSIGN(LeaverOutcome out, co_await svc.leavers->deactivate(user, erase.value_or(false), by));
-    (void)out;
+    DS_CO_TRY(co_await svc.leavers->deactivate(user, erase.value_or(false), by));
     co_return json::object{{"id_server_unbind_result", "success"}};
   });
 

@@ -89,13 +89,11 @@ asio::awaitable<Status> RoomService::place_member(const std::string& room_id, co
     if (level(local[0]) < invite_level) co_return Error::forbidden("No member of this server may invite to " + room_id);
     std::optional<std::string> why = reason;
     const std::string invite = "invite";
-    DS_CO_ASSIGN(std::string invite_id, co_await set_membership(local[0], room_id, user, invite, why));
-    (void)invite_id;
+    DS_CO_TRY(co_await set_membership(local[0], room_id, user, invite, why));
   }
   std::optional<std::string> why = reason;
   std::vector<std::string> via;
-  DS_CO_ASSIGN(std::string joined_room, co_await join(user, room_id, why, via));
-  (void)joined_room;
+  DS_CO_TRY(co_await join(user, room_id, why, via));
   co_return ok_status();
 }
 

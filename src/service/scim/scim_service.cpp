@@ -27,8 +27,7 @@ Result<std::string> create_scim_token(storage::Txn& t, const std::string& name) 
   row.name = name;
   row.token_hash = token_hash(token);
   row.created_ts = now_ms();
-  DS_ASSIGN(int64_t id, t.scim().add_token(row));
-  (void)id;
+  DS_TRY(t.scim().add_token(row));
   return token;
 }
 
