@@ -231,13 +231,25 @@ class SynapseAdminTest(unittest.TestCase):
         st, room = self.server.http("POST", V3 + "/createRoom", {"name": "Team", "invite": [heir]}, token=owner_token)
         room = room["room_id"]
         self.api("POST", V3 + "/rooms/%s/join" % q(room), {}, token=heir_token)
+        mod, mod_token = self.register_shared("mod" + uuid.uuid4().hex[:6])
+        self.api("POST", V3 + "/rooms/%s/invite" % q(room), {"user_id": mod}, token=owner_token)
+        self.api("POST", V3 + "/rooms/%s/join" % q(room), {}, token=mod_token)
+        pl = self.api("GET", V3 + "/rooms/%s/state/m.room.power_levels" % q(room), token=owner_token)
+        pl["users"][mod] = 50
+        self.api("PUT", V3 + "/rooms/%s/state/m.room.power_levels" % q(room), pl, token=owner_token)
         # The room's only admin leaves the department.
         self.api("POST", "/_despatch/admin/v1/users/%s/deactivate" % q(owner), {"case_ref": "HR-9"})
-        out = self.api("POST", "/_despatch/admin/v1/rooms/%s/hand_over" % q(room), {"user_id": heir, "case_ref": "HR-9"})
+        # The departed admin's own level cannot be lowered by anyone (auth rules): a clear refusal.
+        st, body = self.server.http("POST", "/_despatch/admin/v1/rooms/%s/hand_over" % q(room),
+                                    {"user_id": heir, "demote": owner}, token=self.admin)
+        self.assertEqual((st, body["errcode"]), (403, "M_FORBIDDEN"))
+        out = self.api("POST", "/_despatch/admin/v1/rooms/%s/hand_over" % q(room),
+                       {"user_id": heir, "demote": mod, "case_ref": "HR-9"})
         pl = self.api("GET", V3 + "/rooms/%s/state/m.room.power_levels?format=event" % q(room), token=heir_token)
         self.assertEqual(pl["event_id"], out["event_id"])
         self.assertEqual(pl["sender"], "@records:localhost", "the keeper makes the change, visibly")
         self.assertEqual(pl["content"]["users"][heir], 100)
+        self.assertNotIn(mod, pl["content"]["users"], "demoted to the default")
         # The heir can now run the room.
         self.api("PUT", V3 + "/rooms/%s/state/m.room.name" % q(room), {"name": "Team (new lead)"}, token=heir_token)
         st, body = self.server.http("POST", "/_despatch/admin/v1/rooms/%s/hand_over" % q(room),
