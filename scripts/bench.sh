@@ -32,7 +32,7 @@ if [ -f build/build.ninja ] &&
   ! ninja -C build -t targets all 2>/dev/null | grep -q '^load_bench:'; then
   cmake -S . -B build >/dev/null
 fi
-if ! out=$(scripts/build.sh despatch load_bench records_bench 2>&1); then
+if ! out=$(scripts/build.sh despatch load_bench records_bench export_bench 2>&1); then
   echo "$out" | grep -E "error:|FAILED" | head -n 20; echo "bench: the build failed"; exit 1
 fi
 
@@ -120,6 +120,9 @@ if [ "${BENCH_ONLY_LOAD:-0}" != 1 ]; then
   echo
   echo "== records: archive append, verify, FOI export"
   build/records_bench --records "${RECORDS:-1000000}" 2>/dev/null || status=1
+  echo
+  echo "== records: one user's year exported in each format (sealed export, open, bag)"
+  build/export_bench --messages "${EXPORT_MESSAGES:-100000}" 2>/dev/null || status=1
   echo
   echo "== end-to-end encryption: keys/query and to-device fan-out"
   /usr/bin/python3 bench/e2ee_bench.py --users "${E2EE_USERS:-1000}" || status=1

@@ -5,6 +5,8 @@
 
 #include "core/config.h"
 #include "service/account/account_service.h"
+#include "service/auth/oauth_server.h"
+#include "service/auth/sso_service.h"
 #include "service/federation/sender.h"
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
@@ -40,6 +42,8 @@ struct Services {
   ReportService* reports;        // reports from users
   Leavers* leavers = nullptr;    // every deactivation goes through it
   RegistrationTokens* registration_tokens = nullptr;  // registration while open registration is off
+  SsoService* sso = nullptr;     // single sign-on; null when [oidc] is off
+  OAuthServer* oauth = nullptr;  // the OAuth 2.0 API; null when [oidc] is off
 };
 
 }  // namespace despatch::api

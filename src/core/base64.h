@@ -20,5 +20,7 @@ std::optional<std::string> base64_decode(std::string_view text);
 
 // Lower-case hexadecimal, as hashes are shown in the records archive.
 std::string hex_encode(std::string_view bytes);
+// The bytes of lower- or upper-case hexadecimal; nullopt for an odd length or a non-digit.
+std::optional<std::string> hex_decode(std::string_view text);
 
 }  // namespace despatch

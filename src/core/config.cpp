@@ -160,7 +160,7 @@ Result<Config> load_config_file(const std::string& path) {
       "rooms.default_version",
       "rate_limit.enabled", "rate_limit.per_second", "rate_limit.burst",
       "rate_limit.login_per_second", "rate_limit.login_burst",
-      "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds",
+      "records.public_key_file", "records.checkpoint_every", "records.checkpoint_seconds", "records.peer_witness_seconds",
       "records.retention_days", "records.retention_direct_days", "records.retention_group_days",
       "records.retention_check_seconds", "records.keeper", "records.keeper_localpart",
       "records.keeper_exclude",
@@ -177,7 +177,11 @@ Result<Config> load_config_file(const std::string& path) {
       "announce.base_url", "announce.allow_http", "announce.ca_file", "announce.verify_tls",
       "announce.show_matrix_ids", "announce.page_size", "announce.max_attempts", "announce.retry_seconds",
       "alerts.enabled", "alerts.rules", "metrics.listen",
-      "admin.registration_shared_secret", "admin.registration_shared_secret_file"};
+      "admin.registration_shared_secret", "admin.registration_shared_secret_file",
+      "oidc.issuer", "oidc.client_id", "oidc.client_secret_file", "oidc.scopes",
+      "oidc.localpart_claim", "oidc.display_name_claim", "oidc.idp_name", "oidc.ca_file",
+      "oidc.access_token_seconds", "oidc.trusted_client_hosts",
+      "login.password_for_sso_users"};
   std::set<std::string> keys;
   collect_keys(t, "", keys);
   for (auto& k : keys) {
@@ -209,6 +213,7 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "admin.registration_shared_secret_file", c.admin_registration_shared_secret_file));
   DS_TRY(read(t, "records.checkpoint_every", c.records_checkpoint_every));
   DS_TRY(read(t, "records.checkpoint_seconds", c.records_checkpoint_seconds));
+  DS_TRY(read(t, "records.peer_witness_seconds", c.records_peer_witness_seconds));
   DS_TRY(read(t, "records.retention_days", c.retention_days));
   if (c.retention_days < 0) return Error::invalid_param("config: records.retention_days must be 0 or more");
   DS_TRY(read(t, "records.retention_check_seconds", c.retention_check_seconds));
@@ -305,6 +310,20 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read_alert_rules(t, c.alerts));
   DS_TRY(read(t, "metrics.listen", c.metrics.listen));
   DS_TRY(check_metrics(c.metrics));
+  Oidc& o = c.oidc;
+  DS_TRY(read(t, "oidc.issuer", o.issuer));
+  DS_TRY(read(t, "oidc.client_id", o.client_id));
+  DS_TRY(read(t, "oidc.client_secret_file", o.client_secret_file));
+  DS_TRY(read_string_list(t, "oidc.scopes", o.scopes, "config: oidc.scopes must be a list of strings"));
+  DS_TRY(read(t, "oidc.localpart_claim", o.localpart_claim));
+  DS_TRY(read(t, "oidc.display_name_claim", o.display_name_claim));
+  DS_TRY(read(t, "oidc.idp_name", o.idp_name));
+  DS_TRY(read(t, "oidc.ca_file", o.ca_file));
+  DS_TRY(read(t, "oidc.access_token_seconds", o.access_token_seconds));
+  DS_TRY(read_string_list(t, "oidc.trusted_client_hosts", o.trusted_client_hosts,
+                          "config: oidc.trusted_client_hosts must be a list of host names"));
+  DS_TRY(read(t, "login.password_for_sso_users", c.login.password_for_sso_users));
+  DS_TRY(check_oidc(o));
   if (!a.base_url.empty() && a.base_url.rfind("https://", 0) != 0 && a.base_url.rfind("http://", 0) != 0)
     return Error::invalid_param("config: announce.base_url must start with https:// (or http://)");
   while (!a.base_url.empty() && a.base_url.back() == '/') a.base_url.pop_back();
@@ -382,10 +401,15 @@ registration_shared_secret_file = ""
 # (`despatch records keygen --out DIR --data DATA_DIR` puts it there). With neither, the
 # first start makes a pair, keeps the public half there and prints the secret half once.
 public_key_file = ""
-# A signed checkpoint of the archive's hash chain every this many records...
+# The heads of the archive, the audit log and the data keys are signed this often (seconds)
+# while records arrive, and at shutdown; witnesses pull these signed heads. One checkpoint
+# is kept for good every checkpoint_every records or five minutes; the others are replaced
+# by the next.
+checkpoint_seconds = 1
 checkpoint_every = 1000
-# ...and at least this often (seconds) while records arrive, and at shutdown.
-checkpoint_seconds = 300
+# With federation on, the newest signed head goes this often (seconds) to every approved
+# server in [federation] allow, which keeps it as a witness; 0: never.
+peer_witness_seconds = 300
 # How long archived records are kept, in days (fractions allowed); 0 keeps them for ever.
 # A record is deleted (leaving a tombstone that keeps the hash chain verifiable) only when
 # its period has ended and no legal hold covers it.
@@ -529,6 +553,35 @@ enabled = true
 # Prometheus text format at http://LISTEN/metrics, on a listener of its own with no
 # authentication: keep it on loopback or a monitoring network. Empty: off.
 listen = ""
+
+[oidc]
+# Single sign-on with the department's OpenID Connect provider (Entra ID, Keycloak, ...).
+# Empty issuer: off. Despatch's redirect URI at the provider is
+# <public_baseurl>/_despatch/oidc/callback. The issuer must be https (plain http is accepted
+# only for loopback addresses, for tests); discovery reads <issuer>/.well-known/openid-configuration.
+issuer = ""
+client_id = ""
+# A file holding the client secret (not the secret itself).
+client_secret_file = ""
+scopes = ["openid", "profile", "email"]
+# The ID token claim whose value (up to any '@', lower-cased) becomes the localpart of the
+# account made at first login, and the claim giving its display name.
+localpart_claim = "preferred_username"
+display_name_claim = "name"
+# The name clients show on the single sign-on button.
+idp_name = "Single sign-on"
+# CA certificates (PEM) trusted for the provider's https instead of the system's.
+ca_file = ""
+# Lifetime of access tokens issued through the OAuth 2.0 API (clients refresh them).
+access_token_seconds = 300
+# The legacy m.login.sso flow sends a login token to the client's redirectUrl: straight away
+# for these hosts (e.g. ["element.dept.example"]), after asking the user for any other.
+trusted_client_hosts = []
+
+[login]
+# false: accounts made by single sign-on cannot log in with a password; accounts made with
+# `despatch user add` always can.
+password_for_sso_users = true
 
 [announce]
 # Public announcements: rooms marked with `despatch announce create` publish their posts

@@ -132,6 +132,31 @@ struct Metrics {
 };
 Status check_metrics(const Metrics& m);
 
+// Single sign-on against the department's OpenID Connect provider ([oidc] in the config
+// file). Off while issuer is empty.
+struct Oidc {
+  std::string issuer;              // e.g. https://login.microsoftonline.com/TENANT/v2.0
+  std::string client_id;           // Despatch's client at the provider
+  std::string client_secret_file;  // file holding the client secret (trailing newline dropped)
+  std::vector<std::string> scopes = {"openid", "profile", "email"};
+  std::string localpart_claim = "preferred_username";  // part before any '@' becomes the localpart
+  std::string display_name_claim = "name";
+  std::string idp_name = "Single sign-on";  // shown by clients on the login button
+  std::string ca_file;  // CAs trusted for the provider's https instead of the system's
+  int64_t access_token_seconds = 300;  // lifetime of OAuth 2.0 access tokens (refreshed by clients)
+  // Hosts of web clients (the department's Element Web) the legacy flow hands a login token
+  // to straight away; for any other redirectUrl the user is asked first.
+  std::vector<std::string> trusted_client_hosts;
+  bool enabled() const { return !issuer.empty(); }
+};
+
+// Password login ([login] in the config file).
+struct Login {
+  // false: accounts that single sign-on made cannot log in with a password (accounts made
+  // with `despatch user add` always can).
+  bool password_for_sso_users = true;
+};
+
 struct Config {
   std::string server_name = "localhost";
   std::string listen_address = "127.0.0.1";
@@ -162,8 +187,9 @@ struct Config {
   // off while both are empty. The file's first line wins over the inline secret.
   std::string admin_registration_shared_secret;
   std::string admin_registration_shared_secret_file;
-  int64_t records_checkpoint_every = 1000;    // records between signed checkpoints
-  int64_t records_checkpoint_seconds = 300;   // and at least this often while records arrive
+  int64_t records_checkpoint_every = 1000;    // records between durable signed checkpoints
+  int64_t records_checkpoint_seconds = 1;     // the heads are signed this often while they move
+  int64_t records_peer_witness_seconds = 300;  // the newest signed head goes to approved servers
   // Retention of archived records, in days (0: keep for ever). Direct chats and group rooms
   // may have their own periods (-1: use the default); single rooms override both.
   // Days may be fractional (0.5: twelve hours).
@@ -192,6 +218,12 @@ struct Config {
   Announce announce;
   Alerts alerts;
   Metrics metrics;
+  Oidc oidc;
+  Login login;
+
+  // The URL clients reach this server at: public_baseurl, or http://<listen> when empty;
+  // no trailing slash.
+  std::string base_url() const;
 };
 
 // Checks [[alerts.rules]]: names unique and non-empty, known signals, positive thresholds and
@@ -205,6 +237,10 @@ Status check_federation(const Federation& f);
 // are levels (default not above maximum), no level is also refused, every server cap names
 // a server (or "*") and a level.
 Status check_classification(const Config& c);
+
+// Checks [oidc]: issuer an https URL (http only to loopback), client_id and
+// client_secret_file set when the issuer is, claims named.
+Status check_oidc(const Oidc& o);
 
 // Loads `path` (TOML) over the defaults. Unknown keys are an error so typos do not pass silently.
 Result<Config> load_config_file(const std::string& path);

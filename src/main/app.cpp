@@ -8,6 +8,7 @@
 #include "core/ids.h"
 #include "http/federation_client.h"
 #include "http/web_client.h"
+#include "api/oauth/routes.h"
 #include "api/public/routes.h"
 #include "core/log.h"
 #include "service/users/erasure.h"
@@ -105,11 +106,11 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.push = std::make_unique<PushService>(*a.db, a.notifier);
   a.records_public_key = records_key;
   a.archive = std::make_unique<Archive>(*a.db, a.key, records_key, a.config.records_checkpoint_every);
-  a.audit = std::make_unique<AuditLog>(*a.db);
+  a.audit = std::make_unique<AuditLog>(*a.db, &a.key);
   a.reports = std::make_unique<ReportService>(*a.db);
   a.alerts = std::make_unique<AlertService>(a.config.alerts, *a.db, a.io.get_executor());
-  a.records = std::make_unique<RecordsOffice>(*a.db, a.key);
-  a.retention = std::make_unique<Retention>(a.config, *a.db);
+  a.records = std::make_unique<RecordsOffice>(*a.db, a.key, a.config.server_name, a.config.data_dir + "/media");
+  a.retention = std::make_unique<Retention>(a.config, *a.db, a.archive.get());
   DS_TRY(a.record_retention_policy());
   a.keys = std::make_unique<KeyService>(*a.db, a.notifier);
   a.backup = std::make_unique<KeyBackup>(*a.db);
@@ -152,7 +153,26 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   DS_TRY(a.media->init());
   DS_TRY(a.start_announcements());
   DS_TRY(a.start_federation());
+  DS_TRY(a.start_sso());
   return app;
+}
+
+Status App::start_sso() {
+  const Oidc& o = config.oidc;
+  if (!o.enabled()) return ok_status();
+  std::ifstream in(o.client_secret_file);
+  if (!in) return Error::invalid_param("config: cannot read oidc.client_secret_file " + o.client_secret_file);
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) return Error::invalid_param("config: oidc.client_secret_file " + o.client_secret_file + " is empty");
+  http::WebClientOptions opts;
+  opts.ca_file = o.ca_file;  // plain http only to loopback: WebClient refuses anything else
+  DS_ASSIGN(oidc_web, http::WebClient::create(std::move(opts)));
+  oidc = std::make_unique<OidcClient>(o, config.base_url() + "/_despatch/oidc/callback", std::move(secret), *oidc_web);
+  sso = std::make_unique<SsoService>(config, *db, *oidc);
+  oauth = std::make_unique<OAuthServer>(config, *db, *users);
+  DS_LOG(kInfo, "single sign-on with {}", o.issuer);
+  return ok_status();
 }
 
 Status App::start_announcements() {
@@ -201,6 +221,7 @@ Status App::start_federation() {
   inbox = std::make_unique<Inbox>(config, *db, *rooms, *server_keys, *federation, federation_metrics, notifier,
                                   *typing, *presence, *account, *keys, outbox.get());
   federation_reads = std::make_unique<FederationReads>(config.server_name, *db);
+  peer_witness = std::make_unique<PeerWitness>(config, *db, key, *federation, *server_keys);
   if (f.enabled) {
     Outbox* out = outbox.get();
     rooms->add_sent_listener(
@@ -269,7 +290,7 @@ http::Router App::federation_routes() {
   http::Router r;
   federation_services_ = std::make_unique<api::FederationServices>(
       api::FederationServices{config, server_keys.get(), users.get(), rooms.get(), inbox.get(), federation_reads.get(),
-                               media.get(), federation_memberships.get(), keys.get()});
+                               media.get(), federation_memberships.get(), keys.get(), peer_witness.get()});
   const api::FederationServices& s = *federation_services_;
   api::add_federation_key_routes(r, s);
   api::add_federation_version_routes(r, s);
@@ -282,6 +303,7 @@ http::Router App::federation_routes() {
   api::add_federation_invite_routes(r, s);
   api::add_federation_user_key_routes(r, s);
   api::add_federation_user_device_routes(r, s);
+  api::add_federation_records_routes(r, s);
   return r;
 }
 
@@ -334,8 +356,12 @@ void App::start_background() {
     auto r = co_await archive->checkpoint();
     if (!r.ok()) DS_LOG(kError, "archive checkpoint failed: {}", r.error().message);
   });
+  if (config.federation.enabled && peer_witness)
+    every(config.records_peer_witness_seconds, [this]() -> boost::asio::awaitable<void> {
+      co_await peer_witness->push_heads();
+    });
   every(config.retention_check_seconds, [this]() -> boost::asio::awaitable<void> {
-    auto n = co_await retention->run("server", now_ms());
+    auto n = co_await retention->run("server", now_ms(), kScheduledRetentionCase);
     if (!n.ok()) DS_LOG(kError, "retention run failed: {}", n.error().message);
     else if (*n > 0) DS_LOG(kInfo, "retention: {} archived records reached the end of their period", *n);
   });
@@ -355,6 +381,8 @@ http::Router App::routes() {
                                                                 federation.get(), federation_backfill.get(),
                                                                 reports.get(), leavers.get(),
                                                                 registration_tokens.get()});
+  api_services_->sso = sso.get();
+  api_services_->oauth = oauth.get();
   const api::Services& s = *api_services_;
   api::add_discovery_routes(r, s);
   api::add_account_routes(r, s);
@@ -374,6 +402,8 @@ http::Router App::routes() {
   api::add_key_backup_routes(r, s);
   api::add_media_routes(r, s);
   api::add_report_routes(r, s);
+  api::add_sso_routes(r, s);
+  api::add_oauth_routes(r, s);
   storage::Database* database = db.get();
   admin_services_ = std::make_unique<api::AdminServices>(api::AdminServices{
       users.get(), rooms.get(), retention.get(), keeper.get(), audit.get(), records.get(), &records_pool,
@@ -384,6 +414,7 @@ http::Router App::routes() {
       [this] { return federation_metrics.to_json(); }, reports.get()});
   admin_services_->announce = announce.get();
   admin_services_->alerts = alerts.get();
+  if (config.federation.enabled) admin_services_->peer_witness = peer_witness.get();
   admin_services_->requests = &request_metrics;
   admin_services_->leavers = leavers.get();
   admin_services_->scim = scim.get();
@@ -392,6 +423,7 @@ http::Router App::routes() {
   admin_services_->media_admin = media_admin.get();
   api::add_admin_routes(r, *admin_services_);
   api::add_admin_report_routes(r, *admin_services_);
+  api::add_admin_export_routes(r, *admin_services_);
   api::add_admin_alert_routes(r, *admin_services_);
   api::add_admin_announce_routes(r, *admin_services_);
   api::add_admin_provisioning_routes(r, *admin_services_);

@@ -13,6 +13,9 @@
 #include "service/account/account_service.h"
 #include "service/announce/announcements.h"
 #include "service/announce/delivery.h"
+#include "service/auth/oauth_server.h"
+#include "service/auth/oidc_client.h"
+#include "service/auth/sso_service.h"
 #include "service/common/cpu_pool.h"
 #include "service/federation/device_lists_out.h"
 #include "service/federation/event_reads.h"
@@ -34,6 +37,7 @@
 #include "service/push/push_service.h"
 #include "service/records/archive.h"
 #include "service/records/audit.h"
+#include "service/records/peer_witness.h"
 #include "service/records/keeper.h"
 #include "service/records/office.h"
 #include "service/records/retention.h"
@@ -101,8 +105,13 @@ struct App {
   std::unique_ptr<Outbox> outbox;             // transactions out: durable queues per destination
   std::unique_ptr<Inbox> inbox;               // transactions in
   std::unique_ptr<FederationReads> federation_reads;  // events and state for other servers
+  std::unique_ptr<PeerWitness> peer_witness;  // records heads sent to and kept for approved servers
   std::unique_ptr<RemoteKeys> remote_keys;    // other servers' users' keys; null when federation is off
   std::unique_ptr<DeviceListPublisher> device_lists_out;  // null when federation is off
+  std::unique_ptr<WebTransport> oidc_web;  // outgoing HTTPS to the OpenID Connect provider
+  std::unique_ptr<OidcClient> oidc;        // these three: null when [oidc] is off
+  std::unique_ptr<SsoService> sso;
+  std::unique_ptr<OAuthServer> oauth;
   std::unique_ptr<api::FederationServices> federation_services_;  // what federation handlers see
   std::unique_ptr<api::Services> api_services_;  // what the client API handlers see (routes())
   std::unique_ptr<api::AdminServices> admin_services_;  // what the admin handlers see (routes())
@@ -124,6 +133,8 @@ struct App {
   // Builds the announcement channels, their outgoing client and delivery queue, and hooks
   // them into the room write path.
   Status start_announcements();
+  // Builds single sign-on and the OAuth 2.0 authorization server when [oidc] names an issuer.
+  Status start_sso();
   // Audits a retention policy that differs from the one the last start recorded.
   Status record_retention_policy();
 

@@ -39,6 +39,10 @@ int cmd_user(Args& args);
 int cmd_scim(Args& args);
 int cmd_config(Args& args);
 int cmd_records(Args& args);
+// despatch records export | open-export | verify-export (cmd_records_export.cpp)
+int records_export_cmd(Args& args);
+int records_open_export_cmd(Args& args);
+int records_verify_export_cmd(Args& args);
 int cmd_audit(Args& args);
 int cmd_federation(Args& args);
 int cmd_announce(Args& args);

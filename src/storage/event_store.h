@@ -75,6 +75,12 @@ struct EventRange {
   int limit = 100;
 };
 
+// What the records verifier compares with the archive: an event's place and clear fields.
+struct EventBrief {
+  int64_t pos = 0;
+  std::string event_id, room_id, sender, type;
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -87,6 +93,14 @@ class EventStore {
 
   virtual Result<std::optional<EventFlags>> flags(const std::string& event_id) = 0;
   virtual Result<std::optional<StoredEvent>> event(const std::string& event_id) = 0;
+  // Up to limit events of every room (timeline, outliers, rejected alike) with stream
+  // position > after, in position order.
+  virtual Result<std::vector<EventBrief>> briefs_after(int64_t after, int64_t limit) = 0;
+  virtual Result<std::optional<EventBrief>> brief(const std::string& event_id) = 0;
+  // Replaces a message event's stored JSON with its redacted form and takes it out of every
+  // timeline read, once its record's retention period is over. State events are kept whole:
+  // the room cannot do without them.
+  virtual Status purge(const std::string& event_id, const std::string& redacted_json) = 0;
   // The stream position of an event of the room, nullopt when the room has no such event.
   virtual Result<std::optional<int64_t>> stream_pos_of(const std::string& event_id, const std::string& room_id) = 0;
   // Rooms with events stored in (from, to].

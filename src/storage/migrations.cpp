@@ -392,7 +392,60 @@ CREATE INDEX alerts_open ON alerts(acknowledged_ts, id);
 -- token hash -> the deactivated account it belonged to, and when it was retired
 CREATE TABLE retired_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, retired_ts INTEGER NOT NULL);
 )SQL",
-    // 16: account moderation (UserStore: locked and suspended accounts, spec 1.18) and the
+    // 16: records that hold against the people who run the server (ArchiveStore): one
+    // signature over the heads of the archive, the audit log and the data keys; data keys
+    // chained by hash; format 2 records, whose content hash survives their tombstone.
+    R"SQL(
+-- id -> signed heads. Version 1 rows are the archive-only checkpoints of before; a row
+-- that is not durable is the rolling head, replaced by the next checkpoint.
+CREATE TABLE records_checkpoints (id INTEGER PRIMARY KEY, version INTEGER NOT NULL,
+  archive_seq INTEGER NOT NULL, archive_hash TEXT NOT NULL, audit_seq INTEGER NOT NULL,
+  audit_hash TEXT NOT NULL, keys_seq INTEGER NOT NULL, keys_hash TEXT NOT NULL, ts INTEGER NOT NULL,
+  key_id TEXT NOT NULL, signature TEXT NOT NULL, durable INTEGER NOT NULL);
+INSERT INTO records_checkpoints(version, archive_seq, archive_hash, audit_seq, audit_hash, keys_seq,
+  keys_hash, ts, key_id, signature, durable)
+  SELECT 1, seq, hash, 0, '', 0, '', ts, key_id, signature, 1 FROM archive_checkpoints ORDER BY seq;
+DROP TABLE archive_checkpoints;
+-- SHA-256 chain over (id, sealed_key), filled in by the records service
+ALTER TABLE archive_keys ADD COLUMN hash TEXT;
+ALTER TABLE archive ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE archive ADD COLUMN live_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE archive ADD COLUMN sealed_hash TEXT NOT NULL DEFAULT '';
+-- an event whose record reached the end of its retention period: its stored JSON is the
+-- redacted form (the room's graph still needs the shell) and no client read returns it
+ALTER TABLE events ADD COLUMN purged INTEGER NOT NULL DEFAULT 0;
+)SQL",
+    // 17: other departments' signed records heads, kept as their witness (ArchiveStore).
+    R"SQL(
+-- (origin, ts, archive_seq) -> a signed head that server sent; its signature is checked
+-- against the origin's server key before it is stored
+CREATE TABLE peer_record_heads (origin TEXT NOT NULL, version INTEGER NOT NULL, archive_seq INTEGER NOT NULL,
+  archive_hash TEXT NOT NULL, audit_seq INTEGER NOT NULL, audit_hash TEXT NOT NULL, keys_seq INTEGER NOT NULL,
+  keys_hash TEXT NOT NULL, ts INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+  received_ts INTEGER NOT NULL, PRIMARY KEY (origin, ts, archive_seq));
+)SQL",
+    // 18: single sign-on and the OAuth 2.0 authorization server (OAuthStore).
+    R"SQL(
+-- client_id -> the metadata a client registered (JSON)
+CREATE TABLE oauth_clients (client_id TEXT PRIMARY KEY, metadata TEXT NOT NULL, created_ts INTEGER NOT NULL);
+-- code hash -> the grant it stands for, until redeemed or expired
+CREATE TABLE oauth_codes (code TEXT PRIMARY KEY, client_id TEXT NOT NULL, redirect_uri TEXT NOT NULL,
+  scope TEXT NOT NULL, device_id TEXT NOT NULL, user_id TEXT NOT NULL, code_challenge TEXT NOT NULL,
+  expires_ts INTEGER NOT NULL);
+-- refresh token hash -> the device session it renews; replaced_by: the token it was rotated into
+CREATE TABLE refresh_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL,
+  client_id TEXT NOT NULL, scope TEXT NOT NULL, created_ts INTEGER NOT NULL, replaced_by TEXT);
+CREATE INDEX refresh_tokens_device ON refresh_tokens(user_id, device_id);
+-- login token hash (m.login.token) -> the account it logs in, until used or expired
+CREATE TABLE login_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_ts INTEGER NOT NULL);
+-- (issuer, subject) at the OpenID Connect provider -> the account single sign-on made for it
+CREATE TABLE sso_identities (issuer TEXT NOT NULL, subject TEXT NOT NULL, user_id TEXT NOT NULL,
+  created_ts INTEGER NOT NULL, PRIMARY KEY (issuer, subject));
+CREATE INDEX sso_identities_user ON sso_identities(user_id);
+-- OAuth 2.0 access tokens expire (ms); NULL: the token never does
+ALTER TABLE access_tokens ADD COLUMN expires_ts INTEGER;
+)SQL",
+    // 19: account moderation (UserStore: locked and suspended accounts, spec 1.18) and the
     // account changes log (AccountChangeStore), through which a running server hears of
     // deactivations and locks made by `despatch user` in another process.
     R"SQL(
@@ -405,7 +458,7 @@ CREATE TABLE account_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEX
   action TEXT NOT NULL, actor TEXT NOT NULL, details TEXT NOT NULL, ts INTEGER NOT NULL, done_ts INTEGER);
 CREATE INDEX account_changes_pending ON account_changes(done_ts) WHERE done_ts IS NULL;
 )SQL",
-    // 17: SCIM provisioning (ScimStore) and registration tokens (RegistrationTokenStore).
+    // 20: SCIM provisioning (ScimStore) and registration tokens (RegistrationTokenStore).
     R"SQL(
 -- id -> a SCIM bearer token (its SHA-256 only), its name and when it was made, revoked, last used
 CREATE TABLE scim_tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,

@@ -26,6 +26,7 @@ class LegalHoldStore;
 class MediaStore;
 class MembershipStore;
 class MetaStore;
+class OAuthStore;
 class ReceiptStore;
 class RemoteMembershipStore;
 class ReportStore;
@@ -44,7 +45,7 @@ class Stores {
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
   virtual AlertStore& alerts() = 0;               // alerts
   virtual AnnounceStore& announce() = 0;          // announce_channels, _followers, _posts, _deliveries, _keys
-  virtual ArchiveStore& archive() = 0;           // archive_keys, archive, archive_checkpoints
+  virtual ArchiveStore& archive() = 0;           // archive_keys, archive, records_checkpoints
   virtual AuditStore& audit() = 0;               // audit_log
   virtual CrossSigningStore& cross_signing() = 0;  // cross_signing_keys, key_signatures
   virtual DeviceKeyStore& device_keys() = 0;     // device_keys, one_time_keys, fallback_keys
@@ -58,6 +59,7 @@ class Stores {
   virtual MediaStore& media() = 0;               // media, media_thumbnails
   virtual MembershipStore& memberships() = 0;    // memberships
   virtual MetaStore& meta() = 0;                 // meta (but its stream_pos: the database's own)
+  virtual OAuthStore& oauth() = 0;               // oauth_clients, oauth_codes, refresh_tokens, login_tokens, sso_identities
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RemoteMembershipStore& remote_memberships() = 0;  // remote_memberships
   virtual ReportStore& reports() = 0;            // reports

@@ -35,6 +35,7 @@ struct TokenOwner {
   bool deactivated = false;
   bool locked = false;
   bool suspended = false;
+  int64_t expires_ts = 0;  // when the token stops working (ms); 0: never
 };
 
 // A page of accounts for the administrators' listings, in user ID order.
@@ -96,6 +97,8 @@ class UserStore {
   // access_tokens: token hash -> (user_id, device_id). The raw token is never stored.
   virtual Status add_token(const std::string& token_hash, const std::string& user, const std::string& device,
                            int64_t created_ts) = 0;
+  // Gives a token an expiry (OAuth 2.0 access tokens are short-lived; others never expire).
+  virtual Status set_token_expiry(const std::string& token_hash, int64_t expires_ts) = 0;
   // The token's owner, nullopt for an unknown token.
   virtual Result<std::optional<TokenOwner>> token_owner(const std::string& token_hash) = 0;
   // Ends every session of one device.

@@ -61,7 +61,10 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
   // they run again after it (step 9: the server key tables; step 10: the federation queue;
   // step 11: remote memberships; step 12: device list columns and the remote device lists;
   // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens;
-  // step 16: account moderation and the account changes log; step 17: SCIM and registration tokens).
+  // step 16: the records checkpoints over three heads, chained data keys, format 2 records;
+  // step 17: other departments' records heads; step 18: single sign-on's tables and the
+  // access token expiry column; step 19: account moderation and the account changes log;
+  // step 20: SCIM and registration tokens).
   json::object quoted = device_keys("Q\"1", "curveQ");
   auto r = db_->write_blocking<Ok>([&](Conn& c) -> Status {
     DS_TRY(c.exec_script("DROP INDEX device_keys_curve25519; ALTER TABLE device_keys DROP COLUMN curve25519; "
@@ -71,6 +74,15 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
                          "DROP TABLE remote_devices; DROP TABLE reports; "
                          "DROP TABLE announce_channels; DROP TABLE announce_followers; DROP TABLE announce_posts; "
                          "DROP TABLE announce_deliveries; DROP TABLE announce_keys; DROP TABLE alerts; DROP TABLE retired_tokens; "
+                         "DROP TABLE records_checkpoints; ALTER TABLE archive_keys DROP COLUMN hash; "
+                         "ALTER TABLE archive DROP COLUMN format; ALTER TABLE archive DROP COLUMN live_kind; "
+                         "ALTER TABLE archive DROP COLUMN sealed_hash; ALTER TABLE events DROP COLUMN purged; "
+                         "DROP TABLE peer_record_heads; "
+                         "CREATE TABLE archive_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
+                         "ts INTEGER NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL); "
+                         "DROP TABLE oauth_clients; DROP TABLE oauth_codes; DROP TABLE refresh_tokens; "
+                         "DROP TABLE login_tokens; DROP TABLE sso_identities; "
+                         "ALTER TABLE access_tokens DROP COLUMN expires_ts; "
                          "ALTER TABLE users DROP COLUMN locked; ALTER TABLE users DROP COLUMN suspended; "
                          "DROP TABLE account_changes; DROP TABLE scim_tokens; DROP TABLE scim_users; DROP TABLE scim_groups; "
                          "DROP TABLE scim_group_members; DROP TABLE scim_group_rooms; DROP TABLE registration_tokens; "

@@ -56,24 +56,31 @@ constexpr const char* kBob = "@bob:example.org";
 constexpr const char* kRoomA = "!a:example.org";
 constexpr const char* kRoomB = "!b:example.org";
 
-TEST_F(RecordsStoreTest, ArchiveDataKeysGetNewIdsAndReadBack) {
-  int64_t first = 0, second = 0;
+TEST_F(RecordsStoreTest, ArchiveDataKeysReadBackInIdOrder) {
   write([&](Txn& t) -> Status {
-    DS_ASSIGN(first, t.archive().add_data_key("key-one"));
-    DS_ASSIGN(second, t.archive().add_data_key("key-two"));
-    return ok_status();
+    DS_TRY(t.archive().add_data_key({1, "key-one", "h1"}));
+    return t.archive().add_data_key({2, "key-two", ""});
   });
-  EXPECT_GT(first, 0);
-  EXPECT_EQ(second, first + 1);
-  auto one = read().archive().data_key(first);
+  auto one = read().archive().data_key(1);
   ASSERT_TRUE(one.ok() && *one);
   EXPECT_EQ(**one, "key-one");
-  auto two = read().archive().data_key(second);
-  ASSERT_TRUE(two.ok() && *two);
-  EXPECT_EQ(**two, "key-two");
-  auto none = read().archive().data_key(second + 1);
+  auto none = read().archive().data_key(3);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(*none);
+  auto last = read().archive().last_data_key();
+  ASSERT_TRUE(last.ok() && *last);
+  EXPECT_EQ((*last)->id, 2);
+  EXPECT_EQ((*last)->hash, "") << "a key not chained yet reads back with no hash";
+  write([&](Txn& t) -> Status { return t.archive().set_data_key_hash(2, "h2"); });
+  auto keys = read().archive().data_keys_after(0, 10);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].sealed, "key-one");
+  EXPECT_EQ((*keys)[1].hash, "h2");
+  auto paged = read().archive().data_keys_after(1, 10);
+  ASSERT_TRUE(paged.ok());
+  ASSERT_EQ(paged->size(), 1u);
+  EXPECT_EQ((*paged)[0].id, 2);
 }
 
 TEST_F(RecordsStoreTest, ArchiveAppendsAndPagesRecordsInOrder) {
@@ -192,26 +199,46 @@ TEST_F(RecordsStoreTest, ArchiveTombstonesKeepHashesAndLeaveRetention) {
   EXPECT_EQ((*live)[1].seq, 4);
 }
 
-TEST_F(RecordsStoreTest, ArchiveCheckpointsInSeqOrder) {
-  auto none = read().archive().last_checkpoint_seq();
+TEST_F(RecordsStoreTest, CheckpointsKeepOrderAndTheRollingHeadCanBeDropped) {
+  auto none = read().archive().last_checkpoint(false);
   ASSERT_TRUE(none.ok());
-  EXPECT_EQ(*none, 0);
+  EXPECT_FALSE(*none);
+  int64_t rolling = 0;
   write([&](Txn& t) -> Status {
-    DS_TRY(t.archive().add_checkpoint({10, "h10", 111, "ed25519:a", "sig10"}));
-    return t.archive().add_checkpoint({3, "h3", 99, "ed25519:a", "sig3"});
+    storage::ArchiveCheckpoint a;
+    a.seq = 3;
+    a.hash = "h3";
+    a.audit_seq = 7;
+    a.audit_hash = "a7";
+    a.keys_seq = 1;
+    a.keys_hash = "k1";
+    a.ts = 99;
+    a.key_id = "ed25519:a";
+    a.signature = "sig3";
+    DS_TRY(t.archive().add_checkpoint(a));
+    storage::ArchiveCheckpoint b = a;
+    b.seq = 10;
+    b.durable = false;
+    DS_ASSIGN(rolling, t.archive().add_checkpoint(b));
+    return ok_status();
   });
-  auto last = read().archive().last_checkpoint_seq();
-  ASSERT_TRUE(last.ok());
-  EXPECT_EQ(*last, 10);
+  auto last = read().archive().last_checkpoint(false);
+  ASSERT_TRUE(last.ok() && *last);
+  EXPECT_EQ((*last)->seq, 10);
+  EXPECT_FALSE((*last)->durable);
+  auto durable = read().archive().last_checkpoint(true);
+  ASSERT_TRUE(durable.ok() && *durable);
+  EXPECT_EQ((*durable)->seq, 3);
+  EXPECT_EQ((*durable)->audit_seq, 7);
+  EXPECT_EQ((*durable)->audit_hash, "a7");
+  EXPECT_EQ((*durable)->keys_hash, "k1");
+  EXPECT_EQ((*durable)->signature, "sig3");
+  EXPECT_EQ((*durable)->version, 2);
+  write([&](Txn& t) -> Status { return t.archive().drop_checkpoint(rolling); });
   auto cps = read().archive().checkpoints();
   ASSERT_TRUE(cps.ok());
-  ASSERT_EQ(cps->size(), 2u);
+  ASSERT_EQ(cps->size(), 1u);
   EXPECT_EQ((*cps)[0].seq, 3);
-  EXPECT_EQ((*cps)[0].hash, "h3");
-  EXPECT_EQ((*cps)[0].ts, 99);
-  EXPECT_EQ((*cps)[0].key_id, "ed25519:a");
-  EXPECT_EQ((*cps)[0].signature, "sig3");
-  EXPECT_EQ((*cps)[1].seq, 10);
 }
 
 TEST_F(RecordsStoreTest, LegalHoldsArePlacedListedAndLifted) {

@@ -1,5 +1,5 @@
 // The admin API (/_despatch/admin/v1): legal holds, retention runs, archive verification,
-// exports, the audit log and account deactivation. Every route needs an admin access token,
+// the audit log and account deactivation. Every route needs an admin access token,
 // and every action is written to the audit log with who, when and the case reference.
 #include "api/admin/routes.h"
 #include "api/client/util.h"
@@ -27,29 +27,6 @@ asio::awaitable<Status> audit(const AdminServices& svc, const std::string& actor
   auto r = co_await svc.audit->record(actor, action, case_ref, details);
   if (!r.ok()) co_return r.error();
   co_return ok_status();
-}
-
-// What export and search both take: a case reference, a filter and the records office key.
-struct RecordsRequest {
-  std::string case_ref;
-  ExportFilter filter;
-  RecordsKeyPair keys;
-};
-
-Result<RecordsRequest> parse_records_request(const json::object& body, const AdminServices& svc) {
-  RecordsRequest rr;
-  DS_ASSIGN(rr.case_ref, req_string(body, "case_ref"));
-  if (rr.case_ref.empty()) return Error::missing_param("case_ref is required");
-  DS_ASSIGN(std::string key_b64, req_string(body, "records_key"));
-  DS_ASSIGN(auto filter_obj, opt_object(body, "filter"));
-  DS_ASSIGN(rr.filter, ExportFilter::from_json(filter_obj.value_or(json::object{})));
-  auto secret = base64_decode(key_b64);
-  if (!secret || secret->size() != 32) return Error::invalid_param("records_key must be a base64 32-byte key");
-  DS_ASSIGN(rr.keys, RecordsKeyPair::from_secret(std::move(*secret)));
-  // A wrong key is refused before any record is read or any file written.
-  if (rr.keys.public_key != svc.records_public_key)
-    return Error::forbidden("records_key is not the records office key this archive is sealed to");
-  return rr;
 }
 
 }  // namespace
@@ -89,8 +66,30 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
   add(r, "POST", "/retention/run", [&svc](Request& req) -> Awaitable {
     if (req.body_object().contains("now_ts"))
       co_return Error::invalid_param("retention runs at the server's clock; now_ts is not accepted");
-    DS_CO_ASSIGN(int64_t n, co_await svc.retention->run(req.who().user_id, now_ms()));
+    DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
+    if (!case_ref || case_ref->empty()) co_return Error::missing_param("case_ref is required: the reference the run is audited under");
+    DS_CO_ASSIGN(int64_t n, co_await svc.retention->run(req.who().user_id, now_ms(), *case_ref));
     co_return json::object{{"deleted", n}};
+  });
+
+  // GET /_despatch/admin/v1/records/witness?archive_after=&audit_after=&keys_after=&limit=
+  // What `despatch records witness pull` copies: the newest signed heads and the chains'
+  // content hashes after the witness's positions. Hashes only, no record content, so pulls
+  // are not audited (an entry per pull would move the head the witness has just signed for).
+  add(r, "GET", "/records/witness", [&svc](Request& req) -> Awaitable {
+    WitnessPageRequest wr;
+    DS_CO_ASSIGN(auto archive_after, query_int(req, "archive_after", 0, INT64_MAX));
+    DS_CO_ASSIGN(auto audit_after, query_int(req, "audit_after", 0, INT64_MAX));
+    DS_CO_ASSIGN(auto keys_after, query_int(req, "keys_after", 0, INT64_MAX));
+    DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, 50000));
+    wr.archive_after = archive_after.value_or(0);
+    wr.audit_after = audit_after.value_or(0);
+    wr.keys_after = keys_after.value_or(0);
+    wr.limit = limit.value_or(10000);
+    std::string server_name = svc.users->config().server_name;
+    auto work = [&svc, &wr, &server_name] { return svc.records->witness_page(wr, server_name); };
+    DS_CO_ASSIGN(json::object page, co_await svc.records_pool->run(work));
+    co_return page;
   });
 
   // POST /_despatch/admin/v1/records/verify
@@ -98,55 +97,29 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
     // Records work reads the whole archive: it runs on its own thread, never an I/O thread.
     auto work = [&svc] { return svc.records->verify_archive(); };
     DS_CO_ASSIGN(VerifyReport rep, co_await svc.records_pool->run(work));
-    json::object out{{"ok", rep.ok}, {"records", rep.records}, {"checkpoints", rep.checkpoints},
-                     {"tombstones", rep.tombstones}};
+    json::object out{{"ok", rep.ok},
+                     {"records", rep.records},
+                     {"checkpoints", rep.checkpoints},
+                     {"tombstones", rep.tombstones},
+                     {"data_keys", rep.data_keys},
+                     {"unsigned_tail", rep.unsigned_tail}};
     if (!rep.ok) {
       out["first_bad_seq"] = rep.first_bad_seq;
       out["problem"] = rep.problem;
     }
+    // {"peers": true}: also ask every approved server what it was sent of this archive.
+    DS_CO_ASSIGN(auto peers, opt_bool(req.body_object(), "peers"));
+    if (peers.value_or(false)) {
+      if (!svc.peer_witness) co_return Error::invalid_param("federation is off: there are no peers to ask");
+      json::array answers;
+      for (auto& c : co_await svc.peer_witness->check_peers()) {
+        if (!c.ok) out["ok"] = false;
+        answers.push_back(c.to_json());
+      }
+      out["peers"] = std::move(answers);
+    }
     DS_CO_TRY(co_await audit(svc, req.who().user_id, "records.verify", "", out));
     co_return out;
-  });
-
-  // POST /_despatch/admin/v1/records/export {case_ref, filter, records_key}
-  // The records office's secret key travels with the request and is used once. The bundle
-  // comes back in the reply ({"files": {path: contents}}); nothing decrypted is written on
-  // the server.
-  add(r, "POST", "/records/export", [&svc](Request& req) -> Awaitable {
-    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(req.body_object(), svc));
-    auto work = [&svc, &rr] { return svc.records->build_export(rr.keys, rr.filter, rr.case_ref); };
-    auto bundle = co_await svc.records_pool->run(work);
-    json::object details{{"filter", rr.filter.to_json()}, {"ok", bundle.ok()}};
-    if (bundle.ok()) details["records"] = bundle->counts.records;
-    else details["error"] = bundle.error().message;
-    DS_CO_TRY(co_await audit(svc, req.who().user_id, "records.export", rr.case_ref, details));
-    if (!bundle.ok()) co_return bundle.error();
-    json::object files;
-    for (auto& [path, data] : bundle->files) files[path] = std::move(data);
-    co_return json::object{{"records", bundle->counts.records}, {"rooms", bundle->counts.rooms},
-                           {"files", std::move(files)}};
-  });
-
-  // POST /_despatch/admin/v1/records/search {case_ref, filter, records_key, limit}
-  // Like export, but the matching records come back in the reply instead of a bundle.
-  add(r, "POST", "/records/search", [&svc](Request& req) -> Awaitable {
-    auto& body = req.body_object();
-    DS_CO_ASSIGN(RecordsRequest rr, parse_records_request(body, svc));
-    const std::string& case_ref = rr.case_ref;
-    const ExportFilter& filter = rr.filter;
-    DS_CO_ASSIGN(auto limit, opt_int(body, "limit"));
-    int64_t n = limit.value_or(100);
-    if (n < 1 || n > 1000) co_return Error::invalid_param("limit must be between 1 and 1000");
-    auto work = [&svc, &rr, n] { return svc.records->search(rr.keys, rr.filter, static_cast<size_t>(n) + 1); };
-    auto found = co_await svc.records_pool->run(work);
-    json::object details{{"filter", filter.to_json()}, {"ok", found.ok()}};
-    if (found.ok()) details["records"] = static_cast<int64_t>(std::min<size_t>(found->size(), n));
-    else details["error"] = found.error().message;
-    DS_CO_TRY(co_await audit(svc, req.who().user_id, "records.search", case_ref, details));
-    if (!found.ok()) co_return found.error();
-    json::array records;
-    for (size_t i = 0; i < found->size() && static_cast<int64_t>(i) < n; ++i) records.push_back((*found)[i].to_json());
-    co_return json::object{{"records", std::move(records)}, {"limited", static_cast<int64_t>(found->size()) > n}};
   });
 
   // GET /_despatch/admin/v1/records/undecryptable?limit=

@@ -11,6 +11,7 @@
 #include "service/records/audit.h"
 #include "service/records/keeper.h"
 #include "service/records/office.h"
+#include "service/records/peer_witness.h"
 #include "service/records/retention.h"
 #include "service/rooms/room_service.h"
 #include "service/scim/scim_service.h"
@@ -25,7 +26,7 @@
 namespace despatch::api {
 
 // What the admin handlers may call: the records office's services (audit log, archive
-// verification, search and export, retention and legal holds, the records keeper) and the
+// verification, sealed exports, retention and legal holds, the records keeper) and the
 // users and rooms services for deactivation. No database and no App.
 struct AdminServices {
   UserService* users;
@@ -47,10 +48,12 @@ struct AdminServices {
   SharedSecretRegistration* shared_secret = nullptr;  // /_synapse/admin/v1/register
   RegistrationTokens* registration_tokens = nullptr;
   MediaAdmin* media_admin = nullptr;  // uploads and quarantine
+  PeerWitness* peer_witness = nullptr;       // approved servers' copies of the records heads
 };
 
 void add_admin_routes(http::Router& r, const AdminServices& svc);         // admin.cpp
 void add_admin_report_routes(http::Router& r, const AdminServices& svc);  // reports.cpp
+void add_admin_export_routes(http::Router& r, const AdminServices& svc);  // records_export.cpp
 void add_admin_announce_routes(http::Router& r, const AdminServices& svc);  // announce.cpp: channels
 void add_admin_alert_routes(http::Router& r, const AdminServices& svc);   // alerts.cpp
 // Provisioning: SCIM groups' rooms, handing rooms over.                 provisioning.cpp

@@ -120,8 +120,15 @@ void add_account_routes(http::Router& r, const Services& svc) {
              });
 
   // GET /_matrix/client/v3/login
-  add_client(r, "GET", "/login", Auth::kNone, RateClass::kNone, [](Request&) -> Awaitable {
-    co_return json::object{{"flows", json::array{json::object{{"type", "m.login.password"}}}}};
+  add_client(r, "GET", "/login", Auth::kNone, RateClass::kNone, [&svc](Request&) -> Awaitable {
+    json::array flows{json::object{{"type", "m.login.password"}}};
+    if (svc.sso) {
+      json::object idp{{"id", "oidc"}, {"name", svc.config.oidc.idp_name}, {"brand", "oidc"}};
+      flows.push_back(json::object{{"type", "m.login.sso"}, {"identity_providers", json::array{idp}}});
+      flows.push_back(json::object{{"type", "m.login.token"}});
+    }
+    json::object out{{"flows", std::move(flows)}};
+    co_return out;
   });
 
   // POST /_matrix/client/v3/login
@@ -129,6 +136,15 @@ void add_account_routes(http::Router& r, const Services& svc) {
              [&svc](Request& req) -> Awaitable {
                auto& body = req.body_object();
                DS_CO_ASSIGN(std::string type, req_string(body, "type"));
+               DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
+               DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));
+               if (type == "m.login.token" && svc.sso) {
+                 DS_CO_ASSIGN(std::string token, req_string(body, "token"));
+                 DS_CO_ASSIGN(std::string owner, co_await svc.sso->redeem_login_token(token));
+                 auto login = co_await svc.users->open_session(owner, device_id.value_or(""), display.value_or(""));
+                 if (!login.ok()) co_return login.error();
+                 co_return login_reply(*login, svc);
+               }
                if (type != "m.login.password")
                  co_return Error::make(400, errc::kUnknown, "Unsupported login type " + type);
                std::string user;
@@ -144,8 +160,6 @@ void add_account_routes(http::Router& r, const Services& svc) {
                  user = *u;
                }
                DS_CO_ASSIGN(std::string password, req_string(body, "password"));
-               DS_CO_ASSIGN(auto device_id, opt_string(body, "device_id"));
-               DS_CO_ASSIGN(auto display, opt_string(body, "initial_device_display_name"));
                for (auto& ch : user) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
                auto id = svc.users->qualify(user, false);
                if (!id.ok()) co_return Error::forbidden("Invalid username or password");

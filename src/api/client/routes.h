@@ -24,5 +24,6 @@ void add_keys_routes(http::Router& r, const Services& svc);          // keys.cpp
 void add_key_backup_routes(http::Router& r, const Services& svc);    // keys.cpp: server-side key backup
 void add_media_routes(http::Router& r, const Services& svc);         // media.cpp: content repository
 void add_report_routes(http::Router& r, const Services& svc);        // reporting.cpp: reporting content
+void add_sso_routes(http::Router& r, const Services& svc);           // sso.cpp: SSO redirect, auth_metadata
 
 }  // namespace despatch::api

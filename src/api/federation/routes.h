@@ -9,6 +9,7 @@
 #include "service/federation/memberships.h"
 #include "service/federation/server_keys.h"
 #include "service/media/media_service.h"
+#include "service/records/peer_witness.h"
 #include "service/keys/key_service.h"
 #include "service/rooms/room_service.h"
 #include "service/users/user_service.h"
@@ -26,6 +27,7 @@ struct FederationServices {
   MediaService* media;      // this server's media for other servers
   FederationMemberships* memberships;  // invites to local users (null when federation is off)
   KeyService* e2e_keys;     // device keys, one-time keys and device lists of this server's users
+  PeerWitness* records_witness;  // signed records heads kept for other departments
 };
 
 void add_federation_key_routes(http::Router& r, const FederationServices& svc);      // keys.cpp
@@ -39,5 +41,6 @@ void add_federation_public_rooms_routes(http::Router& r, const FederationService
 void add_federation_invite_routes(http::Router& r, const FederationServices& svc);       // invites.cpp
 void add_federation_user_key_routes(http::Router& r, const FederationServices& svc);     // user_keys.cpp
 void add_federation_user_device_routes(http::Router& r, const FederationServices& svc);  // user_devices.cpp
+void add_federation_records_routes(http::Router& r, const FederationServices& svc);      // records_heads.cpp
 
 }  // namespace despatch::api

@@ -25,8 +25,14 @@ struct ArchiveEntry {
 // Column values of one archive row, as verify and export read them.
 using storage::ArchiveRow;
 
-// The content hash of a row (hex), from every column but the hashes.
+// The content hash of a row (hex). Format 1: every column but the hashes. Format 2: the
+// same, with the sealed box's own hash in place of the box and live_kind for kind, so a
+// tombstone's clear columns can still be checked.
 std::string archive_content_hash(const ArchiveRow& row);
+// The format new records are written in.
+inline constexpr int kArchiveFormat = 2;
+// The chain hash (hex) of data key id after the key chained before it.
+std::string data_key_hash(const std::string& prev_hash, int64_t id, const std::string& sealed);
 // The chain hash (hex) of a record given its predecessor's hash and its content hash.
 std::string archive_chain_hash(const std::string& prev_hash, const std::string& content_hash);
 inline constexpr const char* kGenesisHash =
@@ -56,6 +62,19 @@ class ArchiveOpener {
   std::map<int64_t, std::string> data_keys_;
 };
 
+// Inside a write job: signs the heads of the archive, the audit log and the data keys when
+// any moved since the newest checkpoint. A checkpoint is durable when durable_every records
+// or kDurableCheckpointMs passed since the last durable one, or when it covers a new audit
+// entry or data key; otherwise it is the rolling
+// head, which the next checkpoint replaces, so signing every second does not grow the table.
+Status sign_records_heads(storage::Txn& t, const SigningKey& key, int64_t durable_every);
+inline constexpr int64_t kDurableCheckpointMs = 5 * 60 * 1000;
+
+// Inside a write job: chains data keys written before keys were chained (once, after an
+// upgrade), and records in the audit log from which record on the archive is written in
+// kArchiveFormat, when it does not say so yet.
+Status adopt_archive_upgrade(storage::Txn& t);
+
 class Archive {
  public:
   // checkpoint_every: records between automatic checkpoints (0: only explicit ones).
@@ -64,9 +83,9 @@ class Archive {
 
   // Inside a write job: appends entry; returns its seq.
   Result<int64_t> append(storage::Txn& t, const ArchiveEntry& entry);
-  // Inside a write job: signs the current head, if it moved since the last checkpoint.
+  // Inside a write job: signs the current heads, if they moved since the last checkpoint.
   Status checkpoint(storage::Txn& t);
-  // Signs the current head in a write job of its own.
+  // Signs the current heads in a write job of its own.
   boost::asio::awaitable<Status> checkpoint();
   Status checkpoint_blocking();
 
@@ -86,7 +105,8 @@ class Archive {
   std::string data_key_;
 };
 
-// Writes a signed checkpoint over the string "<seq>:<hash>:<ts>".
+// What a checkpoint signs. Version 1 (archive head alone) is kept for verifying old ones.
 std::string checkpoint_message(int64_t seq, const std::string& hash, int64_t ts);
+std::string checkpoint_message(const storage::ArchiveCheckpoint& cp);
 
 }  // namespace despatch

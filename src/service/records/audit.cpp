@@ -7,10 +7,14 @@
 
 namespace despatch {
 
-std::string audit_hash(const std::string& prev_hash, const AuditEntry& e) {
+std::string audit_content_hash(const AuditEntry& e) {
   json::object o{{"seq", e.seq},       {"ts", e.ts},           {"actor", e.actor},
                  {"action", e.action}, {"case_ref", e.case_ref}, {"details", e.details}};
-  return archive_chain_hash(prev_hash, archive_chain_hash("", canonical_json(o)));
+  return archive_chain_hash("", canonical_json(o));
+}
+
+std::string audit_hash(const std::string& prev_hash, const AuditEntry& e) {
+  return archive_chain_hash(prev_hash, audit_content_hash(e));
 }
 
 Result<int64_t> audit_append(storage::Txn& t, const std::string& actor, const std::string& action,
@@ -32,16 +36,21 @@ Result<int64_t> audit_append(storage::Txn& t, const std::string& actor, const st
 boost::asio::awaitable<Result<int64_t>> AuditLog::record(const std::string& actor, const std::string& action,
                                                          const std::string& case_ref,
                                                          const json::object& details) {
-  auto job = [actor, action, case_ref, details](storage::Txn& t) {
-    return audit_append(t, actor, action, case_ref, details);
+  auto job = [this, actor, action, case_ref, details](storage::Txn& t) -> Result<int64_t> {
+    DS_ASSIGN(int64_t seq, audit_append(t, actor, action, case_ref, details));
+    if (key_) DS_TRY(sign_records_heads(t, *key_, 1000));
+    return seq;
   };
   co_return co_await db_.transact<int64_t>(job);
 }
 
 Result<int64_t> AuditLog::record_blocking(const std::string& actor, const std::string& action,
                                           const std::string& case_ref, const json::object& details) {
-  return db_.transact_blocking<int64_t>(
-      [&](storage::Txn& t) { return audit_append(t, actor, action, case_ref, details); });
+  return db_.transact_blocking<int64_t>([&](storage::Txn& t) -> Result<int64_t> {
+    DS_ASSIGN(int64_t seq, audit_append(t, actor, action, case_ref, details));
+    if (key_) DS_TRY(sign_records_heads(t, *key_, 1000));
+    return seq;
+  });
 }
 
 Result<json::array> AuditLog::entries(int64_t limit, int64_t before) {
@@ -59,6 +68,8 @@ Result<json::array> AuditLog::entries(int64_t limit, int64_t before) {
   return out;
 }
 
-Result<VerifyReport> AuditLog::verify() { return verify_audit_log(db_.read()); }
+Result<VerifyReport> AuditLog::verify(const std::string& server_public_key) {
+  return verify_audit_log(db_.read(), server_public_key);
+}
 
 }  // namespace despatch

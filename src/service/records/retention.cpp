@@ -3,12 +3,15 @@
 #include "core/ids.h"
 #include "service/common/time.h"
 #include "service/records/audit.h"
+#include "service/rooms/event_format.h"
 #include "storage/archive_store.h"
+#include "storage/event_store.h"
 #include "storage/legal_hold_store.h"
 #include "storage/room_store.h"
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace despatch {
 
@@ -26,6 +29,23 @@ Result<std::string> room_kind(Txn& t, const std::string& room_id, std::map<std::
   if (auto it = kinds.find(room_id); it != kinds.end()) return it->second;
   DS_ASSIGN(auto room, t.rooms().room(room_id));
   return kinds[room_id] = room ? room->kind : "group";
+}
+
+// The live copy of a record's event, once the record's period is over: the stored event
+// becomes its redacted form and leaves every client read (a state event stays whole: the
+// room's auth and state need it). Records of other kinds have no event of their own.
+Status purge_live_copy(Txn& t, const storage::LiveRecord& r, std::map<std::string, std::string>& versions) {
+  static const std::set<std::string> kWithEvent = {"event",   "plaintext", "undecryptable",   "history",
+                                                   "outlier", "rejected",  "history_rejected", "soft_failed"};
+  if (r.event_id.empty() || !kWithEvent.count(r.kind)) return ok_status();
+  DS_ASSIGN(auto ev, t.events().event(r.event_id));
+  if (!ev || ev->pdu.contains("state_key")) return ok_status();
+  auto it = versions.find(r.room_id);
+  if (it == versions.end()) {
+    DS_ASSIGN(auto room, t.rooms().room(r.room_id));
+    it = versions.emplace(r.room_id, room ? room->room_version : "10").first;
+  }
+  return t.events().purge(r.event_id, json::serialize(redact_event(ev->pdu, it->second)));
 }
 
 bool covers(const storage::LegalHold& h, const storage::LiveRecord& r) {
@@ -77,14 +97,16 @@ int64_t Retention::shortest_period_ms() const {
   return best;
 }
 
-asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_t now) {
-  auto job = [this, actor, now](Txn& t) -> Result<int64_t> {
+asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_t now,
+                                                const std::string& case_ref) {
+  auto job = [this, actor, now, case_ref](Txn& t) -> Result<int64_t> {
     // Nothing younger than the shortest period can have expired: most runs read nothing.
     int64_t shortest = shortest_period_ms();
     if (shortest <= 0) return int64_t{0};
     DS_ASSIGN(auto holds, t.legal_holds().list(false));
     std::map<std::string, std::string> kinds;
     std::vector<int64_t> doomed;
+    std::vector<storage::LiveRecord> doomed_rows;
     for (int64_t after = 0; static_cast<int64_t>(doomed.size()) < kBatch;) {
       DS_ASSIGN(auto rows, t.archive().live_before(now - shortest, after, kPage));
       if (rows.empty()) break;
@@ -94,11 +116,13 @@ asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_
         int64_t period = period_ms(r.room_id, kind);
         if (period <= 0 || r.ts >= now - period) continue;
         bool held = std::any_of(holds.begin(), holds.end(), [&](auto& h) { return covers(h, r); });
-        if (!held) doomed.push_back(r.seq);
+        if (!held) {
+          doomed.push_back(r.seq);
+          doomed_rows.push_back(r);
+        }
         if (static_cast<int64_t>(doomed.size()) >= kBatch) break;
       }
     }
-    if (doomed.empty()) return int64_t{0};
     json::array ranges;
     for (size_t i = 0; i < doomed.size();) {
       size_t j = i;
@@ -107,9 +131,13 @@ asio::awaitable<Result<int64_t>> Retention::run(const std::string& actor, int64_
       i = j + 1;
     }
     for (int64_t seq : doomed) DS_TRY(t.archive().tombstone(seq));
+    std::map<std::string, std::string> versions;
+    for (auto& r : doomed_rows) DS_TRY(purge_live_copy(t, r, versions));
     // verify accepts a tombstone only when an entry like this one names it.
-    DS_TRY(audit_append(t, actor, "records.retention", "",
-                        json::object{{"deleted", static_cast<int64_t>(doomed.size())}, {"ranges", ranges}}));
+    DS_TRY(audit_append(t, actor, "records.retention", case_ref,
+                        json::object{{"deleted", static_cast<int64_t>(doomed.size())}, {"ranges", ranges},
+                                     {"before_ts", now - shortest}}));
+    if (archive_) DS_TRY(archive_->checkpoint(t));
     return static_cast<int64_t>(doomed.size());
   };
   co_return co_await db_.transact<int64_t>(job);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/config.h"
+#include "service/records/archive.h"
 #include "storage/database.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -21,11 +22,17 @@ struct HoldRequest {
 
 class Retention {
  public:
-  Retention(const Config& config, storage::Database& db) : config_(config), db_(db) {}
+  // archive: signs the heads in the run's own commit, so the audit entry that makes its
+  // tombstones legitimate is covered by a signature at once (null: left to the next
+  // checkpoint).
+  Retention(const Config& config, storage::Database& db, Archive* archive = nullptr)
+      : config_(config), db_(db), archive_(archive) {}
 
   // Deletes what has expired at now_ms, which callers take from the clock: nothing may be
-  // deleted ahead of its time. Returns how many records were tombstoned.
-  boost::asio::awaitable<Result<int64_t>> run(const std::string& actor, int64_t now_ms);
+  // deleted ahead of its time. Every run with a policy is audited under case_ref, even one
+  // that deletes nothing. Returns how many records were tombstoned.
+  boost::asio::awaitable<Result<int64_t>> run(const std::string& actor, int64_t now_ms,
+                                              const std::string& case_ref);
 
   boost::asio::awaitable<Result<int64_t>> place_hold(const std::string& actor, const HoldRequest& hold);
   boost::asio::awaitable<Status> lift_hold(const std::string& actor, int64_t id,
@@ -40,6 +47,10 @@ class Retention {
  private:
   const Config& config_;
   storage::Database& db_;
+  Archive* archive_;
 };
+
+// The case reference of the runs the server schedules itself.
+inline constexpr const char* kScheduledRetentionCase = "retention-schedule";
 
 }  // namespace despatch

@@ -10,6 +10,7 @@
 #include "storage/device_store.h"
 #include "storage/membership_store.h"
 #include "storage/room_store.h"
+#include "storage/oauth_store.h"
 #include "storage/user_store.h"
 
 #include <sodium.h>
@@ -30,13 +31,15 @@ namespace {
 constexpr unsigned long long kOpsLimit = 2;
 constexpr size_t kMemLimit = 19u << 20;
 
-std::string token_key(const std::string& token) { return base64_encode(sha256(token)); }
+std::string token_key(const std::string& token) { return access_token_key(token); }
 
 DeviceInfo device_info(const storage::DeviceRow& d) {
   return {d.device_id, d.display_name.value_or(""), d.last_seen_ip.value_or(""), d.last_seen_ts};
 }
 
 }  // namespace
+
+std::string access_token_key(const std::string& token) { return base64_encode(sha256(token)); }
 
 Result<std::string> hash_password(const std::string& password) {
   char out[crypto_pwhash_STRBYTES];
@@ -77,6 +80,7 @@ Status UserService::remove_devices(Conn& c, Txn& t, const std::string& user,
   }
   for (auto& d : ids) {
     DS_TRY(t.users().remove_tokens(user, d));
+    DS_TRY(t.oauth().remove_refresh_tokens(user, d));
     DS_TRY(t.devices().remove(user, d));
     DS_ASSIGN(auto w, KeyService::remove_device(t, user, d));
     wake->insert(wake->end(), w.begin(), w.end());
@@ -139,6 +143,11 @@ asio::awaitable<Result<LoginResult>> UserService::login(const std::string& user_
                                                         const std::string& password,
                                                         const std::string& device_id,
                                                         const std::string& display_name) {
+  if (!config_.login.password_for_sso_users) {
+    auto sso = db_.read().oauth().is_sso_user(user_id);
+    if (!sso.ok()) co_return sso.error();
+    if (*sso) co_return Error::forbidden("This account signs in with single sign-on: password login is switched off for it");
+  }
   auto ok = co_await password_ok(user_id, password);
   if (!ok.ok()) co_return ok.error();
   if (!*ok) co_return Error::forbidden("Invalid username or password");
@@ -168,12 +177,24 @@ asio::awaitable<Result<LoginResult>> UserService::open_session(const std::string
   co_return out;
 }
 
+namespace {
+
+// An expired access token: a soft logout, the client refreshes it (spec "Soft logout").
+Result<Session> unexpired(const Session& s) {
+  if (s.expires_ts == 0 || now_ms() < s.expires_ts) return s;
+  Error e{401, errc::kUnknownToken, "Access token has expired", {}};
+  e.extra["soft_logout"] = true;
+  return e;
+}
+
+}  // namespace
+
 Result<Session> UserService::authenticate(const std::string& token) {
   std::string key = token_key(token);
   {
     std::lock_guard lock(mu_);
     auto it = token_cache_.find(key);
-    if (it != token_cache_.end()) return it->second;
+    if (it != token_cache_.end()) return unexpired(it->second);
   }
   DS_ASSIGN(auto owner, db_.read().users().token_owner(key));
   if (alerts_) {
@@ -186,11 +207,15 @@ Result<Session> UserService::authenticate(const std::string& token) {
     if (leaver) alerts_->signal("token.deactivated", *leaver, {});
   }
   if (!owner || owner->deactivated) return unknown_token_error();
-  Session s{owner->user_id, owner->device_id, owner->is_admin, owner->locked, owner->suspended};
+  Session s{owner->user_id, owner->device_id, owner->is_admin, owner->locked, owner->suspended, owner->expires_ts};
   std::lock_guard lock(mu_);
   if (token_cache_.size() > 200'000) token_cache_.clear();
   token_cache_[key] = s;
-  return s;
+  return unexpired(s);
+}
+
+void UserService::forget_sessions(const std::string& user_id, const std::string& device_id) {
+  forget_tokens_where([&](const Session& s) { return s.user_id == user_id && s.device_id == device_id; });
 }
 
 void UserService::forget_tokens_where(const std::function<bool(const Session&)>& pred) {
@@ -227,8 +252,25 @@ asio::awaitable<Status> UserService::logout_all(const std::string& user_id) {
   co_return r;
 }
 
+bool UserService::uia_session_open(const std::string& session) {
+  std::lock_guard lock(mu_);
+  auto it = uia_sessions_.find(session);
+  return it != uia_sessions_.end() && it->second >= now_ms();
+}
+
+void UserService::complete_sso_uia(const std::string& session, const std::string& user_id) {
+  std::lock_guard lock(mu_);
+  if (uia_sessions_.count(session)) uia_sso_done_[session] = user_id;
+}
+
 asio::awaitable<Status> UserService::check_uia(const std::string& user_id, const json::value* auth) {
   int64_t now = now_ms();
+  bool sso = false;
+  if (config_.oidc.enabled()) {
+    auto is_sso = db_.read().oauth().is_sso_user(user_id);
+    sso = is_sso.ok() && *is_sso;
+  }
+  const char* stage = sso ? "m.login.sso" : "m.login.password";
   auto challenge = [&]() -> Error {
     std::string session = random_string(24);
     {
@@ -240,13 +282,33 @@ asio::awaitable<Status> UserService::check_uia(const std::string& user_id, const
       uia_sessions_[session] = now + 15 * 60 * 1000;
     }
     Error e{401, errc::kUnauthorized, "Authentication required", {}};
-    e.extra["flows"] = json::array{json::object{{"stages", json::array{"m.login.password"}}}};
+    e.extra["flows"] = json::array{json::object{{"stages", json::array{stage}}}};
     e.extra["params"] = json::object{};
     e.extra["completed"] = json::array{};  // one stage: none is ever done when this is sent
     e.extra["session"] = session;
     return e;
   };
   if (!auth || !auth->is_object()) co_return challenge();
+  if (sso) {
+    // Done once the fallback page's sign-in was this account's; a session serves one request.
+    auto* sid = auth->as_object().if_contains("session");
+    std::string done;
+    if (sid && sid->is_string()) {
+      std::lock_guard lock(mu_);
+      auto it = uia_sso_done_.find(std::string(sid->as_string()));
+      if (it != uia_sso_done_.end()) {
+        done = it->second;
+        uia_sso_done_.erase(it);
+        uia_sessions_.erase(std::string(sid->as_string()));
+      }
+    }
+    if (!done.empty() && done == user_id) co_return ok_status();
+    Error e = challenge();
+    e.errcode = done.empty() ? errc::kUnauthorized : errc::kForbidden;
+    e.message = done.empty() ? "Sign in again with single sign-on (m.login.sso) first"
+                             : "The single sign-on was for another account";
+    co_return e;
+  }
   const auto& a = auth->as_object();
   auto* type = a.if_contains("type");
   if (!type || !type->is_string() || *type != "m.login.password") {
@@ -285,6 +347,11 @@ asio::awaitable<Status> UserService::set_password(const std::string& user_id,
                                                   const std::string& new_password,
                                                   bool logout_devices,
                                                   const std::string& keep_device) {
+  if (!config_.login.password_for_sso_users) {
+    auto sso = db_.read().oauth().is_sso_user(user_id);
+    if (!sso.ok()) co_return sso.error();
+    if (*sso) co_return Error::forbidden("This account signs in with single sign-on: it cannot have a password");
+  }
   if (new_password.size() < config_.min_password_length)
     co_return Error::make(400, errc::kWeakPassword,
                           "Password must have at least " +

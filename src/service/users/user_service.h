@@ -26,6 +26,7 @@ struct Session {
   bool is_admin = false;
   bool locked = false;     // every request but logout is refused with M_USER_LOCKED
   bool suspended = false;  // new activity is refused with M_USER_SUSPENDED
+  int64_t expires_ts = 0;  // ms; 0: the token never expires
 };
 
 // Who changed an account and under which case: kept in the audit log and the account
@@ -77,6 +78,9 @@ inline constexpr size_t kMaxSearchTermBytes = 256;
 Result<std::string> hash_password(const std::string& password);
 bool verify_password(const std::string& hash, const std::string& password);
 
+// The key an access token is stored under (its hash; the token itself is never stored).
+std::string access_token_key(const std::string& token);
+
 // Inside a write job: creates a user (display name: the localpart), M_USER_IN_USE when the
 // ID is taken. Used by registration, `despatch user add` and the records keeper.
 Status insert_user(storage::Txn& t, const std::string& user_id, const std::string& password_hash,
@@ -115,12 +119,21 @@ class UserService {
   // Drops cached sessions of the user (after a change made outside this process, read from
   // the account changes log).
   void forget_sessions(const std::string& user_id);
+  // Drops cached sessions of one device, after a write job outside this service (the OAuth
+  // token endpoint) replaced its access token.
+  void forget_sessions(const std::string& user_id, const std::string& device_id);
   boost::asio::awaitable<Status> logout(const std::string& token);
   boost::asio::awaitable<Status> logout_all(const std::string& user_id);
 
   // User-interactive auth with m.login.password. Returns ok when `auth` completes it, else the
   // 401 error carrying flows and a session for the client to retry with.
+  // Accounts single sign-on made have no password: they are offered m.login.sso, completed
+  // through its fallback page (complete_sso_uia) and then retried with the session.
   boost::asio::awaitable<Status> check_uia(const std::string& user_id, const json::value* auth);
+  // Whether session is a user-interactive auth session still open.
+  bool uia_session_open(const std::string& session);
+  // The provider signed user_id in for this session's m.login.sso stage.
+  void complete_sso_uia(const std::string& session, const std::string& user_id);
 
   boost::asio::awaitable<Status> set_password(const std::string& user_id,
                                               const std::string& new_password, bool logout_devices,
@@ -193,6 +206,7 @@ class UserService {
   std::mutex mu_;
   std::unordered_map<std::string, Session> token_cache_;  // token hash -> session
   std::unordered_map<std::string, int64_t> uia_sessions_;  // session id -> expiry (ms)
+  std::unordered_map<std::string, std::string> uia_sso_done_;  // session id -> who signed in for it
   std::unordered_map<std::string, std::pair<RegistrationSession, int64_t>> registrations_;  // id -> (session, expiry)
 };
 

@@ -8,7 +8,7 @@ namespace despatch::storage {
 
 namespace {
 // What the timeline reads return: events of the room's history that clients may be shown.
-constexpr const char* kInTimeline = "outlier=0 AND rejected IS NULL AND soft_failed=0";
+constexpr const char* kInTimeline = "outlier=0 AND rejected IS NULL AND soft_failed=0 AND purged=0";
 }  // namespace
 
 Result<StoredEvent> event_from_row(const Row& row) {
@@ -106,6 +106,27 @@ Result<std::vector<StoredEvent>> SqliteEventStore::room_events(const std::string
                     (r.newest_first ? " DESC" : "") + " LIMIT ?";
   DS_ASSIGN(auto rows, c_.query(sql, {room_id, r.after, r.upto, int64_t{r.limit}}));
   return events_of(rows);
+}
+
+Result<std::vector<EventBrief>> SqliteEventStore::briefs_after(int64_t after, int64_t limit) {
+  DS_ASSIGN(auto rows, c_.query("SELECT stream_pos, event_id, room_id, sender, type FROM events WHERE stream_pos>? "
+                                "ORDER BY stream_pos LIMIT ?",
+                                {after, limit}));
+  std::vector<EventBrief> out;
+  out.reserve(rows.size());
+  for (auto& r : rows) out.push_back({r.i64(0), r.str(1), r.str(2), r.str(3), r.str(4)});
+  return out;
+}
+
+Result<std::optional<EventBrief>> SqliteEventStore::brief(const std::string& event_id) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT stream_pos, event_id, room_id, sender, type FROM events WHERE event_id=?",
+                                {event_id}));
+  if (!row) return std::optional<EventBrief>{};
+  return std::optional<EventBrief>(EventBrief{row->i64(0), row->str(1), row->str(2), row->str(3), row->str(4)});
+}
+
+Status SqliteEventStore::purge(const std::string& event_id, const std::string& redacted_json) {
+  return c_.exec("UPDATE events SET json=?, purged=1 WHERE event_id=? AND state_key IS NULL", {redacted_json, event_id});
 }
 
 Result<bool> SqliteEventStore::has_events(const std::string& room_id, int64_t after, int64_t upto) {

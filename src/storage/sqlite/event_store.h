@@ -17,6 +17,9 @@ class SqliteEventStore final : public EventStore {
                        const std::string& redaction_id) override;
   Result<std::optional<EventFlags>> flags(const std::string& event_id) override;
   Result<std::optional<StoredEvent>> event(const std::string& event_id) override;
+  Result<std::vector<EventBrief>> briefs_after(int64_t after, int64_t limit) override;
+  Result<std::optional<EventBrief>> brief(const std::string& event_id) override;
+  Status purge(const std::string& event_id, const std::string& redacted_json) override;
   Result<std::optional<int64_t>> stream_pos_of(const std::string& event_id, const std::string& room_id) override;
   Result<std::vector<std::string>> rooms_changed(int64_t from, int64_t to) override;
   Result<std::vector<StoredEvent>> room_events(const std::string& room_id, const EventRange& range) override;

@@ -19,6 +19,7 @@
 #include "storage/sqlite/media_store.h"
 #include "storage/sqlite/membership_store.h"
 #include "storage/sqlite/meta_store.h"
+#include "storage/sqlite/oauth_store.h"
 #include "storage/sqlite/receipt_store.h"
 #include "storage/sqlite/remote_membership_store.h"
 #include "storage/sqlite/report_store.h"
@@ -58,6 +59,7 @@ class SqliteStores final : public Txn {
   MediaStore& media() override { return media_; }
   MembershipStore& memberships() override { return memberships_; }
   MetaStore& meta() override { return meta_; }
+  OAuthStore& oauth() override { return oauth_; }
   ReceiptStore& receipts() override { return receipts_; }
   RemoteMembershipStore& remote_memberships() override { return remote_memberships_; }
   ReportStore& reports() override { return reports_; }
@@ -92,6 +94,7 @@ class SqliteStores final : public Txn {
   SqliteMediaStore media_{c_};
   SqliteMembershipStore memberships_{c_};
   SqliteMetaStore meta_{c_};
+  SqliteOAuthStore oauth_{c_};
   SqliteReceiptStore receipts_{c_};
   SqliteRemoteMembershipStore remote_memberships_{c_};
   SqliteReportStore reports_{c_};

@@ -153,15 +153,20 @@ Status SqliteUserStore::add_token(const std::string& token_hash, const std::stri
                  {token_hash, user, device, created_ts});
 }
 
+Status SqliteUserStore::set_token_expiry(const std::string& token_hash, int64_t expires_ts) {
+  return c_.exec("UPDATE access_tokens SET expires_ts=? WHERE token=?", {expires_ts, token_hash});
+}
+
 Result<std::optional<TokenOwner>> SqliteUserStore::token_owner(const std::string& token_hash) {
   // Both tables are this store's: one query.
   DS_ASSIGN(auto row, query_one(c_,
-                                "SELECT t.user_id, t.device_id, u.is_admin, u.deactivated, u.locked, u.suspended FROM access_tokens t "
-                                "JOIN users u ON u.user_id=t.user_id WHERE t.token=?",
+                                "SELECT t.user_id, t.device_id, u.is_admin, u.deactivated, u.locked, u.suspended, "
+                                "COALESCE(t.expires_ts, 0) FROM access_tokens t JOIN users u ON u.user_id=t.user_id "
+                                "WHERE t.token=?",
                                 {token_hash}));
   if (!row) return std::optional<TokenOwner>{};
-  return std::optional<TokenOwner>(
-      TokenOwner{row->str(0), row->str(1), row->i64(2) != 0, row->i64(3) != 0, row->i64(4) != 0, row->i64(5) != 0});
+  return std::optional<TokenOwner>(TokenOwner{row->str(0), row->str(1), row->i64(2) != 0, row->i64(3) != 0,
+                                              row->i64(4) != 0, row->i64(5) != 0, row->i64(6)});
 }
 
 Status SqliteUserStore::remove_tokens(const std::string& user, const std::string& device) {

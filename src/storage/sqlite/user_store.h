@@ -15,6 +15,7 @@ class SqliteUserStore final : public UserStore {
   Result<bool> is_active(const std::string& user) override;
   Result<bool> is_admin(const std::string& user) override;
   Status set_password_hash(const std::string& user, const std::string& hash) override;
+  Status set_token_expiry(const std::string& token_hash, int64_t expires_ts) override;
   Status set_displayname(const std::string& user, const std::optional<std::string>& name) override;
   Status set_avatar_url(const std::string& user, const std::optional<std::string>& url) override;
   Status deactivate(const std::string& user, bool erase) override;

@@ -48,7 +48,7 @@ function exportRecords() {
   cli(["records", "export", "--data", server.dataDir, "--key", server.recordsKeyFile,
     "--out", out, "--case", "KEEPER-TEST"]);
   cli(["records", "verify-export", out, "--data", server.dataDir]);
-  return readFileSync(join(out, "records.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(join(out, "data", "records.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
 }
 
 /** The plaintext record of an event, or undefined. */

@@ -85,6 +85,21 @@ class RecordsServer:
         return self.fx.http(method, ADMIN + path, body=body,
                             token=self.admin_token if token is None else token)
 
+    def export_sealed(self, case_ref, filt=None, text=None):
+        """The admin API's sealed export of filt, opened on "the records office's side" with
+        open-export; returns (reply, the bag's records, the bag's folder)."""
+        st, body, raw = sealed_export(self.fx, self.admin_token, case_ref, filt)
+        if st != 200:
+            raise AssertionError("sealed export: %s %r" % (st, body))
+        path = self.new_out_path("sealed") + ".json"
+        with open(path, "wb") as f:
+            f.write(raw)
+        out = self.new_out_path("bag")
+        res = open_export(path, self.secret_key_file, out, data_dir=self.data_dir, text=text)
+        if res.returncode != 0:
+            raise AssertionError("open-export: %s %s" % (res.stdout, res.stderr))
+        return body, read_bundle(out), out
+
     def register(self, prefix="user"):
         """Returns a Client for a freshly registered account."""
         user_id, token, device = self.fx.register(uname(prefix), PASSWORD)
@@ -198,37 +213,166 @@ def verify_export(bundle_dir, data_dir=None):
     return run_cli("records", "verify-export", bundle_dir, *extra)
 
 
-def resign_bundle(bundle_dir):
-    """What a forger would do: rehash the bundle's files into its manifest and sign that with
-    a new ed25519 key of their own."""
+def rebag(bag_dir):
+    """What anyone can do to a bag: recompute its payload manifest, Payload-Oxum and tag
+    manifest after changing files (the server's signature over its sealed export stays)."""
+    import hashlib
+    lines, octets, count = [], 0, 0
+    for root, _, files in os.walk(os.path.join(bag_dir, "data")):
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            with open(full, "rb") as f:
+                data = f.read()
+            rel = os.path.relpath(full, bag_dir).replace(os.sep, "/")
+            lines.append("%s  %s\n" % (hashlib.sha256(data).hexdigest(), rel))
+            octets += len(data)
+            count += 1
+    with open(os.path.join(bag_dir, "manifest-sha256.txt"), "w") as f:
+        f.write("".join(sorted(lines, key=lambda l: l.split("  ", 1)[1])))
+    info_path = os.path.join(bag_dir, "bag-info.txt")
+    with open(info_path) as f:
+        info = [l for l in f.read().splitlines() if not l.startswith("Payload-Oxum:")]
+    info.append("Payload-Oxum: %d.%d" % (octets, count))
+    with open(info_path, "w") as f:
+        f.write("\n".join(info) + "\n")
+    tags = []
+    for name in sorted(os.listdir(bag_dir)):
+        full = os.path.join(bag_dir, name)
+        if name == "tagmanifest-sha256.txt" or not os.path.isfile(full):
+            continue
+        with open(full, "rb") as f:
+            tags.append("%s  %s\n" % (hashlib.sha256(f.read()).hexdigest(), name))
+    with open(os.path.join(bag_dir, "tagmanifest-sha256.txt"), "w") as f:
+        f.write("".join(tags))
+
+
+def resign_bundle(bundle_dir, change=None):
+    """What a forger would do: change the records in the bag's copy of the sealed export
+    (change(row) on each sealed row, then recompute the rows' hashes and the chain), rewrite
+    the signed manifest with a new ed25519 key of their own, sign it, and rebag."""
     import hashlib
     import olm  # Debian's python3-olm
-    path = os.path.join(bundle_dir, "manifest.json")
+    path = os.path.join(bundle_dir, "sealed-export.json")
     with open(path) as f:
-        manifest = json.load(f)
-    for entry in manifest["files"]:
-        with open(os.path.join(bundle_dir, entry["path"]), "rb") as f:
-            data = f.read()
-        entry["sha256"] = hashlib.sha256(data).hexdigest()
-        entry["bytes"] = len(data)
+        doc = json.load(f)
+    manifest = json.loads(doc["manifest"])
+    rows = [json.loads(l) for l in doc["records"].splitlines() if l.strip()]
+    prev = rows[0]["prev_hash"] if rows else None
+    for row in rows:
+        if change:
+            change(row)
+        row["content_hash"], row["hash"] = archive_hashes(row, row["prev_hash"])
+    records = "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in rows)
+    doc["records"] = records
+    manifest["records_sha256"] = hashlib.sha256(records.encode("utf-8")).hexdigest()
     signer = olm.PkSigning(olm.PkSigning.generate_seed())
     manifest["signing_public_key"] = signer.public_key
-    text = json.dumps(manifest) + "\n"
+    doc["manifest"] = json.dumps(manifest)
+    doc["signature"] = signer.sign(doc["manifest"])
     with open(path, "w") as f:
-        f.write(text)
-    with open(os.path.join(bundle_dir, "manifest.sig"), "w") as f:
-        f.write(signer.sign(text) + "\n")
+        json.dump(doc, f)
+    # The payload follows the forged rows.
+    by_seq = {r["seq"]: r for r in rows}
+    jsonl = os.path.join(bundle_dir, "data", "records.jsonl")
+    with open(jsonl, encoding="utf-8") as f:
+        recs = [json.loads(l) for l in f if l.strip()]
+    with open(jsonl, "w", encoding="utf-8") as f:
+        for r in recs:
+            sealed = by_seq[r["seq"]]
+            for k in ("hash", "event_id", "room_id", "sender", "type", "ts", "classification", "kind"):
+                r[k] = sealed[k]
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    rebag(bundle_dir)
 
 
 def read_bundle(bundle_dir):
-    """The records of an export bundle: a list of dicts, one per records.jsonl line."""
-    with open(os.path.join(bundle_dir, "records.jsonl"), "rb") as f:
+    """The records of an export bag: a list of dicts, one per data/records.jsonl line."""
+    with open(os.path.join(bundle_dir, "data", "records.jsonl"), "rb") as f:
         data = f.read()
     out = []
     for line in data.decode("utf-8").splitlines():
         if line.strip():
             out.append(json.loads(line))
     return out
+
+
+# ---- sealed exports through the admin API -------------------------------------------------
+
+def sealed_export(fx, admin_token, case_ref, filt=None, host=None, port=None):
+    """POST /records/sealed_export; returns (status, body, raw reply bytes). host/port: send
+    through something else (a recording proxy) instead of straight to the server."""
+    from harness import http_request
+    st, body, raw, _ = http_request(host or fx.host, port or fx.port, "POST", ADMIN + "/records/sealed_export",
+                                    body={"case_ref": case_ref, "filter": filt or {}}, token=admin_token,
+                                    raw_response=True, timeout=120)
+    return st, body, raw
+
+
+def open_export(sealed_path, key_file, out_dir, data_dir=None, text=None):
+    """despatch records open-export on the records office's side."""
+    args = ["records", "open-export", "--key", key_file, "--in", sealed_path, "--out", out_dir]
+    if data_dir:
+        args += ["--data", data_dir]
+    if text:
+        args += ["--text", text]
+    return run_cli(*args, timeout=120)
+
+
+class RecordingProxy:
+    """A TCP proxy in front of the server that keeps every byte a client sends through it, to
+    show what went over the wire to the server."""
+
+    def __init__(self, target_host, target_port):
+        import socket
+        import threading
+        self.target = (target_host, target_port)
+        self.sent = bytearray()
+        self._lock = threading.Lock()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self._stop:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src, dst, record):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if record:
+                    with self._lock:
+                        self.sent += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(2)
+                except OSError:
+                    pass
+
+    def captured(self):
+        with self._lock:
+            return bytes(self.sent)
+
+    def close(self):
+        self._stop = True
+        self._sock.close()
 
 
 def bundle_by_event_id(records):
@@ -316,20 +460,35 @@ HASHED_COLUMNS = ("seq", "stream_pos", "event_id", "room_id", "sender", "type", 
 
 def archive_hashes(row, prev_hash):
     """(content_hash, hash) of an archive row as the server computes them: SHA-256 of the
-    canonical JSON of its clear columns and sealed box, chained to its predecessor's hash.
-    Anyone with the database can do this; only the signed checkpoints cannot be redone."""
+    canonical JSON of its clear columns and sealed box (format 2: the box's own hash, and
+    the kind it was written with), chained to its predecessor's hash. Anyone with the
+    database can do this; only the signed checkpoints cannot be redone without the key."""
     import hashlib
     obj = {k: (row[k] if row[k] is not None else "") for k in HASHED_COLUMNS}
+    if row.get("format", 1) >= 2:
+        del obj["sealed"]
+        obj["kind"] = row["live_kind"]
+        obj["sealed_sha256"] = row["sealed_hash"]
+        obj["format"] = row["format"]
     content = hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"),
                                         ensure_ascii=False).encode()).hexdigest()
     return content, hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
 
+REWRITTEN_COLUMNS = tuple(k for k in HASHED_COLUMNS if k != "seq") + ("live_kind", "sealed_hash")
+
+
 def rewrite_archive_row(conn, row, prev_hash):
+    """Rewrites a row with hashes that hold, as a forger who knows the format would."""
+    import hashlib
+    if row.get("format", 1) >= 2 and row["sealed"] is not None:
+        row["sealed_hash"] = hashlib.sha256(row["sealed"].encode()).hexdigest()
+        if row["kind"] != "tombstone":
+            row["live_kind"] = row["kind"]
     content, chained = archive_hashes(row, prev_hash)
     conn.execute("UPDATE archive SET %s, content_hash=?, prev_hash=?, hash=? WHERE seq=?"
-                 % ", ".join("%s=?" % k for k in HASHED_COLUMNS if k != "seq"),
-                 (*[row[k] for k in HASHED_COLUMNS if k != "seq"], content, prev_hash, chained, row["seq"]))
+                 % ", ".join("%s=?" % k for k in REWRITTEN_COLUMNS),
+                 (*[row[k] for k in REWRITTEN_COLUMNS], content, prev_hash, chained, row["seq"]))
     return chained
 
 

@@ -104,14 +104,8 @@ class ClassificationTest(unittest.TestCase):
         self.assertEqual(self.classification_of(own_sensitive), "OFFICIAL-SENSITIVE PERSONAL")
         self.assertEqual(self.classification_of(after), "OFFICIAL")
         # The records office reads the same back from an export (admin API).
-        st, body = self.srv.admin("POST", "/records/export", {"case_ref": "CLASS-1", "records_key": self.srv.secret_key_b64(),
-                                                               "filter": {"room": room}})
-        self.assertEqual(st, 200, body)
-        exported = {}
-        for line in body["files"]["records.jsonl"].splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                exported[rec.get("event_id")] = rec
+        _, records, _ = self.srv.export_sealed("CLASS-1", {"room": room})
+        exported = {rec.get("event_id"): rec for rec in records}
         self.assertEqual(exported[during]["classification"], "OFFICIAL-SENSITIVE")
         self.assertEqual(exported[own_sensitive]["classification"], "OFFICIAL-SENSITIVE PERSONAL")
         self.assertEqual(exported[before]["classification"], "OFFICIAL")

@@ -244,7 +244,7 @@ class RecordsKeyTests(unittest.TestCase):
             res = run_cli("records", "export", "--data", srv.data_dir, "--key", key_file,
                           "--out", out, "--case", "FIRST-START")
             self.assertEqual(res.returncode, 0, res.stderr)
-            self.assertIn("sealed", open(os.path.join(out, "records.jsonl")).read())
+            self.assertIn("sealed", open(os.path.join(out, "data", "records.jsonl")).read())
         finally:
             srv.teardown()
 

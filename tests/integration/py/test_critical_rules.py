@@ -35,7 +35,7 @@ class LegalHoldScopeTests(unittest.TestCase):
 
     def run_retention(self):
         time.sleep(RETENTION_SECONDS + 0.5)
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual(st, 200, body)
         self.assertGreater(body.get("deleted", 0), 0, "retention deleted nothing: %r" % (body,))
 

@@ -22,7 +22,7 @@ from nio import (AsyncClient, AsyncClientConfig, JoinResponse, LoginResponse, Me
 
 from e2ee_helpers import JsPeer, nio_step
 from harness import SharedServer, q
-from records_helpers import cli_export, read_bundle, verify_export
+from records_helpers import cli_export, open_export, read_bundle, sealed_export, verify_export
 
 PASSWORD = "nio e2ee password 1"
 DEADLINE = 30.0
@@ -131,6 +131,40 @@ class NioJsE2EETests(SharedServer, unittest.IsolatedAsyncioTestCase):
             self.assertEqual(rec["sender"], sender)
             self.assertEqual(rec["event"]["content"]["body"], text)
             self.assertTrue(rec["event"]["decryption"]["sender_verified"], rec)
+        self.assert_sealed_export_opens(sent, room_id)
+
+    def assert_sealed_export_opens(self, sent, room_id):
+        """The same plaintext through the admin API's sealed export, opened with the records
+        office's key on this side: in records.jsonl and as EML messages."""
+        import email
+        import email.policy
+        if not hasattr(self, "admin_token"):
+            name = uname("admin")
+            res = self.server.user_add(name, password=PASSWORD, admin=True)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            st, body = self.server.login(name, PASSWORD)
+            self.assertEqual(st, 200, body)
+            self.admin_token = body["access_token"]
+        st, body, raw = sealed_export(self.server, self.admin_token, "E2EE-SEALED", {"room": room_id})
+        self.assertEqual(st, 200, body)
+        for _, text in sent.values():
+            self.assertNotIn(text, raw.decode("utf-8"), "the sealed export holds a decrypted message in clear")
+        path = os.path.join(self.server.tmp, "sealed-" + uuid.uuid4().hex[:8] + ".json")
+        with open(path, "wb") as f:
+            f.write(raw)
+        bag = os.path.join(self.server.tmp, "bag-" + uuid.uuid4().hex[:8])
+        res = open_export(path, self.server.records_key_file, bag, data_dir=self.server.data_dir)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        found = {r["event_id"]: r for r in read_bundle(bag) if r["kind"] == "plaintext"}
+        for event_id, (sender, text) in sent.items():
+            self.assertEqual(found[event_id]["event"]["content"]["body"], text)
+            eml = os.path.join(bag, "data", "messages", "%010d.eml" % found[event_id]["seq"])
+            with open(eml, "rb") as f:
+                msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+            self.assertEqual(str(msg["X-Matrix-Event-ID"]), event_id)
+            self.assertIn("decrypted by the records keeper", str(msg["X-Despatch-Decrypted"]))
+            self.assertEqual(msg.get_body().get_content().rstrip("\r\n"), text)
+        self.assertEqual(verify_export(bag, self.server.data_dir).returncode, 0)
 
     async def exchange(self, room_id):
         """nio -> js and js -> nio, each decrypting the other's message. Returns what was sent,

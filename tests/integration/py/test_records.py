@@ -56,25 +56,16 @@ class RecordsTestCase(unittest.TestCase):
         return out, read_bundle(out)
 
     def export_admin(self, case_ref, filt=None):
-        """Exports through the admin API; the bundle comes back in the reply and is written
-        to a folder here (body["bundle"]) as the records office would."""
-        st, body = self.srv.admin("POST", "/records/export",
-                                  {"case_ref": case_ref, "records_key": self.srv.secret_key_b64(),
-                                   "filter": filt or {}})
-        self.assertEqual(st, 200, "admin export: %r" % (body,))
-        files = body.get("files")
-        self.assertIsInstance(files, dict, body)
-        self.assertIn("records.jsonl", files)
-        self.assertIn("manifest.sig", files)
+        """Exports through the admin API: the server's sealed export, opened on the records
+        office's side (open-export); body["bundle"] is the bag's folder."""
+        filt = dict(filt or {})
+        text = filt.pop("text", None)
+        body, records, bag = self.srv.export_sealed(case_ref, filt, text=text)
         self.assertFalse(os.path.exists(os.path.join(self.srv.data_dir, "exports")),
-                         "the admin export left decrypted files on the server")
-        out = self.srv.new_out_path("admin-export")
-        for path, data in files.items():
-            os.makedirs(os.path.dirname(os.path.join(out, path)), exist_ok=True)
-            with open(os.path.join(out, path), "w", encoding="utf-8") as f:
-                f.write(data)
-        body["bundle"] = out
-        return body, read_bundle(out)
+                         "the admin export left files on the server")
+        body["bundle"] = bag
+        body["records"] = len(records)
+        return body, records
 
     def assertVerifyOK(self, what=""):
         res = records_cli(self.srv.data_dir, "verify")
@@ -125,13 +116,14 @@ class ExportKeepsEverythingTests(RecordsTestCase):
         self.assertEqual(red.get("type"), "m.room.redaction")
         self.assertEqual(red.get("redacts") or red.get("content", {}).get("redacts"), doomed)
 
-        # The bundle's other parts.
-        for name in ("manifest.json", "manifest.sig"):
+        # The bag's other parts.
+        for name in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt",
+                     "sealed-export.json"):
             self.assertTrue(os.path.isfile(os.path.join(out, name)), "%s missing" % name)
-        with open(os.path.join(out, "manifest.json")) as f:
-            manifest = json.load(f)
+        with open(os.path.join(out, "sealed-export.json")) as f:
+            manifest = json.loads(json.load(f)["manifest"])
         self.assertEqual(manifest.get("case_ref"), "FOI-%s" % tag)
-        tdir = os.path.join(out, "transcripts")
+        tdir = os.path.join(out, "data", "transcripts")
         pages = [p for p in os.listdir(tdir) if p.endswith(".html")] if os.path.isdir(tdir) else []
         self.assertTrue(pages, "no HTML transcript in the bundle")
         html = ""
@@ -148,9 +140,7 @@ class ExportKeepsEverythingTests(RecordsTestCase):
         forged = self.srv.new_out_path("forged")
         res = cli_export(self.srv.data_dir, self.srv.secret_key_file, forged, "FORGED-%s" % tag)
         self.assertEqual(res.returncode, 0, res.stderr)
-        with open(os.path.join(forged, "records.jsonl"), "a") as f:
-            f.write('{"forged": true}\n')
-        resign_bundle(forged)
+        resign_bundle(forged, change=lambda row: row.update(ts=row["ts"] + 1))
         res = verify_export(forged)
         self.assertEqual(res.returncode, 0, "the forged bundle is self-consistent: %s" % res.stdout)
         self.assertIn("signer was not checked", res.stdout)
@@ -158,7 +148,7 @@ class ExportKeepsEverythingTests(RecordsTestCase):
         self.assertNotEqual(res.returncode, 0, "a bundle re-signed with another key passed: %s" % res.stdout)
         self.assertIn("not with this server's key", res.stdout)
 
-        flip_byte(os.path.join(out, "records.jsonl"))
+        flip_byte(os.path.join(out, "data", "records.jsonl"))
         res = verify_export(out, self.srv.data_dir)
         self.assertNotEqual(res.returncode, 0, "verify-export passed a bundle with a flipped byte: %s"
                             % res.stdout)
@@ -296,7 +286,7 @@ class RetentionTests(RecordsTestCase):
         self.assertIn(hold_id, [h.get("hold_id") for h in body.get("holds", [])], body)
 
         # Not yet expired: a run now deletes nothing, and no one may run it ahead of time.
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual((st, body.get("deleted")), (200, 0), body)
         st, body = self.srv.admin("POST", "/retention/run", {"now_ts": now_ms() + 2 * DAY_MS})
         self.assertEqual((st, body.get("errcode")), (400, "M_INVALID_PARAM"), body)
@@ -304,7 +294,7 @@ class RetentionTests(RecordsTestCase):
         self.assertTrue(set(free_msgs) <= set(bundle_by_event_id(early)), "a record was deleted ahead of time")
 
         time.sleep(RETENTION_SECONDS + 0.5)
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual(st, 200, body)
         self.assertGreater(body.get("deleted", 0), 0, "retention deleted nothing: %r" % (body,))
 
@@ -329,7 +319,7 @@ class RetentionTests(RecordsTestCase):
         st, body = self.srv.admin("GET", "/legal_holds")
         self.assertNotIn(hold_id, [h.get("hold_id") for h in body.get("holds", [])], body)
 
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual(st, 200, body)
         self.assertGreater(body.get("deleted", 0), 0, "nothing deleted after the hold was lifted")
         export_b = "FOI-B-%s" % tag
@@ -373,7 +363,7 @@ class RetentionRoomsTests(RecordsTestCase):
         short_msg = alice.say(short_room, "short-lived")
         other_msg = alice.say(other_room, "kept for ever")
         time.sleep(RETENTION_SECONDS + 0.5)
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual((st, body.get("deleted")), (200, 0), "retention_days = 0 must keep everything")
 
         self.srv.stop()
@@ -381,7 +371,7 @@ class RetentionRoomsTests(RecordsTestCase):
             f.write('[records]\nretention_days = 0\n\n[records.retention_rooms]\n"%s" = %s\n'
                     % (short_room, RETENTION_DAYS))
         self.srv.start()
-        st, body = self.srv.admin("POST", "/retention/run", {})
+        st, body = self.srv.admin("POST", "/retention/run", {"case_ref": "RET-TEST"})
         self.assertEqual(st, 200, body)
         self.assertGreater(body.get("deleted", 0), 0, body)
         with db_connect(self.srv.data_dir) as conn:
@@ -639,26 +629,20 @@ class BadInputTests(RecordsTestCase):
         # The right key still works, so the failure above was the key's.
         self.export_cli("FOI-RIGHT")
 
-    def test_admin_export_rejects_bad_key_and_filters(self):
+    def test_admin_export_refuses_the_key_and_bad_filters(self):
         before = self.exports_listing()
-        key = self.srv.secret_key_b64()
-        for bad in ("not base64 at all!", "c2hvcnQ=", ""):
-            self.assertErr(self.srv.admin("POST", "/records/export",
-                                          {"case_ref": "FOI-BAD", "records_key": bad}),
-                           400, "M_INVALID_PARAM", "records_key %r" % (bad,))
-        # A well-formed key that is not the records office's: refused, nothing written.
-        other = base64.b64encode(os.urandom(32)).decode()
-        st, body = self.srv.admin("POST", "/records/export", {"case_ref": "FOI-BAD", "records_key": other})
-        self.assertIn(st, (400, 403), "export with another key: %s %r" % (st, body))
-        self.assertRegex((body or {}).get("errcode") or "", r"^M_[A-Z_]+$", body)
-        self.assertIn("key", (body or {}).get("error", "").lower(), body)
+        # The records office's key never goes to the server: the old routes refuse it.
+        for bad in (self.srv.secret_key_b64(), "not base64 at all!", ""):
+            for path in ("/records/export", "/records/search"):
+                self.assertErr(self.srv.admin("POST", path, {"case_ref": "FOI-BAD", "records_key": bad}),
+                               403, "M_FORBIDDEN", "%s records_key %r" % (path, bad))
         for filt, what in (({"user": "alice"}, "user not a user ID"),
                            ({"from_ts": "yesterday"}, "from_ts a string"),
                            ({"colour": "red"}, "unknown filter field"),
                            ({"room": "not-a-room"}, "room not a room ID"),
-                           ({"to_ts": -5}, "negative to_ts")):
-            st, body = self.srv.admin("POST", "/records/export",
-                                      {"case_ref": "FOI-BAD", "records_key": key, "filter": filt})
+                           ({"to_ts": -5}, "negative to_ts"),
+                           ({"text": "budget"}, "text needs the content")):
+            st, body = self.srv.admin("POST", "/records/sealed_export", {"case_ref": "FOI-BAD", "filter": filt})
             with self.subTest(what):
                 self.assertEqual(st, 400, "%s: %s %r" % (what, st, body))
                 self.assertIsInstance(body, dict, what)
@@ -671,9 +655,9 @@ class BadInputTests(RecordsTestCase):
                  ("GET", "/legal_holds", None),
                  ("POST", "/legal_holds", {"case_ref": "X-1", "room_id": self.room}),
                  ("DELETE", "/legal_holds/1", None),
-                 ("POST", "/retention/run", {}),
+                 ("POST", "/retention/run", {"case_ref": "RET-TEST"}),
                  ("POST", "/records/verify", {}),
-                 ("POST", "/records/export", {"case_ref": "X-1", "records_key": self.srv.secret_key_b64()}),
+                 ("POST", "/records/sealed_export", {"case_ref": "X-1"}),
                  ("POST", "/users/%s/deactivate" % q(self.alice.user_id), {"case_ref": "X-1", "erase": True})]
         before = self.exports_listing()
         for method, path, body in calls:
