@@ -18,6 +18,8 @@
 #include "service/federation/backfill.h"
 #include "service/sync/timeline.h"
 #include "service/sync/typing.h"
+#include "service/users/leavers.h"
+#include "service/users/registration_tokens.h"
 #include "service/users/user_service.h"
 
 namespace despatch::api {
@@ -38,6 +40,8 @@ struct Services {
   FederationSender* federation;  // other servers' users' profiles; refuses all when federation is off
   FederationBackfill* backfill;  // history from before this server joined; null when federation is off
   ReportService* reports;        // reports from users
+  Leavers* leavers = nullptr;    // every deactivation goes through it
+  RegistrationTokens* registration_tokens = nullptr;  // registration while open registration is off
   SsoService* sso = nullptr;     // single sign-on; null when [oidc] is off
   OAuthServer* oauth = nullptr;  // the OAuth 2.0 API; null when [oidc] is off
 };

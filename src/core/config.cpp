@@ -177,6 +177,7 @@ Result<Config> load_config_file(const std::string& path) {
       "announce.base_url", "announce.allow_http", "announce.ca_file", "announce.verify_tls",
       "announce.show_matrix_ids", "announce.page_size", "announce.max_attempts", "announce.retry_seconds",
       "alerts.enabled", "alerts.rules", "metrics.listen",
+      "admin.registration_shared_secret", "admin.registration_shared_secret_file",
       "oidc.issuer", "oidc.client_id", "oidc.client_secret_file", "oidc.scopes",
       "oidc.localpart_claim", "oidc.display_name_claim", "oidc.idp_name", "oidc.ca_file",
       "oidc.access_token_seconds", "oidc.trusted_client_hosts",
@@ -208,6 +209,8 @@ Result<Config> load_config_file(const std::string& path) {
   DS_TRY(read(t, "rate_limit.login_per_second", c.login_rate_per_second));
   DS_TRY(read(t, "rate_limit.login_burst", c.login_rate_burst));
   DS_TRY(read(t, "records.public_key_file", c.records_public_key_file));
+  DS_TRY(read(t, "admin.registration_shared_secret", c.admin_registration_shared_secret));
+  DS_TRY(read(t, "admin.registration_shared_secret_file", c.admin_registration_shared_secret_file));
   DS_TRY(read(t, "records.checkpoint_every", c.records_checkpoint_every));
   DS_TRY(read(t, "records.checkpoint_seconds", c.records_checkpoint_seconds));
   DS_TRY(read(t, "records.peer_witness_seconds", c.records_peer_witness_seconds));
@@ -383,6 +386,13 @@ burst = 50.0
 # Stricter bucket for login and registration attempts, per address.
 login_per_second = 1.0
 login_burst = 10.0
+
+[admin]
+# Shared-secret registration as Synapse's admin API offers it (POST /_synapse/admin/v1/register
+# with an HMAC-SHA1 of the nonce, user, password and admin flag), for existing provisioning
+# scripts. Off while both are empty. Prefer the file (first line, mode 0600) to the inline value.
+registration_shared_secret = ""
+registration_shared_secret_file = ""
 
 [records]
 # The records office's public key (a file holding base64, from `despatch records keygen`).

@@ -183,6 +183,10 @@ struct Config {
   // <data_dir>/records_office.pub (made on first start if missing; the secret half is shown
   // once, never stored).
   std::string records_public_key_file;
+  // [admin]: Synapse-compatible shared-secret registration (/_synapse/admin/v1/register);
+  // off while both are empty. The file's first line wins over the inline secret.
+  std::string admin_registration_shared_secret;
+  std::string admin_registration_shared_secret_file;
   int64_t records_checkpoint_every = 1000;    // records between durable signed checkpoints
   int64_t records_checkpoint_seconds = 1;     // the heads are signed this often while they move
   int64_t records_peer_witness_seconds = 300;  // the newest signed head goes to approved servers

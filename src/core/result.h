@@ -41,6 +41,8 @@ inline constexpr const char* kMissingParams = "M_MISSING_PARAM";
 inline constexpr const char* kServerNotTrusted = "M_SERVER_NOT_TRUSTED";
 inline constexpr const char* kUnauthorized = "M_UNAUTHORIZED";
 inline constexpr const char* kInvalidSignature = "M_INVALID_SIGNATURE";
+inline constexpr const char* kUserLocked = "M_USER_LOCKED";
+inline constexpr const char* kUserSuspended = "M_USER_SUSPENDED";
 }  // namespace errc
 
 struct Error {

@@ -21,6 +21,8 @@ struct Caller {
   std::string device_id;
   std::string access_token;
   bool is_admin = false;
+  bool locked = false;     // spec 1.18 account locking
+  bool suspended = false;  // spec 1.18 account suspension (handlers refuse new activity)
 };
 
 struct Request {
@@ -61,7 +63,9 @@ struct Reply {
 // kFederation: the request must carry a valid X-Matrix Authorization header from another
 // server (checked by the server's FederationAuthenticator after the body is parsed, since
 // the signature covers it); the handler finds the origin in Request::origin.
-enum class Auth { kNone, kOptional, kRequired, kAdmin, kFederation };
+// kRequiredEvenLocked: an access token is needed, and a locked account may still call the
+// route (spec 1.18: logout and logout/all); every other route refuses a locked account.
+enum class Auth { kNone, kOptional, kRequired, kAdmin, kFederation, kRequiredEvenLocked };
 enum class Body { kJson, kRaw };
 enum class RateClass { kNone, kNormal, kLogin };
 

@@ -149,6 +149,11 @@ struct Server::Impl {
       } else {
         auto caller = auth(token);
         if (!caller.ok()) co_return error_reply(caller.error());
+        if (caller->locked && route.auth != Auth::kRequiredEvenLocked) {
+          Error locked{401, errc::kUserLocked, "This account has been locked", {}};
+          locked.extra["soft_logout"] = true;
+          co_return error_reply(locked);
+        }
         if (route.auth == Auth::kAdmin && !caller->is_admin)
           co_return error_reply(Error::forbidden("This endpoint needs an administrator"));
         r.caller = std::move(caller).value();

@@ -2,6 +2,7 @@
 
 #include "api/admin/routes.h"
 #include "api/client/routes.h"
+#include "api/scim/routes.h"
 #include "core/base64.h"
 #include "core/file.h"
 #include "core/ids.h"
@@ -135,6 +136,16 @@ Result<std::unique_ptr<App>> App::create(Config config) {
   a.presence = std::make_unique<Presence>(a.config.server_name, a.notifier, co_members,
                                           a.config.max_sync_timeout_ms + 30'000);
   a.sync = std::make_unique<SyncService>(*a.rooms, a.notifier, *a.typing, *a.presence, *a.push, *a.keys);
+  UserService* users = a.users.get();
+  a.sync->set_session_check([users](const std::string& user, const std::string& device) {
+    return users->check_session(user, device);
+  });
+  a.leavers = std::make_unique<Leavers>(*a.users, *a.rooms, *a.db, a.keeper ? a.keeper->user_id() : std::string());
+  a.scim = std::make_unique<ScimService>(a.config, *a.db, *a.users, *a.rooms, *a.leavers);
+  a.shared_secret = std::make_unique<SharedSecretRegistration>(a.config, *a.users);
+  DS_TRY(a.shared_secret->load());
+  a.registration_tokens = std::make_unique<RegistrationTokens>(*a.db);
+  a.media_admin = std::make_unique<MediaAdmin>(*a.db, a.config.server_name);
   a.timeline = std::make_unique<Timeline>(*a.rooms);
   a.account = std::make_unique<AccountService>(*a.db, a.notifier, members);
   a.media = std::make_unique<MediaService>(a.config, *a.db);
@@ -336,6 +347,7 @@ void App::start_background() {
   if (announce_delivery) announce_delivery->start();
   if (outbox) outbox->start();
   if (device_lists_out) device_lists_out->start();
+  leavers->start(io);
   every(30, [this]() -> boost::asio::awaitable<void> {
     presence->sweep();
     co_return;
@@ -367,7 +379,8 @@ http::Router App::routes() {
                                                                 push.get(),
                                                                 keys.get(), backup.get(), media.get(),
                                                                 federation.get(), federation_backfill.get(),
-                                                                reports.get()});
+                                                                reports.get(), leavers.get(),
+                                                                registration_tokens.get()});
   api_services_->sso = sso.get();
   api_services_->oauth = oauth.get();
   const api::Services& s = *api_services_;
@@ -403,11 +416,21 @@ http::Router App::routes() {
   admin_services_->alerts = alerts.get();
   if (config.federation.enabled) admin_services_->peer_witness = peer_witness.get();
   admin_services_->requests = &request_metrics;
+  admin_services_->leavers = leavers.get();
+  admin_services_->scim = scim.get();
+  admin_services_->shared_secret = shared_secret.get();
+  admin_services_->registration_tokens = registration_tokens.get();
+  admin_services_->media_admin = media_admin.get();
   api::add_admin_routes(r, *admin_services_);
   api::add_admin_report_routes(r, *admin_services_);
   api::add_admin_export_routes(r, *admin_services_);
   api::add_admin_alert_routes(r, *admin_services_);
   api::add_admin_announce_routes(r, *admin_services_);
+  api::add_admin_provisioning_routes(r, *admin_services_);
+  api::add_synapse_user_routes(r, *admin_services_);
+  api::add_synapse_room_routes(r, *admin_services_);
+  api::add_synapse_media_routes(r, *admin_services_);
+  api::add_scim_routes(r, *scim);
   api::add_activitypub_routes(r, *announce);
   api::add_feed_routes(r, *announce);
   return r;

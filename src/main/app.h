@@ -31,6 +31,7 @@
 #include "service/federation/server_keys.h"
 #include "service/keys/key_backup.h"
 #include "service/keys/key_service.h"
+#include "service/media/media_admin.h"
 #include "service/media/media_service.h"
 #include "service/notifier/notifier.h"
 #include "service/push/push_service.h"
@@ -44,6 +45,10 @@
 #include "service/sync/sync_service.h"
 #include "service/sync/timeline.h"
 #include "service/sync/typing.h"
+#include "service/scim/scim_service.h"
+#include "service/users/leavers.h"
+#include "service/users/registration_tokens.h"
+#include "service/users/shared_secret.h"
 #include "service/users/user_service.h"
 #include "storage/database.h"
 
@@ -73,6 +78,11 @@ struct App {
   std::string records_public_key;  // raw X25519 key the archive seals to
   std::unique_ptr<UserService> users;
   std::unique_ptr<RoomService> rooms;
+  std::unique_ptr<Leavers> leavers;  // every deactivation; follows the account changes log
+  std::unique_ptr<ScimService> scim;  // SCIM provisioning at /scim/v2
+  std::unique_ptr<SharedSecretRegistration> shared_secret;  // /_synapse/admin/v1/register
+  std::unique_ptr<RegistrationTokens> registration_tokens;
+  std::unique_ptr<MediaAdmin> media_admin;
   std::unique_ptr<Typing> typing;
   std::unique_ptr<Presence> presence;
   std::unique_ptr<SyncService> sync;

@@ -125,7 +125,7 @@ int cmd_serve(Args& args) {
   auto server = std::make_unique<http::Server>(
       app->io, opts, app->routes(), [a](const std::string& token) -> Result<http::Caller> {
         DS_ASSIGN(Session s, a->users->authenticate(token));
-        return http::Caller{s.user_id, s.device_id, token, s.is_admin};
+        return http::Caller{s.user_id, s.device_id, token, s.is_admin, s.locked, s.suspended};
       });
   auto port = server->start();
   if (!port.ok()) {

@@ -36,6 +36,7 @@ bool load_config_arg(Args& args, Config* cfg);
 
 int cmd_serve(Args& args);
 int cmd_user(Args& args);
+int cmd_scim(Args& args);
 int cmd_config(Args& args);
 int cmd_records(Args& args);
 // despatch records export | open-export | verify-export (cmd_records_export.cpp)

@@ -13,7 +13,9 @@ Usage: despatch <command> [options]
 
 Commands:
   serve            run the server
-  user add NAME    create an account
+  user add NAME    create an account (also: user list, show, deactivate, lock, unlock,
+                   reset-password)
+  scim token ...   SCIM provisioning tokens: create, list, revoke
   config example   print a fully commented example configuration
   records ...      records office tools: keygen, verify, export, verify-export
   audit verify     check the audit log's hash chain
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   Args args(argc - 2, argv + 2);
   if (cmd == "serve") return cmd_serve(args);
   if (cmd == "user") return cmd_user(args);
+  if (cmd == "scim") return cmd_scim(args);
   if (cmd == "config") return cmd_config(args);
   if (cmd == "records") return cmd_records(args);
   if (cmd == "audit") return cmd_audit(args);

@@ -52,6 +52,11 @@ class MediaStore {
   // Records a download (remote media is kept while it is used).
   virtual Status touch(const std::string& server_name, const std::string& media_id, int64_t now) = 0;
   virtual Status set_quarantined(const std::string& server_name, const std::string& media_id) = 0;
+  // An administrator's release of quarantined media.
+  virtual Status clear_quarantined(const std::string& server_name, const std::string& media_id) = 0;
+  // A local user's uploads, newest first, and how many there are (administrators' listing).
+  virtual Result<std::vector<MediaRecord>> uploads_of(const std::string& user, int64_t offset, int64_t limit) = 0;
+  virtual Result<int64_t> upload_count(const std::string& user) = 0;
   // Whether any media or thumbnail row refers to the file with this hash.
   virtual Result<bool> file_in_use(const std::string& sha256) = 0;
   // Pending uploads that expired at or before now, and remote media (server_name other than

@@ -445,6 +445,41 @@ CREATE INDEX sso_identities_user ON sso_identities(user_id);
 -- OAuth 2.0 access tokens expire (ms); NULL: the token never does
 ALTER TABLE access_tokens ADD COLUMN expires_ts INTEGER;
 )SQL",
+    // 19: account moderation (UserStore: locked and suspended accounts, spec 1.18) and the
+    // account changes log (AccountChangeStore), through which a running server hears of
+    // deactivations and locks made by `despatch user` in another process.
+    R"SQL(
+ALTER TABLE users ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+-- seq -> a change to an account (deactivate, lock, unlock, suspend, unsuspend, password):
+-- whose, who made it, its details (JSON), when, and when a server finished carrying it out
+-- (NULL: a leaver's rooms and invites still to be dealt with by the next server to see it)
+CREATE TABLE account_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL,
+  action TEXT NOT NULL, actor TEXT NOT NULL, details TEXT NOT NULL, ts INTEGER NOT NULL, done_ts INTEGER);
+CREATE INDEX account_changes_pending ON account_changes(done_ts) WHERE done_ts IS NULL;
+)SQL",
+    // 20: SCIM provisioning (ScimStore) and registration tokens (RegistrationTokenStore).
+    R"SQL(
+-- id -> a SCIM bearer token (its SHA-256 only), its name and when it was made, revoked, last used
+CREATE TABLE scim_tokens (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+  created_ts INTEGER NOT NULL, revoked_ts INTEGER, last_used_ts INTEGER);
+-- SCIM id -> a provisioned user and the Matrix account it maps to
+CREATE TABLE scim_users (id TEXT PRIMARY KEY, user_id TEXT NOT NULL UNIQUE, user_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  external_id TEXT, display_name TEXT NOT NULL COLLATE NOCASE, name_json TEXT NOT NULL, emails_json TEXT NOT NULL,
+  active INTEGER NOT NULL, created_ts INTEGER NOT NULL, updated_ts INTEGER NOT NULL, version INTEGER NOT NULL);
+-- SCIM id -> a provisioned group
+CREATE TABLE scim_groups (id TEXT PRIMARY KEY, display_name TEXT NOT NULL UNIQUE COLLATE NOCASE, external_id TEXT,
+  created_ts INTEGER NOT NULL, updated_ts INTEGER NOT NULL, version INTEGER NOT NULL);
+-- (group, user) -> membership, both SCIM ids
+CREATE TABLE scim_group_members (group_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (group_id, user_id));
+CREATE INDEX scim_group_members_user ON scim_group_members(user_id);
+-- (group display name, room) -> the group's members belong in the room
+CREATE TABLE scim_group_rooms (group_name TEXT NOT NULL COLLATE NOCASE, room_id TEXT NOT NULL,
+  PRIMARY KEY (group_name, room_id));
+-- token -> how often it may still be used, and until when
+CREATE TABLE registration_tokens (token TEXT PRIMARY KEY, uses_allowed INTEGER, pending INTEGER NOT NULL DEFAULT 0,
+  completed INTEGER NOT NULL DEFAULT 0, expiry_time INTEGER);
+)SQL",
 };
 
 // Steps whose rows need code, not SQL, run right after their SQL in the same transaction.

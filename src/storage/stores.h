@@ -8,6 +8,7 @@
 
 namespace despatch::storage {
 
+class AccountChangeStore;
 class AccountDataStore;
 class AlertStore;
 class AnnounceStore;
@@ -29,7 +30,9 @@ class OAuthStore;
 class ReceiptStore;
 class RemoteMembershipStore;
 class ReportStore;
+class RegistrationTokenStore;
 class RoomStore;
+class ScimStore;
 class ServerKeyStore;
 class StateStore;
 class ToDeviceStore;
@@ -38,6 +41,7 @@ class UserStore;
 class Stores {
  public:
   virtual ~Stores() = default;
+  virtual AccountChangeStore& account_changes() = 0;  // account_changes
   virtual AccountDataStore& account_data() = 0;  // account_data, filters, push_rules
   virtual AlertStore& alerts() = 0;               // alerts
   virtual AnnounceStore& announce() = 0;          // announce_channels, _followers, _posts, _deliveries, _keys
@@ -59,7 +63,9 @@ class Stores {
   virtual ReceiptStore& receipts() = 0;          // receipts, notifications
   virtual RemoteMembershipStore& remote_memberships() = 0;  // remote_memberships
   virtual ReportStore& reports() = 0;            // reports
+  virtual RegistrationTokenStore& registration_tokens() = 0;  // registration_tokens
   virtual RoomStore& rooms() = 0;                // rooms, room_aliases
+  virtual ScimStore& scim() = 0;                 // scim_tokens, scim_users, scim_groups, scim_group_*
   virtual ServerKeyStore& server_keys() = 0;     // server_keys, server_key_responses
   virtual StateStore& state() = 0;               // current_state, state groups, event_state
   virtual ToDeviceStore& to_device() = 0;        // to_device, to_device_txns

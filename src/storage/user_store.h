@@ -22,6 +22,8 @@ struct UserAccount {
   bool is_admin = false;
   bool deactivated = false;
   bool erased = false;  // deactivated with erasure: their events are served redacted
+  bool locked = false;     // spec 1.18 account locking: every request but logout refused
+  bool suspended = false;  // spec 1.18 suspension: reads allowed, new activity refused
   int64_t created_ts = 0;
   UserProfile profile;
 };
@@ -31,7 +33,22 @@ struct TokenOwner {
   std::string user_id, device_id;
   bool is_admin = false;
   bool deactivated = false;
+  bool locked = false;
+  bool suspended = false;
   int64_t expires_ts = 0;  // when the token stops working (ms); 0: never
+};
+
+// A page of accounts for the administrators' listings, in user ID order.
+struct UserQuery {
+  int64_t from = 0;    // offset
+  int64_t limit = 100;
+  std::string name;    // contained in the user ID or display name (plain text); "" for all
+  bool include_deactivated = false;
+  bool admins_only = false;
+};
+struct UserPage {
+  std::vector<UserAccount> users;
+  int64_t total = 0;  // matching accounts, all pages
 };
 
 // One user directory match.
@@ -64,6 +81,13 @@ class UserStore {
   // (an erased account never becomes unerased).
   virtual Status deactivate(const std::string& user, bool erase) = 0;
   virtual Result<std::vector<std::string>> erased_users() = 0;
+  // Undoes deactivation (the account gets a password again through set_password_hash);
+  // erasure stays.
+  virtual Status reactivate(const std::string& user) = 0;
+  virtual Status set_locked(const std::string& user, bool locked) = 0;
+  virtual Status set_suspended(const std::string& user, bool suspended) = 0;
+  virtual Status set_admin(const std::string& user, bool admin) = 0;
+  virtual Result<UserPage> list(const UserQuery& q) = 0;
   // Accounts not deactivated whose user ID or display name contains term (ASCII letters
   // compared case-insensitively; term is plain text, no wildcards), user IDs after `after`
   // ("" from the start), in user ID order, at most limit.
@@ -79,6 +103,10 @@ class UserStore {
   virtual Result<std::optional<TokenOwner>> token_owner(const std::string& token_hash) = 0;
   // Ends every session of one device.
   virtual Status remove_tokens(const std::string& user, const std::string& device) = 0;
+  // Whether some token still opens a session on the user's device.
+  virtual Result<bool> has_token(const std::string& user, const std::string& device) = 0;
+  // Ends every session of the user (devices stay).
+  virtual Status remove_all_tokens(const std::string& user) = 0;
 
   // retired_tokens: token hash -> the deactivated account it belonged to, so that a
   // leaver's old token tried later is recognised (and refused like any unknown token).

@@ -63,7 +63,8 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
   // step 13: reports; step 14: the announcement channels' tables; step 15: alerts and retired tokens;
   // step 16: the records checkpoints over three heads, chained data keys, format 2 records;
   // step 17: other departments' records heads; step 18: single sign-on's tables and the
-  // access token expiry column).
+  // access token expiry column; step 19: account moderation and the account changes log;
+  // step 20: SCIM and registration tokens).
   json::object quoted = device_keys("Q\"1", "curveQ");
   auto r = db_->write_blocking<Ok>([&](Conn& c) -> Status {
     DS_TRY(c.exec_script("DROP INDEX device_keys_curve25519; ALTER TABLE device_keys DROP COLUMN curve25519; "
@@ -82,6 +83,9 @@ TEST_F(KeyStoresTest, SchemaStep8FindsTheIdentityKeysOfDevicesStoredBeforeIt) {
                          "DROP TABLE oauth_clients; DROP TABLE oauth_codes; DROP TABLE refresh_tokens; "
                          "DROP TABLE login_tokens; DROP TABLE sso_identities; "
                          "ALTER TABLE access_tokens DROP COLUMN expires_ts; "
+                         "ALTER TABLE users DROP COLUMN locked; ALTER TABLE users DROP COLUMN suspended; "
+                         "DROP TABLE account_changes; DROP TABLE scim_tokens; DROP TABLE scim_users; DROP TABLE scim_groups; "
+                         "DROP TABLE scim_group_members; DROP TABLE scim_group_rooms; DROP TABLE registration_tokens; "
                          "DELETE FROM schema_version WHERE version>=8;"));
     DS_TRY(c.exec("INSERT INTO device_keys(user_id, device_id, json) VALUES('@a:x', 'A', ?)",
                   {json::serialize(device_keys("A", "curveA"))}));

@@ -146,16 +146,10 @@ void add_admin_routes(http::Router& r, const AdminServices& svc) {
   add(r, "POST", "/users/{userId}/deactivate", [&svc](Request& req) -> Awaitable {
     const std::string& user = req.param(0);
     if (!is_valid_user_id(user)) co_return Error::invalid_param("Invalid user ID");
-    if (svc.keeper && user == svc.keeper->user_id())
-      co_return Error::forbidden("The records keeper cannot be deactivated; set [records] keeper = false instead");
-    DS_CO_ASSIGN(bool exists, svc.users->user_exists(user));
-    if (!exists) co_return Error::not_found("Unknown user");
     DS_CO_ASSIGN(auto case_ref, opt_string(req.body_object(), "case_ref"));
     DS_CO_ASSIGN(auto erase, opt_bool(req.body_object(), "erase"));
-    co_await svc.rooms->leave_all(user);
-    DS_CO_TRY(co_await svc.users->deactivate(user, erase.value_or(false)));
-    json::object details{{"user_id", user}, {"erase", erase.value_or(false)}};
-    DS_CO_TRY(co_await audit(svc, req.who().user_id, "user.deactivate", case_ref.value_or(""), details));
+    AccountActor by{req.who().user_id, case_ref.value_or(""), "admin_api"};
+    DS_CO_TRY(co_await svc.leavers->deactivate(user, erase.value_or(false), by));
     co_return empty_reply();
   });
 }

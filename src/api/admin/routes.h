@@ -4,6 +4,7 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "service/announce/announcements.h"
+#include "service/media/media_admin.h"
 #include "service/common/cpu_pool.h"
 #include "service/policy/alerts.h"
 #include "service/policy/reports.h"
@@ -13,6 +14,10 @@
 #include "service/records/peer_witness.h"
 #include "service/records/retention.h"
 #include "service/rooms/room_service.h"
+#include "service/scim/scim_service.h"
+#include "service/users/leavers.h"
+#include "service/users/registration_tokens.h"
+#include "service/users/shared_secret.h"
 #include "service/users/user_service.h"
 
 #include <functional>
@@ -38,6 +43,11 @@ struct AdminServices {
   Announcements* announce = nullptr;  // announcement channels
   AlertService* alerts = nullptr;     // suspicious-activity alerts: listed and acknowledged
   http::RequestMetrics* requests = nullptr;  // the client listener's, for /metrics
+  Leavers* leavers = nullptr;                // every deactivation goes through it
+  ScimService* scim = nullptr;               // SCIM groups' rooms
+  SharedSecretRegistration* shared_secret = nullptr;  // /_synapse/admin/v1/register
+  RegistrationTokens* registration_tokens = nullptr;
+  MediaAdmin* media_admin = nullptr;  // uploads and quarantine
   PeerWitness* peer_witness = nullptr;       // approved servers' copies of the records heads
 };
 
@@ -46,6 +56,12 @@ void add_admin_report_routes(http::Router& r, const AdminServices& svc);  // rep
 void add_admin_export_routes(http::Router& r, const AdminServices& svc);  // records_export.cpp
 void add_admin_announce_routes(http::Router& r, const AdminServices& svc);  // announce.cpp: channels
 void add_admin_alert_routes(http::Router& r, const AdminServices& svc);   // alerts.cpp
+// Provisioning: SCIM groups' rooms, handing rooms over.                 provisioning.cpp
+void add_admin_provisioning_routes(http::Router& r, const AdminServices& svc);
+// The Synapse-compatible admin API under /_synapse/admin, by area.
+void add_synapse_user_routes(http::Router& r, const AdminServices& svc);  // synapse_users.cpp
+void add_synapse_room_routes(http::Router& r, const AdminServices& svc);  // synapse_rooms.cpp
+void add_synapse_media_routes(http::Router& r, const AdminServices& svc);  // synapse_media.cpp
 // The metrics listener's one route, GET /metrics (Prometheus text).   prometheus.cpp
 void add_prometheus_routes(http::Router& r, const AdminServices& svc);
 

@@ -3,6 +3,7 @@
 #include "api/client/util.h"
 
 #include "core/ids.h"
+#include "core/log.h"
 
 namespace despatch::api {
 
@@ -27,14 +28,28 @@ void add_account_routes(http::Router& r, const Services& svc) {
                co_return json::object{{"available", true}};
              });
 
+  // GET /_matrix/client/v1/register/m.login.registration_token/validity?token=
+  r.add({"GET", "/_matrix/client/v1/register/m.login.registration_token/validity", Auth::kNone, RateClass::kLogin,
+         http::Body::kJson, [&svc](Request& req) -> Awaitable {
+           auto* token = req.query_param("token");
+           if (!token) co_return Error::missing_param("token is required");
+           DS_CO_ASSIGN(bool valid, svc.registration_tokens->valid(*token));
+           co_return json::object{{"valid", valid}};
+         }});
+
   // POST /_matrix/client/v3/register
   add_client(r, "POST", "/register", Auth::kNone, RateClass::kLogin,
              [&svc](Request& req) -> Awaitable {
                auto* kind = req.query_param("kind");
                if (kind && *kind == "guest")
                  co_return Error::make(403, errc::kGuestAccessForbidden, "Guest access is disabled");
-               if (!svc.config.open_registration)
-                 co_return Error::forbidden("Registration is closed: ask an administrator for an account");
+               // Closed registration still lets in whoever holds a registration token.
+               bool by_token = false;
+               if (!svc.config.open_registration) {
+                 DS_CO_ASSIGN(by_token, svc.registration_tokens->any_usable());
+                 if (!by_token) co_return Error::forbidden("Registration is closed: ask an administrator for an account");
+               }
+               const char* stage = by_token ? "m.login.registration_token" : "m.login.dummy";
                // The auth session remembers the parameters of the request that opened it:
                // later requests in it may leave them out, and what they repeat is theirs.
                std::string session_id;
@@ -66,12 +81,22 @@ void add_account_routes(http::Router& r, const Services& svc) {
                  DS_CO_TRY(svc.users->is_available(lower));
                }
                DS_CO_ASSIGN(auto password, opt_string(body, "password"));
-               std::string type;
-               if (auto* a = req.body_object().if_contains("auth"); a && a->is_object())
+               std::string type, token;
+               if (auto* a = req.body_object().if_contains("auth"); a && a->is_object()) {
                  if (auto* t = a->as_object().if_contains("type"); t && t->is_string()) type = t->as_string();
-               if (type != "m.login.dummy") {
+                 if (auto* t = a->as_object().if_contains("token"); t && t->is_string()) token = t->as_string();
+               }
+               bool token_ok = false;
+               if (by_token && type == stage) {
+                 DS_CO_ASSIGN(token_ok, svc.registration_tokens->valid(token));
+               }
+               if (type != stage || (by_token && !token_ok)) {
                  Error e{401, errc::kUnauthorized, "Registration needs user-interactive auth", {}};
-                 e.extra["flows"] = json::array{json::object{{"stages", json::array{"m.login.dummy"}}}};
+                 if (by_token && type == stage) {
+                   e.errcode = errc::kForbidden;
+                   e.message = "Invalid or used-up registration token";
+                 }
+                 e.extra["flows"] = json::array{json::object{{"stages", json::array{stage}}}};
                  e.extra["params"] = json::object{};
                  e.extra["completed"] = json::array{};
                  e.extra["session"] = session ? session_id : svc.users->start_registration(body);
@@ -83,6 +108,10 @@ void add_account_routes(http::Router& r, const Services& svc) {
                  ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
                auto id = co_await svc.users->register_user(localpart, *password, false);
                if (!id.ok()) co_return id.error();
+               if (by_token) {
+                 auto counted = co_await svc.registration_tokens->consume(token);
+                 if (!counted.ok() || !*counted) DS_LOG(kWarn, "registration token used up while {} registered", *id);
+               }
                if (session) svc.users->finish_registration(session_id, *id);
                if (inhibit && *inhibit) co_return json::object{{"user_id", *id}};
                auto login = co_await svc.users->open_session(*id, device_id.value_or(""), display.value_or(""));
@@ -140,14 +169,14 @@ void add_account_routes(http::Router& r, const Services& svc) {
              });
 
   // POST /_matrix/client/v3/logout
-  add_client(r, "POST", "/logout", Auth::kRequired, RateClass::kNone,
+  add_client(r, "POST", "/logout", Auth::kRequiredEvenLocked, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(co_await svc.users->logout(req.who().access_token));
                co_return empty_reply();
              });
 
   // POST /_matrix/client/v3/logout/all
-  add_client(r, "POST", "/logout/all", Auth::kRequired, RateClass::kNone,
+  add_client(r, "POST", "/logout/all", Auth::kRequiredEvenLocked, RateClass::kNone,
              [&svc](Request& req) -> Awaitable {
                DS_CO_TRY(co_await svc.users->logout_all(req.who().user_id));
                co_return empty_reply();
@@ -181,8 +210,8 @@ void add_account_routes(http::Router& r, const Services& svc) {
                std::string user = req.who().user_id;
                const json::value* auth = body.if_contains(std::string_view("auth"));
                DS_CO_TRY(co_await svc.users->check_uia(user, auth));
-               co_await svc.rooms->leave_all(user);
-               DS_CO_TRY(co_await svc.users->deactivate_self(user, erase.value_or(false)));
+               AccountActor by{user, "", "self"};  // named: g++ 12 and braced temporaries in co_await
+               DS_CO_TRY(co_await svc.leavers->deactivate(user, erase.value_or(false), by));
                co_return json::object{{"id_server_unbind_result", "no-support"}};
              });
 }

@@ -29,7 +29,7 @@ void add_discovery_routes(http::Router& r, const Services& svc) {
 
   // GET /_matrix/client/v3/capabilities
   add_client(r, "GET", "/capabilities", Auth::kRequired, RateClass::kNone,
-             [&svc](Request&) -> Awaitable {
+             [&svc](Request& req) -> Awaitable {
                json::object available;  // the versions createRoom accepts
                for (const RoomVersion& v : room_versions())
                  if (can_create_room_version(v.id)) available[v.id] = "stable";
@@ -42,6 +42,8 @@ void add_discovery_routes(http::Router& r, const Services& svc) {
                    {"m.set_avatar_url", json::object{{"enabled", true}}},
                    {"m.3pid_changes", json::object{{"enabled", false}}},
                    {"m.get_login_token", json::object{{"enabled", false}}}};
+               // Spec 1.18: only for those who may use the lock and suspend endpoints.
+               if (req.who().is_admin) caps["m.account_moderation"] = json::object{{"suspend", true}, {"lock", true}};
                co_return json::object{{"capabilities", caps}};
              });
 }

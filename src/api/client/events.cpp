@@ -19,6 +19,7 @@ void add_event_routes(http::Router& r, const Services& svc) {
   // use: each POST is a new event.
   auto send = [&svc](Request& req) -> Awaitable {
     DS_CO_TRY(require_room_id(req.param(0)));
+    DS_CO_TRY(refuse_if_suspended(req));
     DS_CO_TRY(check_event_type(req.param(1)));
     std::optional<TxnRef> txn;
     if (req.params.size() > 2) {
@@ -42,6 +43,13 @@ void add_event_routes(http::Router& r, const Services& svc) {
                if (!is_valid_event_id(req.param(1))) co_return Error::invalid_param("Invalid event ID");
                DS_CO_TRY(check_txn_id(req.param(2)));
                DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
+               if (req.who().suspended) {
+                 // Suspended users may redact their own events only (spec 1.18).
+                 auto target = svc.rooms->get_event(req.who().user_id, req.param(0), req.param(1));
+                 auto* sender = target.ok() ? target->if_contains("sender") : nullptr;
+                 if (!sender || !sender->is_string() || sender->as_string() != req.who().user_id)
+                   DS_CO_TRY(refuse_if_suspended(req));
+               }
                TxnRef txn{req.who().device_id, req.param(2), "redact:" + req.param(0) + ":"};
                DS_CO_ASSIGN(std::string id, co_await svc.rooms->redact(req.who().user_id, req.param(0),
                                                                        req.param(1), reason, txn));

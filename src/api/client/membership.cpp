@@ -24,6 +24,7 @@ std::vector<std::string> via_servers(const Request& req) {
 
 void add_membership_routes(http::Router& r, const Services& svc) {
   auto join = [&svc](Request& req) -> Awaitable {
+    DS_CO_TRY(refuse_if_suspended(req));
     DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
     std::vector<std::string> via = via_servers(req);
     DS_CO_ASSIGN(std::string room_id, co_await svc.rooms->join(req.who().user_id, req.param(0), reason, via));
@@ -41,6 +42,7 @@ void add_membership_routes(http::Router& r, const Services& svc) {
   // POST /_matrix/client/v3/knock/{roomIdOrAlias}
   add_client(r, "POST", "/knock/{roomIdOrAlias}", Auth::kRequired, RateClass::kNormal,
              [&svc](Request& req) -> Awaitable {
+               DS_CO_TRY(refuse_if_suspended(req));
                DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));
                std::vector<std::string> via = via_servers(req);
                DS_CO_ASSIGN(std::string room_id,
@@ -81,6 +83,7 @@ void add_membership_routes(http::Router& r, const Services& svc) {
                [&svc, name, membership](Request& req) -> Awaitable {
                  const std::string& room_id = req.param(0);
                  DS_CO_TRY(require_room_id(room_id));
+                 if (name == "invite") DS_CO_TRY(refuse_if_suspended(req));
                  DS_CO_ASSIGN(std::string target, req_string(req.body_object(), "user_id"));
                  if (!is_valid_user_id(target)) co_return Error::invalid_param("Invalid user_id");
                  DS_CO_ASSIGN(auto reason, opt_string(req.body_object(), "reason"));

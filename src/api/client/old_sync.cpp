@@ -36,7 +36,7 @@ void add_old_sync_routes(http::Router& r, const Services& svc) {
     DS_CO_ASSIGN(auto limit, query_int(req, "limit", 1, kMaxEventsLimit));
     int64_t timeout_ms = std::min(timeout.value_or(0), svc.config.max_sync_timeout_ms);
     std::string user = req.who().user_id;
-    DS_CO_ASSIGN(json::object out, co_await svc.sync->events(user, from, room_id,
+    DS_CO_ASSIGN(json::object out, co_await svc.sync->events(user, req.who().device_id, from, room_id,
                                                              static_cast<int>(limit.value_or(kDefaultEventsLimit)),
                                                              timeout_ms));
     co_return out;

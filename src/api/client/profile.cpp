@@ -43,6 +43,7 @@ void add_profile_routes(http::Router& r, const Services& svc) {
     add_client(r, "PUT", "/profile/{userId}/" + field, Auth::kRequired, RateClass::kNormal,
                [&svc, field](Request& req) -> Awaitable {
                  DS_CO_TRY(require_self(req, req.param(0)));
+                 DS_CO_TRY(refuse_if_suspended(req));
                  DS_CO_ASSIGN(auto value, opt_string(req.body_object(), field.c_str()));
                  if (!value) co_return Error::missing_param(field + " is required");
                  if (value->size() > 256) co_return Error::invalid_param(field + " is too long");

@@ -16,6 +16,7 @@ void add_room_routes(http::Router& r, const Services& svc) {
   // POST /_matrix/client/v3/createRoom
   add_client(r, "POST", "/createRoom", Auth::kRequired, RateClass::kNormal,
              [&svc](Request& req) -> Awaitable {
+               DS_CO_TRY(refuse_if_suspended(req));
                DS_CO_ASSIGN(std::string room_id, co_await svc.rooms->create_room(req.who().user_id, req.body_object()));
                co_return json::object{{"room_id", room_id}};
              });
@@ -52,6 +53,7 @@ void add_room_routes(http::Router& r, const Services& svc) {
 
   auto put_state = [&svc](Request& req) -> Awaitable {
     DS_CO_TRY(require_room_id(req.param(0)));
+    DS_CO_TRY(refuse_if_suspended(req));
     std::string key = req.params.size() > 2 ? req.param(2) : "";
     DS_CO_TRY(check_canonical_values(req.json));
     if (req.body.size() > kMaxEventBytes) co_return Error::make(413, errc::kTooLarge, "Event too large");

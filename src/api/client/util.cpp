@@ -65,6 +65,12 @@ Status require_self(const Request& r, const std::string& user_id) {
   return ok_status();
 }
 
+Status refuse_if_suspended(const Request& r) {
+  if (r.caller && r.caller->suspended)
+    return Error{403, errc::kUserSuspended, "You cannot perform this action while suspended", {}};
+  return ok_status();
+}
+
 Status require_room_id(const std::string& room_id) {
   if (!is_valid_room_id(room_id)) return Error::invalid_param("Invalid room ID: " + room_id);
   return ok_status();

@@ -35,6 +35,9 @@ Result<std::optional<int64_t>> query_int(const Request& r, const char* name, int
 // Refuses acting on another user's resources.
 Status require_self(const Request& r, const std::string& user_id);
 Status require_room_id(const std::string& room_id);
+// M_USER_SUSPENDED for a suspended caller (spec 1.18): joining, knocking, inviting, sending,
+// creating rooms and changing the profile. Reading, leaving and redacting stay open.
+Status refuse_if_suspended(const Request& r);
 // An event type (room or to-device) or a transaction ID from the path: 1 to 255 bytes. The
 // HTTP layer has already refused invalid UTF-8 and control characters.
 Status check_event_type(const std::string& type);

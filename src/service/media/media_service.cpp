@@ -231,7 +231,8 @@ asio::awaitable<Result<MediaRecord>> MediaService::ready_media(const std::string
     DS_CO_ASSIGN(auto found, db_.read().media().media(server_name, media_id));
     int64_t now = now_ms();
     if (!found || (legacy && !found->legacy_ok)) co_return Error::not_found("Media not found");
-    if (found->quarantined) co_return Error::forbidden("This file was found to be infected and is withheld");
+    if (found->quarantined)
+      co_return Error::forbidden("This file is withheld: it was found infected or quarantined by an administrator");
     if (!found->pending()) co_return std::move(*found);
     if (found->expires_ts <= now) co_return Error::not_found("Media not found");
     if (now >= deadline)

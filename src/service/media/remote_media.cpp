@@ -60,7 +60,8 @@ Result<Fetched> unpack(const std::string& server, FederationSender::MediaAnswer 
 asio::awaitable<Result<MediaRecord>> MediaService::remote_media(const std::string& server_name,
                                                                 const std::string& media_id, int64_t timeout_ms) {
   DS_CO_ASSIGN(auto cached, db_.read().media().media(server_name, media_id));
-  if (cached && cached->quarantined) co_return Error::forbidden("This file was found to be infected and is withheld");
+  if (cached && cached->quarantined)
+    co_return Error::forbidden("This file is withheld: it was found infected or quarantined by an administrator");
   if (cached && !cached->pending()) co_return std::move(*cached);
   if (!federation_) co_return Error::not_found("Media not found");
   const size_t limit = config_.media.max_upload_bytes;

@@ -182,6 +182,33 @@ class RoomService {
   boost::asio::awaitable<void> propagate_profile(const std::string& user);
   // Leaves every room (account deactivation).
   boost::asio::awaitable<void> leave_all(const std::string& user);
+  // Withdraws the invites user sent that are still pending, in the rooms user is joined to
+  // (a leaver's, before they leave; room_leavers.cpp): a leave of the invitee by user where
+  // the auth rules let user kick them, else by the records keeper. Returns how many.
+  boost::asio::awaitable<int> withdraw_invites_by(const std::string& user);
+  // Brings a local user into a room on the department's behalf (SCIM groups): invited by the
+  // records keeper where it may invite, else by the most powerful local member who may, then
+  // joined server-side. Nothing to do when already joined.
+  boost::asio::awaitable<Status> place_member(const std::string& room_id, const std::string& user,
+                                              const std::string& reason);
+
+  // Server administrators' reads (room_admin.cpp: the Synapse-compatible admin API). No
+  // membership is needed: the callers are administrators, and every call is audited.
+  Result<std::vector<std::string>> all_room_ids();
+  // name, canonical_alias, topic, creator, room_version, encryption, join_rules,
+  // history_visibility, guest_access, public, joined_members, joined_local_members,
+  // invited_members, state_events, avatar, room_type.
+  Result<json::object> admin_room_details(const std::string& room_id);
+  Result<json::array> admin_state(const std::string& room_id);
+  Result<std::vector<std::string>> admin_members(const std::string& room_id);
+  // A page of the room's timeline as clients see events: {chunk, start, end}.
+  Result<json::object> admin_messages(const std::string& room_id, const PageRequest& page);
+  // Hands a room to another member (room_admin.cpp): the records keeper, which holds the
+  // room's top power level, gives `to` that level in a visible power-levels change (and,
+  // with demote, lowers `demote` to the default). `to` must be a joined member. Returns the
+  // event ID. M_FORBIDDEN when the keeper is not in the room or lacks the power.
+  boost::asio::awaitable<Result<std::string>> hand_over(const std::string& room_id, const std::string& to,
+                                                        std::optional<std::string> demote);
 
   // Reads. Each checks that user may see what is asked for.
   Result<json::object> get_state_event(const std::string& user, const std::string& room_id,

@@ -90,7 +90,8 @@ json::array legacy_presence(Presence& presence, const std::set<std::string>& use
 
 }  // namespace
 
-asio::awaitable<Result<json::object>> SyncService::events(const std::string& user, const std::string& from,
+asio::awaitable<Result<json::object>> SyncService::events(const std::string& user, const std::string& device,
+                                                          const std::string& from,
                                                           const std::string& room_id, int limit,
                                                           int64_t timeout_ms) {
   std::optional<SyncToken> since;
@@ -102,6 +103,7 @@ asio::awaitable<Result<json::object>> SyncService::events(const std::string& use
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     uint64_t serial = notifier_.serial(user);
+    if (session_check_) DS_CO_TRY(session_check_(user, device));
     SyncToken upto{rooms_.db().committed_stream_pos(), typing_.serial(), 0, presence_.serial()};
     // Without `from` the stream starts now: only what arrives while the request waits.
     if (!since) since = upto;

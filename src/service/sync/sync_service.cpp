@@ -149,6 +149,8 @@ asio::awaitable<Result<json::object>> SyncService::sync(const SyncRequest& req) 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(req.timeout_ms);
   for (;;) {
     uint64_t serial = notifier_.serial(req.user_id);
+    // After reading the serial: a change committed later wakes the wait below at once.
+    if (session_check_) DS_CO_TRY(session_check_(req.user_id, req.device_id));
     SyncToken upto{rooms_.db().committed_stream_pos(), typing_.serial(), since ? since->to_device : 0,
                    presence_.serial()};
     if (since && since->pos > upto.pos) since->pos = upto.pos;  // a token from a wiped server

@@ -48,6 +48,12 @@ class SyncService {
 
   boost::asio::awaitable<Result<json::object>> sync(const SyncRequest& req);
 
+  // Whether a user's device still has an open session (UserService::check_session). A
+  // parked request asks each time it wakes, so a leaver's or a locked user's long-polls end
+  // with the error as soon as their account change is committed and they are woken.
+  using SessionCheck = std::function<Status(const std::string& user_id, const std::string& device_id)>;
+  void set_session_check(SessionCheck fn) { session_check_ = std::move(fn); }
+
   // Users who share a room with room_id's members, for waking on receipts and typing.
   std::vector<std::string> joined_members(const std::string& room_id);
 
@@ -55,8 +61,9 @@ class SyncService {
   // GET /events: what reached the user after `from` (now when empty), oldest first, at
   // most limit room events; with room_id, that one room (a world_readable one may be
   // read without joining). Parks like /sync until something arrives or the timeout passes.
-  boost::asio::awaitable<Result<json::object>> events(const std::string& user, const std::string& from,
-                                                      const std::string& room_id, int limit, int64_t timeout_ms);
+  boost::asio::awaitable<Result<json::object>> events(const std::string& user, const std::string& device,
+                                                      const std::string& from, const std::string& room_id, int limit,
+                                                      int64_t timeout_ms);
   // GET /initialSync: every room of the user with its state and last `limit` messages.
   Result<json::object> initial_sync(const std::string& user, int limit, bool archived);
   // GET /rooms/{roomId}/initialSync: one room, for a member, former member or any reader
@@ -91,6 +98,7 @@ class SyncService {
 
   RoomService& rooms_;
   Notifier& notifier_;
+  SessionCheck session_check_;
   Typing& typing_;
   Presence& presence_;
   PushService& push_;

@@ -206,12 +206,8 @@ Result<Session> UserService::authenticate(const std::string& token) {
     }
     if (leaver) alerts_->signal("token.deactivated", *leaver, {});
   }
-  if (!owner || owner->deactivated) {
-    Error e{401, errc::kUnknownToken, "Unknown or expired access token", {}};
-    e.extra["soft_logout"] = false;
-    return e;
-  }
-  Session s{owner->user_id, owner->device_id, owner->is_admin, owner->expires_ts};
+  if (!owner || owner->deactivated) return unknown_token_error();
+  Session s{owner->user_id, owner->device_id, owner->is_admin, owner->locked, owner->suspended, owner->expires_ts};
   std::lock_guard lock(mu_);
   if (token_cache_.size() > 200'000) token_cache_.clear();
   token_cache_[key] = s;
@@ -373,36 +369,6 @@ asio::awaitable<Status> UserService::set_password(const std::string& user_id,
   notifier_.notify_users(wake);
   if (r.ok() && logout_devices)
     forget_tokens_where([&](const Session& s) { return s.user_id == user_id && s.device_id != keep_device; });
-  co_return r;
-}
-
-asio::awaitable<Status> UserService::deactivate(const std::string& user_id, bool erase) {
-  co_return co_await deactivate_account(user_id, erase, std::nullopt);
-}
-
-asio::awaitable<Status> UserService::deactivate_self(const std::string& user_id, bool erase) {
-  json::object details;
-  details["user_id"] = user_id;
-  details["erase"] = erase;
-  details["by"] = "self";
-  co_return co_await deactivate_account(user_id, erase, std::move(details));
-}
-
-asio::awaitable<Status> UserService::deactivate_account(const std::string& user_id, bool erase,
-                                                        std::optional<json::object> audit_details) {
-  std::vector<std::string> wake;
-  auto job = [this, user_id, erase, audit_details, &wake](Conn& c) -> Status {
-    auto t = db_.txn_over(c);
-    DS_TRY(t->users().deactivate(user_id, erase));
-    DS_TRY(t->users().retire_tokens(user_id, now_ms()));
-    DS_TRY(remove_devices(c, *t, user_id, {}, "", &wake));
-    if (audit_details) DS_TRY(audit_append(*t, user_id, "user.deactivate", "", *audit_details));
-    return ok_status();
-  };
-  auto r = co_await db_.write<Ok>(job);
-  if (r.ok() && erase) mark_erased(user_id);
-  notifier_.notify_users(wake);
-  forget_tokens_where([&](const Session& s) { return s.user_id == user_id; });
   co_return r;
 }
 

@@ -7,6 +7,7 @@
 #include "service/notifier/notifier.h"
 #include "service/policy/alerts.h"
 #include "storage/database.h"
+#include "storage/user_store.h"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -23,8 +24,35 @@ struct Session {
   std::string user_id;
   std::string device_id;
   bool is_admin = false;
+  bool locked = false;     // every request but logout is refused with M_USER_LOCKED
+  bool suspended = false;  // new activity is refused with M_USER_SUSPENDED
   int64_t expires_ts = 0;  // ms; 0: the token never expires
 };
+
+// Who changed an account and under which case: kept in the audit log and the account
+// changes log.
+struct AccountActor {
+  std::string actor;     // a user ID (the user themselves too), "cli:<login>", "scim:<token name>"
+  std::string case_ref;  // may be empty
+  std::string via;       // the trigger: "admin_api", "synapse_admin", "cli", "scim", "self"
+};
+
+// The 401 for a token that no longer opens a session (soft_logout false: log in again).
+Error unknown_token_error();
+// The 401 of spec 1.18 for a locked account (soft_logout true: keep the session).
+Error user_locked_error();
+Error user_suspended_error();
+
+// Inside a write job of any process: the part of a deactivation that needs no stream
+// position, so that `despatch user deactivate` may run it beside a running server. Marks the
+// account deactivated (erase: erased too), keeps its tokens as retired and ends every
+// session, audits who did it and appends the change to the account changes log (not done:
+// the server that next reads the log removes devices and keys, withdraws invites and leaves
+// the rooms). Returns the change's seq.
+Result<int64_t> cut_off_account(storage::Txn& t, const std::string& user_id, bool erase, const AccountActor& by);
+// Inside a write job: appends a done account change and its audit entry ("user.<action>").
+Result<int64_t> log_account_change(storage::Txn& t, const std::string& user_id, const std::string& action,
+                                   const AccountActor& by, json::object details);
 
 struct LoginResult {
   std::string user_id, device_id, access_token;
@@ -84,6 +112,13 @@ class UserService {
                                                            const std::string& device_id,
                                                            const std::string& display_name);
   Result<Session> authenticate(const std::string& token);
+  // Whether the session of user's device is still open, read from committed data: what a
+  // parked /sync checks each time it wakes. M_UNKNOWN_TOKEN once the account is deactivated
+  // or the device gone, M_USER_LOCKED while the account is locked.
+  Status check_session(const std::string& user_id, const std::string& device_id);
+  // Drops cached sessions of the user (after a change made outside this process, read from
+  // the account changes log).
+  void forget_sessions(const std::string& user_id);
   // Drops cached sessions of one device, after a write job outside this service (the OAuth
   // token endpoint) replaced its access token.
   void forget_sessions(const std::string& user_id, const std::string& device_id);
@@ -103,13 +138,29 @@ class UserService {
   boost::asio::awaitable<Status> set_password(const std::string& user_id,
                                               const std::string& new_password, bool logout_devices,
                                               const std::string& keep_device);
-  // Marks the account deactivated and ends all its sessions.
-  // erase: the user's messages are then served redacted to everyone else (never removed
-  // from the records archive).
-  boost::asio::awaitable<Status> deactivate(const std::string& user_id, bool erase);
-  // The same at the user's own request (POST /account/deactivate), with its audit log entry
-  // in the same commit.
-  boost::asio::awaitable<Status> deactivate_self(const std::string& user_id, bool erase);
+  // The cut-off of a leaver, in one commit: cut_off_account, and the devices with their keys
+  // removed (members sharing a room hear of the device list change); then every parked
+  // request of the user is woken, to find its session gone. Returns the account change's
+  // seq. erase: the user's messages are then served redacted to everyone else (never
+  // removed from the records archive). Called through Leavers, which also takes the user
+  // out of their rooms.
+  boost::asio::awaitable<Result<int64_t>> deactivate(const std::string& user_id, bool erase, AccountActor by);
+  // Account moderation (spec 1.18). Each change is audited and logged in one commit; the
+  // user's cached sessions are dropped and their parked requests woken.
+  boost::asio::awaitable<Status> set_locked(const std::string& user_id, bool locked, AccountActor by);
+  boost::asio::awaitable<Status> set_suspended(const std::string& user_id, bool suspended, AccountActor by);
+  // An administrator's password reset: ends every session but keeps the devices.
+  boost::asio::awaitable<Status> reset_password(const std::string& user_id, const std::string& new_password,
+                                                bool logout_devices, AccountActor by);
+  // Undoes a deactivation (Synapse's admin API): a new password is required.
+  boost::asio::awaitable<Status> reactivate(const std::string& user_id, const std::string& new_password,
+                                            AccountActor by);
+  Result<std::optional<storage::UserAccount>> account(const std::string& user_id);
+  // Makes the account a server administrator or not (audited, logged).
+  boost::asio::awaitable<Status> set_admin(const std::string& user_id, bool admin, AccountActor by);
+  Result<storage::UserPage> list_accounts(const storage::UserQuery& q);
+  // Wakes the user's parked requests (after a change another process made).
+  void wake(const std::string& user_id) { notifier_.notify_users({user_id}); }
 
   Result<bool> user_exists(const std::string& user_id);
   Result<json::object> get_profile(const std::string& user_id);
@@ -144,9 +195,6 @@ class UserService {
   Status remove_devices(storage::Conn& c, storage::Txn& t, const std::string& user,
                         const std::vector<std::string>& devices, const std::string& keep,
                         std::vector<std::string>* wake);
-  // deactivate and deactivate_self; audit_details: the self-deactivation's audit entry.
-  boost::asio::awaitable<Status> deactivate_account(const std::string& user_id, bool erase,
-                                                    std::optional<json::object> audit_details);
   boost::asio::awaitable<Result<bool>> password_ok(const std::string& user_id,
                                                    const std::string& password);
 

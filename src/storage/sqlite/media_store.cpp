@@ -74,6 +74,24 @@ Status SqliteMediaStore::set_quarantined(const std::string& server_name, const s
   return c_.exec("UPDATE media SET quarantined=1 WHERE server_name=? AND media_id=?", {server_name, media_id});
 }
 
+Status SqliteMediaStore::clear_quarantined(const std::string& server_name, const std::string& media_id) {
+  return c_.exec("UPDATE media SET quarantined=0 WHERE server_name=? AND media_id=?", {server_name, media_id});
+}
+
+Result<std::vector<MediaRecord>> SqliteMediaStore::uploads_of(const std::string& user, int64_t offset, int64_t limit) {
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kMediaColumns +
+                                    " FROM media WHERE user_id=? ORDER BY created_ts DESC, media_id LIMIT ? OFFSET ?",
+                                {user, limit, offset}));
+  std::vector<MediaRecord> out;
+  for (auto& r : rows) out.push_back(media_from_row(r));
+  return out;
+}
+
+Result<int64_t> SqliteMediaStore::upload_count(const std::string& user) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT COUNT(*) FROM media WHERE user_id=?", {user}));
+  return row ? row->i64(0) : 0;
+}
+
 Result<bool> SqliteMediaStore::file_in_use(const std::string& sha256) {
   DS_ASSIGN(auto a, query_one(c_, "SELECT 1 FROM media WHERE sha256=? LIMIT 1", {sha256}));
   if (a) return true;

@@ -15,6 +15,9 @@ class SqliteMediaStore final : public MediaStore {
   Result<int64_t> pending_count(const std::string& user, int64_t now) override;
   Status touch(const std::string& server_name, const std::string& media_id, int64_t now) override;
   Status set_quarantined(const std::string& server_name, const std::string& media_id) override;
+  Status clear_quarantined(const std::string& server_name, const std::string& media_id) override;
+  Result<std::vector<MediaRecord>> uploads_of(const std::string& user, int64_t offset, int64_t limit) override;
+  Result<int64_t> upload_count(const std::string& user) override;
   Result<bool> file_in_use(const std::string& sha256) override;
   Result<std::vector<MediaRecord>> expired(const std::string& local_server, int64_t now,
                                            int64_t remote_cutoff_ts) override;

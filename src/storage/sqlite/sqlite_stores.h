@@ -2,6 +2,7 @@
 // transaction. The stores are members, not allocations: a write job makes one per job.
 #pragma once
 
+#include "storage/sqlite/account_change_store.h"
 #include "storage/sqlite/account_data_store.h"
 #include "storage/sqlite/announce_store.h"
 #include "storage/sqlite/archive_store.h"
@@ -23,7 +24,9 @@
 #include "storage/sqlite/remote_membership_store.h"
 #include "storage/sqlite/report_store.h"
 #include "storage/sqlite/alert_store.h"
+#include "storage/sqlite/registration_token_store.h"
 #include "storage/sqlite/room_store.h"
+#include "storage/sqlite/scim_store.h"
 #include "storage/sqlite/server_key_store.h"
 #include "storage/sqlite/state_store.h"
 #include "storage/sqlite/to_device_store.h"
@@ -38,6 +41,7 @@ class SqliteStores final : public Txn {
   // next_pos hands out stream positions; only write transactions may call it.
   SqliteStores(Conn& c, std::function<int64_t()> next_pos) : c_(c), next_pos_(std::move(next_pos)) {}
 
+  AccountChangeStore& account_changes() override { return account_changes_; }
   AccountDataStore& account_data() override { return account_data_; }
   AlertStore& alerts() override { return alerts_; }
   AnnounceStore& announce() override { return announce_; }
@@ -59,7 +63,9 @@ class SqliteStores final : public Txn {
   ReceiptStore& receipts() override { return receipts_; }
   RemoteMembershipStore& remote_memberships() override { return remote_memberships_; }
   ReportStore& reports() override { return reports_; }
+  RegistrationTokenStore& registration_tokens() override { return registration_tokens_; }
   RoomStore& rooms() override { return rooms_; }
+  ScimStore& scim() override { return scim_; }
   ServerKeyStore& server_keys() override { return server_keys_; }
   StateStore& state() override { return state_; }
   ToDeviceStore& to_device() override { return to_device_; }
@@ -70,6 +76,7 @@ class SqliteStores final : public Txn {
   Conn& c_;
   std::function<int64_t()> next_pos_;
   // One line per store, each over the same connection.
+  SqliteAccountChangeStore account_changes_{c_};
   SqliteAccountDataStore account_data_{c_};
   SqliteAlertStore alerts_{c_};
   SqliteAnnounceStore announce_{c_};
@@ -91,7 +98,9 @@ class SqliteStores final : public Txn {
   SqliteReceiptStore receipts_{c_};
   SqliteRemoteMembershipStore remote_memberships_{c_};
   SqliteReportStore reports_{c_};
+  SqliteRegistrationTokenStore registration_tokens_{c_};
   SqliteRoomStore rooms_{c_};
+  SqliteScimStore scim_{c_};
   SqliteServerKeyStore server_keys_{c_};
   SqliteStateStore state_{c_};
   SqliteToDeviceStore to_device_{c_};

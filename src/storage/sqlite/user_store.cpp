@@ -26,6 +26,23 @@ std::string contains_pattern(const std::string& term) {
   return like;
 }
 
+constexpr const char* kAccountColumns =
+    "user_id, password_hash, is_admin, deactivated, erased, created_ts, displayname, avatar_url, locked, suspended";
+
+UserAccount account_from(const Row& r) {
+  UserAccount a;
+  a.user_id = r.str(0);
+  a.password_hash = opt_str(r, 1);
+  a.is_admin = r.i64(2) != 0;
+  a.deactivated = r.i64(3) != 0;
+  a.erased = r.i64(4) != 0;
+  a.created_ts = r.i64(5);
+  a.profile = {opt_str(r, 6), opt_str(r, 7)};
+  a.locked = r.i64(8) != 0;
+  a.suspended = r.i64(9) != 0;
+  return a;
+}
+
 }  // namespace
 
 Status SqliteUserStore::create(const UserAccount& a) {
@@ -41,20 +58,9 @@ Result<bool> SqliteUserStore::exists(const std::string& user) {
 }
 
 Result<std::optional<UserAccount>> SqliteUserStore::account(const std::string& user) {
-  DS_ASSIGN(auto row, query_one(c_,
-                                "SELECT password_hash, is_admin, deactivated, erased, created_ts, displayname, "
-                                "avatar_url FROM users WHERE user_id=?",
-                                {user}));
+  DS_ASSIGN(auto row, query_one(c_, std::string("SELECT ") + kAccountColumns + " FROM users WHERE user_id=?", {user}));
   if (!row) return std::optional<UserAccount>{};
-  UserAccount a;
-  a.user_id = user;
-  a.password_hash = opt_str(*row, 0);
-  a.is_admin = row->i64(1) != 0;
-  a.deactivated = row->i64(2) != 0;
-  a.erased = row->i64(3) != 0;
-  a.created_ts = row->i64(4);
-  a.profile = {opt_str(*row, 5), opt_str(*row, 6)};
-  return std::optional<UserAccount>(std::move(a));
+  return std::optional<UserAccount>(account_from(*row));
 }
 
 Result<std::optional<UserProfile>> SqliteUserStore::profile(const std::string& user) {
@@ -97,6 +103,37 @@ Result<std::vector<std::string>> SqliteUserStore::erased_users() {
   return out;
 }
 
+Status SqliteUserStore::reactivate(const std::string& user) {
+  return c_.exec("UPDATE users SET deactivated=0 WHERE user_id=?", {user});
+}
+
+Status SqliteUserStore::set_locked(const std::string& user, bool locked) {
+  return c_.exec("UPDATE users SET locked=? WHERE user_id=?", {int64_t{locked ? 1 : 0}, user});
+}
+
+Status SqliteUserStore::set_suspended(const std::string& user, bool suspended) {
+  return c_.exec("UPDATE users SET suspended=? WHERE user_id=?", {int64_t{suspended ? 1 : 0}, user});
+}
+
+Status SqliteUserStore::set_admin(const std::string& user, bool admin) {
+  return c_.exec("UPDATE users SET is_admin=? WHERE user_id=?", {int64_t{admin ? 1 : 0}, user});
+}
+
+Result<UserPage> SqliteUserStore::list(const UserQuery& q) {
+  std::string where = " WHERE (?='' OR user_id LIKE ? ESCAPE '\\' OR displayname LIKE ? ESCAPE '\\')";
+  if (!q.include_deactivated) where += " AND deactivated=0";
+  if (q.admins_only) where += " AND is_admin=1";
+  std::string like = contains_pattern(q.name);
+  DS_ASSIGN(auto total, query_one(c_, "SELECT COUNT(*) FROM users" + where, {q.name, like, like}));
+  DS_ASSIGN(auto rows, c_.query(std::string("SELECT ") + kAccountColumns + " FROM users" + where +
+                                    " ORDER BY user_id LIMIT ? OFFSET ?",
+                                {q.name, like, like, q.limit, q.from}));
+  UserPage page;
+  page.total = total ? total->i64(0) : 0;
+  for (auto& r : rows) page.users.push_back(account_from(r));
+  return page;
+}
+
 Result<std::vector<UserMatch>> SqliteUserStore::search(const std::string& term, const std::string& after,
                                                        size_t limit) {
   // SQLite's LIKE folds ASCII case only, as the interface promises.
@@ -123,16 +160,26 @@ Status SqliteUserStore::set_token_expiry(const std::string& token_hash, int64_t 
 Result<std::optional<TokenOwner>> SqliteUserStore::token_owner(const std::string& token_hash) {
   // Both tables are this store's: one query.
   DS_ASSIGN(auto row, query_one(c_,
-                                "SELECT t.user_id, t.device_id, u.is_admin, u.deactivated, COALESCE(t.expires_ts, 0) "
-                                "FROM access_tokens t JOIN users u ON u.user_id=t.user_id WHERE t.token=?",
+                                "SELECT t.user_id, t.device_id, u.is_admin, u.deactivated, u.locked, u.suspended, "
+                                "COALESCE(t.expires_ts, 0) FROM access_tokens t JOIN users u ON u.user_id=t.user_id "
+                                "WHERE t.token=?",
                                 {token_hash}));
   if (!row) return std::optional<TokenOwner>{};
-  return std::optional<TokenOwner>(
-      TokenOwner{row->str(0), row->str(1), row->i64(2) != 0, row->i64(3) != 0, row->i64(4)});
+  return std::optional<TokenOwner>(TokenOwner{row->str(0), row->str(1), row->i64(2) != 0, row->i64(3) != 0,
+                                              row->i64(4) != 0, row->i64(5) != 0, row->i64(6)});
 }
 
 Status SqliteUserStore::remove_tokens(const std::string& user, const std::string& device) {
   return c_.exec("DELETE FROM access_tokens WHERE user_id=? AND device_id=?", {user, device});
+}
+
+Status SqliteUserStore::remove_all_tokens(const std::string& user) {
+  return c_.exec("DELETE FROM access_tokens WHERE user_id=?", {user});
+}
+
+Result<bool> SqliteUserStore::has_token(const std::string& user, const std::string& device) {
+  DS_ASSIGN(auto row, query_one(c_, "SELECT 1 FROM access_tokens WHERE user_id=? AND device_id=? LIMIT 1", {user, device}));
+  return row.has_value();
 }
 
 Status SqliteUserStore::retire_tokens(const std::string& user, int64_t ts) {

@@ -20,12 +20,19 @@ class SqliteUserStore final : public UserStore {
   Status set_avatar_url(const std::string& user, const std::optional<std::string>& url) override;
   Status deactivate(const std::string& user, bool erase) override;
   Result<std::vector<std::string>> erased_users() override;
+  Status reactivate(const std::string& user) override;
+  Status set_locked(const std::string& user, bool locked) override;
+  Status set_suspended(const std::string& user, bool suspended) override;
+  Status set_admin(const std::string& user, bool admin) override;
+  Result<UserPage> list(const UserQuery& q) override;
   Result<std::vector<UserMatch>> search(const std::string& term, const std::string& after, size_t limit) override;
 
   Status add_token(const std::string& token_hash, const std::string& user, const std::string& device,
                    int64_t created_ts) override;
   Result<std::optional<TokenOwner>> token_owner(const std::string& token_hash) override;
   Status remove_tokens(const std::string& user, const std::string& device) override;
+  Status remove_all_tokens(const std::string& user) override;
+  Result<bool> has_token(const std::string& user, const std::string& device) override;
   Status retire_tokens(const std::string& user, int64_t ts) override;
   Result<std::optional<std::string>> retired_token_owner(const std::string& token_hash) override;
 

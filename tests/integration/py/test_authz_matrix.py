@@ -384,7 +384,7 @@ class AuthzMatrixTests(unittest.TestCase):
             never = [self.fill(s, resolve) for s in self.matrix["roles"][role]["never_sees"]]
             # Whatever the caller sent is theirs to see echoed back.
             excludes += [s for s in never if s not in request_text and q(s) not in request_text]
-        admin_route = path.startswith("/_despatch/")
+        admin_route = path.startswith(("/_despatch/", "/_synapse/"))
 
         since = self.owner_sync(self.owner_sync_token)["next_batch"]
         audit_before = self.audit_head() if admin_route else None
@@ -399,7 +399,9 @@ class AuthzMatrixTests(unittest.TestCase):
             (allowed_markers if st < 400 else refused_markers).add(marker)
 
         # Every answer is JSON: an object, or the list GET /state returns.
-        self.assertIsInstance(resp, dict if st >= 400 or not path.split("?")[0].endswith("/state") else list,
+        # (Synapse's admin API wraps a room's state in {"state": [...]}.)
+        returns_list = path.split("?")[0].endswith("/state") and not path.startswith("/_synapse/")
+        self.assertIsInstance(resp, dict if st >= 400 or not returns_list else list,
                               "%s %s: not the JSON expected (%s): %r" % (entry["method"], path, st, resp))
         self.assertEqual(got, want, "%s %s as %s: %s %r" % (entry["method"], path, role, st, resp))
         if st >= 400:
@@ -502,7 +504,8 @@ class AuthzMatrixTests(unittest.TestCase):
                 self.assertNotIn(entry["name"], names, "duplicate entry name")
                 names.add(entry["name"])
                 self.assertIn(entry["method"], ("GET", "PUT", "POST", "DELETE"))
-                self.assertTrue(entry["path"].startswith(("/_matrix/client/", "/_despatch/admin/v1/")), entry["path"])
+                self.assertTrue(entry["path"].startswith(("/_matrix/client/", "/_despatch/admin/v1/", "/_synapse/admin/")),
+                                entry["path"])
                 self.assertTrue(entry["cases"], "no cases")
                 texts = json.dumps([entry, [r["never_sees"] for r in roles.values()]])
                 for name in PLACEHOLDER.findall(texts):
@@ -537,7 +540,7 @@ class AuthzMatrixTests(unittest.TestCase):
         for route in routes:
             r_method, r_segs, prefix = route
             template = "/".join(r_segs)
-            if not (any(p in template for p in ID_PARAMS) or template.startswith("/_despatch/")):
+            if not (any(p in template for p in ID_PARAMS) or template.startswith(("/_despatch/", "/_synapse/"))):
                 continue
             with self.subTest(route="%s %s" % (r_method, template)):
                 self.assertTrue(any(matches(route, e["method"], e["path"]) for e in matrix["endpoints"]),
@@ -554,6 +557,8 @@ def registered_routes():
     client = re.compile(r'add_client\(r,\s*"([A-Z]+)",\s*"([^"]*)"(\s*\+)?')
     raw = re.compile(r'r\.add\(\{"([A-Z]+)",\s*(?:std::string\()?"([^"]*)"(\)\s*\+)?')
     admin = re.compile(r'\badd\(r,\s*"([A-Z]+)",\s*"([^"]*)"')
+    # The Synapse-compatible admin API (api/admin/synapse.h) registers under /_synapse/admin.
+    synapse = re.compile(r'\badd_synapse\(\s*r,\s*"([A-Z]+)",\s*"([^"]*)"')
     # add_review_queue_routes (api/admin/review_queue.h) registers a list and an acknowledge route.
     queue = re.compile(r'add_review_queue_routes\(r,\s*"([^"]*)"')
     for f in glob.glob(os.path.join(REPO, "src", "api", "client", "*.cpp")):
@@ -569,6 +574,8 @@ def registered_routes():
             text = fh.read()
         for m in admin.finditer(text):
             routes.append((m.group(1), ("/_despatch/admin/v1" + m.group(2)).split("/"), False))
+        for m in synapse.finditer(text):
+            routes.append((m.group(1), ("/_synapse/admin" + m.group(2)).split("/"), False))
         for m in queue.finditer(text):
             base = "/_despatch/admin/v1" + m.group(1)
             routes.append(("GET", base.split("/"), False))
