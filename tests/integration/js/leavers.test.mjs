@@ -174,12 +174,13 @@ describe("leavers", () => {
             token: alice.getAccessToken(), body: { device_keys: { [id]: [] } },
         });
         assert.deepEqual(Object.keys(devices.json.device_keys?.[id] ?? {}), [], "the leaver's devices are gone");
-        // Their message is still in the records archive.
+        // Their message is still in the records archive (the export is a BagIt bag: the
+        // records are JSON Lines in its payload).
         const dir = mkdtempSync(join(tmpdir(), "despatch-leavers-export-"));
         scratch.push(dir);
         cli(["records", "export", "--data", srv.dataDir, "--key", srv.recordsKeyFile, "--out", join(dir, "b"),
             "--case", "LEAVERS-TEST", "--user", id]);
-        const records = readFileSync(join(dir, "b", "records.jsonl"), "utf8");
+        const records = readFileSync(join(dir, "b", "data", "records.jsonl"), "utf8");
         assert.ok(records.includes(l.message), "the leaver's message is in the archive export");
     }
 
