@@ -126,35 +126,13 @@ Result<std::pair<storage::ArchiveCheckpoint, bool>> current_heads(storage::Store
 }  // namespace
 
 Status sign_records_heads(Txn& t, const SigningKey& key, int64_t durable_every) {
-  storage::ArchiveCheckpoint cp;
-  cp.hash = kGenesisHash;
-  cp.audit_hash = kGenesisHash;
-  cp.keys_hash = kGenesisHash;
-  DS_ASSIGN(auto head, t.archive().head());
-  if (head) {
-    cp.seq = head->seq;
-    cp.hash = head->hash;
-  }
-  DS_ASSIGN(auto audit, t.audit().last());
-  if (audit) {
-    cp.audit_seq = audit->seq;
-    cp.audit_hash = audit->hash;
-  }
+  // Keys from before the keys' chain are chained first, so the head signed has a hash.
   DS_ASSIGN(auto data_key, t.archive().last_data_key());
-  if (data_key && data_key->hash.empty()) {
-    DS_TRY(adopt_archive_upgrade(t));
-    DS_ASSIGN(data_key, t.archive().last_data_key());
-  }
-  if (data_key) {
-    cp.keys_seq = data_key->id;
-    cp.keys_hash = data_key->hash;
-  }
-  if (cp.seq == 0 && cp.audit_seq == 0 && cp.keys_seq == 0) return ok_status();
+  if (data_key && data_key->hash.empty()) DS_TRY(adopt_archive_upgrade(t));
+  DS_ASSIGN(auto heads, current_heads(t));
+  if (!heads.second) return ok_status();
+  storage::ArchiveCheckpoint cp = heads.first;
   DS_ASSIGN(auto last, t.archive().last_checkpoint(false));
-  if (last && last->version >= 2 && last->seq == cp.seq && last->audit_seq == cp.audit_seq &&
-      last->keys_seq == cp.keys_seq && last->hash == cp.hash && last->audit_hash == cp.audit_hash &&
-      last->keys_hash == cp.keys_hash)
-    return ok_status();
   cp.ts = now_ms();
   DS_ASSIGN(auto durable, t.archive().last_checkpoint(true));
   // Audit entries and data keys are rare and each matters (a retention run, a hold): a head
