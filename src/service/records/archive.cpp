@@ -192,20 +192,26 @@ Result<std::string> ArchiveOpener::open(const ArchiveRow& row) {
       return Error::forbidden("The records key does not open this archive");
     it = data_keys_.emplace(row.key_id, std::move(key)).first;
   }
-  auto blob = base64_decode(row.sealed);
-  if (!blob || blob->size() < kNonce + kTag) return Error::internal("record " + std::to_string(row.seq) + " is malformed");
+  auto plain = open_record_box(row.sealed, row.seq, it->second);
+  if (!plain) return Error::internal("record " + std::to_string(row.seq) + " is malformed or does not decrypt");
+  return *plain;
+}
+
+std::optional<std::string> open_record_box(const std::string& sealed_b64, int64_t seq, const std::string& data_key) {
+  auto blob = base64_decode(sealed_b64);
+  if (!blob || blob->size() < kNonce + kTag || data_key.size() != 32) return std::nullopt;
   std::string plain(blob->size() - kNonce - kTag, '\0');
   unsigned long long len = 0;
   // The record's sequence number is the associated data: a ciphertext moved between
   // records does not open.
-  std::string ad = std::to_string(row.seq);
+  std::string ad = std::to_string(seq);
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
           reinterpret_cast<unsigned char*>(plain.data()), &len, nullptr,
           reinterpret_cast<const unsigned char*>(blob->data() + kNonce), blob->size() - kNonce,
           reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
           reinterpret_cast<const unsigned char*>(blob->data()),
-          reinterpret_cast<const unsigned char*>(it->second.data())) != 0)
-    return Error::internal("record " + std::to_string(row.seq) + " does not decrypt");
+          reinterpret_cast<const unsigned char*>(data_key.data())) != 0)
+    return std::nullopt;
   plain.resize(len);
   return plain;
 }

@@ -47,6 +47,11 @@ struct RecordsKeyPair {
 };
 Result<std::string> load_records_public_key(const std::string& path);
 Result<std::string> load_records_secret_key(const std::string& path);
+// A record's sealed box (base64 of nonce || XChaCha20-Poly1305 ciphertext, the record's seq
+// as associated data) opened with its data key; nullopt when it is malformed or does not
+// open. Callers say what that means (a corrupt archive, a bad export file).
+std::optional<std::string> open_record_box(const std::string& sealed_b64, int64_t seq, const std::string& data_key);
+
 // Opens archived records with the records office's key pair, caching data keys read from
 // archive (a read view's store).
 class ArchiveOpener {

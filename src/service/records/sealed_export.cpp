@@ -16,9 +16,6 @@ namespace despatch {
 
 namespace {
 
-constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
-constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
-
 std::string lower(std::string s) {
   for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return s;
@@ -100,22 +97,11 @@ Result<std::string> open_data_key(const std::string& sealed_b64, const RecordsKe
   return key;
 }
 
-// The archive's sealing: XChaCha20-Poly1305, nonce first, the record's seq as associated data.
+// The archive's sealing (archive.h): a box that does not open was changed or belongs elsewhere.
 Result<std::string> open_blob(const ArchiveRow& row, const std::string& data_key) {
-  auto blob = base64_decode(row.sealed);
-  if (!blob || blob->size() < kNonce + kTag) return Error::bad_json("record " + std::to_string(row.seq) + " is malformed");
-  std::string plain(blob->size() - kNonce - kTag, '\0');
-  unsigned long long len = 0;
-  std::string ad = std::to_string(row.seq);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plain.data()), &len, nullptr,
-          reinterpret_cast<const unsigned char*>(blob->data() + kNonce), blob->size() - kNonce,
-          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-          reinterpret_cast<const unsigned char*>(blob->data()),
-          reinterpret_cast<const unsigned char*>(data_key.data())) != 0)
-    return Error::forbidden("record " + std::to_string(row.seq) + " does not decrypt");
-  plain.resize(len);
-  return plain;
+  auto plain = open_record_box(row.sealed, row.seq, data_key);
+  if (!plain) return Error::forbidden("record " + std::to_string(row.seq) + " is malformed or does not decrypt");
+  return *plain;
 }
 
 const json::string* body_of(const json::object& ev) {
